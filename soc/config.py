@@ -1,0 +1,535 @@
+"""soc.yml → frozen dataclasses: store, inventory of units and systems, sources, retention.
+
+Errors name the file and line. Secrets are written ``{$env: NAME}`` or ``{$file: path}`` and stay
+:class:`Secret` objects that never print their value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from soc.errors import ConfigError
+from soc.timeutil import parse_duration
+
+DEFAULT_RETENTION_DAYS: Mapping[int, int] = MappingProxyType({1: 30, 2: 35, 3: 100, 4: 190, 5: 400})
+"""Days online per security level (REGULATIONS.md: TT 03/2017 minimums plus a margin)."""
+UNKNOWN_LEVEL_RETENTION_DAYS = 100
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+CONFIG_ENV = "SOC_CONFIG"
+DEFAULT_CONFIG_NAME = "soc.yml"
+
+
+# --- YAML with line numbers -------------------------------------------------------------------
+
+
+class _Node(dict[str, Any]):
+    """A mapping that remembers the line of itself and of each key (1-based)."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Node:
+    loader.flatten_mapping(node)
+    out = _Node()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        out[key] = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        out.key_lines[str(key)] = key_node.start_mark.line + 1
+    return out
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(path: Path) -> Any:
+    """Load a YAML file whose mappings remember their lines; errors carry file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {path}", path=path, hint="Run 'soc init' to write one.")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", path=path) from exc
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(f"invalid YAML: {exc.problem or exc}", path=path, line=line) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", path=path) from exc
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value from the environment or a file, read when needed, never printed."""
+
+    source: str  # "env" or "file"
+    ref: str
+
+    def reveal(self) -> str:
+        if self.source == "env":
+            value = os.environ.get(self.ref)
+            if value is None:
+                raise ConfigError(
+                    f"secret environment variable {self.ref} is not set",
+                    hint=f"Export {self.ref} in the environment of the job.",
+                )
+            return value
+        try:
+            return Path(self.ref).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read secret file {self.ref}: {exc.strerror}") from exc
+
+    def __repr__(self) -> str:
+        return f"<secret ${self.source}:{self.ref}>"
+
+    __str__ = __repr__
+
+
+def _resolve_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        keys = set(value)
+        if keys in ({"$env"}, {"$file"}):
+            kind = next(iter(keys))
+            return Secret(kind[1:], str(value[kind]))
+        return {k: _resolve_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_secrets(v) for v in value]
+    return value
+
+
+def redact(value: Any) -> Any:
+    """A plain, printable copy of config data with every secret shown as ``***``."""
+    if isinstance(value, Secret):
+        return f"*** (${value.source}: {value.ref})"
+    if isinstance(value, Mapping):
+        return {str(k): redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    role: str
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    organization: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """An agency (đơn vị) of the province."""
+
+    id: str
+    name: str
+    contacts: tuple[Contact, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "contacts": [c.to_dict() for c in self.contacts]}
+
+
+@dataclass(frozen=True)
+class System:
+    """An information system (hệ thống thông tin) with its security level (cấp độ 1-5)."""
+
+    id: str
+    name: str
+    unit: str
+    security_level: int
+    owner: str = ""
+    operator: str = ""
+    hostnames: tuple[str, ...] = ()
+    addresses: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    expected_sources: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "unit": self.unit,
+            "security_level": self.security_level,
+            "owner": self.owner,
+            "operator": self.operator,
+            "hosts": list(self.hostnames) + [str(a) for a in self.addresses],
+            "expected_sources": list(self.expected_sources),
+        }
+
+
+@dataclass(frozen=True)
+class Source:
+    """A configured log source read by ``soc collect``."""
+
+    name: str
+    type: str
+    paths: tuple[str, ...] = ()
+    parser: str = "auto"
+    system: str | None = None
+    expected_interval: timedelta | None = None
+    enabled: bool = True
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "paths": list(self.paths),
+            "parser": self.parser,
+            "system": self.system,
+            "expected_interval": (
+                int(self.expected_interval.total_seconds()) if self.expected_interval else None
+            ),
+            "enabled": self.enabled,
+            "options": redact(dict(self.options)),
+        }
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    type: str = "embedded"
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    paths: tuple[Path, ...] = ()
+    placeholders: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. Relative paths were resolved against the config file's folder."""
+
+    path: Path | None
+    data_dir: Path
+    timezone: str = DEFAULT_TIMEZONE
+    store: StoreConfig = field(default_factory=StoreConfig)
+    units: tuple[Unit, ...] = ()
+    systems: tuple[System, ...] = ()
+    sources: tuple[Source, ...] = ()
+    retention: Mapping[int, int] = field(default_factory=lambda: DEFAULT_RETENTION_DAYS)
+    retention_unknown: int = UNKNOWN_LEVEL_RETENTION_DAYS
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    profile: str = "mps-2026"
+    raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def source(self, name: str) -> Source:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        from soc.errors import NotFoundError
+
+        known = ", ".join(s.name for s in self.sources) or "none configured"
+        raise NotFoundError(f"no source named {name!r} (known: {known})",
+                            hint="List them with 'soc status'.")
+
+    def system(self, system_id: str) -> System | None:
+        for s in self.systems:
+            if s.id == system_id:
+                return s
+        return None
+
+    def unit(self, unit_id: str) -> Unit | None:
+        for u in self.units:
+            if u.id == unit_id:
+                return u
+        return None
+
+    def retention_days(self, level: int | None) -> int:
+        if level is None or level not in self.retention:
+            return self.retention_unknown
+        return self.retention[level]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective configuration, secrets redacted (``soc config show``)."""
+        return {
+            "config_file": str(self.path) if self.path else None,
+            "data_dir": str(self.data_dir),
+            "timezone": self.timezone,
+            "profile": self.profile,
+            "store": {"type": self.store.type, **redact(dict(self.store.options))},
+            "inventory": {
+                "units": [u.to_dict() for u in self.units],
+                "systems": [s.to_dict() for s in self.systems],
+            },
+            "sources": [s.to_dict() for s in self.sources],
+            "retention": {**{str(k): v for k, v in self.retention.items()},
+                          "unknown": self.retention_unknown},
+            "rules": {
+                "paths": [str(p) for p in self.rules.paths],
+                "placeholders": {k: list(v) for k, v in self.rules.placeholders.items()},
+            },
+        }
+
+
+# --- building the model from YAML ----------------------------------------------------------------
+
+
+class _Reader:
+    """Reads one YAML mapping with precise errors (file:line of the offending key)."""
+
+    def __init__(self, data: Any, path: Path | None, what: str, line: int | None = None) -> None:
+        self.path = path
+        self.what = what
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise self.error(f"{what} must be a mapping, not {type(data).__name__}",
+                             getattr(data, "line", line))
+        self.data: dict[str, Any] = data
+        self.line: int | None = getattr(data, "line", None) or line
+
+    def error(self, message: str, line: int | None = None) -> ConfigError:
+        return ConfigError(message, path=self.path, line=line if line is not None else self.line)
+
+    def line_of(self, key: str) -> int | None:
+        lines = getattr(self.data, "key_lines", None)
+        return lines.get(key, self.line) if lines else self.line
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None,
+            required: bool = False) -> Any:
+        if key not in self.data or self.data[key] is None:
+            if required:
+                raise self.error(f"{self.what}: '{key}' is required")
+            return default
+        value = self.data[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.error(f"{self.what}: '{key}' must be {names}, not {value!r}",
+                             self.line_of(key))
+        return value
+
+    def str_list(self, key: str) -> tuple[str, ...]:
+        value = self.get(key, (list, str), [])
+        items = [value] if isinstance(value, str) else value
+        for item in items:
+            if not isinstance(item, str | int):
+                raise self.error(f"{self.what}: '{key}' must be a list of strings",
+                                 self.line_of(key))
+        return tuple(str(i) for i in items)
+
+    def check_keys(self, allowed: set[str]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                close = ", ".join(sorted(allowed))
+                raise self.error(f"{self.what}: unknown key '{key}' (allowed: {close})",
+                                 self.line_of(str(key)))
+
+    def items(self, key: str, what: str) -> list[_Reader]:
+        value = self.get(key, list, [])
+        return [_Reader(v, self.path, f"{what} #{i + 1}", self.line_of(key))
+                for i, v in enumerate(value)]
+
+
+def _hosts(reader: _Reader) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    names: list[str] = []
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for host in reader.str_list("hosts"):
+        try:
+            nets.append(ipaddress.ip_network(host, strict=False))
+        except ValueError:
+            names.append(host.lower())
+    return tuple(names), tuple(nets)
+
+
+def _units(root: _Reader) -> tuple[Unit, ...]:
+    inv = _Reader(root.data.get("inventory"), root.path, "inventory", root.line_of("inventory"))
+    inv.check_keys({"units", "systems"})
+    units = []
+    for r in inv.items("units", "unit"):
+        r.check_keys({"id", "name", "contacts"})
+        contacts = []
+        for c in r.items("contacts", f"contact of unit {r.data.get('id')}"):
+            c.check_keys({"role", "name", "email", "phone", "organization"})
+            contacts.append(Contact(
+                role=str(c.get("role", str, required=True)), name=str(c.get("name", str, "")),
+                email=str(c.get("email", str, "")), phone=str(c.get("phone", (str, int), "")),
+                organization=str(c.get("organization", str, "")),
+            ))
+        units.append(Unit(id=str(r.get("id", (str, int), required=True)),
+                          name=str(r.get("name", str, "")), contacts=tuple(contacts)))
+    return tuple(units)
+
+
+def _systems(root: _Reader, units: tuple[Unit, ...]) -> tuple[System, ...]:
+    inv = _Reader(root.data.get("inventory"), root.path, "inventory", root.line_of("inventory"))
+    unit_ids = {u.id for u in units}
+    systems = []
+    for r in inv.items("systems", "system"):
+        r.check_keys({"id", "name", "unit", "security_level", "owner", "operator", "hosts",
+                      "expected_sources"})
+        sid = str(r.get("id", (str, int), required=True))
+        level = r.get("security_level", int, required=True)
+        if not 1 <= level <= 5:
+            raise r.error(f"system {sid}: security_level must be 1 to 5, not {level}",
+                          r.line_of("security_level"))
+        unit = str(r.get("unit", (str, int), required=True))
+        if unit_ids and unit not in unit_ids:
+            raise r.error(f"system {sid}: unit '{unit}' is not in inventory.units",
+                          r.line_of("unit"))
+        names, nets = _hosts(r)
+        systems.append(System(
+            id=sid, name=str(r.get("name", str, "")), unit=unit, security_level=level,
+            owner=str(r.get("owner", str, "")), operator=str(r.get("operator", str, "")),
+            hostnames=names, addresses=nets, expected_sources=r.str_list("expected_sources"),
+        ))
+    return tuple(systems)
+
+
+def _sources(root: _Reader, base: Path, systems: tuple[System, ...]) -> tuple[Source, ...]:
+    system_ids = {s.id for s in systems}
+    seen: set[str] = set()
+    sources = []
+    for r in root.items("sources", "source"):
+        r.check_keys({"name", "type", "paths", "path", "parser", "system", "expected_interval",
+                      "enabled", "options"})
+        name = str(r.get("name", (str, int), required=True))
+        if name in seen:
+            raise r.error(f"source name '{name}' is used twice", r.line_of("name"))
+        seen.add(name)
+        system = r.get("system", (str, int))
+        if system is not None and str(system) not in system_ids:
+            raise r.error(f"source {name}: system '{system}' is not in inventory.systems",
+                          r.line_of("system"))
+        interval = r.get("expected_interval", (str, int))
+        try:
+            expected = parse_duration(interval) if interval is not None else None
+        except ValueError as exc:
+            raise r.error(f"source {name}: {exc}", r.line_of("expected_interval")) from None
+        paths = r.str_list("paths") + r.str_list("path")
+        sources.append(Source(
+            name=name, type=str(r.get("type", str, "file")),
+            paths=tuple(_abs(p, base) for p in paths), parser=str(r.get("parser", str, "auto")),
+            system=str(system) if system is not None else None, expected_interval=expected,
+            enabled=bool(r.get("enabled", bool, True)),
+            options=MappingProxyType(_resolve_secrets(dict(r.get("options", dict, {})))),
+        ))
+    return tuple(sources)
+
+
+def _abs(path: str, base: Path) -> str:
+    p = Path(os.path.expanduser(path))
+    return str(p if p.is_absolute() else base / p)
+
+
+def _retention(root: _Reader) -> tuple[dict[int, int], int]:
+    r = _Reader(root.data.get("retention"), root.path, "retention", root.line_of("retention"))
+    days = dict(DEFAULT_RETENTION_DAYS)
+    unknown = UNKNOWN_LEVEL_RETENTION_DAYS
+    for key, value in r.data.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise r.error(f"retention: days must be a positive integer, not {value!r}",
+                          r.line_of(str(key)))
+        if str(key) == "unknown":
+            unknown = value
+        elif str(key) in {"1", "2", "3", "4", "5"}:
+            days[int(key)] = value
+        else:
+            raise r.error(f"retention: unknown key '{key}' (security levels 1-5, or unknown)",
+                          r.line_of(str(key)))
+    return days, unknown
+
+
+def _rules(root: _Reader, base: Path) -> RulesConfig:
+    r = _Reader(root.data.get("rules"), root.path, "rules", root.line_of("rules"))
+    r.check_keys({"paths", "placeholders"})
+    placeholders_raw = r.get("placeholders", dict, {})
+    placeholders = {}
+    for key, value in placeholders_raw.items():
+        values = value if isinstance(value, list) else [value]
+        placeholders[str(key)] = tuple(str(v) for v in values)
+    return RulesConfig(paths=tuple(Path(_abs(p, base)) for p in r.str_list("paths")),
+                       placeholders=MappingProxyType(placeholders))
+
+
+TOP_KEYS = {"data_dir", "timezone", "store", "inventory", "sources", "retention", "rules",
+            "profile", "incidents", "reports", "listen", "network"}
+
+
+def parse_config(data: Any, path: Path | None, base: Path) -> Config:
+    """Build a :class:`Config` from loaded YAML (``path`` is for error messages)."""
+    root = _Reader(data, path, "configuration")
+    root.check_keys(TOP_KEYS)
+    tz = str(root.get("timezone", str, DEFAULT_TIMEZONE))
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise root.error(f"unknown timezone {tz!r} (use an IANA name such as Asia/Ho_Chi_Minh)",
+                         root.line_of("timezone")) from None
+    store_r = _Reader(root.data.get("store"), path, "store", root.line_of("store"))
+    store_type = str(store_r.get("type", str, "embedded"))
+    if store_type not in {"embedded", "elasticsearch"}:
+        raise store_r.error(f"store: type must be embedded or elasticsearch, not {store_type!r}",
+                            store_r.line_of("type"))
+    store_opts = {k: v for k, v in store_r.data.items() if k != "type"}
+    units = _units(root)
+    systems = _systems(root, units)
+    retention, unknown = _retention(root)
+    data_dir = Path(_abs(str(root.get("data_dir", str, "soc-data")), base))
+    return Config(
+        path=path, data_dir=data_dir, timezone=tz,
+        store=StoreConfig(store_type, MappingProxyType(_resolve_secrets(store_opts))),
+        units=units, systems=systems, sources=_sources(root, base, systems),
+        retention=MappingProxyType(retention), retention_unknown=unknown,
+        rules=_rules(root, base), profile=str(root.get("profile", str, "mps-2026")),
+        raw=MappingProxyType(dict(root.data)),
+    )
+
+
+def find_config(explicit: str | Path | None = None) -> Path | None:
+    """The config file to use: ``--config``, then ``$SOC_CONFIG``, then ``./soc.yml`` if present."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    default = Path.cwd() / DEFAULT_CONFIG_NAME
+    return default if default.exists() else None
+
+
+def load_config(path: str | Path | None = None, *, data_dir: str | Path | None = None) -> Config:
+    """Load the configuration; with no file at all, an empty one with ``./soc-data``."""
+    found = find_config(path)
+    if found is None:
+        config = parse_config({}, None, Path.cwd())
+    else:
+        found = found.resolve()
+        config = parse_config(load_yaml(found), found, found.parent)
+    if data_dir is not None:
+        from dataclasses import replace
+
+        config = replace(config, data_dir=Path(data_dir).resolve())
+    return config

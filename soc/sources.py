@@ -1,0 +1,88 @@
+"""What collectors and parsers exchange with the pipeline.
+
+A collector yields :class:`Batch` es of :class:`RawRecord` s and is told to commit a batch's
+checkpoint only after the store has committed its events. A parser turns one record's text into an
+event. Both are plugins (entry point groups ``soc.collectors`` and ``soc.parsers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from soc.ecs import Event
+from soc.models import DeadLetter
+
+if TYPE_CHECKING:
+    from soc.config import Config, Source
+    from soc.state import StateStore
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One record as read: its text, its deterministic id, and what the transport knows of it."""
+
+    text: str
+    id: str
+    fields: dict[str, Any] = field(default_factory=dict)  # log.file.path, log.offset, host.name...
+    origin: str = ""  # where it came from, for people: "path:offset", "udp 10.0.0.1:514"
+
+
+@dataclass(slots=True)
+class Batch:
+    """Records read together, the dead letters met while reading them, and the checkpoint that
+    holds once all of them are stored."""
+
+    records: list[RawRecord]
+    checkpoint: Any
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    parser: str | None = None  # a parser the collector knows fits (e.g. from the file's format)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """What a parser needs beyond the text: the zone of local times and the year they lack."""
+
+    tz: tzinfo
+    now: datetime  # aware; reference for year inference of syslog timestamps
+    source: str = ""
+    hostname: str | None = None
+
+
+class Parser(Protocol):
+    """Turns the text of one record into an event (a flat ECS dict).
+
+    ``parse`` returns at least ``@timestamp`` (canonical, see :func:`soc.ecs.format_ts`) and
+    ``event.dataset``; it raises :class:`soc.errors.ParseError` with a reason otherwise. The
+    pipeline adds ``event.id``, ``event.original``, ``event.ingested`` and the inventory fields.
+    """
+
+    name: ClassVar[str]
+    priority: ClassVar[int]  # lower is tried first by auto-detection
+
+    def sniff(self, text: str) -> bool:
+        """Cheap check: could this line be in my format? Used by auto-detection."""
+        ...
+
+    def parse(self, text: str, ctx: ParseContext) -> Event: ...
+
+
+@runtime_checkable
+class Collector(Protocol):
+    """Reads one configured source from its checkpoint onwards."""
+
+    def __init__(self, source: Source, state: StateStore, config: Config) -> None: ...
+
+    def batches(self, size: int) -> Iterator[Batch]:
+        """Batches of at most ``size`` records from the last committed checkpoint."""
+        ...
+
+    def commit(self, batch: Batch) -> None:
+        """Make ``batch.checkpoint`` durable. Called only after the store committed the batch."""
+        ...
+
+    def lag(self) -> dict[str, Any]:
+        """What is left to read (e.g. ``{"bytes": 1234, "files": 2}``), for ``soc status``."""
+        ...
