@@ -1,0 +1,54 @@
+"""An overlap-proof lock for cron passes: a kernel ``flock`` on a file in the data directory.
+
+The kernel releases it when the process dies, even under ``kill -9``, so a crashed pass never leaves
+a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from soc.errors import BusyError, StoreError
+
+
+class PassLock:
+    """``with PassLock(path):`` — raises :class:`BusyError` at once if another process holds it."""
+
+    def __init__(self, path: Path, what: str = "collect") -> None:
+        self.path = path
+        self.what = what
+        self._fh: IO[str] | None = None
+
+    def __enter__(self) -> Self:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until __exit__
+        except OSError as exc:
+            raise StoreError(f"cannot create the lock file {self.path}: {exc.strerror}",
+                             hint="Check the data directory's permissions.") from exc
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise BusyError(f"another '{self.what}' pass is running (pid {holder}); "
+                            "this one did nothing") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._fh is not None:
+            self._fh.truncate(0)
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
