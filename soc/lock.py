@@ -26,7 +26,7 @@ class PassLock:
     def __enter__(self) -> Self:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until __exit__
+            fh = open(self.path, "a+", encoding="utf-8")
         except OSError as exc:
             raise StoreError(f"cannot create the lock file {self.path}: {exc.strerror}",
                              hint="Check the data directory's permissions.") from exc
@@ -36,11 +36,11 @@ class PassLock:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
             fh.close()
-            raise BusyError(f"another '{self.what}' pass is running (pid {holder}); "
-                            "this one did nothing") from None
+            raise BusyError(f"another pass holds {self.path.name} ({holder}); "
+                            f"this '{self.what}' did nothing") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(str(os.getpid()))
+        fh.write(f"pid {os.getpid()}, soc {self.what}")
         fh.flush()
         self._fh = fh
         return self

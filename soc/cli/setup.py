@@ -1,0 +1,88 @@
+"""``soc init``, ``soc demo`` and ``soc config show``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from soc.cli.main import App, pass_app
+from soc.cli.output import emit_object, emit_rows, format_options, info
+from soc.demo import DemoResult, run_demo
+from soc.errors import ExitCode
+from soc.init import init_project
+
+
+@click.command("init")
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing soc.yml.")
+def init_cmd(directory: Path, force: bool) -> int:
+    """Write a commented starter soc.yml and the data directory."""
+    path = init_project(directory, force=force)
+    info(f"Wrote {path}. Edit its inventory and sources, then run: soc -c {path} collect -v")
+    return int(ExitCode.OK)
+
+
+@click.command("demo")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the demo's logs, config and store (default: a new temporary one).")
+@format_options
+def demo_cmd(directory: Path | None) -> int:
+    """Run the main job end to end on a small story, into a fresh embedded store."""
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="soc-demo-"))
+    elif directory.exists() and any(directory.iterdir()):
+        from soc.errors import SocError
+
+        raise SocError(f"{directory} is not empty", hint="Give a new or empty folder to --dir.")
+    result = run_demo(directory.resolve())
+    _show(result)
+    return int(ExitCode.OK if result.report.ok else ExitCode.PARTIAL)
+
+
+def _show(r: DemoResult) -> None:
+    emit_object({
+        "story": "SSH brute force on the provincial portal, then a login and a new sudo user",
+        "folder": str(r.directory), "config": str(r.config),
+        "collected": r.report.summary(), "datasets": r.datasets,
+    })
+    click.echo("\n== Failed SSH logins by source ==")
+    emit_rows(r.failures_by_ip, ["source.ip", "failures", "users"])
+    click.echo("\n== Successful logins from a source with many failures ==")
+    emit_rows(r.success_after_failures,
+              ["@timestamp", "host.name", "user.name", "source.ip", "event.action"])
+    click.echo("\n== Privileged changes ==")
+    emit_rows(r.privileged, ["@timestamp", "event.action", "user.name", "process.command_line"])
+    if r.alerts:
+        click.echo("\n== Alerts ==")
+        emit_rows(r.alerts, ["severity", "rule_title", "count", "entity"])
+    info(f"\nExplore: soc -c {r.config} search 'source.ip:203.0.113.45' --since 1d; "
+         f"soc -c {r.config} status")
+
+
+@click.group("config")
+def config_group() -> None:
+    """Show and check the configuration."""
+
+
+@config_group.command("show")
+@format_options
+@pass_app
+def config_show_cmd(app: App) -> int:
+    """The effective configuration, with every secret redacted."""
+    emit_object(app.config.to_dict())
+    return int(ExitCode.OK)
+
+
+@config_group.command("check")
+@pass_app
+def config_check_cmd(app: App) -> int:
+    """Load the configuration and report the first error with its file and line."""
+    config = app.config
+    info(f"{config.path or 'defaults (no soc.yml)'}: OK, {len(config.sources)} source(s), "
+         f"{len(config.systems)} system(s), {len(config.units)} unit(s).")
+    return int(ExitCode.OK)
+
+
+COMMANDS = [init_cmd, demo_cmd, config_group]

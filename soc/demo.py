@@ -1,0 +1,165 @@
+"""``soc demo``: the main job end to end on a small story written by the project.
+
+The story: the provincial portal server (Cổng thông tin điện tử tỉnh, security level 3) is
+brute-forced over SSH from 203.0.113.45; after many failures a password works; the intruder uses
+sudo to add a user and puts it in the sudo group. The demo writes the logs and a config into a
+folder, runs a collect pass into a fresh embedded store, and asks the store what happened.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from soc.collect import collect
+from soc.config import DEFAULT_TIMEZONE, load_config
+from soc.ecs import Event
+from soc.pipeline import PassReport
+from soc.stores.base import open_store
+
+ATTACKER = "203.0.113.45"
+ADMIN_IP = "10.10.0.5"
+HOST = "portal-web01"
+TRIED_USERS = ["root", "admin", "quantri", "oracle", "test", "ubuntu", "postgres", "webadmin"]
+VALID = {"root", "admin", "quantri", "postgres"}
+
+DEMO_CONFIG = """\
+# Written by 'soc demo'. A real deployment starts from 'soc init'.
+data_dir: soc-data
+timezone: {tz}
+inventory:
+  units:
+    - id: vp-ubnd
+      name: Văn phòng UBND tỉnh
+      contacts:
+        - {{role: owner, name: Chánh Văn phòng, email: vanphong@example.gov.vn}}
+        - {{role: operator, name: Trung tâm Thông tin - Công báo, email: ttcb@example.gov.vn}}
+  systems:
+    - id: cong-ttdt
+      name: Cổng thông tin điện tử tỉnh
+      unit: vp-ubnd
+      security_level: 3
+      hosts: [{host}, 10.10.1.0/24]
+      expected_sources: [portal-auth]
+sources:
+  - name: portal-auth
+    type: file
+    paths: [logs/portal-web01/auth.log*]
+    parser: auto
+    system: cong-ttdt
+    expected_interval: 1d
+"""
+
+
+def _syslog(ts: datetime, program: str, pid: int, message: str) -> str:
+    return f"{ts:%b} {ts.day:2d} {ts:%H:%M:%S} {HOST} {program}[{pid}]: {message}"
+
+
+def story_lines(start: datetime) -> list[str]:
+    """The auth log of the story, in local time, starting at ``start`` (aware, local zone)."""
+    t = start
+    pid = 21400
+    lines = [_syslog(t, "sshd", pid, f"Accepted publickey for quantri from {ADMIN_IP} port 50122 "
+                     "ssh2: RSA SHA256:q0tR3nQ1uYk8u1Gg2Qm0kqGxS2i8oZ0l0b5m1yXcVfU"),
+             _syslog(t, "sshd", pid, "pam_unix(sshd:session): session opened for user quantri "
+                     "by (uid=0)")]
+    t += timedelta(minutes=20)
+    for i in range(48):
+        user = TRIED_USERS[i % len(TRIED_USERS)]
+        pid += 1
+        port = 40000 + i * 7
+        t += timedelta(seconds=5)
+        if user in VALID:
+            lines.append(_syslog(t, "sshd", pid, f"Failed password for {user} from {ATTACKER} "
+                                 f"port {port} ssh2"))
+        else:
+            lines.append(_syslog(t, "sshd", pid, f"Invalid user {user} from {ATTACKER} "
+                                 f"port {port}"))
+            lines.append(_syslog(t, "sshd", pid, f"Failed password for invalid user {user} "
+                                 f"from {ATTACKER} port {port} ssh2"))
+    pid += 1
+    t += timedelta(seconds=9)
+    lines += [
+        _syslog(t, "sshd", pid, f"Accepted password for quantri from {ATTACKER} port 41999 ssh2"),
+        _syslog(t, "sshd", pid, "pam_unix(sshd:session): session opened for user quantri by "
+                "(uid=0)"),
+    ]
+    t += timedelta(minutes=2)
+    lines += [
+        _syslog(t, "sudo", 0, "quantri : TTY=pts/1 ; PWD=/home/quantri ; USER=root ; "
+                "COMMAND=/usr/sbin/useradd -m -s /bin/bash backup1").replace("[0]", ""),
+        _syslog(t, "useradd", pid + 3, "new user: name=backup1, UID=1002, GID=1002, "
+                "home=/home/backup1, shell=/bin/bash, from=/dev/pts/1"),
+        _syslog(t + timedelta(seconds=20), "usermod", pid + 4, "add 'backup1' to group 'sudo'"),
+        _syslog(t + timedelta(seconds=40), "sshd", pid, f"Received disconnect from {ATTACKER} "
+                "port 41999:11: disconnected by user"),
+    ]
+    return [line + "\n" for line in lines]
+
+
+def write_story(directory: Path, now: datetime | None = None) -> Path:
+    """Write the demo's logs and config under ``directory``; returns the config path."""
+    tz = ZoneInfo(DEFAULT_TIMEZONE)
+    now = now or datetime.now(UTC)
+    start = (now - timedelta(hours=2)).astimezone(tz).replace(second=0, microsecond=0)
+    logs = directory / "logs" / HOST
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "auth.log").write_text("".join(story_lines(start)), encoding="utf-8")
+    config = directory / "soc.yml"
+    config.write_text(DEMO_CONFIG.format(tz=DEFAULT_TIMEZONE, host=HOST), encoding="utf-8")
+    return config
+
+
+@dataclass
+class DemoResult:
+    """What the demo found, for the CLI to show."""
+
+    directory: Path
+    config: Path
+    report: PassReport
+    datasets: dict[str, int] = field(default_factory=dict)
+    failures_by_ip: list[dict[str, Any]] = field(default_factory=list)
+    success_after_failures: list[Event] = field(default_factory=list)
+    privileged: list[Event] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _failures(events: list[Event]) -> list[dict[str, Any]]:
+    by_ip: Counter[str] = Counter()
+    users: dict[str, set[str]] = {}
+    for e in events:
+        ip = str(e.get("source.ip"))
+        by_ip[ip] += 1
+        users.setdefault(ip, set()).add(str(e.get("user.name")))
+    return [{"source.ip": ip, "failures": n, "users": sorted(users[ip])}
+            for ip, n in by_ip.most_common()]
+
+
+def run_demo(directory: Path) -> DemoResult:
+    """Write the story, collect it into a fresh embedded store, and query what happened."""
+    config_path = write_story(directory)
+    config = load_config(config_path)
+    report = collect(config)
+    result = DemoResult(directory=directory, config=config_path, report=report)
+    with open_store(config, readonly=True) as store:
+        stats = store.stats()
+        result.datasets = dict(stats.get("datasets", {}))
+        failed = list(store.search("event.outcome:failure AND event.category:authentication",
+                                   limit=None))
+        result.failures_by_ip = _failures(failed)
+        noisy = {row["source.ip"] for row in result.failures_by_ip if row["failures"] >= 5}
+        result.success_after_failures = [
+            e for e in store.search("event.outcome:success AND event.category:authentication",
+                                    limit=None, order="asc")
+            if e.get("source.ip") in noisy
+        ]
+        result.privileged = list(store.search(
+            "event.category:iam OR process.name:sudo", limit=None, order="asc"))
+        list_alerts = getattr(store, "list_alerts", None)
+        if list_alerts is not None:
+            result.alerts = [a if isinstance(a, dict) else a.to_dict() for a in list_alerts()]
+    return result
