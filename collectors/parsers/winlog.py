@@ -1,0 +1,557 @@
+"""Windows events → flat events in the shape Winlogbeat ships, plus the ECS fields that pySigma's
+``ecs_windows`` pipeline maps Sigma field names to.
+
+Input shapes: the JSON of the ``evtx`` package and of ``evtx_dump``
+(``{"Event": {"System": ...}}``), Winlogbeat JSON (nested or already flat) and NXLog-style
+flat JSON (``EventID``, ``Channel``, ``Hostname``, ``SourceName``, ``EventTime``
+and the event data at the top level).
+
+Every EventData field stays under ``winlog.event_data.<Name>`` as a string (as Winlogbeat ships
+it); each field the pipeline maps (``Image`` → ``process.executable``...) is also set under its ECS
+name. Several fields can map to one ECS name (``SubjectDomainName`` and ``TargetDomainName`` →
+``user.domain``): distinct values then make a list, as an Elasticsearch array would.
+See docs/windows.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any, ClassVar
+
+from soc.ecs import Event, normalize_ts, parse_ts
+from soc.errors import ParseError
+from soc.sources import ParseContext
+
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+SECURITY = "Security"
+PS_CLASSIC = "Windows PowerShell"
+
+# Copied from sigma.pipelines.elasticsearch.windows (pySigma-backend-elasticsearch 2.x),
+# "ecs_windows_field_mapping"; tests/test_winlog.py checks it against the installed pipeline.
+# ".caseless" is an Elasticsearch multi-field of the keyword, not a key of the document.
+ECS_FIELDS: Mapping[str, str] = {
+    "FileName": "file.path", "ProcessGuid": "process.entity_id", "ProcessId": "process.pid",
+    "Image": "process.executable", "CurrentDirectory": "process.working_directory",
+    "ParentProcessGuid": "process.parent.entity_id", "ParentProcessId": "process.parent.pid",
+    "ParentImage": "process.parent.executable",
+    "ParentCommandLine": "process.parent.command_line", "TargetFilename": "file.path",
+    "SourceIp": "source.ip", "SourceHostname": "source.domain", "SourcePort": "source.port",
+    "DestinationIp": "destination.ip", "DestinationHostname": "destination.domain",
+    "DestinationPort": "destination.port", "DestinationPortName": "network.protocol",
+    "ImageLoaded": "file.path", "Signed": "file.code_signature.signed",
+    "SignatureStatus": "file.code_signature.status", "Imphash": "file.pe.imphash",
+    "SourceProcessGuid": "process.entity_id", "SourceProcessId": "process.pid",
+    "SourceImage": "process.executable", "Device": "file.path",
+    "SourceThreadId": "process.thread.id", "TargetObject": "registry.path",
+    "PipeName": "file.name", "Destination": "process.executable",
+    "QueryName": "dns.question.name", "QueryStatus": "sysmon.dns.status",
+    "IsExecutable": "sysmon.file.is_executable", "Archived": "sysmon.file.archived",
+    "CommandName": "powershell.command.name", "CommandPath": "powershell.command.path",
+    "CommandType": "powershell.command.type", "HostApplication": "process.command_line",
+    "HostId": "process.entity_id", "HostName": "process.title",
+    "NewEngineState": "powershell.engine.new_state", "PipelineId": "powershell.pipeline_id",
+    "PreviousEngineState": "powershell.engine.previous_state",
+    "RunspaceId": "powershell.runspace_id", "ScriptName": "file.path",
+    "SequenceNumber": "event.sequence", "NewProviderState": "powershell.provider.new_state",
+    "ProviderName": "powershell.provider.name", "MessageNumber": "powershell.sequence",
+    "MessageTotal": "powershell.total", "ScriptBlockText": "powershell.file.script_block_text",
+    "ScriptBlockId": "powershell.file.script_block_id", "AccountDomain": "user.domain",
+    "AccountName": "user.name", "Application": "process.executable",
+    "ClientAddress": "source.ip", "ClientName": "source.domain", "DestAddress": "destination.ip",
+    "DestPort": "destination.port", "IpAddress": "source.ip", "IpPort": "source.port",
+    "NewProcessId": "process.pid", "NewProcessName": "process.executable",
+    "ParentProcessName": "process.parent.name", "ProcessName": "process.executable",
+    "SourceAddress": "source.ip", "TargetDomainName": "user.domain", "User": "user.name",
+    "WorkstationName": "source.domain", "Payload": "powershell.file.script_block_text",
+}
+
+# The pipeline's "ecs_windows_variable_mappings": by Sigma category / service of the rule, here
+# recognised from the event (see _contexts).
+VARIABLE_FIELDS: Mapping[str, Mapping[str, str]] = {
+    "process_creation": {
+        "FileVersion": "process.pe.file_version", "Description": "process.pe.description",
+        "Product": "process.pe.product", "Company": "process.pe.company",
+        "OriginalFileName": "process.pe.original_file_name",
+        "CommandLine": "process.command_line",
+    },
+    "image_load": {
+        "FileVersion": "file.pe.file_version", "Description": "file.pe.description",
+        "Product": "file.pe.product", "Company": "file.pe.company",
+        "OriginalFileName": "file.pe.original_file_name",
+        "Signature": "file.code_signature.subject_name",
+    },
+    "sysmon_error": {"Description": "winlog.event_data.Description"},
+    "network_connection": {"Protocol": "network.transport", "Initiated": "network.direction"},
+    "driver_loaded": {"Signature": "file.code_signature.subject_name"},
+    "security": {
+        "CommandLine": "process.command_line", "SubjectLogonId": "winlog.logon.id",
+        "ServiceName": "service.name", "SubjectDomainName": "user.domain",
+        "SubjectUserName": "user.name", "SubjectUserSid": "user.id",
+        "TargetLogonId": "winlog.logon.id",
+    },
+    "powershell-classic": {
+        "CommandLine": "powershell.command.value", "EngineVersion": "powershell.engine.version",
+        "HostVersion": "powershell.process.executable_version",
+    },
+}
+
+# ECS fields typed long (the pipeline leaves Sigma values for the first four as numbers).
+_INT_FIELDS = frozenset({"process.pid", "process.parent.pid", "source.port", "destination.port",
+                         "process.thread.id"})
+_SYSMON_CATEGORY = {1: "process_creation", 3: "network_connection", 6: "driver_loaded",
+                    7: "image_load", 255: "sysmon_error"}
+_LEVELS = {0: "information", 1: "critical", 2: "error", 3: "warning", 4: "information",
+           5: "verbose"}
+_MODULES = {SYSMON: "sysmon", SECURITY: "security", PS_CLASSIC: "powershell",
+            "Microsoft-Windows-PowerShell/Operational": "powershell"}
+_DATASETS = {SYSMON: "windows.sysmon_operational", SECURITY: "windows.security",
+             PS_CLASSIC: "windows.powershell",
+             "Microsoft-Windows-PowerShell/Operational": "windows.powershell_operational"}
+_AUDIT_OUTCOME = {0x0020000000000000: "success", 0x0010000000000000: "failure"}
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(slots=True)
+class _Parts:
+    """A Windows event taken apart, whatever shape it came in."""
+
+    timestamp: str
+    channel: str
+    event_id: int
+    provider_name: str = ""
+    provider_guid: str | None = None
+    record_id: int | None = None
+    computer: str | None = None
+    pid: int | None = None
+    tid: int | None = None
+    user_id: str | None = None
+    level: str | None = None
+    version: int | None = None
+    keywords: int | None = None
+    activity_id: str | None = None
+    event_data: dict[str, Any] = field(default_factory=dict)
+    user_data: dict[str, Any] = field(default_factory=dict)
+    user_data_name: str | None = None
+    extra: Event = field(default_factory=dict)
+
+
+# --- public API ----------------------------------------------------------------------------------
+
+
+def winlog_event(record: Mapping[str, Any], *, tz: tzinfo = UTC) -> Event:
+    """One Windows event (evtx/evtx_dump, Winlogbeat or NXLog JSON, already decoded) → event.
+
+    ``tz`` is the zone of local times without an offset (NXLog's ``EventTime``). Raises
+    :class:`ParseError` when the record is not a Windows event or lacks its time or event id.
+    """
+    try:
+        parts = _take_apart(record, tz)
+    except ParseError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ParseError(f"not a usable Windows event: {type(exc).__name__}: {exc}") from None
+    return _build(parts)
+
+
+class WinlogParser:
+    """Parser ``winlog``: one JSON object per line, Windows event in any supported shape."""
+
+    name: ClassVar[str] = "winlog"
+    priority: ClassVar[int] = 20  # before generic JSON lines
+
+    def sniff(self, text: str) -> bool:
+        """A JSON object naming an EVTX ``System`` block, a ``winlog`` object, or NXLog keys."""
+        if not text.lstrip().startswith("{"):
+            return False
+        if '"System"' in text and '"Event"' in text:
+            return True
+        if '"winlog"' in text or '"winlog.channel"' in text:
+            return True
+        return '"EventID"' in text and ('"Channel"' in text or '"SourceName"' in text)
+
+    def parse(self, text: str, ctx: ParseContext) -> Event:
+        try:
+            record = json.loads(text)
+        except ValueError as exc:
+            raise ParseError(f"invalid JSON: {exc}") from None
+        if not isinstance(record, dict):
+            raise ParseError("not a JSON object")
+        return winlog_event(record, tz=ctx.tz)
+
+
+# --- taking the input apart ----------------------------------------------------------------------
+
+
+def _take_apart(record: Mapping[str, Any], tz: tzinfo) -> _Parts:
+    event = record.get("Event")
+    if isinstance(event, Mapping) and "System" in event:
+        return _from_evtx(event)
+    if isinstance(record.get("winlog"), Mapping) or "winlog.channel" in record:
+        return _from_winlogbeat(record)
+    if "EventID" in record and ("Channel" in record or "SourceName" in record):
+        return _from_flat(record, tz)
+    raise ParseError("not a Windows event: no Event.System, winlog or EventID/Channel keys")
+
+
+def _attrs(node: Any) -> Mapping[str, Any]:
+    if isinstance(node, Mapping):
+        attrs = node.get("#attributes")
+        if isinstance(attrs, Mapping):
+            return attrs
+    return {}
+
+
+def _from_evtx(event: Mapping[str, Any]) -> _Parts:
+    system = event["System"]
+    provider = _attrs(system.get("Provider"))
+    execution = _attrs(system.get("Execution"))
+    eid = system["EventID"]
+    parts = _Parts(
+        timestamp=_evtx_time(_attrs(system.get("TimeCreated")).get("SystemTime")),
+        channel=str(system.get("Channel") or ""),
+        event_id=int(eid["#text"] if isinstance(eid, Mapping) else eid),
+        provider_name=str(provider.get("Name") or ""),
+        provider_guid=_guid(provider.get("Guid")),
+        record_id=_int(system.get("EventRecordID")),
+        computer=_str(system.get("Computer")),
+        pid=_int(execution.get("ProcessID")),
+        tid=_int(execution.get("ThreadID")),
+        user_id=_str(_attrs(system.get("Security")).get("UserID")),
+        level=_LEVELS.get(_int(system.get("Level")) or 0),
+        version=_int(system.get("Version")),
+        keywords=_hex(system.get("Keywords")),
+        activity_id=_guid(_attrs(system.get("Correlation")).get("ActivityID")),
+    )
+    parts.event_data = _event_data(event.get("EventData"))
+    _user_data(parts, event.get("UserData"))
+    return parts
+
+
+def _evtx_time(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ParseError("no System.TimeCreated.SystemTime")
+    # evtx writes 2019-04-27T15:57:25.868863Z: truncating to milliseconds is the canonical form
+    if len(value) == 27 and value[19] == "." and value[26] == "Z":
+        return value[:23] + "Z"
+    return normalize_ts(value)
+
+
+def _event_data(node: Any) -> dict[str, Any]:
+    """EventData as Name → value; unnamed ``Data`` become ``param1``... as Winlogbeat names them,
+    and stay together under ``Data`` for Sigma rules that search ``Data``."""
+    if not isinstance(node, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "#attributes" or value is None:
+            continue
+        if key == "Data":
+            texts = _unnamed(value)
+            out.update({f"param{i}": t for i, t in enumerate(texts, 1)})
+            out["Data"] = texts[0] if len(texts) == 1 else texts
+        else:
+            out[key] = value
+    return out
+
+
+def _unnamed(value: Any) -> list[str]:
+    if isinstance(value, Mapping):
+        value = value.get("#text", "")
+    items = value if isinstance(value, list) else [value]
+    return [_text(v) for v in items]
+
+
+def _user_data(parts: _Parts, node: Any) -> None:
+    if not isinstance(node, Mapping) or not node:
+        return
+    name, body = next(iter(node.items()))
+    parts.user_data_name = str(name)
+    parts.user_data = dict(_flatten(body)) if isinstance(body, Mapping) else {"value": body}
+
+
+def _from_winlogbeat(record: Mapping[str, Any]) -> _Parts:
+    flat = dict(_flatten(record, keep=("winlog.event_data", "winlog.user_data")))
+    event_data = flat.pop("winlog.event_data", None) or _prefixed(flat, "winlog.event_data.")
+    user_data = flat.pop("winlog.user_data", None) or _prefixed(flat, "winlog.user_data.")
+    user_data = dict(user_data)
+    parts = _Parts(
+        timestamp=normalize_ts(str(flat.get("@timestamp") or flat["event.created"])),
+        channel=str(flat.get("winlog.channel") or ""),
+        event_id=int(flat.get("winlog.event_id") or flat["event.code"]),
+        provider_name=str(flat.get("winlog.provider_name") or flat.get("event.provider") or ""),
+        provider_guid=_guid(flat.get("winlog.provider_guid")),
+        record_id=_int(flat.get("winlog.record_id")),
+        computer=_str(flat.get("winlog.computer_name") or flat.get("host.name")),
+        pid=_int(flat.get("winlog.process.pid")),
+        tid=_int(flat.get("winlog.process.thread.id")),
+        user_id=_str(flat.get("winlog.user.identifier")),
+        level=_str(flat.get("log.level")),
+        version=_int(flat.get("winlog.version")),
+        activity_id=_str(flat.get("winlog.activity_id")),
+        event_data=dict(event_data),
+        user_data_name=_str(user_data.pop("xml_name", None)),
+        user_data=user_data,
+    )
+    parts.extra = {k: v for k, v in flat.items() if k not in ("event.original", "message")}
+    if "message" in flat:
+        parts.extra["message"] = flat["message"]
+    return parts
+
+
+def _prefixed(flat: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Remove and return the keys of ``flat`` under ``prefix`` (an already flat Winlogbeat doc)."""
+    keys = [k for k in flat if k.startswith(prefix)]
+    return {k[len(prefix):]: flat.pop(k) for k in keys}
+
+
+# NXLog im_msvistalog core fields (and Logstash/HELK additions seen with them).
+_FLAT_META = frozenset({
+    "EventTime", "EventReceivedTime", "Hostname", "Computer", "Keywords", "SeverityValue",
+    "Severity", "EventID", "SourceName", "ProviderGuid", "Version", "Task", "OpcodeValue",
+    "Opcode", "RecordNumber", "ActivityID", "RelatedActivityID", "ExecutionProcessID",
+    "ThreadID", "Channel", "Category", "Message", "SourceModuleName", "SourceModuleType",
+    "Level", "TimeCreated", "@timestamp", "@version", "host", "port", "tags", "EventRecordID",
+})
+_NXLOG_EVENT_TYPES = frozenset({"INFO", "AUDIT_SUCCESS", "AUDIT_FAILURE", "ERROR", "WARNING",
+                                "VERBOSE", "CRITICAL"})
+_NXLOG_USER = ("AccountName", "Domain", "AccountType", "UserID")
+
+
+def _from_flat(record: Mapping[str, Any], tz: tzinfo) -> _Parts:
+    parts = _Parts(
+        timestamp=_flat_time(record, tz),
+        channel=str(record.get("Channel") or ""),
+        event_id=int(record["EventID"]),
+        provider_name=str(record.get("SourceName") or record.get("Provider") or ""),
+        provider_guid=_guid(record.get("ProviderGuid")),
+        record_id=_int(record.get("RecordNumber") or record.get("EventRecordID")),
+        computer=_str(record.get("Hostname") or record.get("Computer")),
+        pid=_int(record.get("ExecutionProcessID")),
+        tid=_int(record.get("ThreadID")),
+        version=_int(record.get("Version")),
+        keywords=_hex(record.get("Keywords")),
+        activity_id=_guid(record.get("ActivityID")),
+    )
+    level = _int(record.get("Level"))
+    parts.level = _LEVELS.get(level) if level is not None else _str(record.get("Severity"))
+    parts.level = parts.level.lower() if parts.level else None
+    parts.event_data = _flat_event_data(record, parts)
+    return parts
+
+
+def _flat_event_data(record: Mapping[str, Any], parts: _Parts) -> dict[str, Any]:
+    # NXLog resolves the System user into AccountName/Domain/AccountType next to UserID
+    nxlog_user = "AccountType" in record and "UserID" in record
+    if nxlog_user:
+        parts.user_id = _str(record.get("UserID"))
+    data = {}
+    for key, value in record.items():
+        if key in _FLAT_META or value is None or (nxlog_user and key in _NXLOG_USER):
+            continue
+        if key == "EventType" and value in _NXLOG_EVENT_TYPES:
+            continue
+        data[key] = value
+    return data
+
+
+def _flat_time(record: Mapping[str, Any], tz: tzinfo) -> str:
+    for key in ("TimeCreated", "@timestamp"):
+        value = record.get(key)
+        if isinstance(value, str) and value:
+            return normalize_ts(value)
+    value = record.get("EventTime")
+    if not isinstance(value, str) or not value:
+        raise ParseError("no time: TimeCreated, @timestamp or EventTime")
+    dt = parse_ts(value) if value.endswith(("Z", "z")) or "+" in value[10:] else \
+        datetime.fromisoformat(value).replace(tzinfo=tz)
+    return normalize_ts(dt.isoformat())
+
+
+# --- building the event --------------------------------------------------------------------------
+
+
+def _build(p: _Parts) -> Event:
+    ev: Event = dict(p.extra)
+    ev["@timestamp"] = p.timestamp
+    _put_winlog(ev, p)
+    for name, value in p.event_data.items():
+        ev[f"winlog.event_data.{name}"] = _text_or_list(value)
+    if p.user_data_name:
+        ev["winlog.user_data.xml_name"] = p.user_data_name
+    for name, value in p.user_data.items():
+        ev[f"winlog.user_data.{name}"] = _text_or_list(value)
+    _put_event(ev, p)
+    _put_ecs(ev, p)
+    return ev
+
+
+def _put_winlog(ev: Event, p: _Parts) -> None:
+    ev["winlog.channel"] = p.channel
+    ev["winlog.provider_name"] = p.provider_name
+    ev["winlog.event_id"] = p.event_id
+    optional = {
+        "winlog.provider_guid": p.provider_guid, "winlog.record_id": p.record_id,
+        "winlog.computer_name": p.computer, "winlog.process.pid": p.pid,
+        "winlog.process.thread.id": p.tid, "winlog.user.identifier": p.user_id,
+        "winlog.version": p.version, "winlog.activity_id": p.activity_id,
+        "host.name": p.computer, "log.level": p.level,
+    }
+    ev.update({k: v for k, v in optional.items() if v is not None})
+
+
+def _put_event(ev: Event, p: _Parts) -> None:
+    ev["event.code"] = str(p.event_id)
+    ev["event.kind"] = "event"
+    ev["event.provider"] = p.provider_name
+    ev["event.module"] = _MODULES.get(p.channel, "windows")
+    ev["event.dataset"] = dataset(p.channel)
+    if p.channel == SECURITY and p.keywords is not None:
+        for bit, outcome in _AUDIT_OUTCOME.items():
+            if p.keywords & bit:
+                ev["event.outcome"] = outcome
+
+
+def dataset(channel: str) -> str:
+    """``event.dataset`` of a channel: ``windows.security``, ``windows.sysmon_operational``...,
+    else ``windows.`` + the channel lower-cased with every run of other characters as ``_``."""
+    known = _DATASETS.get(channel)
+    if known:
+        return known
+    slug = _NON_ALNUM.sub("_", channel.lower()).strip("_")
+    return f"windows.{slug}" if slug else "windows"
+
+
+def _contexts(p: _Parts) -> list[str]:
+    """The Sigma categories / services whose variable mappings apply to this event."""
+    found = []
+    if p.channel == SYSMON and p.event_id in _SYSMON_CATEGORY:
+        found.append(_SYSMON_CATEGORY[p.event_id])
+    if p.channel == SECURITY:
+        found.append("security")
+        if p.event_id == 4688:
+            found.append("process_creation")
+    if p.channel == PS_CLASSIC:
+        found.append("powershell-classic")
+    return found
+
+
+def _put_ecs(ev: Event, p: _Parts) -> None:
+    """Set every ECS field the ecs_windows pipeline would query for the fields present."""
+    mapping: dict[str, str] = dict(ECS_FIELDS)
+    for context in _contexts(p):
+        mapping.update(VARIABLE_FIELDS[context])
+    values: dict[str, list[Any]] = {}
+    for name, value in _all_fields(p):
+        target = mapping.get(name)
+        if target is None or target.startswith("winlog.event_data."):
+            continue
+        converted = _ecs_value(target, value)
+        if converted is None:
+            continue
+        seen = values.setdefault(target, [])
+        if converted not in seen:
+            seen.append(converted)
+    for target, found in values.items():
+        ev[target] = found[0] if len(found) == 1 else found
+
+
+def _all_fields(p: _Parts) -> Iterator[tuple[str, Any]]:
+    yield from p.event_data.items()
+    yield from p.user_data.items()
+    if p.channel == PS_CLASSIC:
+        yield from _ps_classic_fields(p.event_data)
+
+
+def _ps_classic_fields(event_data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Windows PowerShell 400/403/600/800 carry ``Key=Value`` lines in an unnamed Data."""
+    for key, value in event_data.items():
+        if key.startswith("param") and isinstance(value, str) and "=" in value:
+            for line in value.splitlines():
+                name, sep, text = line.strip().partition("=")
+                if sep and name.isidentifier() and name not in event_data:
+                    yield name, text
+
+
+def _ecs_value(target: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return None
+    text = _text(value)
+    if target in _INT_FIELDS:
+        return _int(text)
+    if target == "network.direction":
+        return {"true": "egress", "false": "ingress"}.get(text.lower(), text)
+    if target == "file.code_signature.signed":
+        return {"true": True, "false": False}.get(text.lower(), text)
+    return text
+
+
+# --- small conversions ---------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    """A value as Winlogbeat ships event data: a string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if value is None:
+        return ""
+    if isinstance(value, Mapping) and "#text" in value:
+        return _text(value["#text"])
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _text_or_list(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    return _text(value)
+
+
+def _int(value: Any) -> int | None:
+    """An int from an int or a decimal or ``0x`` hex string; None otherwise."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text, 16) if text[:2].lower() == "0x" else int(text)
+    except ValueError:
+        return None
+
+
+def _hex(value: Any) -> int | None:
+    if isinstance(value, str) and value[:2].lower() == "0x":
+        return _int(value)
+    return None
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _guid(value: Any) -> str | None:
+    """GUIDs as Winlogbeat writes them: ``{5770385F-C22A-...}``."""
+    if not value:
+        return None
+    text = str(value)
+    return text if text.startswith("{") else "{" + text + "}"
+
+
+def _flatten(node: Mapping[str, Any], prefix: str = "",
+             keep: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    """Nested mappings → dotted keys; ``#attributes`` dropped; ``keep`` paths stay whole."""
+    for key, value in node.items():
+        if key == "#attributes":
+            continue
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and path not in keep and "#text" not in value:
+            yield from _flatten(value, path + ".", keep)
+        else:
+            yield path, value
