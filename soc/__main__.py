@@ -1,0 +1,5 @@
+"""``python -m soc`` runs the CLI."""
+
+from soc.cli.main import run
+
+run()
