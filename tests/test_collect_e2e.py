@@ -1,0 +1,135 @@
+"""The cron job as it really runs: separate processes, kill -9, overlapping passes, readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from soc.config import load_config
+from soc.errors import ExitCode
+from soc.lock import PassLock
+from soc.stores.base import open_store
+
+LINE = ("Nov 24 08:{m:02d}:{s:02d} portal-web01 sshd[{pid}]: Failed password for user{n} from "
+        "203.0.113.{ip} port {port} ssh2\n")
+
+
+def write_log(path: Path, lines: int, start: int = 0) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        for i in range(start, start + lines):
+            fh.write(LINE.format(m=(i // 60) % 60, s=i % 60, pid=1000 + i, n=i, ip=i % 250,
+                                 port=1024 + i % 60000))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "logs").mkdir()
+    cfg = tmp_path / "soc.yml"
+    cfg.write_text("sources:\n  - {name: auth, paths: [logs/auth.log*]}\n", encoding="utf-8")
+    return cfg
+
+
+def soc(cfg: Path, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "soc", "-c", str(cfg), *args],
+                          capture_output=True, text=True, timeout=300, **kw)  # type: ignore[call-overload]
+
+
+def popen(cfg: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "soc", "-c", str(cfg), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stored(cfg: Path) -> tuple[int, int]:
+    """(events stored, distinct event ids stored)."""
+    with open_store(load_config(cfg), readonly=True) as store:
+        ids = [e["event.id"] for e in store.search("*", limit=None)]
+    return len(ids), len(set(ids))
+
+
+def test_crash_between_store_commit_and_checkpoint(project: Path) -> None:
+    write_log(project.parent / "logs" / "auth.log", 12_000)
+    crash = textwrap.dedent("""
+        import os, signal, sys
+        import collectors.file as f
+        calls = []
+        original = f.FileCollector.commit
+        def commit(self, batch):
+            calls.append(1)
+            if len(calls) == 2:          # the store has committed batch 2; its checkpoint has not
+                os.kill(os.getpid(), signal.SIGKILL)
+            original(self, batch)
+        f.FileCollector.commit = commit
+        from soc.cli.main import main
+        sys.exit(main(sys.argv[1:]))
+    """)
+    killed = subprocess.run([sys.executable, "-c", crash, "-c", str(project), "collect"],
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    assert stored(project) == (10_000, 10_000)  # two batches in the store, one checkpoint moved
+    again = soc(project, "collect", "--json")
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert (summary["events"], summary["sources"][0]["duplicates"]) == (2_000, 5_000)
+    assert stored(project) == (12_000, 12_000)
+
+
+def test_kill_9_at_random_points_loses_and_doubles_nothing(project: Path) -> None:
+    log = project.parent / "logs" / "auth.log"
+    write_log(log, 60_000)
+    rnd = random.Random(42)
+    for _ in range(4):
+        proc = popen(project, "collect")
+        time.sleep(rnd.uniform(0.3, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    final = soc(project, "collect")
+    assert final.returncode == 0, final.stderr
+    assert stored(project) == (60_000, 60_000)
+
+
+def test_second_pass_refuses_while_one_runs(project: Path) -> None:
+    write_log(project.parent / "logs" / "auth.log", 10)
+    config = load_config(project)
+    with PassLock(config.data_dir / "collect.lock"):
+        busy = soc(project, "collect")
+    assert busy.returncode == ExitCode.BUSY
+    assert busy.stdout == ""
+    assert busy.stderr.startswith(f"Error: another pass holds collect.lock (pid {os.getpid()}")
+    assert "Hint: " in busy.stderr
+    ok = soc(project, "collect")
+    assert ok.returncode == 0 and ok.stderr == ""
+
+
+def test_two_real_passes_one_refuses(project: Path) -> None:
+    write_log(project.parent / "logs" / "auth.log", 150_000)
+    first = popen(project, "collect")
+    time.sleep(0.8)  # let it take the lock and start writing
+    second = soc(project, "collect")
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert second.returncode == ExitCode.BUSY, second.stderr
+    assert stored(project)[0] == 150_000
+
+
+def test_readers_never_see_database_is_locked(project: Path) -> None:
+    log = project.parent / "logs" / "auth.log"
+    write_log(log, 150_000)
+    soc(project, "store", "init")
+    writer = popen(project, "collect")
+    reads = 0
+    while writer.poll() is None:
+        r = soc(project, "search", "user.name:user1*", "--count")
+        assert r.returncode == 0, r.stderr
+        assert "locked" not in r.stderr
+        reads += 1
+    assert writer.returncode == 0, writer.communicate()[1]
+    assert reads >= 2
