@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import cache
+from itertools import chain
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from soc.ecs import Event, normalize_ts, parse_ts
@@ -198,11 +201,14 @@ def _take_apart(record: Mapping[str, Any], tz: tzinfo) -> _Parts:
 
 
 def _attrs(node: Any) -> Mapping[str, Any]:
-    if isinstance(node, Mapping):
+    if type(node) is dict:
         attrs = node.get("#attributes")
-        if isinstance(attrs, Mapping):
+        if type(attrs) is dict:
             return attrs
-    return {}
+    return _EMPTY
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def _from_evtx(event: Mapping[str, Any]) -> _Parts:
@@ -379,7 +385,7 @@ def _build(p: _Parts) -> Event:
     ev["@timestamp"] = p.timestamp
     _put_winlog(ev, p)
     for name, value in p.event_data.items():
-        ev[f"winlog.event_data.{name}"] = _text_or_list(value)
+        ev["winlog.event_data." + name] = value if type(value) is str else _text_or_list(value)
     if p.user_data_name:
         ev["winlog.user_data.xml_name"] = p.user_data_name
     for name, value in p.user_data.items():
@@ -441,33 +447,59 @@ def _contexts(p: _Parts) -> list[str]:
 
 def _put_ecs(ev: Event, p: _Parts) -> None:
     """Set every ECS field the ecs_windows pipeline would query for the fields present."""
-    mapping: dict[str, str] = dict(ECS_FIELDS)
-    for context in _contexts(p):
-        mapping.update(VARIABLE_FIELDS[context])
-    values: dict[str, list[Any]] = {}
+    mapping = _mapping(tuple(_contexts(p)))
+    values: dict[str, Any] = {}
     for name, value in _all_fields(p):
-        target = mapping.get(name)
-        if target is None or target.startswith("winlog.event_data."):
+        spec = mapping.get(name)
+        if spec is None:
             continue
-        converted = _ecs_value(target, value)
-        if converted is None:
-            continue
-        seen = values.setdefault(target, [])
-        if converted not in seen:
-            seen.append(converted)
-    for target, found in values.items():
-        ev[target] = found[0] if len(found) == 1 else found
+        target, kind = spec
+        if kind == _STR and type(value) is str:
+            converted: Any = value
+        else:
+            converted = _ecs_value(kind, value)
+            if converted is None:
+                continue
+        seen = values.get(target)
+        if seen is None:
+            values[target] = converted
+        elif type(seen) is _Many:
+            if converted not in seen:
+                seen.append(converted)
+        elif seen != converted:
+            values[target] = _Many((seen, converted))
+    for target, value in values.items():
+        ev[target] = list(value) if type(value) is _Many else value
 
 
-def _all_fields(p: _Parts) -> Iterator[tuple[str, Any]]:
-    yield from p.event_data.items()
-    yield from p.user_data.items()
-    if p.channel == PS_CLASSIC:
-        yield from _ps_classic_fields(p.event_data)
+class _Many(list[Any]):
+    """Several distinct values met for one ECS field."""
+
+
+_STR, _INT, _DIRECTION, _BOOL = range(4)
+
+
+@cache
+def _mapping(contexts: tuple[str, ...]) -> Mapping[str, tuple[str, int]]:
+    """Sigma field name → (ECS field, value kind) for events of these categories / services."""
+    mapping = dict(ECS_FIELDS)
+    for context in contexts:
+        mapping.update(VARIABLE_FIELDS[context])
+    kinds = {"network.direction": _DIRECTION, "file.code_signature.signed": _BOOL}
+    return {k: (v, _INT if v in _INT_FIELDS else kinds.get(v, _STR))
+            for k, v in mapping.items() if not v.startswith("winlog.event_data.")}
+
+
+def _all_fields(p: _Parts) -> Iterable[tuple[str, Any]]:
+    if not p.user_data and p.channel != PS_CLASSIC:
+        return p.event_data.items()
+    return chain(p.event_data.items(), p.user_data.items(), _ps_classic_fields(p.event_data))
 
 
 def _ps_classic_fields(event_data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """Windows PowerShell 400/403/600/800 carry ``Key=Value`` lines in an unnamed Data."""
+    if "param1" not in event_data:
+        return
     for key, value in event_data.items():
         if key.startswith("param") and isinstance(value, str) and "=" in value:
             for line in value.splitlines():
@@ -476,15 +508,15 @@ def _ps_classic_fields(event_data: Mapping[str, Any]) -> Iterator[tuple[str, str
                     yield name, text
 
 
-def _ecs_value(target: str, value: Any) -> Any:
-    if isinstance(value, list):
+def _ecs_value(kind: int, value: Any) -> Any:
+    if type(value) is list:
         return None
-    text = _text(value)
-    if target in _INT_FIELDS:
+    text = value if type(value) is str else _text(value)
+    if kind == _INT:
         return _int(text)
-    if target == "network.direction":
+    if kind == _DIRECTION:
         return {"true": "egress", "false": "ingress"}.get(text.lower(), text)
-    if target == "file.code_signature.signed":
+    if kind == _BOOL:
         return {"true": True, "false": False}.get(text.lower(), text)
     return text
 
@@ -515,6 +547,8 @@ def _text_or_list(value: Any) -> Any:
 
 def _int(value: Any) -> int | None:
     """An int from an int or a decimal or ``0x`` hex string; None otherwise."""
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
