@@ -1,0 +1,383 @@
+"""Lucene query syntax (parsed with luqum) compiled to a SQL WHERE fragment over JSON documents.
+
+The embedded store keeps each event as a JSON object with flat dotted keys in a ``doc`` column;
+``compile_query`` turns ``source.ip:10.0.0.5 AND NOT user.name:adm*`` into a fragment such as
+``(EXISTS (SELECT 1 FROM json_each(doc, ?) AS v WHERE ...) AND NOT (...))`` plus its parameters.
+Matching is case-insensitive (Unicode case folding after NFC normalisation, so ``nguyễn`` finds
+``NGUYỄN``) and multi-valued fields match when any element does. The SQL functions the fragment
+calls are registered on a connection by :func:`setup_connection`. See docs/search.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+
+from luqum.exceptions import IllegalCharacterError, ParseError
+from luqum.parser import parser as _luqum_parser
+from luqum.tree import (
+    AndOperation,
+    BaseApprox,
+    Boost,
+    FieldGroup,
+    From,
+    Group,
+    Item,
+    Not,
+    OrOperation,
+    Phrase,
+    Plus,
+    Prohibit,
+    Range,
+    Regex,
+    SearchField,
+    To,
+    Word,
+)
+from luqum.utils import UnknownOperationResolver
+
+from soc.ecs import normalize_ts
+from soc.errors import ExitCode, SocError
+
+Fragment = tuple[str, list[object]]
+"""A SQL boolean expression with ``?`` placeholders and its parameters, in order."""
+
+MATCH_ALL: Fragment = ("1", [])
+EXISTS_FIELD = "_exists_"
+TEXT_FIELDS = frozenset({"message", "event.original", "error.message"})
+"""Free-text fields: ``message:denied`` finds the word inside the text, like a text field in ES."""
+
+_SYNTAX_HINT = 'Quote values with spaces or special characters: user.name:"Nguyễn Văn A".'
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+_ELEMENT = "soc_fold(v.value, v.type)"
+_resolve_implicit = UnknownOperationResolver(resolve_to=AndOperation)
+
+
+class QueryError(SocError):
+    """A search query that cannot be parsed or compiled."""
+
+    exit_code = ExitCode.USAGE
+    default_hint = _SYNTAX_HINT
+
+
+# --- text folding and wildcards (shared by the compiler and the SQL functions) ------------------
+
+
+def fold(text: str) -> str:
+    """Case-insensitive form of a text: NFC normalised, then Unicode case folded."""
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def _chunks(raw: str) -> list[tuple[bool, str]]:
+    """Split a Lucene term into (is_wildcard, text) chunks; ``\\x`` is a literal ``x``."""
+    out: list[tuple[bool, str]] = []
+    literal: list[str] = []
+    chars = iter(raw)
+    for ch in chars:
+        if ch == "\\":
+            literal.append(next(chars, "\\"))
+        elif ch in "*?":
+            if literal:
+                out.append((False, "".join(literal)))
+                literal = []
+            out.append((True, ch))
+        else:
+            literal.append(ch)
+    if literal:
+        out.append((False, "".join(literal)))
+    return out
+
+
+def _glob(chunks: list[tuple[bool, str]]) -> str:
+    """A SQLite GLOB pattern over folded text; literal ``*?[`` are bracketed."""
+    parts = []
+    for wild, text in chunks:
+        if wild:
+            parts.append(text)
+        else:
+            parts.append(re.sub(r"([*?\[])", r"[\1]", fold(text)))
+    return "".join(parts)
+
+
+def _regex(chunks: list[tuple[bool, str]]) -> str:
+    """A Python regex over folded text, unanchored (the bare-term matcher searches inside)."""
+    return "".join(
+        (".*" if text == "*" else ".") if wild else re.escape(fold(text))
+        for wild, text in chunks
+    )
+
+
+# --- SQL functions ------------------------------------------------------------------------------
+
+
+def _sql_fold(value: object, kind: str | None) -> str | None:
+    """soc_fold(value, type) over a json_each row: the folded text form of one JSON value."""
+    if value is None:
+        return None
+    if kind == "true" or kind == "false":
+        return kind
+    if isinstance(value, str):
+        return fold(value)
+    return str(value)
+
+
+def _sql_num(value: object, kind: str | None) -> float | int | None:
+    """soc_num(value, type): a JSON number, or a text that spells a number; else NULL."""
+    if isinstance(value, int | float) and kind in ("integer", "real"):
+        return value
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        return float(value)
+    return None
+
+
+@lru_cache(maxsize=256)
+def _compiled_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE | re.DOTALL)
+
+
+def _sql_regexp(pattern: str, value: object) -> bool:
+    """soc_regexp(pattern, value): Lucene regexes match the whole value."""
+    if value is None:
+        return False
+    return _compiled_regex(pattern).fullmatch(str(value)) is not None
+
+
+def _text_values(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [t for item in value for t in _text_values(item)]
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if value is None or isinstance(value, dict):
+        return []
+    return [fold(value) if isinstance(value, str) else str(value)]
+
+
+@lru_cache(maxsize=256)
+def _value_test(spec: str) -> Callable[[str], bool]:
+    """``s:text`` tests that a value contains the text; ``w:regex`` searches the regex in it."""
+    if spec.startswith("s:"):
+        term = spec[2:]
+        return lambda text: term in text
+    pattern = re.compile(spec[2:], re.DOTALL)
+    return lambda text: pattern.search(text) is not None
+
+
+def _sql_any(doc: str | None, needle: str, spec: str) -> bool:
+    """soc_any(doc, needle, spec): some value of the event (not a key) matches a bare term.
+
+    ``needle`` (folded, JSON-escaped) must occur in the document text: a cheap first test.
+    """
+    if doc is None or needle not in fold(doc):
+        return False
+    test = _value_test(spec)
+    values = json.loads(doc).values()
+    return any(test(text) for value in values for text in _text_values(value))
+
+
+def setup_connection(conn: sqlite3.Connection) -> None:
+    """Register the SQL functions that compiled queries call (once per connection)."""
+    conn.create_function("soc_fold", 2, _sql_fold, deterministic=True)
+    conn.create_function("soc_num", 2, _sql_num, deterministic=True)
+    conn.create_function("soc_regexp", 2, _sql_regexp, deterministic=True)
+    conn.create_function("soc_any", 3, _sql_any, deterministic=True)
+
+
+# --- the compiler -------------------------------------------------------------------------------
+
+
+def parse_query(query: str) -> Item | None:
+    """The luqum tree of a query (implicit operators resolved to AND); None matches everything."""
+    text = query.strip()
+    if not text or text == "*":
+        return None
+    try:
+        tree = _luqum_parser.parse(text)
+    except IllegalCharacterError as exc:
+        raise QueryError(f"cannot parse query {text!r}: {exc}",
+                         hint='Close every quote, or escape it: field:"say \\"hi\\"".') from None
+    except ParseError as exc:
+        raise QueryError(f"cannot parse query {text!r}: {exc}") from None
+    resolved: Item = _resolve_implicit(tree)
+    return resolved
+
+
+def compile_query(query: str, *, columns: Mapping[str, str] | None = None) -> Fragment:
+    """Compile a Lucene query to a SQL WHERE fragment over a JSON ``doc`` column.
+
+    ``columns`` names SQL columns that hold a field's value verbatim (``{"@timestamp": "ts"}``):
+    string ranges on those fields use the column, and so its index.
+    """
+    tree = parse_query(query)
+    if tree is None:
+        return MATCH_ALL
+    return _Compiler(columns or {}).node(tree, None)
+
+
+class _Compiler:
+    """Walks a luqum tree; ``field`` is the field the enclosing ``field:(...)`` names, if any."""
+
+    def __init__(self, columns: Mapping[str, str]) -> None:
+        self.columns = columns
+
+    def node(self, node: Item, field: str | None) -> Fragment:
+        if isinstance(node, AndOperation | OrOperation):
+            return self._operation(node, field)
+        if isinstance(node, Not | Prohibit):
+            sql, params = self.node(node.a, field)
+            return f"NOT ({sql})", params
+        if isinstance(node, Plus):
+            return self.node(node.a, field)
+        if isinstance(node, Group | FieldGroup):
+            sql, params = self.node(node.expr, field)
+            return f"({sql})", params
+        if isinstance(node, Boost):
+            return self.node(node.expr, field)
+        if isinstance(node, SearchField):
+            return self._search_field(node, field)
+        return self._leaf(node, field)
+
+    def _operation(self, node: AndOperation | OrOperation, field: str | None) -> Fragment:
+        joiner = " AND " if isinstance(node, AndOperation) else " OR "
+        parts = [self.node(operand, field) for operand in node.operands]
+        return "(" + joiner.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
+
+    def _search_field(self, node: SearchField, outer: str | None) -> Fragment:
+        if outer is not None:
+            raise QueryError(f"field {node.name!r} inside the group of field {outer!r}",
+                             hint=f"Write {outer}:(a OR b) with bare values inside.")
+        if node.name == EXISTS_FIELD:
+            if not isinstance(node.expr, Word) or node.expr.has_wildcard():
+                raise QueryError("_exists_ needs a field name",
+                                 hint="Write _exists_:source.ip, or source.ip:*")
+            return _field_test(node.expr.unescaped_value, "v.type <> 'null'", [])
+        if '"' in node.name or "\\" in node.name:
+            raise QueryError(f"bad field name {node.name!r}")
+        return self.node(node.expr, node.name)
+
+    def _leaf(self, node: Item, field: str | None) -> Fragment:
+        if isinstance(node, Range | From | To):
+            if field is None:
+                raise QueryError(f"range {node} has no field",
+                                 hint="Name the field: event.severity:[3 TO 5]")
+            return self._range(field, *_bounds(node))
+        if isinstance(node, Phrase):
+            literal = re.sub(r"\\(.)", r"\1", node.value[1:-1])
+            return _literal(field, literal)
+        if isinstance(node, Word):
+            return _word(field, node.value)
+        if isinstance(node, Regex):
+            return _regex_term(field, node.value[1:-1])
+        if isinstance(node, BaseApprox):
+            raise QueryError(f"fuzzy and proximity search ({node}) is not supported",
+                             hint="Use wildcards instead: user.name:adm*n")
+        raise QueryError(f"unsupported query element {node}")
+
+    def _range(self, field: str, low: Bound, high: Bound) -> Fragment:
+        if low is None and high is None:
+            return _field_test(field, "v.type <> 'null'", [])
+        values = [b[0] for b in (low, high) if b is not None]
+        numeric = all(_NUMBER.match(v) for v in values)
+        conds: list[str] = []
+        params: list[object] = []
+        column = self.columns.get(field) if not numeric else None
+        target = "soc_num(v.value, v.type)" if numeric else (column or "v.value")
+        for bound, op in ((low, ">"), (high, "<")):
+            if bound is not None:
+                value, inclusive = bound
+                conds.append(f"{target} {op}{'=' if inclusive else ''} ?")
+                params.append(float(value) if numeric else _canonical(value))
+        if column is not None:
+            return "(" + " AND ".join(conds) + ")", params
+        if not numeric:
+            conds.insert(0, "v.type = 'text'")
+        return _field_test(field, " AND ".join(conds), params)
+
+
+Bound = tuple[str, bool] | None
+"""One end of a range: (value, inclusive), or None when open (``*``)."""
+
+
+def _bounds(node: Range | From | To) -> tuple[Bound, Bound]:
+    if isinstance(node, From):
+        return _bound(node.a, node.include), None
+    if isinstance(node, To):
+        return None, _bound(node.a, node.include)
+    return _bound(node.low, node.include_low), _bound(node.high, node.include_high)
+
+
+def _bound(term: Item, inclusive: bool) -> Bound:
+    if isinstance(term, Phrase):
+        return re.sub(r"\\(.)", r"\1", term.value[1:-1]), inclusive
+    if isinstance(term, Word):
+        return (None if term.value == "*" else (term.unescaped_value, inclusive))
+    raise QueryError(f"bad range bound {term}", hint="Write ranges as field:[low TO high]")
+
+
+def _canonical(value: str) -> str:
+    """Full ISO timestamps become canonical (``...T08:00:00.000Z``) so they compare as stored."""
+    if "T" in value and value[:4].isdigit():
+        try:
+            return normalize_ts(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _field_test(field: str, cond: str, params: list[object]) -> Fragment:
+    """Some element of ``field`` (a scalar or each item of an array) satisfies ``cond``."""
+    if "*" in field or "?" in field:
+        source = ("json_each(doc) AS f, json_each(doc, '$.\"' || f.key || '\"') AS v "
+                  "WHERE f.key GLOB ? AND instr(f.key, '\"') = 0 AND ")
+        return f"EXISTS (SELECT 1 FROM {source}{cond})", [field, *params]
+    path = f'$."{field}"'
+    return f"EXISTS (SELECT 1 FROM json_each(doc, ?) AS v WHERE {cond})", [path, *params]
+
+
+def _word(field: str | None, raw: str) -> Fragment:
+    if raw == "*":
+        return MATCH_ALL if field is None else _field_test(field, "v.type <> 'null'", [])
+    chunks = _chunks(raw)
+    if not any(wild for wild, _ in chunks):
+        return _literal(field, "".join(text for _, text in chunks))
+    if field is None:
+        longest = max((text for wild, text in chunks if not wild), key=len, default="")
+        return "soc_any(doc, ?, ?)", [_needle(longest), "w:" + _regex(chunks)]
+    pattern = _glob(chunks)
+    if field in TEXT_FIELDS:
+        pattern = f"*{pattern}*"
+    return _field_test(field, f"{_ELEMENT} GLOB ?", [pattern])
+
+
+def _literal(field: str | None, literal: str) -> Fragment:
+    """An exact value (case-insensitive); numbers also match JSON numbers numerically."""
+    folded = fold(literal)
+    if field is None:
+        return "soc_any(doc, ?, ?)", [_needle(literal), "s:" + folded]
+    if field in TEXT_FIELDS:
+        return _field_test(field, f"instr({_ELEMENT}, ?) > 0", [folded])
+    if _NUMBER.match(literal):
+        cond = f"({_ELEMENT} = ? OR (v.type IN ('integer', 'real') AND v.value = ?))"
+        return _field_test(field, cond, [folded, float(literal)])
+    return _field_test(field, f"{_ELEMENT} = ?", [folded])
+
+
+def _needle(literal: str) -> str:
+    """How a literal appears, folded, inside a JSON document's text."""
+    return json.dumps(fold(literal), ensure_ascii=False)[1:-1]
+
+
+def _regex_term(field: str | None, pattern: str) -> Fragment:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise QueryError(f"bad regular expression /{pattern}/: {exc}") from None
+    if field is None:
+        raise QueryError("a regular expression needs a field",
+                         hint="Write field:/pattern/, e.g. user.name:/adm.n/")
+    return _field_test(field, "v.type = 'text' AND soc_regexp(?, v.value)", [pattern])

@@ -1,0 +1,586 @@
+"""The embedded store: one SQLite file in WAL mode, events partitioned per UTC day and level.
+
+Layout (docs/store.md): ``<data_dir>/store.db`` holds a ``meta`` table (schema version), a
+``partitions`` catalog, one events table per (UTC day of ``@timestamp``, security level) named
+``ev_YYYYMMDD_lN`` (level 0: the event matched no system), ``dead_letters``, and the starting
+tables ``alerts``, ``rule_hits``, ``incidents`` and ``audit`` that later migrations extend.
+Retention drops whole partition tables; ``auto_vacuum=INCREMENTAL`` gives the space back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+from soc.ecs import Event, format_ts, normalize_ts
+from soc.errors import StoreError, StoreLockedError
+from soc.models import DeadLetter
+from soc.search import MATCH_ALL, compile_query, setup_connection
+from soc.stores.base import RetentionItem, Store, WriteResult
+
+if TYPE_CHECKING:
+    from soc.config import Config
+
+STORE_FILE = "store.db"
+BUSY_TIMEOUT_S = 30.0
+_COLUMNS = {"@timestamp": "ts"}  # fields whose value an events-table column holds verbatim
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+WRITER_CACHE_KIB = 65536  # page cache of the writer: keeps the id indexes of a day in memory
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _dumps_orjson() -> Callable[[Any], str] | None:
+    """orjson's encoder when installed (4-8x faster); same compact, non-ASCII-escaped output."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    dumps = orjson.dumps
+
+    def encode(value: Any) -> str:
+        return dumps(value, default=str).decode()
+
+    return encode
+
+
+_dumps: Callable[[Any], str] = _dumps_orjson() or _ENCODER.encode
+
+Row = tuple[Any, str, Any, str]  # (id, ts, dataset, doc)
+GroupKey = tuple[str, Any, Any]  # (day, raw security level, dataset)
+
+
+# --- schema and migrations -----------------------------------------------------------------------
+
+_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE partitions (
+        name TEXT PRIMARY KEY, day TEXT NOT NULL, level INTEGER NOT NULL,
+        events INTEGER NOT NULL DEFAULT 0)""",
+    "CREATE INDEX partitions_day ON partitions(day)",
+    """CREATE TABLE partition_datasets (
+        partition TEXT NOT NULL, dataset TEXT NOT NULL, events INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (partition, dataset))""",
+    """CREATE TABLE dead_letters (
+        id TEXT PRIMARY KEY, source TEXT NOT NULL, origin TEXT NOT NULL, reason TEXT NOT NULL,
+        parser TEXT, received TEXT NOT NULL, raw BLOB NOT NULL, fields TEXT NOT NULL)""",
+    "CREATE INDEX dead_letters_source ON dead_letters(source, received)",
+    """CREATE TABLE alerts (
+        id TEXT PRIMARY KEY, ts TEXT NOT NULL, rule_id TEXT, severity TEXT, status TEXT,
+        doc TEXT NOT NULL)""",
+    "CREATE INDEX alerts_ts ON alerts(ts)",
+    "CREATE INDEX alerts_status ON alerts(status, ts)",
+    """CREATE TABLE rule_hits (
+        id TEXT PRIMARY KEY, ts TEXT NOT NULL, rule_id TEXT NOT NULL, group_key TEXT,
+        event_id TEXT, doc TEXT NOT NULL)""",
+    "CREATE INDEX rule_hits_rule_ts ON rule_hits(rule_id, ts)",
+    """CREATE TABLE incidents (
+        id TEXT PRIMARY KEY, opened TEXT NOT NULL, status TEXT, doc TEXT NOT NULL)""",
+    "CREATE INDEX incidents_status ON incidents(status, opened)",
+    """CREATE TABLE audit (
+        id INTEGER PRIMARY KEY, ts TEXT NOT NULL, actor TEXT, action TEXT, subject TEXT,
+        doc TEXT NOT NULL)""",
+    "CREATE INDEX audit_subject ON audit(subject, id)",
+)
+
+
+def _migration_1(db: sqlite3.Connection) -> None:
+    """Catalog, dead letters, and the starting alerts/rule_hits/incidents/audit tables."""
+    for statement in _V1:
+        db.execute(statement)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migration_1,)
+"""Applied in order, in one transaction, when a store is opened for writing. Append only."""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def partition_name(day: str, level: int) -> str:
+    """``('2026-11-24', 3)`` → ``ev_20261124_l3``."""
+    return f"ev_{day.replace('-', '')}_l{level}"
+
+
+def security_level(value: object) -> int:
+    """The partition level of a ``labels.security_level`` value: 1-5, else 0 (no system)."""
+    if value is None or isinstance(value, bool):
+        return 0
+    try:
+        level = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+    return level if 1 <= level <= 5 else 0
+
+
+# --- errors and connections ----------------------------------------------------------------------
+
+
+def _hint(message: str) -> str | None:
+    lowered = message.lower()
+    if "full" in lowered:
+        return "Free disk space, or drop old partitions: 'soc store retention --apply'."
+    if "readonly" in lowered or "unable to open" in lowered or "permission" in lowered:
+        return "Check that the data directory exists and is writable by this user."
+    if "malformed" in lowered or "not a database" in lowered:
+        return "The file is damaged or not a soc store; run 'soc store doctor'."
+    return None
+
+
+@contextmanager
+def sqlite_errors(path: Path, action: str) -> Iterator[None]:
+    """Turn sqlite3 errors into StoreError / StoreLockedError naming the file and a next step."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        message = str(exc)
+        if "locked" in message or "busy" in message:
+            raise StoreLockedError(f"{action}: {path} is locked ({message})") from exc
+        raise StoreError(f"{action}: {message} ({path})", hint=_hint(message)) from exc
+    except sqlite3.Error as exc:
+        raise StoreError(f"{action}: {exc} ({path})", hint=_hint(str(exc))) from exc
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    """The schema version recorded in ``meta``; 0 for a database soc never initialised."""
+    has_meta = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        return 0
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _too_new(path: Path, version: int) -> StoreError:
+    return StoreError(
+        f"the store {path} has schema version {version}, newer than this soc "
+        f"(version {SCHEMA_VERSION})",
+        hint="Upgrade soc on this host (pip install -U soc) before using this store.")
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(db)
+        if version > SCHEMA_VERSION:
+            raise _too_new(path, version)
+        for migration in MIGRATIONS[version:]:
+            migration(db)
+        if version < SCHEMA_VERSION:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                       (str(SCHEMA_VERSION),))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _connect(target: str | Path, *, uri: bool = False) -> sqlite3.Connection:
+    db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=uri)
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    setup_connection(db)
+    return db
+
+
+def connect_writer(path: Path) -> sqlite3.Connection:
+    """Open (creating and migrating) the store file for writing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the data directory {path.parent}: {exc.strerror}",
+                         hint="Check data_dir in soc.yml and its permissions.") from exc
+    with sqlite_errors(path, "cannot open the store"):
+        db = _connect(path)
+        try:
+            if db.execute("PRAGMA page_count").fetchone()[0] == 0:
+                db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only possible before any table
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+            _migrate(db, path)
+        except BaseException:
+            db.close()
+            raise
+    return db
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """Open the store read-only: no journal-mode change, no DDL, a schema-version check."""
+    if not path.is_file():
+        raise StoreError(f"no store at {path}",
+                         hint="Create it with 'soc store init', or check data_dir in soc.yml.")
+    with sqlite_errors(path, "cannot open the store"):
+        db = _connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            db.execute("PRAGMA query_only = ON")
+            _check_readable(db, path)
+        except BaseException:
+            db.close()
+            raise
+    return db
+
+
+def _check_readable(db: sqlite3.Connection, path: Path) -> None:
+    version = schema_version(db)
+    if version == 0:
+        raise StoreError(f"{path} is not an initialised soc store",
+                         hint="Create it with 'soc store init'.")
+    if version > SCHEMA_VERSION:
+        raise _too_new(path, version)
+    if version < SCHEMA_VERSION:
+        raise StoreError(
+            f"the store {path} has schema version {version}; this soc needs {SCHEMA_VERSION}",
+            hint="Open it once for writing to migrate it: 'soc store init'.")
+
+
+# --- the store -----------------------------------------------------------------------------------
+
+
+class SQLiteStore(Store):
+    """The embedded store (default): ``<data_dir>/store.db``."""
+
+    kind = "embedded"
+
+    def __init__(self, db: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+        self.db = db
+        self.path = path
+        self.readonly = readonly
+        self._known: set[str] = set()  # partition tables known to exist
+        self._cookie: int | None = None  # PRAGMA schema_version when _known was loaded
+
+    @classmethod
+    def open(cls, config: Config, *, readonly: bool = False) -> Self:
+        """Open ``<config.data_dir>/store.db``; for writing, create and migrate it."""
+        return cls.open_path(Path(config.data_dir) / STORE_FILE, readonly=readonly)
+
+    @classmethod
+    def open_path(cls, path: Path, *, readonly: bool = False) -> Self:
+        """Open the store file at ``path`` (tests and tools)."""
+        db = connect_reader(path) if readonly else connect_writer(path)
+        return cls(db, path, readonly=readonly)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        return sqlite_errors(self.path, action)
+
+    def _writable(self, action: str) -> None:
+        if self.readonly:
+            raise StoreError(f"cannot {action}: the store was opened read-only")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            self._cookie = None  # tables created in the rolled-back transaction are gone
+            raise
+
+    # events --------------------------------------------------------------------------------------
+
+    def write_events(self, events: Sequence[Event]) -> WriteResult:
+        """Insert events (INSERT OR IGNORE on ``event.id``) in one transaction."""
+        self._writable("write events")
+        if not events:
+            return WriteResult(0, 0)
+        groups = _group(events)
+        written = 0
+        with self._errors("cannot write events"), self._transaction():
+            self._refresh_partitions()
+            for (day, level, dataset), rows in groups.items():
+                written += self._insert(day, security_level(level), dataset, rows)
+        return WriteResult(written, len(events) - written)
+
+    def _refresh_partitions(self) -> None:
+        """Reload the partition cache when the schema changed (another process, a rollback)."""
+        cookie = self.db.execute("PRAGMA schema_version").fetchone()[0]
+        if cookie != self._cookie:
+            rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                   "AND name LIKE 'ev\\_%' ESCAPE '\\'")
+            self._known = {name for (name,) in rows}
+            self._cookie = cookie
+
+    def _insert(self, day: str, level: int, dataset: Any, rows: list[Row]) -> int:
+        table = self._partition(day, level)
+        cur = self.db.executemany(
+            f"INSERT OR IGNORE INTO {table}(id, ts, dataset, doc) VALUES (?, ?, ?, ?)", rows)
+        written = cur.rowcount
+        if written:
+            self.db.execute("UPDATE partitions SET events = events + ? WHERE name = ?",
+                            (written, table))
+            self.db.execute(
+                "INSERT INTO partition_datasets(partition, dataset, events) VALUES (?, ?, ?) "
+                "ON CONFLICT(partition, dataset) DO UPDATE SET events = events + excluded.events",
+                (table, "" if dataset is None else str(dataset), written))
+        return written
+
+    def _partition(self, day: str, level: int) -> str:
+        """The events table of (day, level), created with its catalog row when new."""
+        table = partition_name(day, level)
+        if table in self._known:
+            return table
+        if not _DAY.match(day):
+            raise StoreError(f"bad @timestamp day {day!r}: events need canonical timestamps",
+                             hint="Parsers must set @timestamp with soc.ecs.format_ts.")
+        self.db.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (id TEXT NOT NULL UNIQUE, ts TEXT NOT NULL, "
+            "dataset TEXT, doc TEXT NOT NULL)")
+        self.db.execute(f"CREATE INDEX IF NOT EXISTS {table}_ts ON {table}(ts)")
+        self.db.execute("INSERT OR IGNORE INTO partitions(name, day, level) VALUES (?, ?, ?)",
+                        (table, day, level))
+        self._known.add(table)
+        return table
+
+    def get_event(self, event_id: str) -> Event | None:
+        """The event with this ``event.id``, newest partitions first; None when absent."""
+        with self._errors("cannot read events"):
+            names = [n for (n,) in self.db.execute(
+                "SELECT name FROM partitions ORDER BY day DESC, level DESC")]
+            for name in names:
+                row = self._fetch_one(f"SELECT doc FROM {name} WHERE id = ?", (event_id,))
+                if row is not None:
+                    return _loads(row[0])
+        return None
+
+    def _fetch_one(self, sql: str, params: Sequence[object]) -> Any:
+        try:
+            return self.db.execute(sql, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # dropped by retention in another process
+                return None
+            raise
+
+    def search(
+        self,
+        query: str = "*",
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = 100,
+        order: Literal["asc", "desc"] = "desc",
+    ) -> Iterator[Event]:
+        """Events matching a Lucene query in ``[since, until)``, by ``@timestamp``."""
+        where, params = compile_query(query, columns=_COLUMNS)
+        window, window_params = _window(since, until)
+        with self._errors("cannot search events"):
+            days = self._days(since, until, descending=order == "desc")
+        return self._scan(days, f"({where}){window}", [*params, *window_params], limit, order)
+
+    def _scan(self, days: list[tuple[str, list[str]]], where: str, params: list[object],
+              limit: int | None, order: str) -> Iterator[Event]:
+        remaining = limit
+        direction = "DESC" if order == "desc" else "ASC"
+        for _day, tables in days:
+            if remaining is not None and remaining <= 0:
+                return
+            arms = " UNION ALL ".join(
+                f"SELECT ts, rowid AS r, doc FROM {t} WHERE {where}" for t in tables)
+            sql = f"{arms} ORDER BY ts {direction}, r {direction}"
+            args = params * len(tables)
+            if remaining is not None:
+                sql += " LIMIT ?"
+                args = [*args, remaining]
+            with self._errors("cannot search events"):
+                for _ts, _rowid, doc in self._rows(sql, args):
+                    yield _loads(doc)
+                    if remaining is not None:
+                        remaining -= 1
+
+    def _rows(self, sql: str, params: Sequence[object]) -> Iterator[tuple[Any, ...]]:
+        try:
+            yield from self.db.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+
+    def count(self, query: str = "*", *, since: datetime | None = None,
+              until: datetime | None = None) -> int:
+        """How many events match a Lucene query in ``[since, until)``."""
+        where, params = compile_query(query, columns=_COLUMNS)
+        with self._errors("cannot count events"):
+            if (where, params) == MATCH_ALL and since is None and until is None:
+                return int(self.db.execute(
+                    "SELECT coalesce(sum(events), 0) FROM partitions").fetchone()[0])
+            window, window_params = _window(since, until)
+            total = 0
+            for _day, tables in self._days(since, until, descending=False):
+                for table in tables:
+                    row = self._fetch_one(f"SELECT count(*) FROM {table} WHERE ({where}){window}",
+                                          [*params, *window_params])
+                    total += row[0] if row else 0
+        return total
+
+    def _days(self, since: datetime | None, until: datetime | None,
+              *, descending: bool) -> list[tuple[str, list[str]]]:
+        """Partition tables grouped by day, for the days that can intersect [since, until)."""
+        first = _utc(since).date().isoformat() if since else "0000-00-00"
+        last = "9999-99-99"
+        if until is not None:
+            end = _utc(until) - timedelta(microseconds=1)
+            last = end.date().isoformat()
+        rows = self.db.execute(
+            "SELECT day, name FROM partitions WHERE day >= ? AND day <= ? "
+            f"ORDER BY day {'DESC' if descending else 'ASC'}, level", (first, last))
+        days: dict[str, list[str]] = {}
+        for day, name in rows:
+            days.setdefault(day, []).append(name)
+        return list(days.items())
+
+    # dead letters --------------------------------------------------------------------------------
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Keep unparseable records, idempotent on their id. Returns how many were new."""
+        self._writable("write dead letters")
+        rows = [(d.id, d.source, d.origin, d.reason, d.parser, d.received, bytes(d.raw),
+                 _dumps([list(pair) for pair in d.fields])) for d in letters]
+        with self._errors("cannot write dead letters"), self._transaction():
+            cur = self.db.executemany(
+                "INSERT OR IGNORE INTO dead_letters(id, source, origin, reason, parser, "
+                "received, raw, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            return max(cur.rowcount, 0)
+
+    def dead_letters(self, *, source: str | None = None,
+                     limit: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first, of one source or all."""
+        with self._errors("cannot read dead letters"):
+            rows = self.db.execute(
+                "SELECT id, source, origin, reason, raw, received, parser, fields "
+                "FROM dead_letters WHERE ? IS NULL OR source = ? ORDER BY received, id LIMIT ?",
+                (source, source, -1 if limit is None else limit)).fetchall()
+        return [_dead_letter(row) for row in rows]
+
+    def remove_dead_letters(self, ids: Sequence[str]) -> int:
+        """Forget dead letters (after a successful replay). Returns how many were removed."""
+        self._writable("remove dead letters")
+        with self._errors("cannot remove dead letters"), self._transaction():
+            cur = self.db.executemany("DELETE FROM dead_letters WHERE id = ?",
+                                      [(i,) for i in ids])
+            return max(cur.rowcount, 0)
+
+    # housekeeping --------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Sizes and counts for ``soc store stats`` and ``soc status``."""
+        with self._errors("cannot read store statistics"):
+            one = self._scalar
+            parts = self.db.execute(
+                "SELECT count(*), coalesce(sum(events), 0), min(day), max(day) FROM partitions"
+            ).fetchone()
+            datasets = dict(self.db.execute(
+                "SELECT dataset, sum(events) FROM partition_datasets GROUP BY dataset "
+                "HAVING sum(events) > 0 ORDER BY dataset").fetchall())
+            return {
+                "kind": self.kind, "path": str(self.path), "size_bytes": self._size(),
+                "schema_version": schema_version(self.db),
+                "events": parts[1], "partitions": parts[0],
+                "oldest_day": parts[2], "newest_day": parts[3], "datasets": datasets,
+                "dead_letters": one("SELECT count(*) FROM dead_letters"),
+                "alerts": one("SELECT count(*) FROM alerts"),
+            }
+
+    def _scalar(self, sql: str) -> Any:
+        return self.db.execute(sql).fetchone()[0]
+
+    def _size(self) -> int:
+        """Bytes on disk: the database file plus its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(FileNotFoundError):
+                total += Path(f"{self.path}{suffix}").stat().st_size
+        return total
+
+    def retention(self, keep_days: Callable[[int | None], int], *, now: datetime,
+                  apply: bool = False) -> list[RetentionItem]:
+        """Partitions and whether each is past its retention; ``apply`` drops expired ones."""
+        if apply:
+            self._writable("apply retention")
+        with self._errors("cannot read partitions"):
+            rows = self.db.execute(
+                "SELECT name, day, level, events FROM partitions ORDER BY day, level").fetchall()
+        today = _utc(now)
+        items: list[tuple[str, RetentionItem]] = []
+        for name, day, level, events in rows:
+            keep = keep_days(level or None)
+            cutoff = (today - timedelta(days=keep)).date().isoformat()
+            items.append((name, RetentionItem(day=day, level=level or None, events=events,
+                                              keep_days=keep, expired=day < cutoff)))
+        expired = [name for name, item in items if item.expired]
+        if apply and expired:
+            self._drop(expired)
+        return [item for _, item in items]
+
+    def _drop(self, tables: list[str]) -> None:
+        """Drop partition tables, then give their pages back to the file system."""
+        with self._errors("cannot drop expired partitions"):
+            with self._transaction():
+                for table in tables:
+                    self.db.execute(f"DROP TABLE IF EXISTS {table}")
+                self.db.executemany("DELETE FROM partitions WHERE name = ?",
+                                    [(t,) for t in tables])
+                self.db.executemany("DELETE FROM partition_datasets WHERE partition = ?",
+                                    [(t,) for t in tables])
+            self.db.execute("PRAGMA incremental_vacuum").fetchall()
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _group(events: Sequence[Event]) -> dict[GroupKey, list[Row]]:
+    """Rows to insert, grouped by (day, level, dataset); the only per-event Python work."""
+    groups: dict[GroupKey, list[Row]] = {}
+    dumps = _dumps
+    try:
+        for event in events:
+            ts = event["@timestamp"]
+            if len(ts) != 24 or ts[23] != "Z":
+                event = {**event, "@timestamp": normalize_ts(ts)}
+                ts = event["@timestamp"]
+            dataset = event.get("event.dataset")
+            key = (ts[:10], event.get("labels.security_level"), dataset)
+            rows = groups.get(key)
+            if rows is None:
+                rows = groups[key] = []
+            rows.append((event["event.id"], ts, dataset, dumps(event)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"cannot store an event without a valid @timestamp and event.id "
+                         f"({type(exc).__name__}: {exc})",
+                         hint="Parsers must set the fields in soc.ecs.ALWAYS.") from exc
+    return groups
+
+
+def _loads(doc: str) -> Event:
+    event: Event = json.loads(doc)
+    return event
+
+
+def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
+    id_, source, origin, reason, raw, received, parser, fields = row
+    return DeadLetter(id=id_, source=source, origin=origin, reason=reason, raw=bytes(raw),
+                      received=received, parser=parser,
+                      fields=tuple((str(k), v) for k, v in json.loads(fields)))
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[str, list[object]]:
+    """The ``AND ts >= ? AND ts < ?`` part of a query for a time window."""
+    sql = ""
+    params: list[object] = []
+    if since is not None:
+        sql += " AND ts >= ?"
+        params.append(format_ts(since))
+    if until is not None:
+        sql += " AND ts < ?"
+        params.append(format_ts(until))
+    return sql, params
