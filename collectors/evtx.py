@@ -1,9 +1,9 @@
 """The ``evtx`` collector: Windows event log files (``.evtx``), parsed by the Rust ``evtx`` package.
 
 Each record comes out as the JSON text ``evtx`` renders (the ``winlog`` parser turns it into an
-event). Its id is ``event_id(computer, channel, record id)``, so the same record read from a copy
-of the file, or again after a crash, gets the same id. Records the library cannot parse, and the
-lost end of a file cut mid-chunk, become dead letters; the pass goes on.
+event). Its id is ``event_id(computer, channel, record id, time created)``, so the same record
+read from a copy of the file, or again after a crash, gets the same id. Records the library
+cannot parse, and the lost end of a file cut mid-chunk, become dead letters; the pass goes on.
 
 Checkpoint per file (key: the absolute path): size and mtime (an unchanged file is not parsed at
 all), the log it holds (computer and channel of its first record), an anchor (id and hash of its
@@ -37,7 +37,7 @@ HEADER = 4096
 CHUNK = 65536
 _COMPUTER = re.compile(r'"Computer":"((?:[^"\\]|\\.)*)"')
 _CHANNEL = re.compile(r'"Channel":"((?:[^"\\]|\\.)*)"')
-_EXTENSIONS = (".evtx", ".EVTX", ".Evtx")
+_TIME = re.compile(r'"SystemTime":"([^"]*)"')
 
 
 @dataclass(slots=True)
@@ -291,10 +291,16 @@ def _log_of(text: str) -> str:
 
 
 def record_id(text: str, rid: int, path: str) -> str:
-    """``event_id(computer, channel, record id)``; the file path instead if the record names
-    neither (never seen in practice)."""
+    """``event_id(computer, channel, record id, time created)``.
+
+    The time is part of it because record ids restart at 1 when a log is cleared (and on
+    machines reverted to a snapshot): the new records must not pass for the old ones. The file
+    path stands in for computer and channel if the record names neither (never seen).
+    """
     computer = _COMPUTER.search(text)
     channel = _CHANNEL.search(text)
+    created = _TIME.search(text)
+    when = created.group(1) if created else ""
     if computer is None or channel is None:
-        return event_id("evtx-file", path, rid)
-    return event_id(_json_str(computer.group(1)), _json_str(channel.group(1)), rid)
+        return event_id("evtx-file", path, rid, when)
+    return event_id(_json_str(computer.group(1)), _json_str(channel.group(1)), rid, when)
