@@ -1,0 +1,129 @@
+"""JSON lines: one JSON object per line → a flat ECS event.
+
+Nested objects become dotted keys (``{"source": {"ip": "1.2.3.4"}}`` → ``source.ip``); keys that are
+already dotted pass through, arrays stay lists. ``@timestamp`` is normalised to the canonical form,
+taken from the first of :data:`TIME_KEYS` present. ``event.dataset`` is kept, else guessed by
+:attr:`JsonLinesParser.detectors`, else ``json``; a dataset with an entry in
+:attr:`JsonLinesParser.refiners` is then refined (the place for Winlogbeat, Suricata EVE...).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from typing import Any, ClassVar
+
+from soc.ecs import Event, format_ts
+from soc.errors import ParseError
+from soc.sources import ParseContext
+
+TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "TimeCreated", "EventTime")
+"""Where the time of an event is looked for, in order."""
+
+Refiner = Callable[[Event, ParseContext], None]
+Detector = Callable[[Event], str | None]
+
+
+def flatten(obj: dict[str, Any], prefix: str = "", out: Event | None = None) -> Event:
+    """Nested objects → dotted keys; lists and scalars kept as they are, empty objects dropped."""
+    flat: Event = {} if out is None else out
+    for key, value in obj.items():
+        if isinstance(value, dict):
+            flatten(value, f"{prefix}{key}.", flat)
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def to_timestamp(value: object, naive_tz: tzinfo) -> str:
+    """An ISO 8601 string, or epoch seconds/milliseconds/micro/nanoseconds (number or numeric
+    string) → canonical. Naive ISO times are taken to be in ``naive_tz``."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return _from_epoch(float(text))
+        except ValueError:
+            return _from_iso(text, naive_tz)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _from_epoch(float(value))
+    raise ParseError(f"timestamp is a {type(value).__name__}, not a string or number")
+
+
+def _from_epoch(value: float) -> str:
+    for limit in (1e11, 1e14, 1e17):  # above: milli-, micro-, nanoseconds
+        if abs(value) < limit:
+            break
+        value /= 1000
+    try:
+        return format_ts(datetime.fromtimestamp(value, UTC))
+    except (OverflowError, OSError, ValueError):
+        raise ParseError(f"epoch timestamp out of range: {value}") from None
+
+
+def _from_iso(text: str, naive_tz: tzinfo) -> str:
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ParseError(f"bad timestamp {text[:40]!r}") from None
+    return format_ts(dt if dt.tzinfo else dt.replace(tzinfo=naive_tz))
+
+
+class JsonLinesParser:
+    """One JSON object per line → a flat event."""
+
+    name: ClassVar[str] = "jsonl"
+    priority: ClassVar[int] = 10
+    refiners: ClassVar[dict[str, Refiner]] = {}
+    """``event.dataset`` → a function adding that dataset's fields to the event in place."""
+    detectors: ClassVar[list[Detector]] = []
+    """Tried in order on events without ``event.dataset``: the first non-None answer is it."""
+
+    def sniff(self, text: str) -> bool:
+        """Starts with ``{`` (after blanks)."""
+        return text.lstrip()[:1] == "{"
+
+    def parse(self, text: str, ctx: ParseContext) -> Event:
+        """One line → event; :class:`ParseError` for invalid JSON, a non-object or no time."""
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+        except RecursionError:
+            raise ParseError("invalid JSON: nested too deeply") from None
+        if not isinstance(obj, dict):
+            raise ParseError(f"not a JSON object but {_kind(obj)}")
+        ev = flatten(obj)
+        ev["@timestamp"] = self._timestamp(ev, ctx)
+        dataset = ev.get("event.dataset")
+        if not isinstance(dataset, str) or not dataset:
+            dataset = ev["event.dataset"] = self._detect(ev)
+        ev.setdefault("event.module", dataset.split(".", 1)[0])
+        refine = self.refiners.get(dataset)
+        if refine is not None:
+            refine(ev, ctx)
+        return ev
+
+    def _detect(self, ev: Event) -> str:
+        for detect in self.detectors:
+            found = detect(ev)
+            if found:
+                return found
+        return "json"
+
+    @staticmethod
+    def _timestamp(ev: Event, ctx: ParseContext) -> str:
+        """``@timestamp`` (naive = UTC, as ECS means it) or an alternative (naive = ``ctx.tz``)."""
+        for key in TIME_KEYS:
+            value = ev.get(key)
+            if value is not None and value != "":
+                return to_timestamp(value, UTC if key == "@timestamp" else ctx.tz)
+        raise ParseError(f"no timestamp (looked for {', '.join(TIME_KEYS)})")
+
+
+def _kind(obj: object) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(obj), type(obj).__name__)

@@ -1,0 +1,400 @@
+"""Linux authentication messages (sshd, PAM, sudo, su, shadow-utils, logind, login) → ECS fields.
+
+Not a parser of its own: :class:`collectors.parsers.syslog.SyslogParser` hands it the program and
+message of every line whose program is in :data:`PROGRAMS` (or whose tag or message is PAM's), and
+:func:`refine` adds ``event.dataset`` ``linux.auth`` plus whatever the message says (action,
+outcome, user, source...). A message it does not know keeps the syslog fields and gets no
+``event.action``.
+
+Messages are matched by a table: the first word of the message selects a few precompiled patterns,
+and the named groups of the pattern that matches say which ECS field each value goes to
+(:data:`_FIELDS`), so adding a variant is one line of the table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from soc.ecs import Event
+
+DATASET = "linux.auth"
+
+AUTHENTICATION = ("authentication",)
+SESSION = ("session",)
+IAM = ("iam",)
+NETWORK = ("network",)
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """What a recognised message means: ``event.action``, ``.category``, ``.type``, ``.outcome``."""
+
+    action: str
+    category: tuple[str, ...]
+    type: tuple[str, ...]
+    outcome: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()  # constant fields the message implies
+
+
+Put = str | Callable[[Event, str], None]
+"""Where a captured value goes: an event key (the value as is), or a function that puts it."""
+
+
+def _ip_like(value: str) -> bool:
+    return bool(_IPV4.fullmatch(value)) or (":" in value and bool(_IPV6.fullmatch(value)))
+
+
+_IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+(?:%\w+)?")
+_PAM_KV = re.compile(r"(\w+)=(\S*)")
+
+
+def _put_host(ev: Event, value: str) -> None:
+    """A remote host as written: an address goes to ``source.ip``, a name to ``source.domain``."""
+    if value:
+        ev["source.ip" if _ip_like(value) else "source.domain"] = value
+
+
+def _put_addr(ev: Event, value: str) -> None:
+    """Like :func:`_put_host` but ignores what is not an address (login's ``FROM tty1``)."""
+    if _ip_like(value):
+        ev["source.ip"] = value
+
+
+def _put_pam_kv(ev: Event, value: str) -> None:
+    """PAM's ``logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root``."""
+    kv = dict(_PAM_KV.findall(value))
+    if kv.get("user"):
+        ev["user.name"] = kv["user"]
+    _put_host(ev, kv.get("rhost", ""))
+    if kv.get("ruser"):
+        _add_related(ev, kv["ruser"])
+
+
+def _add_related(ev: Event, user: str) -> None:
+    """A user the message names besides ``user.name`` (sudo's invoker, PAM's ruser)."""
+    if user:
+        ev.setdefault("related.user", []).append(user)
+
+
+def _put_reason(ev: Event, value: str) -> None:
+    ev["event.reason"] = value.removesuffix(" [preauth]")
+
+
+def _setter(key: str, convert: Callable[[str], object] = str) -> Callable[[Event, str], None]:
+    def put(ev: Event, value: str) -> None:
+        if value:
+            ev[key] = convert(value)
+
+    return put
+
+
+# Named group of a pattern → how its value lands in the event.
+_FIELDS: dict[str, Put] = {
+    "user": "user.name",
+    "uid": "user.id",
+    "target": "user.effective.name",
+    "group": "group.name",
+    "gid": "group.id",
+    "ip": _put_host,
+    "addr": _put_addr,
+    "domain": "source.domain",
+    "port": _setter("source.port", int),
+    "dip": "destination.ip",
+    "dport": _setter("destination.port", int),
+    "method": "system.auth.ssh.method",
+    "sig": "system.auth.ssh.signature",
+    "reason": _put_reason,
+    "kv": _put_pam_kv,
+    "by": _add_related,
+}
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A message pattern whose named groups are field names of :data:`_FIELDS`, and its meaning."""
+
+    pattern: re.Pattern[str]
+    spec: Spec | None
+    puts: tuple[Put, ...]  # one per group, in group order
+
+
+Table = dict[str, list[Rule]]
+
+
+def _rule(pattern: str, spec: Spec | None) -> Rule:
+    compiled = re.compile(pattern)
+    names = sorted(compiled.groupindex, key=compiled.groupindex.__getitem__)
+    if len(names) != compiled.groups:
+        raise ValueError(f"unnamed group in {pattern!r}")
+    return Rule(compiled, spec, tuple(_FIELDS[name] for name in names))
+
+
+PREAUTH = r"(?: \[preauth\])?$"
+# The user name is the client's choice and may contain " from 6.6.6.6 port 1": a greedy user and a
+# pattern anchored at the end of the line take the address sshd wrote last, which is the real one.
+FROM = r" from (?P<ip>\S+)(?: port (?P<port>\d+))?(?: ssh2)?" + PREAUTH
+KIND = r"(?:(?:invalid|authenticating) user |user )"
+
+LOGIN_OK = Spec("ssh_login", ("authentication", "session"), ("start",), "success")
+FAILED_PASSWORD = Spec("ssh_failed_password", AUTHENTICATION, ("info",), "failure")
+FAILED_AUTH = Spec("ssh_failed_auth", AUTHENTICATION, ("info",), "failure")
+DISCONNECT = Spec("ssh_disconnect", SESSION, ("end",))
+CLOSED = Spec("ssh_connection_closed", SESSION, ("end",))
+TOO_MANY = Spec("ssh_too_many_auth_failures", AUTHENTICATION, ("info",), "failure")
+REVERSE = Spec("ssh_reverse_mapping_failed", NETWORK, ("info",))
+PAM_FAILURE = Spec("pam_authentication_failure", AUTHENTICATION, ("info",), "failure")
+
+SSH: Table = {
+    "Accepted": [_rule(
+        r"Accepted (?P<method>\S+) for (?P<user>.+) from (?P<ip>\S+) port (?P<port>\d+)"
+        r"(?: ssh2)?(?:: (?P<sig>.+))?$", LOGIN_OK)],
+    "Failed": [
+        _rule(r"Failed (?:password|keyboard-interactive/pam) for (?:invalid user )?(?P<user>.*)"
+              + FROM, FAILED_PASSWORD),
+        _rule(r"Failed (?P<method>\S+) for (?:invalid user )?(?P<user>.*)" + FROM, FAILED_AUTH),
+    ],
+    "Invalid": [_rule(r"Invalid user (?P<user>.*)" + FROM,
+                      Spec("ssh_invalid_user", AUTHENTICATION, ("info",), "failure"))],
+    "input_userauth_request:": [_rule(
+        r"input_userauth_request: invalid user (?P<user>.*?)" + PREAUTH,
+        Spec("ssh_invalid_user_request", AUTHENTICATION, ("info",), "failure"))],
+    "Received": [_rule(
+        r"Received disconnect from (?P<ip>[^\s:]+|\S+?)(?: port (?P<port>\d+))?: ?\d+: "
+        r"(?P<reason>.*)", DISCONNECT)],
+    "Disconnected": [
+        _rule(r"Disconnected from " + KIND + r"(?P<user>.*) (?P<ip>\S+) port (?P<port>\d+)"
+              + PREAUTH, DISCONNECT),
+        _rule(r"Disconnected from (?P<ip>\S+)(?: port (?P<port>\d+))?" + PREAUTH, DISCONNECT),
+    ],
+    "Connection": [
+        _rule(r"Connection (?:closed|reset) by " + KIND + r"(?P<user>.*) (?P<ip>\S+) "
+              r"port (?P<port>\d+)" + PREAUTH, CLOSED),
+        _rule(r"Connection (?:closed|reset) by (?P<ip>\S+)(?: port (?P<port>\d+))?" + PREAUTH,
+              CLOSED),
+        _rule(r"Connection from (?P<ip>\S+) port (?P<port>\d+) on (?P<dip>\S+) port (?P<dport>\d+)",
+              Spec("ssh_connection", NETWORK, ("start",))),
+    ],
+    "maximum": [_rule(
+        r"maximum authentication attempts exceeded for (?:invalid user )?(?P<user>.*)" + FROM,
+        Spec("ssh_max_auth_attempts_exceeded", AUTHENTICATION, ("info",), "failure"))],
+    "Disconnecting:": [_rule(
+        r"Disconnecting: Too many authentication failures(?: for (?:invalid user )?(?P<user>.+?))?"
+        + PREAUTH, TOO_MANY)],
+    "Disconnecting": [_rule(
+        r"Disconnecting " + KIND + r"(?P<user>.*) (?P<ip>\S+) port (?P<port>\d+): "
+        r"Too many authentication failures" + PREAUTH, TOO_MANY)],
+    "reverse": [_rule(
+        r"reverse mapping checking getaddrinfo for (?P<domain>\S+) \[(?P<ip>[^\]]+)\] failed",
+        REVERSE)],
+    "Address": [_rule(r"Address (?P<ip>\S+) maps to (?P<domain>[^\s,]+), but this does not map",
+                      REVERSE)],
+    "Did": [_rule(r"Did not receive identification string from (?P<ip>\S+)"
+                  r"(?: port (?P<port>\d+))?$",
+                  Spec("ssh_no_identification", NETWORK, ("info",)))],
+    "PAM": [_rule(r"PAM \d+ more authentication failures?; (?P<kv>.*)$",
+                  Spec("pam_more_authentication_failures", AUTHENTICATION, ("info",), "failure"))],
+    "User": [_rule(r"User (?P<user>\S+) from (?P<ip>\S+) not allowed because (?P<reason>.+)$",
+                   Spec("ssh_user_not_allowed", AUTHENTICATION, ("info",), "failure"))],
+}
+
+PAM: Table = {
+    "authentication": [_rule(r"authentication failure; (?P<kv>.*)$", PAM_FAILURE)],
+    "check": [_rule(r"check pass; user unknown$",
+                    Spec("pam_user_unknown", AUTHENTICATION, ("info",), "failure"))],
+    "session": [
+        _rule(r"session opened for user (?P<user>[^\s(]+)(?:\(uid=(?P<uid>\d+)\))?"
+              r"(?: by (?P<by>[^\s(]*))?",
+              Spec("session_opened", SESSION, ("start",), "success")),
+        _rule(r"session closed for user (?P<user>[^\s(]+)",
+              Spec("session_closed", SESSION, ("end",), "success")),
+    ],
+    "password": [_rule(r"password changed for (?P<user>\S+)",
+                       Spec("password_changed", IAM, ("user", "change"), "success"))],
+}
+
+USER_ADDED = Spec("user_added", IAM, ("user", "creation"), "success")
+GROUP_ADDED = Spec("group_added", IAM, ("group", "creation"), "success")
+ADDED_TO_GROUP = Spec("user_added_to_group", IAM, ("group", "change"), "success")
+REMOVED_FROM_GROUP = Spec("user_removed_from_group", IAM, ("group", "change"), "success")
+PASSWORD_CHANGED = Spec("password_changed", IAM, ("user", "change"), "success")
+
+SHADOW: Table = {
+    "new": [
+        _rule(r"new user: name=(?P<user>[^,]+), UID=(?P<uid>\d+), GID=(?P<gid>\d+)", USER_ADDED),
+        _rule(r"new group: name=(?P<group>[^,]+), GID=(?P<gid>\d+)", GROUP_ADDED),
+    ],
+    "add": [_rule(r"add '(?P<user>[^']+)' to group '(?P<group>[^']+)'", ADDED_TO_GROUP)],
+    "delete": [
+        _rule(r"delete user '(?P<user>[^']+)'",
+              Spec("user_deleted", IAM, ("user", "deletion"), "success")),
+        _rule(r"delete '(?P<user>[^']+)' from group '(?P<group>[^']+)'", REMOVED_FROM_GROUP),
+    ],
+    "group": [_rule(r"group '(?P<group>[^']+)' removed$",
+                    Spec("group_deleted", IAM, ("group", "deletion"), "success"))],
+    "change": [_rule(r"change user '(?P<user>[^']+)' password", PASSWORD_CHANGED)],
+    "lock": [_rule(r"lock user '(?P<user>[^']+)' password",
+                   Spec("user_locked", IAM, ("user", "change"), "success"))],
+    "unlock": [_rule(r"unlock user '(?P<user>[^']+)' password",
+                     Spec("user_unlocked", IAM, ("user", "change"), "success"))],
+    "password": [_rule(r"password for '(?P<user>[^']+)' changed by '(?P<by>[^']+)'",
+                       PASSWORD_CHANGED)],
+    "user": [
+        _rule(r"user (?P<user>\S+) added by (?P<by>\S+) to group (?P<group>\S+)", ADDED_TO_GROUP),
+        _rule(r"user (?P<user>\S+) removed by (?P<by>\S+) from group (?P<group>\S+)",
+              REMOVED_FROM_GROUP),
+    ],
+}
+
+SU_OK = Spec("su", AUTHENTICATION, ("start",), "success")
+SU_FAILED = Spec("su", AUTHENTICATION, ("info",), "failure")
+
+SU: Table = {
+    "(to": [_rule(r"\(to (?P<target>[^)]+)\) (?P<user>\S+) on \S+", SU_OK)],
+    "FAILED": [
+        _rule(r"FAILED SU \(to (?P<target>[^)]+)\) (?P<user>\S+) on \S+", SU_FAILED),
+        _rule(r"FAILED su for (?P<target>\S+) by (?P<user>\S+)", SU_FAILED),
+    ],
+    "Successful": [_rule(r"Successful su for (?P<target>\S+) by (?P<user>\S+)", SU_OK)],
+    "+": [_rule(r"\+ \S+ (?P<user>[^:\s]+):(?P<target>\S+)", SU_OK)],
+    "-": [_rule(r"- \S+ (?P<user>[^:\s]+):(?P<target>\S+)", SU_FAILED)],
+}
+
+LOGIND: Table = {
+    "New": [_rule(r"New session \S+ of user (?P<user>[^\s]+?)\.?$",
+                  Spec("logind_session_opened", SESSION, ("start",), "success"))],
+    "Removed": [_rule(r"Removed session \S+?\.?$",
+                      Spec("logind_session_closed", SESSION, ("end",), "success"))],
+}
+
+LOGIN_SPEC = Spec("login", AUTHENTICATION, ("start",), "success")
+LOGIN: Table = {
+    "ROOT": [_rule(r"ROOT LOGIN (?:ON|on) \S+(?: FROM (?P<addr>\S+))?",
+                   Spec("login", AUTHENTICATION, ("start",), "success", (("user.name", "root"),)))],
+    "LOGIN": [_rule(r"LOGIN ON \S+ BY (?P<user>\S+)(?: FROM (?P<addr>\S+))?", LOGIN_SPEC)],
+    "FAILED": [_rule(r"FAILED LOGIN \d+ (?:FROM (?P<addr>\S+) )?FOR (?P<user>[^,\s]+), "
+                     r"(?P<reason>.+)",
+                     Spec("login", AUTHENTICATION, ("start",), "failure"))],
+}
+
+SUDO_OK = Spec("sudo", ("process",), ("start",), "success")
+SUDO_FAILED = Spec("sudo", AUTHENTICATION, ("info",), "failure")
+_SUDO = re.compile(r"\s*(?P<user>\S+) : (?P<rest>.*)")
+_SUDO_KEYS = {"USER": "user.effective.name", "GROUP": "user.effective.group.name",
+              "PWD": "process.working_directory"}
+_PAM_PREFIX = re.compile(r"pam_\w+\((?P<svc>[^:)]+):(?P<kind>[^)]+)\): (?P<body>.*)")
+
+
+def _apply(ev: Event, table: Table, message: str) -> None:
+    """Match ``message`` against the rules its first word selects; the first hit fills ``ev``."""
+    if message.startswith("error: "):
+        message = message[7:]
+    rules = table.get(message[:message.find(" ")])
+    if not rules:
+        return
+    for rule in rules:
+        m = rule.pattern.match(message)
+        if m is None:
+            continue
+        for value, put in zip(m.groups(), rule.puts, strict=True):
+            if value:
+                if isinstance(put, str):
+                    ev[put] = value
+                else:
+                    put(ev, value)
+        if rule.spec is not None:
+            _put_spec(ev, rule.spec)
+        return
+
+
+def _put_spec(ev: Event, spec: Spec) -> None:
+    ev["event.action"] = spec.action
+    ev["event.category"] = list(spec.category)
+    ev["event.type"] = list(spec.type)
+    if spec.outcome is not None:
+        ev["event.outcome"] = spec.outcome
+    for key, value in spec.fields:
+        ev[key] = value
+
+
+def _sudo(ev: Event, message: str) -> None:
+    """``alice : [reason ; ]TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash``."""
+    if message.startswith("pam_"):
+        _pam(ev, message)
+        return
+    m = _SUDO.match(message)
+    if m is None:
+        return
+    ev["user.name"] = m["user"]
+    head, sep, command = m["rest"].partition("COMMAND=")
+    if sep:
+        ev["process.command_line"] = command
+    reason = None
+    for item in head.split(" ; "):
+        key, eq, value = item.strip().partition("=")
+        if not eq:
+            reason = reason or item.strip() or None
+        elif key in _SUDO_KEYS:
+            ev[_SUDO_KEYS[key]] = value
+    if reason:
+        ev["event.reason"] = reason
+    _put_spec(ev, SUDO_FAILED if reason else SUDO_OK)
+
+
+def _pam(ev: Event, message: str) -> None:
+    """``pam_unix(sshd:auth): <body>`` or, from old ``prog(pam_unix)`` tags, the bare body."""
+    m = _PAM_PREFIX.match(message)
+    _apply(ev, PAM, m["body"] if m else message)
+
+
+def _table(table: Table) -> Callable[[Event, str], None]:
+    def handle(ev: Event, message: str) -> None:
+        if message.startswith("pam_"):
+            _pam(ev, message)
+        else:
+            _apply(ev, table, message)
+
+    return handle
+
+
+Handler = Callable[[Event, str], None]
+
+HANDLERS: dict[str, Handler] = {
+    "sshd": _table(SSH), "sshd-session": _table(SSH),
+    "sudo": _sudo, "su": _table(SU),
+    "systemd-logind": _table(LOGIND), "login": _table(LOGIN),
+    **{p: _table(SHADOW) for p in (
+        "useradd", "groupadd", "usermod", "userdel", "groupdel", "groupmod",
+        "passwd", "chpasswd", "gpasswd", "chage", "newusers")},
+}
+PROGRAMS = frozenset(HANDLERS)
+
+
+def is_auth(program: str, tag: str, message: str) -> bool:
+    """Whether a syslog line belongs to ``linux.auth``: a known program, or PAM speaking."""
+    return program in HANDLERS or "(pam" in tag or message.startswith("pam_")
+
+
+def refine(ev: Event, program: str, tag: str, message: str) -> None:
+    """Add the ``linux.auth`` fields a message carries to a syslog event (in place)."""
+    ev["event.dataset"] = DATASET
+    if "(pam" in tag:
+        _pam(ev, message)
+    else:
+        HANDLERS.get(program, _pam)(ev, message)
+    _related(ev)
+
+
+def _related(ev: Event) -> None:
+    """``related.user`` and ``related.ip`` from the fields set (the hot path avoids sets)."""
+    users = [u for u in (ev.get("user.name"), ev.get("user.effective.name")) if u]
+    extra = ev.get("related.user")
+    if extra:
+        users += extra
+    if users:
+        ev["related.user"] = users if len(users) == 1 else list(dict.fromkeys(users))
+    ip = ev.get("source.ip")
+    if ip is not None or "destination.ip" in ev:
+        ips = [x for x in (ip, ev.get("destination.ip")) if x]
+        ev["related.ip"] = ips if len(ips) == 1 else list(dict.fromkeys(ips))
