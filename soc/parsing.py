@@ -1,0 +1,102 @@
+"""Choosing a parser and turning one raw record into a complete event.
+
+The pipeline asks :func:`get_parser` for a parser by name (``auto`` detects the format line by
+line) and calls :func:`parse_record` for every record. Parsers are plugins (``soc.parsers``),
+so this module never imports ``collectors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from soc import registry
+from soc.ecs import Event, now_ts
+from soc.errors import ParseError, SocError
+from soc.sources import ParseContext, Parser, RawRecord
+
+REQUIRED = ("@timestamp", "event.dataset")
+"""What every parser must produce; the pipeline adds the rest of :data:`soc.ecs.ALWAYS`."""
+
+
+class AutoParser:
+    """Picks the parser per line: the last one that worked first, then every parser whose
+    ``sniff`` accepts the line, in priority order. Keeps state: one instance per source."""
+
+    name: ClassVar[str] = "auto"
+    priority: ClassVar[int] = 0
+
+    def __init__(self, parsers: Sequence[Parser]) -> None:
+        self.parsers = list(parsers)
+        self.last: Parser | None = None
+
+    def sniff(self, text: str) -> bool:
+        """Whether any parser might take the line."""
+        return any(p.sniff(text) for p in self.parsers)
+
+    def parse(self, text: str, ctx: ParseContext) -> Event:
+        """Parse with the first parser that succeeds; :class:`ParseError` naming each one tried."""
+        last = self.last
+        reasons: dict[str, str] = {}
+        if last is not None:
+            try:
+                return last.parse(text, ctx)
+            except ParseError as exc:
+                reasons[last.name] = exc.message
+        for parser in self.parsers:
+            if parser is last:
+                continue
+            if not parser.sniff(text):
+                reasons[parser.name] = ""
+                continue
+            try:
+                event = parser.parse(text, ctx)
+            except ParseError as exc:
+                reasons[parser.name] = exc.message
+                continue
+            self.last = parser
+            return event
+        tried = ", ".join(f"{n} ({r})" if r else n for n, r in reasons.items())
+        raise ParseError(f"no parser recognises this line (tried: {tried})")
+
+
+def get_parser(name: str) -> Parser:
+    """The parser registered as ``name``, or a new :class:`AutoParser` over all of them for
+    ``auto``. Named parsers are shared instances; an unknown name raises :class:`SocError`."""
+    found = registry.parsers()
+    if name == "auto":
+        return AutoParser(list(found.values()))
+    if name not in found:
+        known = ", ".join(["auto", *found])
+        raise SocError(f"no parser named {name!r} (known: {known})",
+                       hint="Use one of the known names, or 'auto' to detect the format.")
+    parser: Parser = found[name]
+    return parser
+
+
+def parse_record(
+    parser: Parser,
+    record: RawRecord,
+    ctx: ParseContext,
+    keep_original: bool = True,
+    ingested: str | None = None,
+) -> Event:
+    """Parse ``record`` and complete the event for the store.
+
+    Adds ``event.id`` (``record.id``), ``event.original`` (the text, unless ``keep_original`` is
+    false), ``event.ingested`` (``ingested``, a canonical timestamp the caller computes once per
+    batch; now if None) and ``record.fields`` for the keys the parser did not set itself.
+    Raises :class:`ParseError` when the parser does, or when it left out ``@timestamp`` or
+    ``event.dataset``.
+    """
+    event = parser.parse(record.text, ctx)
+    missing = [key for key in REQUIRED if not event.get(key)]
+    if missing:
+        raise ParseError(f"parser {parser.name!r} gave no {' and no '.join(missing)}")
+    for key, value in record.fields.items():
+        event.setdefault(key, value)
+    event["event.id"] = record.id
+    if keep_original:
+        event["event.original"] = record.text
+    event["event.ingested"] = ingested or now_ts()
+    return event
