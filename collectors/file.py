@@ -1,0 +1,321 @@
+"""The ``file`` collector: tails log files matched by globs, across rotations, from checkpoints.
+
+Every file is known by device, inode and a fingerprint of its first bytes (see
+:mod:`collectors.fileid`); rename and copytruncate rotations, inode reuse and ``.gz`` copies of
+files already read are recognised (see :mod:`collectors.fileplan`). Lines are split on ``\\n`` in
+big chunks (see :mod:`collectors.filelines`). A record's id is ``event_id(fid, offset)``: reading
+the same bytes again gives the same ids, so a pass that dies before :meth:`FileCollector.commit`
+is repeated without doubles.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import IO, Any
+
+from collectors.fileid import Entry, id_hasher
+from collectors.filelines import Chunk, LongLine, is_binary, read_lines
+from collectors.fileplan import FileFailure, Plan, Planner, Work, describe, find_files
+from soc.config import Config, Source
+from soc.ecs import event_id, now_ts
+from soc.errors import ConfigError, PartialError
+from soc.models import DeadLetter
+from soc.sources import Batch, RawRecord
+from soc.state import StateStore
+from soc.timeutil import parse_duration
+
+META_KEY = "_source"
+"""Checkpoint key holding facts about the source itself (not a file)."""
+DEAD_BYTES_PER_BATCH = 16 << 20
+"""A batch is cut early once its dead letters hold this many raw bytes (binary files)."""
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """``options:`` of a ``type: file`` source."""
+
+    max_line_bytes: int = 1 << 20
+    start_at: str = "beginning"  # or "end": skip what files hold on the source's first pass
+    exclude: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    forget_after: timedelta = timedelta(days=7)
+
+    @classmethod
+    def from_source(cls, source: Source) -> FileOptions:
+        """Validate a source's options; a :class:`ConfigError` names the bad one."""
+        opts = dict(source.options)
+        unknown = set(opts) - {"max_line_bytes", "start_at", "exclude", "encoding",
+                               "forget_after"}
+        if unknown:
+            raise _bad(source, f"unknown option(s) {', '.join(sorted(unknown))}")
+        max_line = opts.get("max_line_bytes", cls.max_line_bytes)
+        if not isinstance(max_line, int) or isinstance(max_line, bool) or max_line < 1:
+            raise _bad(source, f"max_line_bytes must be a positive integer, not {max_line!r}")
+        start_at = opts.get("start_at", cls.start_at)
+        if start_at not in ("beginning", "end"):
+            raise _bad(source, f"start_at must be beginning or end, not {start_at!r}")
+        exclude = opts.get("exclude", ())
+        exclude = (exclude,) if isinstance(exclude, str) else tuple(str(p) for p in exclude)
+        return cls(max_line, start_at, exclude, _encoding(source, opts.get("encoding")),
+                   _duration(source, opts.get("forget_after")))
+
+
+def _bad(source: Source, message: str) -> ConfigError:
+    return ConfigError(f"source {source.name}: {message}",
+                       hint="See the file source in docs/collectors.md.")
+
+
+def _encoding(source: Source, value: Any) -> str:
+    if value is None:
+        return FileOptions.encoding
+    try:
+        name = codecs.lookup(str(value)).name
+    except LookupError:
+        raise _bad(source, f"unknown encoding {value!r}") from None
+    if "\n\r".encode(name, "replace") != b"\n\r":  # UTF-16 and the like cannot be split on \n
+        raise _bad(source, f"encoding {value!r} is not supported (lines are split on byte \\n)")
+    return name
+
+
+def _duration(source: Source, value: Any) -> timedelta:
+    if value is None:
+        return FileOptions.forget_after
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise _bad(source, f"forget_after: {exc}") from None
+
+
+class FileCollector:
+    """Reads the files of a ``type: file`` source from their checkpoints (see module doc).
+
+    Files that cannot be read are listed in :attr:`failures`; once every other file was read,
+    :meth:`batches` raises :class:`PartialError` naming them, so the pass counts an error for
+    the source and nothing readable is held back.
+    """
+
+    def __init__(self, source: Source, state: StateStore, config: Config) -> None:
+        self.source = source
+        self.state = state
+        self.config = config
+        self.options = FileOptions.from_source(source)
+        self.failures: list[FileFailure] = []
+        self._pass: _Pass | None = None
+
+    # the Collector protocol -------------------------------------------------------------------
+
+    def batches(self, size: int) -> Iterator[Batch]:
+        """Batches of at most ``size`` records (and dead letters) from the stored checkpoints."""
+        plan = self._plan()
+        self._save_plan(plan)
+        self.failures = list(plan.failures)
+        reader = _Pass(self, max(1, size))
+        self._pass = reader
+        yield from reader.run(plan.work)
+        self.failures.extend(reader.failures)
+        if self.failures:
+            names = "; ".join(str(f) for f in self.failures[:5])
+            more = f" (and {len(self.failures) - 5} more)" if len(self.failures) > 5 else ""
+            raise PartialError(
+                f"source {self.source.name}: {len(self.failures)} file(s) not read: {names}{more}",
+                hint="Check the files' permissions for the user that runs 'soc collect'.",
+            )
+
+    def commit(self, batch: Batch) -> None:
+        """Write the positions reached by ``batch`` in one transaction."""
+        checkpoint: dict[str, Any] = batch.checkpoint
+        self.state.put(self.source.name, checkpoint["files"])
+
+    def lag(self) -> dict[str, Any]:
+        """Bytes not read yet over all files (compressed size for ``.gz`` never read), and how
+        many files hold them."""
+        plan = self._plan()
+        unread = [_unread(w) for w in plan.work]
+        return {"bytes": sum(unread), "files": sum(1 for n in unread if n > 0)}
+
+    # planning ----------------------------------------------------------------------------------
+
+    def _plan(self) -> Plan:
+        stored = self.state.all(self.source.name)
+        first_pass = META_KEY not in stored
+        entries = {k: Entry.from_dict(k, v) for k, v in stored.items() if k != META_KEY}
+        planner = Planner(entries, start_at_end=first_pass and self.options.start_at == "end",
+                          forget_after=self.options.forget_after)
+        return planner.run(find_files(self.source.paths, self.options.exclude))
+
+    def _save_plan(self, plan: Plan) -> None:
+        """New files, detached inodes, paths and forgotten files: no read position moves, so
+        this is saved before reading (ids of new files are fixed from here on)."""
+        values: dict[str, Any] = {fid: e.to_dict() for fid, e in plan.changed.items()}
+        if self.state.get(self.source.name, META_KEY) is None:
+            values[META_KEY] = {"first_pass": now_ts()}
+        if values or plan.removed:
+            self.state.put(self.source.name, values, remove=tuple(plan.removed))
+
+
+def _unread(w: Work) -> int:
+    if w.gz:
+        return w.size if w.entry.offset == 0 else 0
+    return max(0, w.size - w.entry.offset)
+
+
+class _Pass:
+    """The reading half of one pass: files in order, lines into batches."""
+
+    def __init__(self, owner: FileCollector, size: int) -> None:
+        self.name = owner.source.name
+        self.max_line = owner.options.max_line_bytes
+        self.encoding = owner.options.encoding
+        self.size = size
+        self.failures: list[FileFailure] = []
+        self.records: list[RawRecord] = []
+        self.dead: list[DeadLetter] = []
+        self.dead_bytes = 0
+        self.dirty: dict[str, Entry] = {}
+
+    def run(self, work: list[Work]) -> Iterator[Batch]:
+        for w in work:
+            yield from self._file(w)
+        if self.records or self.dead or self.dirty:
+            yield self._flush()
+
+    def _file(self, w: Work) -> Iterator[Batch]:
+        try:
+            f = _open(w)
+        except FileNotFoundError:
+            return  # vanished since planning: nothing to read
+        except OSError as exc:
+            self.failures.append(FileFailure(w.path, describe(exc)))
+            return
+        if f is None:
+            return  # another file took the path since planning: the next pass sees it
+        try:
+            with f:
+                yield from self._read(f.reader, w)
+        except (OSError, EOFError, zlib.error) as exc:
+            self.failures.append(FileFailure(w.path, describe(exc)))
+            return
+        if w.gz:
+            w.entry.done = True
+            self.dirty[w.entry.fid] = w.entry
+
+    def _read(self, f: IO[bytes], w: Work) -> Iterator[Batch]:
+        final = _final_check(f, w)
+        for piece in read_lines(f, w.entry.offset, max_line=self.max_line, final=final):
+            if isinstance(piece, LongLine):
+                self._long(piece, w)
+                if self._full():
+                    yield self._flush_at(w.entry, piece.end)
+            else:
+                yield from self._chunk(piece, w)
+            w.entry.offset = piece.end
+            self.dirty[w.entry.fid] = w.entry
+
+    def _chunk(self, chunk: Chunk, w: Work) -> Iterator[Batch]:
+        """The hot loop: a few µs per line."""
+        fid, path, enc, max_line = w.entry.fid, w.path, self.encoding, self.max_line
+        ids = id_hasher(fid)
+        records = self.records
+        suspect = chunk.suspect
+        off = chunk.offset
+        for line in chunk.lines:
+            start = off
+            off += len(line) + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > max_line:
+                self._dead(fid, path, start, line, _too_long(len(line), max_line))
+            elif suspect and is_binary(line):
+                self._dead(fid, path, start, line, "binary data")
+            else:
+                try:
+                    text = line.decode(enc)
+                except UnicodeDecodeError as exc:
+                    self._dead(fid, path, start, line, _undecodable(enc, exc))
+                else:
+                    h = ids.copy()  # == event_id(fid, start), without its generic overhead
+                    h.update(b"%d" % start)
+                    records.append(RawRecord(text, h.hexdigest(),
+                                             {"log.file.path": path, "log.offset": start},
+                                             f"{path}:{start}"))
+                    if len(records) < self.size:
+                        continue
+            if self._full():
+                yield self._flush_at(w.entry, min(off, chunk.end))
+                records = self.records
+
+    def _long(self, piece: LongLine, w: Work) -> None:
+        raw = piece.raw[:-1] if piece.raw.endswith(b"\r") else piece.raw
+        self._dead(w.entry.fid, w.path, piece.offset, raw, _too_long(len(raw), self.max_line))
+
+    def _dead(self, fid: str, path: str, offset: int, raw: bytes, reason: str) -> None:
+        self.dead.append(DeadLetter(
+            id=event_id(fid, offset), source=self.name, origin=f"{path}:{offset}",
+            reason=reason, raw=raw, received=now_ts(),
+            fields=(("log.file.path", path), ("log.offset", offset)),
+        ))
+        self.dead_bytes += len(raw)
+
+    def _full(self) -> bool:
+        return (len(self.records) + len(self.dead) >= self.size
+                or self.dead_bytes >= max(DEAD_BYTES_PER_BATCH, self.max_line))
+
+    def _flush_at(self, entry: Entry, offset: int) -> Batch:
+        """The batch so far, with ``entry`` read up to ``offset``."""
+        entry.offset = offset
+        self.dirty[entry.fid] = entry
+        return self._flush()
+
+    def _flush(self) -> Batch:
+        checkpoint = {"files": {fid: e.to_dict() for fid, e in self.dirty.items()}}
+        batch = Batch(records=self.records, checkpoint=checkpoint, dead_letters=self.dead)
+        self.records, self.dead, self.dead_bytes, self.dirty = [], [], 0, {}
+        return batch
+
+
+class _Opened:
+    """A file opened for reading; for ``.gz`` the decompressing reader over it."""
+
+    def __init__(self, raw: IO[bytes], gz: bool) -> None:
+        self.raw = raw
+        self.reader: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw  # type: ignore[assignment]
+
+    def __enter__(self) -> _Opened:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.reader.close()
+        self.raw.close()
+
+
+def _open(w: Work) -> _Opened | None:
+    """Open the planned file, or ``None`` if the path now holds another file."""
+    raw = open(w.path, "rb")  # noqa: SIM115 - closed by _Opened
+    st = os.fstat(raw.fileno())
+    if (st.st_dev, st.st_ino) != (w.dev, w.ino):
+        raw.close()
+        return None
+    return _Opened(raw, w.gz)
+
+
+def _final_check(f: IO[bytes], w: Work) -> Callable[[], bool]:
+    """At EOF: will this file grow any more? Compressed, rotated away, or deleted: no."""
+    if w.rotated:
+        return lambda: True
+    return lambda: os.fstat(f.fileno()).st_nlink == 0
+
+
+def _too_long(length: int, limit: int) -> str:
+    return f"line of {length} bytes exceeds max_line_bytes ({limit})"
+
+
+def _undecodable(encoding: str, exc: UnicodeDecodeError) -> str:
+    name = "UTF-8" if encoding == "utf-8" else encoding
+    return f"invalid {name} at byte {exc.start}; {exc.reason}"
+

@@ -1,0 +1,108 @@
+"""Streaming line splitting for the file collector: big reads, ``bytes.split``, flat memory.
+
+:func:`read_lines` reads a binary file from an offset in chunks and yields the complete lines of
+each chunk at once (a :class:`Chunk`), so the cost per line is a list element, not a Python loop
+over bytes. A line longer than the limit comes out alone as a :class:`LongLine`, read in one
+piece once its end is known, so memory holds that line and one chunk, nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+CHUNK_BYTES = 1 << 20
+
+_CONTROL = bytes(range(0x00, 0x09)) + bytes(range(0x0E, 0x1B)) + bytes(range(0x1C, 0x20))
+"""Control bytes that do not occur in text logs (TAB, LF, VT, FF, CR and ESC are allowed)."""
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Consecutive complete lines (without ``\\n``) starting at byte ``offset``."""
+
+    offset: int
+    lines: list[bytes]
+    end: int  # offset just past the last line's newline (EOF for a final partial line)
+    suspect: bool  # some line may hold binary data: check each one
+
+
+@dataclass(slots=True)
+class LongLine:
+    """One line longer than the limit, whole, starting at ``offset``."""
+
+    offset: int
+    raw: bytes
+    end: int
+
+
+def suspect(data: bytes) -> bool:
+    """Could some line of ``data`` be binary? (One C pass: far cheaper than a regex.)"""
+    return len(data.translate(None, _CONTROL)) != len(data)
+
+
+def is_binary(line: bytes) -> bool:
+    """NUL bytes, or more than one byte in ten a control character that text never holds."""
+    if b"\x00" in line:
+        return True
+    controls = len(line) - len(line.translate(None, _CONTROL))
+    return controls * 10 > len(line)
+
+
+def read_lines(f: IO[bytes], start: int, *, max_line: int, final: Callable[[], bool],
+               chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk | LongLine]:
+    """Complete lines of ``f`` from ``start`` on.
+
+    A trailing partial line is left unread unless ``final()`` says, once EOF is reached, that the
+    file will not grow any more (rotated away, deleted, compressed).
+    """
+    f.seek(start)
+    pos = start  # offset of the first byte not yet yielded
+    pending: list[bytes] = []  # a partial line's pieces, read but not yielded
+    pending_len = 0
+    while data := f.read(chunk_bytes):
+        if b"\n" not in data:
+            pending.append(data)
+            pending_len += len(data)
+            if pending_len > max_line:
+                long = _long_line(f, pos, pos + pending_len, final, chunk_bytes)
+                if long is None:
+                    return
+                yield long
+                pos, pending, pending_len = long.end, [], 0
+                f.seek(pos)
+            continue
+        if pending:
+            data = b"".join([*pending, data])
+            pending, pending_len = [], 0
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        end = pos + len(data) - len(rest)
+        yield Chunk(pos, lines, end, suspect(data))
+        pos = end
+        if rest:
+            pending, pending_len = [rest], len(rest)
+    if pending and final():
+        last = b"".join(pending)
+        yield Chunk(pos, [last], pos + len(last), suspect(last))
+
+
+def _long_line(f: IO[bytes], start: int, scanned: int, final: Callable[[], bool],
+               chunk_bytes: int) -> LongLine | None:
+    """Find the end of the overlong line at ``start`` (``f`` is at ``scanned``), then read it
+    in one piece. ``None`` if it has no end yet and the file may still grow."""
+    while data := f.read(chunk_bytes):
+        nl = data.find(b"\n")
+        if nl >= 0:
+            return _read_exact(f, start, scanned + nl, scanned + nl + 1)
+        scanned += len(data)
+    if not final():
+        return None
+    return _read_exact(f, start, scanned, scanned)
+
+
+def _read_exact(f: IO[bytes], start: int, stop: int, end: int) -> LongLine:
+    f.seek(start)
+    raw = f.read(stop - start)
+    return LongLine(start, raw, end)

@@ -1,0 +1,302 @@
+"""Planning one pass of the file collector: which files, matched to which checkpoints, from where.
+
+Matching order: a file on the inode of a known entry whose fingerprint still matches continues it
+(rename rotation keeps the inode); an entry whose inode now holds other content (truncation,
+copytruncate, inode reuse) is detached and the file starts afresh; a file on an unknown inode that
+starts like a detached or vanished entry continues it (the copy made by copytruncate, a compressed
+copy); anything else is new. Planning changes no read position, so its result may be saved at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import glob
+import gzip
+import os
+import stat
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from collectors.fileid import (
+    FP_BYTES,
+    Entry,
+    fingerprint,
+    is_compressed,
+    new_fid,
+    rotation_group,
+    rotation_order,
+)
+from soc.ecs import format_ts, parse_ts
+
+TAIL_BYTES = 1 << 20
+"""How far back ``start_at: end`` looks for the end of the last complete line."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailure:
+    """A file that could not be read in this pass, with the reason."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(slots=True)
+class Seen:
+    """A file found by the globs, with its first bytes (decompressed for ``.gz``)."""
+
+    path: str
+    dev: int
+    ino: int
+    size: int
+    gz: bool
+    head: bytes
+
+
+@dataclass(slots=True)
+class Work:
+    """One file to read in this pass, from ``entry.offset`` on."""
+
+    path: str
+    entry: Entry
+    gz: bool
+    rotated: bool  # a newer file of its rotation group exists: it will not grow any more
+    dev: int
+    ino: int
+    size: int
+
+
+@dataclass(slots=True)
+class Plan:
+    """What one pass will read, and the checkpoint changes that planning made."""
+
+    work: list[Work] = field(default_factory=list)
+    failures: list[FileFailure] = field(default_factory=list)
+    changed: dict[str, Entry] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+
+
+def find_files(patterns: Iterable[str], exclude: Iterable[str]) -> list[str]:
+    """Regular-file candidates matching the globs, minus the excluded ones, sorted."""
+    excluded = tuple(exclude)
+    found: set[str] = set()
+    for pattern in patterns:
+        found.update(glob.glob(pattern, recursive=True))
+    return sorted(p for p in found if not _excluded(p, excluded))
+
+
+def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
+    name = os.path.basename(path)
+    return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def look(path: str) -> Seen | FileFailure | None:
+    """Stat a file and read its first bytes; ``None`` if it vanished or is not a regular file."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        gz = is_compressed(path)
+        head = _head(path, gz)
+    except FileNotFoundError:
+        return None
+    except (OSError, EOFError, zlib.error) as exc:
+        return FileFailure(path, describe(exc))
+    return Seen(path, st.st_dev, st.st_ino, st.st_size, gz, head)
+
+
+def _head(path: str, gz: bool) -> bytes:
+    if gz:
+        with gzip.open(path, "rb") as zf:
+            return zf.read(FP_BYTES)
+    with open(path, "rb") as f:
+        return f.read(FP_BYTES)
+
+
+def describe(exc: BaseException) -> str:
+    """A short reason for a read failure: ``permission denied``, ``not a gzip file``..."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, gzip.BadGzipFile):
+        return f"not a valid gzip file ({exc})"
+    if isinstance(exc, EOFError | zlib.error):
+        return f"corrupt or incomplete gzip data ({exc})"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.strerror or errno.errorcode.get(exc.errno, str(exc))
+    return str(exc)
+
+
+class Planner:
+    """Matches the files found to the stored entries of one source."""
+
+    def __init__(self, entries: dict[str, Entry], *, start_at_end: bool,
+                 forget_after: timedelta, now: datetime | None = None) -> None:
+        self.entries = entries
+        self.start_at_end = start_at_end
+        self.forget_after = forget_after
+        self.now = now or datetime.now(UTC)
+        self.claimed: dict[str, str] = {}  # fid → kind of file that claimed it ("plain", "gz")
+        self.plan = Plan()
+        self.inodes: dict[tuple[int, int, bool], Entry] = {
+            (e.dev, e.ino, e.gz): e for e in entries.values() if e.ino is not None
+        }
+        self.replaced: dict[tuple[int, int, bool], str] = {}  # inode → fid of what it held
+
+    def run(self, paths: list[str]) -> Plan:
+        seen: list[Seen] = []
+        for path in paths:
+            item = look(path)
+            if isinstance(item, FileFailure):
+                self.plan.failures.append(item)
+                self._claim_inode(path)
+            elif item is not None:
+                seen.append(item)
+        plain = [s for s in seen if not s.gz]
+        fresh = [s for s in plain if not self._by_inode(s)]  # all inode matches go first
+        for s in fresh:
+            if not self._by_content(s):
+                self._new(s)
+        for s in seen:
+            if s.gz:
+                self._compressed(s)
+        live = {s.path for s in plain}
+        for w in self.plan.work:
+            base, n = rotation_group(w.path)
+            w.rotated = w.gz or (n is not None and base in live)
+        self.plan.work.sort(key=lambda w: rotation_order(w.path))
+        self._forget()
+        return self.plan
+
+    # matching ------------------------------------------------------------------------------
+
+    def _by_inode(self, s: Seen) -> bool:
+        """Continue the entry on this inode if it still starts the same; else detach it."""
+        entry = self._on_inode(s.dev, s.ino, gz=False)
+        if entry is None:
+            return False
+        if entry.matches(s.head) and s.size >= entry.offset:
+            self._take(entry, s, "plain")
+            return True
+        self._detach(entry)  # the inode holds something else now: truncated or reused
+        return False
+
+    def _by_content(self, s: Seen) -> bool:
+        """A file on an unknown inode that starts like an unclaimed entry is a copy of it."""
+        entry = self._content_match(s.head, s.size)
+        if entry is None or entry.fid in self.claimed:
+            return False
+        self._detach(entry)
+        entry.dev, entry.ino = s.dev, s.ino
+        self.inodes[(s.dev, s.ino, False)] = entry
+        self._take(entry, s, "plain")
+        return True
+
+    def _compressed(self, s: Seen) -> None:
+        """A .gz seen before, a compressed copy of a known file, or one never seen."""
+        entry = self._on_inode(s.dev, s.ino, gz=True)
+        if entry is None or not entry.matches(s.head):
+            entry = self._content_match(s.head, None)
+        if entry is None:
+            self._new(s)
+        elif entry.fid not in self.claimed:  # else the original is still there and goes first
+            self._take(entry, s, "gz")
+
+    def _new(self, s: Seen) -> None:
+        old = self._on_inode(s.dev, s.ino, gz=s.gz)
+        if old is not None:
+            self._detach(old)
+        predecessor = self.replaced.get((s.dev, s.ino, s.gz))
+        fid = new_fid(gz=s.gz, dev=s.dev, ino=s.ino, head=s.head, predecessor=predecessor)
+        while fid in self.entries:  # never reuse a key, whatever the history of the inode
+            fid = new_fid(gz=s.gz, dev=s.dev, ino=s.ino, head=s.head, predecessor=fid)
+        entry = Entry(fid=fid, path=s.path, dev=s.dev, ino=s.ino, fp=fingerprint(s.head),
+                      fp_len=len(s.head), offset=0, size=s.size, gz=s.gz)
+        if self.start_at_end:
+            self._skip_history(entry, s)
+        self.entries[fid] = entry
+        self.inodes[(s.dev, s.ino, s.gz)] = entry
+        self._take(entry, s, "gz" if s.gz else "plain")
+        self.plan.changed[fid] = entry
+
+    def _skip_history(self, entry: Entry, s: Seen) -> None:
+        if s.gz:
+            entry.done = True
+        else:
+            entry.offset = last_line_end(s.path, s.size)
+
+    def _take(self, entry: Entry, s: Seen, kind: str) -> None:
+        self.claimed[entry.fid] = kind
+        before = entry.to_dict()
+        entry.refresh(s.path, s.head, s.size)
+        if entry.to_dict() != before:
+            self.plan.changed[entry.fid] = entry
+        if not (s.gz and entry.done):
+            self.plan.work.append(Work(s.path, entry, s.gz, False, s.dev, s.ino, s.size))
+
+    # look-ups ------------------------------------------------------------------------------
+
+    def _on_inode(self, dev: int, ino: int, *, gz: bool) -> Entry | None:
+        return self.inodes.get((dev, ino, gz))
+
+    def _detach(self, entry: Entry) -> None:
+        if entry.ino is not None:
+            self.inodes.pop((entry.dev, entry.ino, entry.gz), None)
+            self.replaced[(entry.dev, entry.ino, entry.gz)] = entry.fid
+            entry.ino = None
+            self.plan.changed[entry.fid] = entry
+
+    def _content_match(self, head: bytes, size: int | None) -> Entry | None:
+        """The entry a file on an unknown inode starts like (longest fingerprint wins).
+
+        Entries claimed in this pass count too: the caller decides what a match with a file
+        that is still there means.
+        """
+        best: Entry | None = None
+        for e in self.entries.values():
+            if e.fp_len == 0 or not e.matches(head):
+                continue
+            if size is not None and size < e.offset:
+                continue
+            if best is None or e.fp_len > best.fp_len:
+                best = e
+        return best
+
+    def _claim_inode(self, path: str) -> None:
+        """A file we cannot read still exists: its entry must not be taken for gone."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        entry = self._on_inode(st.st_dev, st.st_ino, gz=is_compressed(path))
+        if entry is not None:
+            self.claimed[entry.fid] = "failed"
+
+    def _forget(self) -> None:
+        """Mark entries no file matched as gone; drop those gone for longer than allowed."""
+        for e in self.entries.values():
+            if e.fid in self.claimed:
+                continue
+            if e.gone is None:
+                e.gone = format_ts(self.now)
+                self.plan.changed[e.fid] = e
+            elif self.now - parse_ts(e.gone) > self.forget_after:
+                self.plan.removed.append(e.fid)
+                self.plan.changed.pop(e.fid, None)
+
+
+def last_line_end(path: str, size: int) -> int:
+    """The offset just past the last newline (``start_at: end``): history is skipped, a line
+    being written is not cut. With no newline in the last MiB, the file's size."""
+    with open(path, "rb") as f:
+        start = max(0, size - TAIL_BYTES)
+        f.seek(start)
+        tail = f.read(size - start)
+    nl = tail.rfind(b"\n")
+    if nl >= 0:
+        return start + nl + 1
+    return 0 if start == 0 else size
