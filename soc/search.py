@@ -64,7 +64,7 @@ class QueryError(SocError):
     default_hint = _SYNTAX_HINT
 
 
-# --- text folding and wildcards (shared by the compiler and the SQL functions) ------------------
+# --- text folding and wildcards (shared by the compiler and the SQL functions) -------------------
 
 
 def fold(text: str) -> str:
@@ -113,7 +113,7 @@ def _regex(chunks: list[tuple[bool, str]]) -> str:
     )
 
 
-# --- SQL functions ------------------------------------------------------------------------------
+# --- SQL functions -------------------------------------------------------------------------------
 
 
 def _sql_fold(value: object, kind: str | None) -> str | None:
@@ -188,7 +188,7 @@ def setup_connection(conn: sqlite3.Connection) -> None:
     conn.create_function("soc_any", 3, _sql_any, deterministic=True)
 
 
-# --- the compiler -------------------------------------------------------------------------------
+# --- the compiler --------------------------------------------------------------------------------
 
 
 def parse_query(query: str) -> Item | None:
@@ -200,11 +200,19 @@ def parse_query(query: str) -> Item | None:
         tree = _luqum_parser.parse(text)
     except IllegalCharacterError as exc:
         raise QueryError(f"cannot parse query {text!r}: {exc}",
-                         hint='Close every quote, or escape it: field:"say \\"hi\\"".') from None
+                         hint=_illegal_hint(str(exc))) from None
     except ParseError as exc:
         raise QueryError(f"cannot parse query {text!r}: {exc}") from None
     resolved: Item = _resolve_implicit(tree)
     return resolved
+
+
+def _illegal_hint(message: str) -> str:
+    if "'\"" in message:
+        return 'Close every quote, or escape it: field:"say \\"hi\\"".'
+    if "'/" in message:
+        return "Escape slashes or quote the value: url.path:\\/admin* or url.path:\"/admin\"."
+    return _SYNTAX_HINT
 
 
 def compile_query(query: str, *, columns: Mapping[str, str] | None = None) -> Fragment:

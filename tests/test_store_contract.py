@@ -76,7 +76,7 @@ SPREAD = [
 SPREAD_WRITE_ORDER = [SPREAD[i] for i in (4, 0, 5, 2, 1, 3)]
 
 
-# --- writes -------------------------------------------------------------------------------------
+# --- writes --------------------------------------------------------------------------------------
 
 
 def test_write_is_idempotent_on_event_id(store: Store) -> None:
@@ -109,7 +109,7 @@ def test_events_come_back_unchanged(store: Store) -> None:
     assert list(store.search()) == [event]
 
 
-# --- search ---------------------------------------------------------------------------------------
+# --- search --------------------------------------------------------------------------------------
 
 
 def test_search_orders_by_timestamp_across_days_and_levels(store: Store) -> None:
@@ -213,7 +213,7 @@ def test_remove_dead_letters(store: Store) -> None:
     assert store.remove_dead_letters([]) == 0
 
 
-# --- housekeeping ----------------------------------------------------------------------------------
+# --- housekeeping --------------------------------------------------------------------------------
 
 
 def test_stats_counts(store: Store) -> None:

@@ -44,7 +44,8 @@ def _dumps_orjson() -> Callable[[Any], str] | None:
     dumps = orjson.dumps
 
     def encode(value: Any) -> str:
-        return dumps(value, default=str).decode()
+        text: str = dumps(value, default=str).decode()
+        return text
 
     return encode
 
