@@ -1,0 +1,174 @@
+"""What a rule requires of an event before it can match: its routes and its anchors.
+
+**Routes.** The pipelines turn a rule's log source into conditions on ``winlog.channel``,
+``event.dataset`` and ``event.code``. :func:`routes` reads them back from the condition tree as the
+set of (source, code) pairs the rule can match; the engine indexes rules by them, so a Sysmon event
+never meets a ``service: security`` rule, whatever its EventID.
+
+**Anchors.** :func:`anchors` finds a necessary condition made of literals: a list of
+(kind, field, literal) of which at least one must hold for the rule to match (``eq``: the field
+equals the literal; ``prefix``/``suffix``/``contains``: the casefolded text starts with, ends with,
+contains it). The engine evaluates a rule only when one of its anchors holds. Both analyses are
+conservative: when in doubt they answer "anything" (None), never a wrong "no".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from soc.detection.ir import Node, RuleIR
+
+SOURCE_FIELDS = ("winlog.channel", "event.dataset")
+CODE_FIELD = "event.code"
+ROUTE_FIELDS = frozenset((*SOURCE_FIELDS, CODE_FIELD))
+ANY_WINDOWS = ("winlog.channel", "*")
+"""Route source of rules for ``product: windows`` alone: any event that has a channel."""
+
+Source = tuple[str, str]
+Route = tuple[Source | None, str | None]
+Anchor = tuple[str, str | None, str]  # kind, field (None: any value), casefolded literal
+MAX_ROUTES = 256
+
+
+def routes(node: Node) -> frozenset[Route]:
+    """The (source, code) pairs an event must have for ``node`` to match; (None, None) = any."""
+    kind = node[0]
+    if kind == "leaf":
+        return _leaf_routes(node[1], node[2])
+    if kind == "or":
+        out: set[Route] = set()
+        for child in node[1]:
+            out |= routes(child)
+        return _capped(out)
+    if kind == "and":
+        acc: frozenset[Route] = frozenset({(None, None)})
+        for child in node[1]:
+            acc = _combine(acc, routes(child))
+        return acc
+    if kind == "const" and not node[1]:
+        return frozenset()
+    return frozenset({(None, None)})
+
+
+def _leaf_routes(field: str | None, test: tuple[Any, ...]) -> frozenset[Route]:
+    if field not in ROUTE_FIELDS or test[0] != "eq" or test[2]:
+        return frozenset({(None, None)})
+    lits = test[1] if isinstance(test[1], tuple) else (test[1],)
+    if field == CODE_FIELD:
+        return frozenset((None, lit) for lit in lits)
+    return frozenset(((field, lit), None) for lit in lits)
+
+
+def _combine(a: frozenset[Route], b: frozenset[Route]) -> frozenset[Route]:
+    out: set[Route] = set()
+    for sa, ca in a:
+        for sb, cb in b:
+            if sa is not None and sb is not None and sa != sb:
+                continue
+            if ca is not None and cb is not None and ca != cb:
+                continue
+            out.add((sa if sa is not None else sb, ca if ca is not None else cb))
+    return _capped(out)
+
+
+def _capped(out: set[Route]) -> frozenset[Route]:
+    if len(out) > MAX_ROUTES:  # too many pairs to index usefully: keep only the sources
+        sources = {s for s, _ in out}
+        return frozenset((s, None) for s in sources) if len(sources) <= MAX_ROUTES else \
+            frozenset({(None, None)})
+    return frozenset(out)
+
+
+def rule_routes(ir: RuleIR) -> frozenset[Route] | None:
+    """A rule's routes, or None when its log source is mapped by no pipeline (unusable here)."""
+    found = routes(ir.condition)
+    if any(src is None for src, _ in found):
+        category, product, service = ir.logsource
+        if product == "windows" and category is None and service is None:
+            return frozenset((ANY_WINDOWS, code) for _, code in found)
+        return None
+    return found
+
+
+# --- anchors -----------------------------------------------------------------------------------
+
+def anchors(node: Node) -> list[Anchor] | None:
+    """A disjunction of literal tests implied by ``node``, or None if there is none."""
+    kind = node[0]
+    if kind == "leaf":
+        return _leaf_anchors(node[1], node[2])
+    if kind == "or":
+        out: list[Anchor] = []
+        for child in node[1]:
+            sub = anchors(child)
+            if sub is None:
+                return None
+            out.extend(sub)
+        return out
+    if kind == "and":
+        best: list[Anchor] | None = None
+        for child in node[1]:
+            sub = anchors(child)
+            if sub is not None and (best is None or score(sub) > score(best)):
+                best = sub
+        return best
+    if kind == "const" and not node[1]:
+        return []
+    return None
+
+
+def _leaf_anchors(field: str | None, test: tuple[Any, ...]) -> list[Anchor] | None:
+    if field in ROUTE_FIELDS:
+        return None  # routing covers them
+    kind = test[0]
+    if kind in ("eq", "prefix", "suffix", "contains"):
+        lits = test[1] if isinstance(test[1], tuple) else (test[1],)
+        if kind != "eq" and any(lit == "" for lit in lits):
+            return None
+        return [(kind, field, lit.casefold()) for lit in lits]
+    if kind == "glob":
+        lit = _glob_literal(test[1])
+        return [("contains", field, lit.casefold())] if lit else None
+    return None
+
+
+def _glob_literal(pattern: str) -> str:
+    """The longest literal run of a glob regex built by :func:`soc.detection.ir.glob_regex`."""
+    runs: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            cur.append(pattern[i + 1])
+            i += 2
+            continue
+        if c == ".":
+            runs.append("".join(cur))
+            cur = []
+            i += 2 if pattern[i + 1:i + 2] == "*" else 1
+            continue
+        cur.append(c)
+        i += 1
+    runs.append("".join(cur))
+    return max(runs, key=len)
+
+
+def score(found: list[Anchor]) -> float:
+    """How selective a disjunction of anchors is: its weakest anchor decides."""
+    if not found:
+        return 1000.0
+    worst = min(_anchor_quality(a) for a in found)
+    return worst - len(found) / 1000.0
+
+
+def _anchor_quality(anchor: Anchor) -> float:
+    kind, field, lit = anchor
+    base = float(min(len(lit), 16))
+    if kind == "eq":
+        base += 8
+    elif kind in ("prefix", "suffix"):
+        base += 2
+    if field is None:
+        base /= 2
+    return base
