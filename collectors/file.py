@@ -67,8 +67,8 @@ class FileOptions:
 
 
 def _bad(source: Source, message: str) -> ConfigError:
-    return ConfigError(f"source {source.name}: {message}",
-                       hint="See the file source in docs/collectors.md.")
+    return ConfigError(f"options: {message}",
+                       hint=f"Fix the options of source {source.name}; see docs/collectors.md.")
 
 
 def _encoding(source: Source, value: Any) -> str:
@@ -123,7 +123,7 @@ class FileCollector:
             names = "; ".join(str(f) for f in self.failures[:5])
             more = f" (and {len(self.failures) - 5} more)" if len(self.failures) > 5 else ""
             raise PartialError(
-                f"source {self.source.name}: {len(self.failures)} file(s) not read: {names}{more}",
+                f"{len(self.failures)} file(s) not read: {names}{more}",
                 hint="Check the files' permissions for the user that runs 'soc collect'.",
             )
 
@@ -221,7 +221,7 @@ class _Pass:
         """The hot loop: a few µs per line."""
         fid, path, enc, max_line = w.entry.fid, w.path, self.encoding, self.max_line
         ids = id_hasher(fid)
-        records = self.records
+        records, size = self.records, self.size
         suspect = chunk.suspect
         off = chunk.offset
         for line in chunk.lines:
@@ -244,7 +244,7 @@ class _Pass:
                     records.append(RawRecord(text, h.hexdigest(),
                                              {"log.file.path": path, "log.offset": start},
                                              f"{path}:{start}"))
-                    if len(records) < self.size:
+                    if len(records) < size:
                         continue
             if self._full():
                 yield self._flush_at(w.entry, min(off, chunk.end))

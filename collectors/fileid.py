@@ -50,7 +50,7 @@ class Entry:
 
     @classmethod
     def from_dict(cls, fid: str, data: dict[str, Any]) -> Entry:
-        return cls(fid=fid, **data)
+        return cls(fid=fid, **{k: v for k, v in data.items() if k in _FIELDS})
 
     def matches(self, head: bytes) -> bool:
         """Does ``head`` (a file's first bytes) start like this entry's file?"""
@@ -63,6 +63,9 @@ class Entry:
         self.gone = None
         if len(head) > self.fp_len:
             self.fp, self.fp_len = fingerprint(head), len(head)
+
+
+_FIELDS = frozenset(Entry.__dataclass_fields__) - {"fid"}
 
 
 def new_fid(*, gz: bool, dev: int, ino: int, head: bytes, predecessor: str | None) -> str:

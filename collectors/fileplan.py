@@ -159,6 +159,8 @@ class Planner:
         plain = [s for s in seen if not s.gz]
         fresh = [s for s in plain if not self._by_inode(s)]  # all inode matches go first
         for s in fresh:
+            if self._on_inode(s.dev, s.ino, gz=False) is not None:
+                continue  # a new file found by two paths: the first one took it
             if not self._by_content(s):
                 self._new(s)
         for s in seen:
@@ -179,6 +181,8 @@ class Planner:
         entry = self._on_inode(s.dev, s.ino, gz=False)
         if entry is None:
             return False
+        if entry.fid in self.claimed:
+            return True  # the same file by another path (symlink, hard link): read it once
         if entry.matches(s.head) and s.size >= entry.offset:
             self._take(entry, s, "plain")
             return True
@@ -257,8 +261,13 @@ class Planner:
         that is still there means.
         """
         best: Entry | None = None
+        prints: dict[int, str] = {}  # fingerprint of head by length: hash each prefix once
         for e in self.entries.values():
-            if e.fp_len == 0 or not e.matches(head):
+            if e.fp_len == 0 or e.fp_len > len(head):
+                continue
+            if e.fp_len not in prints:
+                prints[e.fp_len] = fingerprint(head[: e.fp_len])
+            if prints[e.fp_len] != e.fp:
                 continue
             if size is not None and size < e.offset:
                 continue

@@ -475,7 +475,7 @@ def test_bad_options(state: StateStore, tmp_path: Path, options: dict[str, Any],
                      message: str) -> None:
     with pytest.raises(ConfigError) as info:
         collector(state, tmp_path / "*.log", **options)
-    assert info.value.message.startswith(f"source logs: {message}")
+    assert info.value.message.startswith(f"options: {message}")
 
 
 def test_id_hasher_equals_event_id() -> None:
@@ -483,3 +483,12 @@ def test_id_hasher_equals_event_id() -> None:
         h = id_hasher("ab12").copy()
         h.update(b"%d" % offset)
         assert h.hexdigest() == event_id("ab12", offset)
+
+
+def test_same_file_by_two_paths_is_read_once(state: StateStore, tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    write(log, b"once\n")
+    (tmp_path / "b.log").symlink_to(log)
+    assert [r[1] for r in rows(run(collector(state, tmp_path / "*.log")))] == ["once"]
+    write(log, b"twice\n", "ab")
+    assert [r[1] for r in rows(run(collector(state, tmp_path / "*.log")))] == ["twice"]
