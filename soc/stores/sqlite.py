@@ -528,7 +528,8 @@ class SQLiteStore(Store):
                                     [(t,) for t in tables])
                 self.db.executemany("DELETE FROM partition_datasets WHERE partition = ?",
                                     [(t,) for t in tables])
-            self.db.execute("PRAGMA incremental_vacuum").fetchall()
+            # executescript steps the pragma to the end; execute() would free a single page
+            self.db.executescript("PRAGMA incremental_vacuum;")
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 

@@ -1,0 +1,310 @@
+"""The embedded store beyond the contract: concurrency, files, migrations, partitions, retention."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import soc.stores.sqlite as sqlite_store
+from soc.ecs import Event, event_id
+from soc.errors import StoreError, StoreLockedError
+from soc.stores.base import WriteResult
+from soc.stores.sqlite import SCHEMA_VERSION, SQLiteStore
+
+
+def ev(n: int, ts: str, level: Any = 3, **fields: Any) -> Event:
+    event: Event = {"@timestamp": ts, "event.id": event_id("sqlite", n),
+                    "event.dataset": "linux.auth", "labels.n": n, **fields}
+    if level is not None:
+        event["labels.security_level"] = level
+    return event
+
+
+def tables(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+
+
+def pragma(path: Path, name: str) -> Any:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        db.close()
+
+
+def file_size(path: Path) -> int:
+    wal = Path(f"{path}-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "store.db"
+
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+READER = """
+import json, sys, time
+from pathlib import Path
+from soc.stores.sqlite import SQLiteStore
+path, stop = Path(sys.argv[1]), Path(sys.argv[2])
+reads, errors, counts = 0, [], []
+held = SQLiteStore.open_path(path, readonly=True)  # one long-lived reader as well
+while not stop.exists():
+    try:
+        with SQLiteStore.open_path(path, readonly=True) as store:
+            counts.append(store.count())
+            list(store.search("user.name:root", limit=20))
+            store.stats()
+        counts.append(held.count("labels.security_level:3"))
+        list(held.search(limit=50, order="asc"))
+        reads += 1
+    except Exception as exc:
+        errors.append(repr(exc))
+print(json.dumps({"reads": reads, "errors": errors[:3], "distinct": len(set(counts))}))
+"""
+
+
+@pytest.mark.slow
+def test_reader_process_never_sees_locked_while_writer_writes(path: Path, tmp_path: Path) -> None:
+    store = SQLiteStore.open_path(path)
+    store.write_events([ev(i, "2026-11-20T00:00:00.000Z", user=None) for i in range(500)])
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(path), str(stop)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    n, batches, deadline = 1000, 0, time.monotonic() + 4
+    while time.monotonic() < deadline:
+        day = 21 + batches % 5
+        store.write_events([ev(n + i, f"2026-11-{day}T08:00:{i % 60:02d}.000Z",
+                               level=3 if i % 2 else 1, **{"user.name": "root"})
+                            for i in range(2000)])
+        n, batches = n + 2000, batches + 1
+        if batches == 5:  # drop a whole day while the reader reads
+            store.retention(lambda level: 3, now=datetime(2026, 11, 24, tzinfo=UTC), apply=True)
+    stop.touch()
+    out, err = reader.communicate(timeout=60)
+    store.close()
+    assert reader.returncode == 0, err
+    result = json.loads(out)
+    assert result["errors"] == []
+    assert result["reads"] >= 5
+    assert result["distinct"] > 2  # it read while the data changed
+    assert batches >= 5
+
+
+def test_write_waits_then_reports_locked(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_S", 0.2)
+    store = SQLiteStore.open_path(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreLockedError) as info:
+            store.write_events([ev(1, "2026-11-24T08:00:00.000Z")])
+        assert info.value.message == (
+            f"cannot write events: {path} is locked (database is locked)")
+        assert info.value.hint == (
+            "Another process holds the store for too long; retry, or see 'soc status'.")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert store.write_events([ev(1, "2026-11-24T08:00:00.000Z")]) == WriteResult(1, 0)
+    store.close()
+
+
+# --- opening, read-only, migrations --------------------------------------------------------------
+
+
+def test_readonly_open_of_missing_store(path: Path) -> None:
+    with pytest.raises(StoreError) as info:
+        SQLiteStore.open_path(path, readonly=True)
+    assert info.value.message == f"no store at {path}"
+    assert info.value.hint == "Create it with 'soc store init', or check data_dir in soc.yml."
+    assert not path.parent.exists()
+
+
+def test_readonly_store_refuses_writes(path: Path) -> None:
+    SQLiteStore.open_path(path).close()
+    with SQLiteStore.open_path(path, readonly=True) as store:
+        with pytest.raises(StoreError, match="^cannot write events: the store was opened read-"):
+            store.write_events([ev(1, "2026-11-24T08:00:00.000Z")])
+        with pytest.raises(StoreError, match="^cannot apply retention: the store was opened"):
+            store.retention(lambda level: 1, now=datetime.now(UTC), apply=True)
+        assert store.count() == 0
+
+
+def test_readonly_open_leaves_journal_mode_alone(path: Path) -> None:
+    SQLiteStore.open_path(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    db.close()
+    with SQLiteStore.open_path(path, readonly=True) as store:
+        assert store.count() == 0
+    assert pragma(path, "journal_mode") == "delete"
+    SQLiteStore.open_path(path).close()  # a writer puts WAL back
+    assert pragma(path, "journal_mode") == "wal"
+
+
+def test_migration_from_an_empty_database(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.touch()
+    with SQLiteStore.open_path(path) as store:
+        assert store.stats()["schema_version"] == SCHEMA_VERSION == 1
+    assert tables(path) == ["alerts", "audit", "dead_letters", "incidents", "meta",
+                            "partition_datasets", "partitions", "rule_hits"]
+    assert pragma(path, "auto_vacuum") == 2  # incremental
+    assert pragma(path, "journal_mode") == "wal"
+
+
+def test_readonly_open_of_an_uninitialised_file(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.touch()
+    with pytest.raises(StoreError) as info:
+        SQLiteStore.open_path(path, readonly=True)
+    assert info.value.message == f"{path} is not an initialised soc store"
+    assert info.value.hint == "Create it with 'soc store init'."
+
+
+def test_schema_newer_than_code(path: Path) -> None:
+    SQLiteStore.open_path(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    message = (f"the store {path} has schema version 99, newer than this soc "
+               f"(version {SCHEMA_VERSION})")
+    for readonly in (False, True):
+        with pytest.raises(StoreError) as info:
+            SQLiteStore.open_path(path, readonly=readonly)
+        assert info.value.message == message
+        assert info.value.hint == (
+            "Upgrade soc on this host (pip install -U soc) before using this store.")
+
+
+def test_migrations_run_once(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    SQLiteStore.open_path(path).close()
+    ran: list[int] = []
+
+    def second(db: sqlite3.Connection) -> None:
+        ran.append(1)
+        db.execute("CREATE TABLE extra (id TEXT PRIMARY KEY)")
+
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, second))
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 2)
+    SQLiteStore.open_path(path).close()
+    SQLiteStore.open_path(path).close()
+    assert ran == [1]
+    assert "extra" in tables(path)
+    with SQLiteStore.open_path(path, readonly=True) as store:
+        assert store.stats()["schema_version"] == 2
+
+
+def test_failed_migration_changes_nothing(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    SQLiteStore.open_path(path).close()
+
+    def broken(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE half (id TEXT)")
+        db.execute("INSERT INTO nowhere VALUES (1)")
+
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, broken))
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 2)
+    with pytest.raises(StoreError, match="^cannot open the store: no such table: nowhere"):
+        SQLiteStore.open_path(path)
+    assert "half" not in tables(path)
+
+
+# --- partitions ----------------------------------------------------------------------------------
+
+
+def test_partitions_by_day_and_security_level(path: Path) -> None:
+    with SQLiteStore.open_path(path) as store:
+        result = store.write_events([
+            ev(1, "2026-11-24T08:00:00.000Z", level=3),
+            ev(2, "2026-11-24T23:59:59.999Z", level="3"),
+            ev(3, "2026-11-25T00:00:00.000Z", level=None),
+            ev(4, "2026-11-25T00:00:00.000Z", level="unknown"),
+            ev(5, "2026-11-25T00:00:00.000Z", level=9),
+            ev(6, "2026-11-25T01:00:00.000Z", level=5),
+        ])
+        assert result == WriteResult(6, 0)
+        assert [t for t in tables(path) if t.startswith("ev_")] == [
+            "ev_20261124_l3", "ev_20261125_l0", "ev_20261125_l5"]
+        stats = store.stats()
+    assert {k: stats[k] for k in ("events", "partitions", "oldest_day", "newest_day",
+                                  "datasets", "dead_letters", "alerts")} == {
+        "events": 6, "partitions": 3, "oldest_day": "2026-11-24", "newest_day": "2026-11-25",
+        "datasets": {"linux.auth": 6}, "dead_letters": 0, "alerts": 0}
+    assert stats["size_bytes"] == file_size(path)
+
+
+def test_non_canonical_timestamps_are_normalised(path: Path) -> None:
+    with SQLiteStore.open_path(path) as store:
+        store.write_events([ev(1, "2026-11-25T06:30:00+07:00")])
+        assert [t for t in tables(path) if t.startswith("ev_")] == ["ev_20261124_l3"]
+        assert store.get_event(event_id("sqlite", 1)) == ev(1, "2026-11-24T23:30:00.000Z")
+
+
+def test_a_bad_event_rejects_the_whole_batch(path: Path) -> None:
+    bad = ev(2, "2026-11-24T08:00:00.000Z")
+    del bad["event.id"]
+    with SQLiteStore.open_path(path) as store:
+        with pytest.raises(StoreError) as info:
+            store.write_events([ev(1, "2026-11-24T08:00:00.000Z"), bad])
+        assert info.value.message == (
+            "cannot store an event without a valid @timestamp and event.id "
+            "(KeyError: 'event.id')")
+        assert store.count() == 0
+
+
+def test_get_event(path: Path) -> None:
+    with SQLiteStore.open_path(path) as store:
+        store.write_events([ev(1, "2026-11-23T08:00:00.000Z"), ev(2, "2026-11-24T08:00:00.000Z")])
+        assert store.get_event(event_id("sqlite", 1)) == ev(1, "2026-11-23T08:00:00.000Z")
+        assert store.get_event("nope") is None
+
+
+def test_huge_event(path: Path) -> None:
+    original = "x" * (10 * 1024 * 1024 - 12) + " needle-here"
+    event = ev(1, "2026-11-24T08:00:00.000Z", **{"event.original": original})
+    with SQLiteStore.open_path(path) as store:
+        assert store.write_events([event, ev(2, "2026-11-24T08:00:01.000Z")]) == WriteResult(2, 0)
+        assert store.get_event(event["event.id"]) == event
+        assert [e["labels.n"] for e in store.search("needle-here")] == [1]
+        assert store.count("event.original:NEEDLE*") == 1
+        assert store.count("_exists_:event.original") == 1
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+
+def test_retention_drops_whole_days_per_level_and_frees_space(path: Path) -> None:
+    padding = "p" * 4000
+    events = [ev(day * 1000 + i, f"2026-11-{day}T{i % 24:02d}:00:00.000Z",
+                 level=1 if i % 2 else 3, **{"event.original": padding})
+              for day in range(20, 25) for i in range(200)]
+    keep = {1: 2, 3: 4}
+    with SQLiteStore.open_path(path) as store:
+        store.write_events(events)
+        before = file_size(path)
+        items = store.retention(lambda level: keep[level or 3],
+                                now=datetime(2026, 11, 25, 9, tzinfo=UTC), apply=True)
+        expired = sorted((i.day, i.level) for i in items if i.expired)
+        # level 1 keeps 2 days (cut-off 2026-11-23), level 3 keeps 4 (cut-off 2026-11-21)
+        assert expired == [("2026-11-20", 1), ("2026-11-20", 3), ("2026-11-21", 1),
+                           ("2026-11-22", 1)]
+        assert [t for t in tables(path) if t.startswith("ev_")] == [
+            "ev_20261121_l3", "ev_20261122_l3", "ev_20261123_l1", "ev_20261123_l3",
+            "ev_20261124_l1", "ev_20261124_l3"]
+        assert store.count() == 600
+        assert store.stats()["oldest_day"] == "2026-11-21"
+    after = file_size(path)
+    assert pragma(path, "freelist_count") == 0
+    assert after < before * 0.7, (before, after)  # 4 of 10 equal partitions are gone
