@@ -136,9 +136,9 @@ def test_readonly_open_of_missing_store(path: Path) -> None:
 def test_readonly_store_refuses_writes(path: Path) -> None:
     SQLiteStore.open_path(path).close()
     with SQLiteStore.open_path(path, readonly=True) as store:
-        with pytest.raises(StoreError, match="^cannot write events: the store was opened read-"):
+        with pytest.raises(StoreError, match=r"^cannot write events: the store was opened read-"):
             store.write_events([ev(1, "2026-11-24T08:00:00.000Z")])
-        with pytest.raises(StoreError, match="^cannot apply retention: the store was opened"):
+        with pytest.raises(StoreError, match=r"^cannot apply retention: the store was opened"):
             store.retention(lambda level: 1, now=datetime.now(UTC), apply=True)
         assert store.count() == 0
 
@@ -216,7 +216,7 @@ def test_failed_migration_changes_nothing(path: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, broken))
     monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 2)
-    with pytest.raises(StoreError, match="^cannot open the store: no such table: nowhere"):
+    with pytest.raises(StoreError, match=r"^cannot open the store: no such table: nowhere"):
         SQLiteStore.open_path(path)
     assert "half" not in tables(path)
 
