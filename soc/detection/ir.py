@@ -4,7 +4,8 @@ The tree is the post-pipeline rule representation that the cache keeps and the c
 predicates. Nodes are tuples so that pickling and unpickling 3,700 rules takes milliseconds:
 
 * ``("and", (node, ...))``, ``("or", (node, ...))``, ``("not", node)``, ``("const", bool)``
-* ``("leaf", field | None, test)``: ``field`` None is a keyword search over every value.
+* ``("leaf", field | None, test)``: ``field`` None is a keyword search over every value (keyword
+  values are searched for inside values: a plain keyword is a ``contains`` test).
 
 Tests (string literals are casefolded unless ``cased``):
 
@@ -123,7 +124,17 @@ def lower_value(field: str | None, value: SigmaType) -> Node:
     """One field/value pair (or keyword value) → a leaf, or an OR for expansions."""
     if isinstance(value, SigmaExpansion):
         return ("or", tuple(lower_value(field, v) for v in value.values))
-    return ("leaf", field, lower_test(field, value))
+    test = lower_test(field, value)
+    return ("leaf", field, keyword_test(test) if field is None else test)
+
+
+def keyword_test(test: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Keywords are searched for inside the event's values, not compared with whole values."""
+    if test[0] in ("eq", "prefix", "suffix"):
+        return ("contains", test[1], test[2])
+    if test[0] == "glob":
+        return ("glob", f".*{test[1]}.*", test[2])
+    return test
 
 
 def lower_test(field: str | None, value: SigmaType) -> tuple[Any, ...]:
