@@ -1,4 +1,4 @@
-"""The compiler: every Sigma modifier and condition form, with cases from the Sigma specification."""
+"""The compiler: every Sigma modifier and condition form, cases from the Sigma specification."""
 
 from __future__ import annotations
 
@@ -310,7 +310,7 @@ def test_unexpanded_percent_is_literal() -> None:
 
 def test_unresolved_placeholder_is_a_lowering_error() -> None:
     rule = SigmaCollection.from_yaml(HEADER + "detection:\n" + sel("F|expand: '%X%'")).rules[0]
-    with pytest.raises(LoweringError, match="rules.placeholders.X"):
+    with pytest.raises(LoweringError, match=r"rules\.placeholders\.X"):
         lower_rule(rule, "<test>")
 
 
