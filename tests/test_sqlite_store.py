@@ -308,3 +308,28 @@ def test_retention_drops_whole_days_per_level_and_frees_space(path: Path) -> Non
     after = file_size(path)
     assert pragma(path, "freelist_count") == 0
     assert after < before * 0.7, (before, after)  # 4 of 10 equal partitions are gone
+
+
+# --- doctor --------------------------------------------------------------------------------------
+
+
+def test_doctor_all_ok_then_a_missing_partition(path: Path) -> None:
+    with SQLiteStore.open_path(path) as store:
+        store.write_events([ev(1, "2026-11-24T08:00:00.000Z")])
+    with SQLiteStore.open_path(path, readonly=True) as store:
+        assert store.doctor() == [
+            {"check": "schema", "status": "ok", "detail": "version 1 (this soc: 1)"},
+            {"check": "journal mode", "status": "ok", "detail": "wal (expected wal)"},
+            {"check": "auto vacuum", "status": "ok", "detail": "2 (expected 2)"},
+            {"check": "integrity", "status": "ok", "detail": "quick_check ok"},
+            {"check": "partitions", "status": "ok",
+             "detail": "1 partition tables, catalog consistent"},
+        ]
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE ev_20261124_l3")
+    with SQLiteStore.open_path(path, readonly=True) as store:
+        assert store.doctor()[-1] == {
+            "check": "partitions", "status": "fail",
+            "detail": "in the catalog but missing: ['ev_20261124_l3']; "
+                      "tables not in the catalog: []"}
+        assert store.count("user.name:x") == 0  # a missing table is skipped, not an error

@@ -498,6 +498,45 @@ class SQLiteStore(Store):
                 total += Path(f"{self.path}{suffix}").stat().st_size
         return total
 
+    def doctor(self) -> list[dict[str, str]]:
+        """Checks for ``soc store doctor``: each a dict of check, status (ok/fail), detail."""
+        with self._errors("cannot check the store"):
+            return [self._check(name, ok, detail) for name, ok, detail in (
+                ("schema", *self._doctor_schema()),
+                ("journal mode", *self._doctor_pragma("journal_mode", "wal")),
+                ("auto vacuum", *self._doctor_pragma("auto_vacuum", 2)),
+                ("integrity", *self._doctor_integrity()),
+                ("partitions", *self._doctor_partitions()),
+            )]
+
+    @staticmethod
+    def _check(name: str, ok: bool, detail: str) -> dict[str, str]:
+        return {"check": name, "status": "ok" if ok else "fail", "detail": detail}
+
+    def _doctor_schema(self) -> tuple[bool, str]:
+        version = schema_version(self.db)
+        return version == SCHEMA_VERSION, f"version {version} (this soc: {SCHEMA_VERSION})"
+
+    def _doctor_pragma(self, name: str, expected: object) -> tuple[bool, str]:
+        value = self._scalar(f"PRAGMA {name}")
+        return value == expected, f"{value} (expected {expected})"
+
+    def _doctor_integrity(self) -> tuple[bool, str]:
+        problems = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
+        if problems == ["ok"]:
+            return True, "quick_check ok"
+        return False, "; ".join(problems) + " - restore from a backup, or run 'sqlite3 .recover'"
+
+    def _doctor_partitions(self) -> tuple[bool, str]:
+        catalog = {n for (n,) in self.db.execute("SELECT name FROM partitions")}
+        actual = {n for (n,) in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ev\\_%' "
+            "ESCAPE '\\'")}
+        if catalog == actual:
+            return True, f"{len(actual)} partition tables, catalog consistent"
+        missing, extra = sorted(catalog - actual), sorted(actual - catalog)
+        return False, f"in the catalog but missing: {missing}; tables not in the catalog: {extra}"
+
     def retention(self, keep_days: Callable[[int | None], int], *, now: datetime,
                   apply: bool = False) -> list[RetentionItem]:
         """Partitions and whether each is past its retention; ``apply`` drops expired ones."""
