@@ -469,13 +469,23 @@ def test_json_refiner_by_dataset() -> None:
 def test_get_parser_by_name_and_unknown() -> None:
     assert isinstance(get_parser("syslog"), SyslogParser)
     assert get_parser("jsonl") is get_parser("jsonl")
-    with pytest.raises(SocError, match=r"no parser named 'nope' \(known: auto, jsonl, syslog"):
+    with pytest.raises(SocError, match=r"no parser named 'nope' \(known: auto, .*jsonl, .*syslog"):
         get_parser("nope")
 
 
-def test_auto_picks_per_line_and_remembers() -> None:
+def test_get_parser_auto_uses_every_registered_parser() -> None:
     auto = get_parser("auto")
     assert isinstance(auto, AutoParser)
+    assert {"jsonl", "syslog"} <= {p.name for p in auto.parsers}
+    assert auto is not get_parser("auto")  # it keeps state: one per source
+
+
+def two() -> AutoParser:
+    return AutoParser([JsonLinesParser(), SyslogParser()])
+
+
+def test_auto_picks_per_line_and_remembers() -> None:
+    auto = two()
     ev = auto.parse("Nov 24 09:15:02 web01 app: hi", CTX)
     assert ev["event.dataset"] == "syslog"
     assert isinstance(auto.last, SyslogParser)
@@ -486,7 +496,7 @@ def test_auto_picks_per_line_and_remembers() -> None:
 
 
 def test_auto_says_what_it_tried() -> None:
-    auto = get_parser("auto")
+    auto = two()
     with pytest.raises(ParseError) as info:
         auto.parse("hello world", CTX)
     assert info.value.message == "no parser recognises this line (tried: jsonl, syslog)"
@@ -528,3 +538,48 @@ def test_parse_record_requires_timestamp_and_dataset() -> None:
     with pytest.raises(ParseError) as info:
         parse_record(Sloppy(), RECORD, CTX)
     assert info.value.message == "parser 'sloppy' gave no @timestamp and no event.dataset"
+
+
+MORE_VARIANTS = [
+    ("su[1]: Successful su for root by alice", "su", "success", "alice", None),
+    ("su[1]: + pts/0 alice:root", "su", "success", "alice", None),
+    ("su[1]: - pts/0 alice:root", "su", "failure", "alice", None),
+    ("login[1]: FAILED LOGIN 1 FROM tty1 FOR alice, Authentication failure", "login", "failure",
+     "alice", None),
+    ("login[1]: FAILED LOGIN 2 FROM 10.1.1.1 FOR bob, Authentication failure", "login", "failure",
+     "bob", "10.1.1.1"),
+    ("login[1]: LOGIN ON tty1 BY alice", "login", "success", "alice", None),
+    ("systemd-logind[1]: Removed session 12.", "logind_session_closed", "success", None, None),
+    ("userdel[1]: delete 'bob' from group 'sudo'", "user_removed_from_group", "success", "bob",
+     None),
+    ("groupdel[1]: group 'devs' removed", "group_deleted", "success", None, None),
+    ("usermod[1]: change user 'bob' password", "password_changed", "success", "bob", None),
+    ("usermod[1]: lock user 'bob' password", "user_locked", "success", "bob", None),
+    ("passwd[1]: password for 'bob' changed by 'root'", "password_changed", "success", "bob",
+     None),
+    ("sshd[1]: Address 1.2.3.4 maps to x.example, but this does not map back to the address - "
+     "POSSIBLE BREAK-IN ATTEMPT!", "ssh_reverse_mapping_failed", None, None, "1.2.3.4"),
+    ('sshd[1]: Connection from 1.2.3.4 port 5555 on 10.0.0.2 port 22 rdomain ""',
+     "ssh_connection", None, None, "1.2.3.4"),
+    ("sshd[1]: Disconnecting authenticating user root 1.2.3.4 port 5555: Too many "
+     "authentication failures [preauth]", "ssh_too_many_auth_failures", "failure", "root",
+     "1.2.3.4"),
+    ("sshd[1]: Failed keyboard-interactive/pam for invalid user x from 1.2.3.4 port 5 ssh2",
+     "ssh_failed_password", "failure", "x", "1.2.3.4"),
+    ("sshd[1]: Connection reset by 1.2.3.4 port 5 [preauth]", "ssh_connection_closed", None, None,
+     "1.2.3.4"),
+    ("sshd[1]: error: Received disconnect from 195.1.1.1: 3: com.jcraft.jsch.JSchException: "
+     "Auth fail [preauth]", "ssh_disconnect", None, None, "195.1.1.1"),
+]
+
+
+@pytest.mark.parametrize(("rest", "action", "outcome", "name", "ip"), MORE_VARIANTS,
+                         ids=[v[0][:45] for v in MORE_VARIANTS])
+def test_more_variants(rest: str, action: str, outcome: str | None, name: str | None,
+                       ip: str | None) -> None:
+    ev = parse("Nov 24 09:15:02 h " + rest)
+    assert ev["event.dataset"] == "linux.auth"
+    assert ev["event.action"] == action
+    assert ev.get("event.outcome") == outcome
+    assert ev.get("user.name") == name
+    assert ev.get("source.ip") == ip

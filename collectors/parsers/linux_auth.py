@@ -109,6 +109,7 @@ _FIELDS: dict[str, Put] = {
     "reason": _put_reason,
     "kv": _put_pam_kv,
     "by": _add_related,
+    "ruser": _add_related,
 }
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,9 @@ DISCONNECT = Spec("ssh_disconnect", SESSION, ("end",))
 CLOSED = Spec("ssh_connection_closed", SESSION, ("end",))
 TOO_MANY = Spec("ssh_too_many_auth_failures", AUTHENTICATION, ("info",), "failure")
 REVERSE = Spec("ssh_reverse_mapping_failed", NETWORK, ("info",))
+PAM_MORE = Spec("pam_more_authentication_failures", AUTHENTICATION, ("info",), "failure")
+# pam_unix: "logname=%s uid=%d euid=%d tty=%s ruser=%s rhost=%s[  user=%s]"
+PAM_FIELDS = r".*? ruser=(?P<ruser>\S*) rhost=(?P<ip>\S*)(?:\s+user=(?P<user>\S*))?\s*$"
 PAM_FAILURE = Spec("pam_authentication_failure", AUTHENTICATION, ("info",), "failure")
 
 SSH: Table = {
@@ -193,14 +197,19 @@ SSH: Table = {
     "Did": [_rule(r"Did not receive identification string from (?P<ip>\S+)"
                   r"(?: port (?P<port>\d+))?$",
                   Spec("ssh_no_identification", NETWORK, ("info",)))],
-    "PAM": [_rule(r"PAM \d+ more authentication failures?; (?P<kv>.*)$",
-                  Spec("pam_more_authentication_failures", AUTHENTICATION, ("info",), "failure"))],
+    "PAM": [
+        _rule(r"PAM \d+ more authentication failures?;" + PAM_FIELDS, PAM_MORE),
+        _rule(r"PAM \d+ more authentication failures?; (?P<kv>.*)$", PAM_MORE),
+    ],
     "User": [_rule(r"User (?P<user>\S+) from (?P<ip>\S+) not allowed because (?P<reason>.+)$",
                    Spec("ssh_user_not_allowed", AUTHENTICATION, ("info",), "failure"))],
 }
 
 PAM: Table = {
-    "authentication": [_rule(r"authentication failure; (?P<kv>.*)$", PAM_FAILURE)],
+    "authentication": [
+        _rule(r"authentication failure;" + PAM_FIELDS, PAM_FAILURE),
+        _rule(r"authentication failure; (?P<kv>.*)$", PAM_FAILURE),  # another order
+    ],
     "check": [_rule(r"check pass; user unknown$",
                     Spec("pam_user_unknown", AUTHENTICATION, ("info",), "failure"))],
     "session": [
@@ -275,7 +284,7 @@ LOGIN: Table = {
     "LOGIN": [_rule(r"LOGIN ON \S+ BY (?P<user>\S+)(?: FROM (?P<addr>\S+))?", LOGIN_SPEC)],
     "FAILED": [_rule(r"FAILED LOGIN \d+ (?:FROM (?P<addr>\S+) )?FOR (?P<user>[^,\s]+), "
                      r"(?P<reason>.+)",
-                     Spec("login", AUTHENTICATION, ("start",), "failure"))],
+                     Spec("login", AUTHENTICATION, ("info",), "failure"))],
 }
 
 SUDO_OK = Spec("sudo", ("process",), ("start",), "success")
@@ -288,9 +297,11 @@ _PAM_PREFIX = re.compile(r"pam_\w+\((?P<svc>[^:)]+):(?P<kind>[^)]+)\): (?P<body>
 
 def _apply(ev: Event, table: Table, message: str) -> None:
     """Match ``message`` against the rules its first word selects; the first hit fills ``ev``."""
-    if message.startswith("error: "):
+    word = message[:message.find(" ")]
+    if word == "error:":
         message = message[7:]
-    rules = table.get(message[:message.find(" ")])
+        word = message[:message.find(" ")]
+    rules = table.get(word)
     if not rules:
         return
     for rule in rules:
@@ -320,9 +331,6 @@ def _put_spec(ev: Event, spec: Spec) -> None:
 
 def _sudo(ev: Event, message: str) -> None:
     """``alice : [reason ; ]TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash``."""
-    if message.startswith("pam_"):
-        _pam(ev, message)
-        return
     m = _SUDO.match(message)
     if m is None:
         return
@@ -348,53 +356,47 @@ def _pam(ev: Event, message: str) -> None:
     _apply(ev, PAM, m["body"] if m else message)
 
 
-def _table(table: Table) -> Callable[[Event, str], None]:
-    def handle(ev: Event, message: str) -> None:
-        if message.startswith("pam_"):
-            _pam(ev, message)
-        else:
-            _apply(ev, table, message)
-
-    return handle
-
-
-Handler = Callable[[Event, str], None]
-
-HANDLERS: dict[str, Handler] = {
-    "sshd": _table(SSH), "sshd-session": _table(SSH),
-    "sudo": _sudo, "su": _table(SU),
-    "systemd-logind": _table(LOGIND), "login": _table(LOGIN),
-    **{p: _table(SHADOW) for p in (
-        "useradd", "groupadd", "usermod", "userdel", "groupdel", "groupmod",
-        "passwd", "chpasswd", "gpasswd", "chage", "newusers")},
+TABLES: dict[str, Table] = {
+    "sshd": SSH, "sshd-session": SSH, "su": SU, "systemd-logind": LOGIND, "login": LOGIN,
+    **dict.fromkeys(("useradd", "groupadd", "usermod", "userdel", "groupdel", "groupmod",
+                     "passwd", "chpasswd", "gpasswd", "chage", "newusers"), SHADOW),
 }
-PROGRAMS = frozenset(HANDLERS)
+"""Program → the table of its messages (PAM's messages are understood for every program)."""
+PROGRAMS = frozenset({*TABLES, "sudo"})
 
 
 def is_auth(program: str, tag: str, message: str) -> bool:
     """Whether a syslog line belongs to ``linux.auth``: a known program, or PAM speaking."""
-    return program in HANDLERS or "(pam" in tag or message.startswith("pam_")
+    return program in PROGRAMS or "(pam" in tag or message.startswith("pam_")
 
 
 def refine(ev: Event, program: str, tag: str, message: str) -> None:
     """Add the ``linux.auth`` fields a message carries to a syslog event (in place)."""
     ev["event.dataset"] = DATASET
-    if "(pam" in tag:
+    if "(pam" in tag or message.startswith("pam_"):
         _pam(ev, message)
+    elif program == "sudo":
+        _sudo(ev, message)
     else:
-        HANDLERS.get(program, _pam)(ev, message)
+        table = TABLES.get(program)
+        if table is not None:
+            _apply(ev, table, message)
     _related(ev)
 
 
 def _related(ev: Event) -> None:
-    """``related.user`` and ``related.ip`` from the fields set (the hot path avoids sets)."""
-    users = [u for u in (ev.get("user.name"), ev.get("user.effective.name")) if u]
+    """``related.user`` and ``related.ip`` from the fields set. Hot: the common cases are cheap."""
+    user = ev.get("user.name")
+    effective = ev.get("user.effective.name")
     extra = ev.get("related.user")
-    if extra:
-        users += extra
-    if users:
-        ev["related.user"] = users if len(users) == 1 else list(dict.fromkeys(users))
+    if effective is None and extra is None:
+        if user is not None:
+            ev["related.user"] = [user]
+    else:
+        users = [u for u in (user, effective, *(extra or ())) if u]
+        ev["related.user"] = list(dict.fromkeys(users))
     ip = ev.get("source.ip")
-    if ip is not None or "destination.ip" in ev:
-        ips = [x for x in (ip, ev.get("destination.ip")) if x]
-        ev["related.ip"] = ips if len(ips) == 1 else list(dict.fromkeys(ips))
+    if "destination.ip" in ev:
+        ev["related.ip"] = list(dict.fromkeys(x for x in (ip, ev["destination.ip"]) if x))
+    elif ip is not None:
+        ev["related.ip"] = [ip]
