@@ -106,7 +106,7 @@ CATEGORY_EVENTS = {
     "network_connection": {(SYSMON, "3")}, "pipe_created": {(SYSMON, "17"), (SYSMON, "18")},
     "dns_query": {(SYSMON, "22")}, "create_remote_thread": {(SYSMON, "8")},
     "driver_load": {(SYSMON, "6")}, "file_delete": {(SYSMON, "23"), (SYSMON, "26")},
-    "create_stream_hash": {(SYSMON, "15")}, "wmi_event": {(SYSMON, c) for c in "19 20 21".split()},
+    "create_stream_hash": {(SYSMON, "15")}, "wmi_event": {(SYSMON, c) for c in ["19", "20", "21"]},
     "raw_access_thread": {(SYSMON, "9")},
 }
 SERVICE_CHANNELS = {"security": "Security", "system": "System", "sysmon": SYSMON,
