@@ -49,8 +49,8 @@ def regression_events(root: Path, test_file: str) -> list[Event]:
         return [winlog_event(r) for r in json_records(twin)]
     from evtx import PyEvtxParser
 
-    return [winlog_event(json.loads(r["data"]))
-            for r in PyEvtxParser(str(evtx_path)).records_json()]
+    records: Iterator[dict[str, Any]] = PyEvtxParser(str(evtx_path)).records_json()
+    return [winlog_event(json.loads(r["data"])) for r in records]
 
 
 def labels(corpus: Path) -> list[dict[str, str]]:
