@@ -49,8 +49,8 @@ def regression_events(root: Path, test_file: str) -> list[Event]:
         return [winlog_event(r) for r in json_records(twin)]
     from evtx import PyEvtxParser
 
-    records: Iterator[dict[str, Any]] = PyEvtxParser(str(evtx_path)).records_json()
-    return [winlog_event(json.loads(r["data"])) for r in records]
+    records = PyEvtxParser(str(evtx_path)).records_json()
+    return [winlog_event(json.loads(r["data"])) for r in records if r is not None]
 
 
 def labels(corpus: Path) -> list[dict[str, str]]:
