@@ -1,0 +1,52 @@
+"""``soc listen``: the syslog receiver daemon (UDP, TCP, TLS)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from soc.cli.main import App, pass_app
+from soc.cli.output import Format, current_format, emit_object, format_options, info
+from soc.errors import ExitCode
+from soc.listen import listen
+from soc.listen_config import load_listen_config
+
+
+def _logging(verbose: int) -> None:
+    """Daemon messages on stderr (journald keeps them): lifecycle at INFO, problems above."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("soc")
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+@click.command("listen")
+@click.option("--check", is_flag=True,
+              help="Validate the listen: settings, print them, and exit.")
+@click.option("--no-detect", is_flag=True, help="Store events without running the rules.")
+@format_options
+@pass_app
+def listen_cmd(app: App, check: bool, no_detect: bool) -> int:
+    """Receive syslog over UDP, TCP and TLS until SIGTERM; the daemon behind soc collect.
+
+    Every accepted message is written to a durable spool in the data directory, then parsed,
+    enriched, matched against the rules and stored by the same pipeline as 'soc collect'.
+    SIGTERM or SIGINT stops accepting, spools and drains what was received, and exits 0.
+    Counters: <data_dir>/listen.json (also in 'soc status'). See docs/listen.md.
+    """
+    if check:
+        emit_object(load_listen_config(app.config).to_dict())
+        return int(ExitCode.OK)
+    _logging(app.verbose)
+    final = listen(app.config, detect=not no_detect)
+    if current_format() is not Format.TABLE:
+        emit_object(final)
+    info(f"soc listen: {final['received']} received, {final['spooled']} spooled, "
+         f"{final['drain']['events']} stored, {final['drain']['dead_letters']} dead letter(s), "
+         f"{final['dropped']} dropped")
+    return int(ExitCode.OK)
+
+
+COMMANDS = [listen_cmd]

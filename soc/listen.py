@@ -1,0 +1,405 @@
+"""``soc listen``: the syslog daemon. Receive → durable spool → the pipeline of ``soc collect``.
+
+Three parts run together (see docs/listen.md):
+
+- the asyncio servers of :mod:`soc.syslog_server` put each message, framed and encoded, in a bounded
+  in-memory intake;
+- the *pump* appends what the intake holds to the spool (:class:`soc.spool.SpoolWriter`) with one
+  ``fdatasync`` per batch (every ``flush_messages`` messages or ``flush_interval``);
+- the *drainer* thread runs :meth:`soc.pipeline.Pipeline.run_source` over the ``syslog-spool``
+  source, exactly as ``soc collect --source NAME`` does, whenever there is something to drain.
+
+SIGTERM or SIGINT: stop accepting, let connected peers finish for ``shutdown_grace``, spool what
+is in memory, drain the spool through the pipeline, write the status file, return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from soc.config import Config, Source
+from soc.ecs import format_ts
+from soc.errors import BusyError, ConfigError, SocError, StoreError
+from soc.listen_config import Endpoint, ListenConfig, load_listen_config, spool_source
+from soc.lock import PassLock
+from soc.pipeline import Pipeline, SourceReport
+from soc.spool import SpoolWriter, spool_bytes, spool_dir
+from soc.state import StateStore
+from soc.stores.base import Store, open_store
+from soc.syslog_server import Intake, Listener, start, udp_kernel_drops
+
+log = logging.getLogger("soc.listen")
+STATUS_FILE = "listen.json"
+MAX_BACKOFF = 30.0
+
+
+def status_path(config: Config) -> Path:
+    """Where the running daemon writes its counters (``soc status`` reads it)."""
+    return config.data_dir / STATUS_FILE
+
+
+def read_status(config: Config) -> dict[str, Any] | None:
+    """The daemon's last status, or None if it never ran here."""
+    try:
+        data: dict[str, Any] = json.loads(status_path(config).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+# --- the drainer ---------------------------------------------------------------------------------
+
+
+@dataclass
+class DrainStats:
+    passes: int = 0
+    events: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    alerts: int = 0
+    last_drain: str | None = None
+    last_error: str | None = None
+    lag: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, rep: SourceReport) -> None:
+        self.passes += 1
+        self.events += rep.events
+        self.duplicates += rep.duplicates
+        self.dead_letters += rep.dead_letters
+        self.alerts += rep.alerts
+        self.last_drain = format_ts(datetime.now(UTC))
+        self.last_error = rep.error
+        self.lag = rep.lag
+
+
+class Drainer(threading.Thread):
+    """Runs the spool source through the pipeline until told to finish, then drains once more."""
+
+    def __init__(self, config: Config, source: Source, *, detect: bool, interval: float) -> None:
+        super().__init__(name="soc-drain", daemon=True)
+        self.config = config
+        self.source = source
+        self.detect = detect
+        self.interval = interval
+        self.wake = threading.Event()
+        self.finishing = threading.Event()
+        self.stats = DrainStats()
+        self.final_ok = False
+        self._store: Store | None = None
+        self._state: StateStore | None = None
+        self._pipeline: Pipeline | None = None
+
+    def finish(self) -> None:
+        """Drain what is left, then stop (the caller joins)."""
+        self.finishing.set()
+        self.wake.set()
+
+    def run(self) -> None:
+        delay = 0.0
+        try:
+            while not self.finishing.is_set():
+                if delay:
+                    self.wake.wait(delay)
+                    self.wake.clear()
+                worked, ok = self.drain_once()
+                delay = 0.0 if worked else (self.interval if ok else self._backoff(delay))
+            self.final_ok = self.drain_once()[1]
+        finally:
+            self._close()
+
+    def _backoff(self, delay: float) -> float:
+        return min(MAX_BACKOFF, max(self.interval, delay * 2))
+
+    def drain_once(self) -> tuple[bool, bool]:
+        """One pass over the spool source: ``(did it store anything, did it succeed)``."""
+        try:
+            pipeline = self._pipeline or self._open()
+            rep = pipeline.run_source(self.source)
+        except Exception as exc:  # noqa: BLE001 - the daemon outlives a store outage or a bug
+            self._failed(exc)
+            return False, False
+        if rep.error and rep.error != self.stats.last_error:
+            log.warning("draining %s: %s", self.source.name, rep.error)
+        self.stats.add(rep)
+        return bool(rep.events or rep.duplicates or rep.dead_letters), rep.error is None
+
+    def _failed(self, exc: Exception) -> None:
+        message = str(exc) if isinstance(exc, SocError) else f"{type(exc).__name__}: {exc}"
+        if message != self.stats.last_error:
+            log.warning("draining %s failed (the spool keeps everything; retrying): %s",
+                        self.source.name, message, exc_info=not isinstance(exc, SocError))
+        self.stats.last_error = message
+        self._close()
+
+    def _open(self) -> Pipeline:
+        from soc.collect import default_stages, state_path
+
+        self._store = open_store(self.config)
+        self._state = StateStore(state_path(self.config))
+        stages = default_stages(self.config, self._store) if self.detect else []
+        self._pipeline = Pipeline(self.config, self._store, self._state, stages=stages)
+        return self._pipeline
+
+    def _close(self) -> None:
+        for thing in (self._state, self._store):
+            with contextlib.suppress(Exception):
+                if thing is not None:
+                    thing.close()
+        self._store = self._state = self._pipeline = None
+
+
+# --- the daemon ----------------------------------------------------------------------------------
+
+
+class Daemon:
+    """Servers, pump, drainer, status file and signals of one ``soc listen``."""
+
+    def __init__(self, config: Config, listen: ListenConfig, *, detect: bool = True) -> None:
+        self.config = config
+        self.listen = listen
+        self.source = spool_source(config, listen)
+        self.directory = spool_dir(config.data_dir, self.source.name)
+        self.writer = SpoolWriter(self.directory, listen.spool.segment_bytes)
+        self.intake = Intake(limit=listen.queue_bytes)
+        self.drainer = Drainer(config, self.source, detect=detect,
+                               interval=listen.drain_interval)
+        self.listeners: list[Listener] = []
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soc-spool")
+        self.stop = asyncio.Event()
+        self.closing = False
+        self.state = "starting"
+        self.started = format_ts(datetime.now(UTC))
+        self.spool_used = 0
+        self.unspooled = 0
+        self._warned_full = False
+
+    async def serve(self) -> bool:
+        """Run until SIGTERM/SIGINT; True when everything received reached the store."""
+        await self._start()
+        housekeeping = asyncio.create_task(self._housekeeping())
+        pump = asyncio.create_task(self._pump())
+        await self.stop.wait()
+        self.state = "stopping"
+        _notify("STOPPING=1")
+        log.info("stopping: no new connections; draining the spool")
+        await self._close_listeners()
+        self.closing = True
+        self.intake.arrived.set()
+        await pump
+        housekeeping.cancel()
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.writer.close)
+        self.executor.shutdown()
+        self.drainer.finish()
+        await asyncio.to_thread(self.drainer.join)
+        self.state = "stopped"
+        self._write_status()
+        return self.drainer.final_ok and not self.unspooled
+
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        self.writer.open()
+        self.spool_used = spool_bytes(self.directory)[0]
+        for endpoint in self.listen.endpoints:
+            self.intake.count(endpoint.transport)
+            self.listeners.append(await _bind(endpoint, self.intake, self.listen))
+        self.drainer.start()
+        self.state = "running"
+        self._write_status()
+        for listener in self.listeners:
+            log.info("listening on %s", listener.bound)
+        _notify("READY=1")
+
+    async def _close_listeners(self) -> None:
+        for listener in self.listeners:
+            if listener.server is not None:
+                listener.server.close()
+        deadline = time.monotonic() + self.listen.shutdown_grace
+        while self.intake.streams and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for transport in list(self.intake.streams):
+            transport.abort()  # its partial frame becomes a message or a dead letter
+        for listener in self.listeners:
+            listener.close()
+        await asyncio.sleep(0)  # let connection_lost callbacks run
+
+    # the pump ----------------------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        """Move the intake to the spool, one fsync per batch."""
+        intake, spool = self.intake, self.listen.spool
+        failures = 0
+        while True:
+            if not intake.pending:
+                if self.closing:
+                    return
+                await intake.arrived.wait()
+                intake.arrived.clear()
+                continue
+            if len(intake.pending) < spool.flush_messages and not self.closing:
+                await asyncio.sleep(spool.flush_interval)  # group commit
+            if self._spool_full():
+                await asyncio.sleep(0.2)
+                continue
+            if await self._write(intake.take()):
+                failures = 0
+            else:
+                failures += 1
+                if self.closing and failures >= 3:
+                    self._give_up()
+                    return
+                await asyncio.sleep(min(5.0, 0.5 * failures))
+
+    async def _write(self, batch: list[bytes]) -> bool:
+        loop = asyncio.get_running_loop()
+        try:
+            written = await loop.run_in_executor(self.executor, self.writer.write, batch)
+        except OSError as exc:
+            self.intake.put_back(batch)
+            self.intake.blocked = True
+            log.error("cannot write the spool %s (%d messages wait in memory): %s",
+                      self.directory, len(self.intake.pending), exc)
+            return False
+        self.spool_used += written
+        self.intake.spooled += len(batch)
+        self.intake.blocked = False
+        self.intake.resume()
+        return True
+
+    def _spool_full(self) -> bool:
+        full = self.spool_used >= self.listen.spool.max_bytes and not self.closing
+        self.intake.blocked = full
+        if full and not self._warned_full:
+            log.warning("the spool %s is full (%d bytes, listen.spool.max_bytes): TCP senders "
+                        "are paused and UDP datagrams dropped until the drain catches up",
+                        self.directory, self.spool_used)
+        self._warned_full = full
+        return full
+
+    def _give_up(self) -> None:
+        self.unspooled = len(self.intake.pending)
+        log.error("%d received messages could not be spooled at shutdown and are lost",
+                  self.unspooled)
+
+    # status ------------------------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        next_status = 0.0
+        inodes = {li.inode for li in self.listeners if li.inode}
+        while True:
+            await asyncio.sleep(min(1.0, self.listen.status_interval))
+            self.spool_used = spool_bytes(self.directory)[0]
+            if inodes:
+                self.intake.count("udp").kernel_drops = udp_kernel_drops(inodes)
+            if time.monotonic() >= next_status:
+                self._write_status()
+                next_status = time.monotonic() + self.listen.status_interval
+
+    def status(self) -> dict[str, Any]:
+        """What ``<data_dir>/listen.json`` holds."""
+        size, segments = spool_bytes(self.directory)
+        counters = {k: v.to_dict() for k, v in sorted(self.intake.counters.items())}
+        drain = self.drainer.stats
+        return {
+            "pid": os.getpid(), "state": self.state, "started": self.started,
+            "updated": format_ts(datetime.now(UTC)), "source": self.source.name,
+            "listeners": [li.bound for li in self.listeners],
+            "received": sum(c["received"] for c in counters.values()),
+            "spooled": self.intake.spooled,
+            "dropped": sum(c["dropped"] + c["kernel_drops"] for c in counters.values()),
+            "queued": len(self.intake.pending), "paused_connections": len(self.intake.paused),
+            "transports": counters,
+            "spool": {"path": str(self.directory), "bytes": size, "segments": segments,
+                      "max_bytes": self.listen.spool.max_bytes, "full": self.intake.blocked},
+            "drain": dict(drain.__dict__),
+        }
+
+    def _write_status(self) -> None:
+        path = status_path(self.config)
+        tmp = path.with_suffix(".json.tmp")
+        try:
+            tmp.write_text(json.dumps(self.status(), indent=1, default=str), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
+
+
+async def _bind(endpoint: Endpoint, intake: Intake, listen: ListenConfig) -> Listener:
+    try:
+        return await start(endpoint, intake, listen.max_message_bytes)
+    except PermissionError as exc:
+        raise SocError(f"cannot listen on {endpoint.label}: {exc.strerror}",
+                       hint="Ports below 1024 need root: listen on 5514/6514 and redirect 514 "
+                            "(docs/listen.md), or grant CAP_NET_BIND_SERVICE.") from exc
+    except OSError as exc:
+        raise SocError(f"cannot listen on {endpoint.label}: {exc.strerror or exc}",
+                       hint="Is another syslog daemon using the port? Check with 'ss -lntup'.",
+                       ) from exc
+
+
+def _notify(state: str) -> None:
+    """Tell systemd (``Type=notify``) how we are; nothing when not started by systemd."""
+    target = os.environ.get("NOTIFY_SOCKET")
+    if not target:
+        return
+    address = "\0" + target[1:] if target.startswith("@") else target
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(state.encode(), address)
+
+
+@contextlib.contextmanager
+def _daemon_lock(config: Config) -> Iterator[None]:
+    """One daemon per data directory (a kernel flock: a killed daemon leaves no stale lock)."""
+    try:
+        lock = PassLock(config.data_dir / "listen.lock", what="listen").__enter__()
+    except BusyError as exc:
+        raise BusyError(exc.message, hint="Another 'soc listen' uses this data directory; "
+                        "stop it first (systemctl stop soc-listen).") from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def listen(config: Config, *, detect: bool = True) -> dict[str, Any]:
+    """Run the daemon until SIGTERM/SIGINT; returns its final status.
+
+    Raises :class:`ConfigError` when nothing is configured, :class:`BusyError` when another
+    ``soc listen`` uses this data directory, :class:`StoreError` when the final drain failed
+    (the spool keeps what was not stored; the next start drains it).
+    """
+    settings = load_listen_config(config)
+    if not settings.endpoints:
+        raise ConfigError("listen: no listener is configured",
+                          hint="Add listen.udp, listen.tcp or listen.tls to soc.yml "
+                               "(see docs/listen.md).", path=config.path)
+    with _daemon_lock(config):
+        daemon = Daemon(config, settings, detect=detect)
+        ok = asyncio.run(daemon.serve())
+    final = daemon.status()
+    if daemon.unspooled:
+        raise SocError(f"{daemon.unspooled} received message(s) could not be written to the "
+                       f"spool {daemon.directory} and are lost",
+                       hint="Check the free space and permissions of the data directory.")
+    if not ok:
+        raise StoreError(
+            f"the spool could not be drained completely: {daemon.drainer.stats.last_error}; "
+            f"{final['spool']['bytes']} bytes stay in {daemon.directory}",
+            hint="The next 'soc listen' (or 'soc collect --source "
+                 f"{daemon.source.name}') drains them once the store is back.")
+    return final

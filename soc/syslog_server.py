@@ -1,0 +1,399 @@
+"""Syslog over UDP, TCP and TLS (asyncio): framing, a bounded intake queue, and counters.
+
+TCP and TLS streams are framed per RFC 6587, detected frame by frame on the same connection: a
+frame that starts with ``[1-9][0-9]* `` is octet-counted (``LEN SP MSG``), anything else ends at
+``LF``. Each message becomes an encoded spool record (:func:`soc.spool.encode`) in the
+:class:`Intake`, which the spool pump empties. When the intake holds ``queue_bytes``, TCP readers
+pause (the kernel then slows the senders down) and UDP datagrams are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from soc.listen_config import Endpoint
+from soc.spool import OVERSIZE, TRUNCATED, Peer, encode
+
+log = logging.getLogger(__name__)
+MAX_COUNT_DIGITS = 10
+Frame = tuple[bytes, int, int]  # (message, flags, full length)
+
+
+# --- counters and the intake queue ---------------------------------------------------------------
+
+
+@dataclass
+class TransportCounters:
+    """What one transport saw. ``dropped`` = UDP datagrams refused because the queue was full."""
+
+    received: int = 0
+    bytes: int = 0
+    oversize: int = 0
+    truncated: int = 0
+    dropped: int = 0
+    kernel_drops: int = 0  # UDP: the socket's receive queue overflowed (/proc/net/udp)
+    connections: int = 0  # open now
+    refused: int = 0  # connections over max_connections, or failed TLS handshakes
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Intake:
+    """Encoded records waiting for the spool, bounded by ``limit`` bytes."""
+
+    limit: int
+    pending: list[bytes] = field(default_factory=list)
+    pending_bytes: int = 0
+    spooled: int = 0
+    counters: dict[str, TransportCounters] = field(default_factory=dict)
+    paused: set[asyncio.Transport] = field(default_factory=set)
+    streams: set[asyncio.Transport] = field(default_factory=set)  # open TCP/TLS connections
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    blocked: bool = False  # the pump cannot write (spool full or failing): refuse UDP
+
+    def count(self, transport: str) -> TransportCounters:
+        found = self.counters.get(transport)
+        if found is None:
+            found = self.counters[transport] = TransportCounters()
+        return found
+
+    @property
+    def full(self) -> bool:
+        return self.pending_bytes >= self.limit
+
+    def push(self, record: bytes) -> None:
+        self.pending.append(record)
+        self.pending_bytes += len(record)
+        self.arrived.set()
+
+    def pause(self, transport: asyncio.Transport) -> None:
+        """Stop reading from a TCP peer until the queue has room again."""
+        if transport not in self.paused and not transport.is_closing():
+            transport.pause_reading()
+            self.paused.add(transport)
+
+    def take(self) -> list[bytes]:
+        batch, self.pending, self.pending_bytes = self.pending, [], 0
+        self.arrived.clear()
+        return batch
+
+    def put_back(self, batch: list[bytes]) -> None:
+        """A batch the spool could not take goes back in front of the queue."""
+        self.pending[:0] = batch
+        self.pending_bytes += sum(map(len, batch))
+        self.arrived.set()
+
+    def resume(self) -> None:
+        """Called after a write: resume paused readers once the queue is below half its limit."""
+        if self.paused and self.pending_bytes < self.limit // 2 and not self.blocked:
+            for transport in self.paused:
+                if not transport.is_closing():
+                    transport.resume_reading()
+            self.paused.clear()
+
+
+# --- framing -------------------------------------------------------------------------------------
+
+
+class FrameDecoder:
+    """RFC 6587 framing of one stream; octet counting or LF decided per frame."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max = max_bytes
+        self.rest = b""
+        self.need = 0  # octet frame in progress: bytes still to come
+        self.length = 0  # octet frame in progress: its announced length
+        self.frame = b""  # octet frame in progress, or the kept head of an oversize LF frame
+        self.skipping = False  # an oversize LF frame: discarding up to the next LF
+        self.skipped = 0
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Frames completed by ``data``."""
+        out: list[Frame] = []
+        buf = self.rest + data if self.rest else data
+        pos = 0
+        end = len(buf)
+        while pos < end:
+            if self.need:
+                pos = self._octets(buf, pos, out)
+            elif self.skipping:
+                pos = self._skip(buf, pos, out)
+            elif 0x31 <= buf[pos] <= 0x39 and (start := self._count(buf, pos)) != pos:
+                if start < 0:
+                    break  # digits so far: wait for the space or a non-digit
+                pos = start
+            else:
+                nl = buf.find(b"\n", pos)
+                if nl < 0:
+                    pos = self._partial_line(buf, pos)
+                    break
+                if nl > pos:
+                    msg = buf[pos:nl]
+                    out.append(self._line(msg))
+                pos = nl + 1
+        self.rest = buf[pos:]
+        return out
+
+    def _count(self, buf: bytes, pos: int) -> int:
+        """Start an octet frame at ``pos``: returns where its message starts, ``pos`` when this
+        is no octet count, -1 when more bytes are needed to tell."""
+        sp = buf.find(b" ", pos, pos + MAX_COUNT_DIGITS + 1)
+        if sp < 0:
+            head = buf[pos:pos + MAX_COUNT_DIGITS + 1]
+            return -1 if len(head) <= MAX_COUNT_DIGITS and head.isdigit() else pos
+        if not buf[pos:sp].isdigit():
+            return pos
+        self.length = self.need = int(buf[pos:sp])
+        self.frame = b""
+        return sp + 1
+
+    def _octets(self, buf: bytes, pos: int, out: list[Frame]) -> int:
+        take = min(self.need, len(buf) - pos)
+        room = self.max - len(self.frame)
+        if room > 0:
+            self.frame += buf[pos:pos + min(take, room)]
+        self.need -= take
+        if not self.need:
+            flags = OVERSIZE if self.length > self.max else 0
+            out.append((self.frame, flags, self.length))
+            self.frame = b""
+        return pos + take
+
+    def _skip(self, buf: bytes, pos: int, out: list[Frame]) -> int:
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            self.skipped += len(buf) - pos
+            return len(buf)
+        self.skipped += nl - pos
+        out.append((self.frame, OVERSIZE, len(self.frame) + self.skipped))
+        self.frame, self.skipping, self.skipped = b"", False, 0
+        return nl + 1
+
+    def _partial_line(self, buf: bytes, pos: int) -> int:
+        """No LF yet: keep the tail, unless it already exceeds the limit."""
+        if len(buf) - pos <= self.max:
+            return pos
+        self.frame = buf[pos:pos + self.max]
+        self.skipping = True
+        self.skipped = len(buf) - pos - self.max
+        return len(buf)
+
+    def _line(self, msg: bytes) -> Frame:
+        if len(msg) > self.max:
+            return msg[:self.max], OVERSIZE, len(msg)
+        return msg, 0, len(msg)
+
+    def close(self) -> Frame | None:
+        """The end of the stream: an unfinished octet frame is truncated; an unterminated line
+        is a message (senders often omit the last LF)."""
+        frame: Frame | None = None
+        if self.need:
+            frame = (self.frame, TRUNCATED, self.length)
+        elif self.skipping:
+            frame = (self.frame, OVERSIZE, len(self.frame) + self.skipped)
+        elif self.rest.strip():
+            frame = self._line(self.rest)
+        self.rest, self.need, self.frame, self.skipping = b"", 0, b"", False
+        return frame
+
+
+# --- protocols -----------------------------------------------------------------------------------
+
+
+def _peer(transport: str, addr: Any) -> tuple[int, int, bytes]:
+    host, port = (addr[0], addr[1]) if isinstance(addr, tuple) else ("unknown", 0)
+    if isinstance(host, str) and host.startswith("::ffff:") and "." in host:
+        host = host[7:]  # an IPv4 sender on a dual-stack socket
+    return Peer(transport, str(host), int(port)).tail()
+
+
+class StreamProtocol(asyncio.Protocol):
+    """One TCP or TLS connection."""
+
+    def __init__(self, intake: Intake, endpoint: Endpoint, max_bytes: int) -> None:
+        self.intake = intake
+        self.name = endpoint.transport
+        self.limit = endpoint.max_connections
+        self.counters = intake.count(self.name)
+        self.decoder = FrameDecoder(max_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.peer = (0, 0, b"")
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        if self.counters.connections >= self.limit:
+            self.counters.refused += 1
+            transport.abort()
+            return
+        self.transport = transport
+        self.counters.connections += 1
+        self.intake.streams.add(transport)
+        self.peer = _peer(self.name, transport.get_extra_info("peername"))
+
+    def data_received(self, data: bytes) -> None:
+        self._emit(self.decoder.feed(data))
+        if self.intake.full and self.transport is not None:
+            self.intake.pause(self.transport)
+
+    def eof_received(self) -> bool:
+        last = self.decoder.close()
+        if last is not None:
+            self._emit([last])
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is None:
+            return
+        last = self.decoder.close()
+        if last is not None:
+            self._emit([last])
+        self.counters.connections -= 1
+        self.intake.paused.discard(self.transport)
+        self.intake.streams.discard(self.transport)
+        self.transport = None
+
+    def _emit(self, frames: list[Frame]) -> None:
+        now = time.time()
+        c = self.counters
+        push = self.intake.push
+        for msg, flags, length in frames:
+            push(encode(msg, now, self.peer, flags, length))
+            c.received += 1
+            c.bytes += len(msg)
+            if flags:
+                c.oversize += flags == OVERSIZE
+                c.truncated += flags == TRUNCATED
+
+
+class DatagramProtocol(asyncio.DatagramProtocol):
+    """UDP: one datagram is one message (a trailing LF or NUL is dropped)."""
+
+    def __init__(self, intake: Intake, max_bytes: int) -> None:
+        self.intake = intake
+        self.max = max_bytes
+        self.counters = intake.count("udp")
+        self.peers: dict[Any, tuple[int, int, bytes]] = {}
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        c = self.counters
+        c.received += 1
+        if self.intake.full or self.intake.blocked:
+            c.dropped += 1
+            return
+        peer = self.peers.get(addr)
+        if peer is None:
+            if len(self.peers) > 65536:
+                self.peers.clear()
+            peer = self.peers[addr] = _peer("udp", addr)
+        data = data.rstrip(b"\n\x00")
+        flags, length = 0, len(data)
+        if length > self.max:
+            data, flags = data[:self.max], OVERSIZE
+            c.oversize += 1
+        c.bytes += len(data)
+        self.intake.push(encode(data, time.time(), peer, flags, length))
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("udp socket error: %s", exc)
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Listener:
+    """A bound endpoint: its server (TCP/TLS) or transport (UDP) and the address it got."""
+
+    endpoint: Endpoint
+    server: asyncio.Server | None = None
+    udp: asyncio.DatagramTransport | None = None
+    bound: str = ""
+    inode: int = 0  # UDP socket inode, to find its drops in /proc/net/udp
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        if self.udp is not None:
+            self.udp.close()
+
+
+def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
+    """Server context: TLS 1.2+, the configured certificate, client certificates if asked."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    password = endpoint.key_password.reveal() if endpoint.key_password else None
+    assert endpoint.cert is not None and endpoint.key is not None
+    ctx.load_cert_chain(endpoint.cert, endpoint.key, password=password)
+    if endpoint.ca is not None:
+        ctx.load_verify_locations(cafile=str(endpoint.ca))
+        ctx.verify_mode = ssl.CERT_REQUIRED if endpoint.require_client_cert else ssl.CERT_OPTIONAL
+    return ctx
+
+
+async def start(endpoint: Endpoint, intake: Intake, max_bytes: int) -> Listener:
+    """Bind one endpoint (raises OSError when the address cannot be bound)."""
+    loop = asyncio.get_running_loop()
+    listener = Listener(endpoint)
+    if endpoint.transport == "udp":
+        sock = _udp_socket(endpoint)
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: DatagramProtocol(intake, max_bytes), sock=sock)
+        listener.udp = transport
+        listener.inode = os.fstat(sock.fileno()).st_ino
+        listener.bound = _label("udp", sock.getsockname())
+        return listener
+    def factory() -> asyncio.Protocol:
+        return StreamProtocol(intake, endpoint, max_bytes)
+
+    ctx = tls_context(endpoint) if endpoint.transport == "tls" else None
+    server = await loop.create_server(factory, endpoint.address, endpoint.port, ssl=ctx,
+                                      reuse_address=True, backlog=1024,
+                                      ssl_handshake_timeout=30 if ctx else None)
+    listener.server = server
+    listener.bound = ", ".join(_label(endpoint.transport, s.getsockname())
+                               for s in server.sockets)
+    return listener
+
+
+def _udp_socket(endpoint: Endpoint) -> socket.socket:
+    family = socket.AF_INET6 if ":" in endpoint.address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, endpoint.receive_buffer)
+        sock.bind((endpoint.address, endpoint.port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _label(transport: str, sockname: Any) -> str:
+    host, port = sockname[0], sockname[1]
+    return f"{transport} [{host}]:{port}" if ":" in host else f"{transport} {host}:{port}"
+
+
+def udp_kernel_drops(inodes: set[int], proc: tuple[str, ...] = ("/proc/net/udp",
+                                                                 "/proc/net/udp6")) -> int:
+    """Datagrams the kernel dropped for these sockets (receive queue full), from ``/proc``."""
+    total = 0
+    for path in proc:
+        try:
+            with open(path, encoding="ascii") as fh:
+                next(fh, None)
+                for line in fh:
+                    cols = line.split()
+                    if len(cols) > 12 and int(cols[9]) in inodes:
+                        total += int(cols[-1])
+        except (OSError, ValueError):
+            continue
+    return total
