@@ -90,11 +90,11 @@ def parse_record(
     ``event.dataset``.
     """
     event = parser.parse(record.text, ctx)
-    missing = [key for key in REQUIRED if not event.get(key)]
-    if missing:
+    if not (event.get("@timestamp") and event.get("event.dataset")):
+        missing = [key for key in REQUIRED if not event.get(key)]
         raise ParseError(f"parser {parser.name!r} gave no {' and no '.join(missing)}")
-    for key, value in record.fields.items():
-        event.setdefault(key, value)
+    if record.fields:
+        event = {**record.fields, **event}  # the parser knows better than the transport
     event["event.id"] = record.id
     if keep_original:
         event["event.original"] = record.text
