@@ -268,6 +268,9 @@ def test_get_event(path: Path) -> None:
     with SQLiteStore.open_path(path) as store:
         store.write_events([ev(1, "2026-11-23T08:00:00.000Z"), ev(2, "2026-11-24T08:00:00.000Z")])
         assert store.get_event(event_id("sqlite", 1)) == ev(1, "2026-11-23T08:00:00.000Z")
+        assert store.get_event(event_id("sqlite", 2), ts="2026-11-24T08:00:00Z") == ev(
+            2, "2026-11-24T08:00:00.000Z")
+        assert store.get_event(event_id("sqlite", 2), ts="2026-11-24T08:00:01Z") is None
         assert store.get_event("nope") is None
 
 
