@@ -106,7 +106,6 @@ class FileCollector:
         self.config = config
         self.options = FileOptions.from_source(source)
         self.failures: list[FileFailure] = []
-        self._pass: _Pass | None = None
 
     # the Collector protocol -------------------------------------------------------------------
 
@@ -116,7 +115,6 @@ class FileCollector:
         self._save_plan(plan)
         self.failures = list(plan.failures)
         reader = _Pass(self, max(1, size))
-        self._pass = reader
         yield from reader.run(plan.work)
         self.failures.extend(reader.failures)
         if self.failures:

@@ -159,9 +159,14 @@ class Planner:
         plain = [s for s in seen if not s.gz]
         fresh = [s for s in plain if not self._by_inode(s)]  # all inode matches go first
         for s in fresh:
-            if self._on_inode(s.dev, s.ino, gz=False) is not None:
+            here = self._on_inode(s.dev, s.ino, gz=False)
+            if here is not None and here.fid in self.claimed:
                 continue  # a new file found by two paths: the first one took it
-            if not self._by_content(s):
+            if self._by_content(s, here):
+                continue
+            if here is not None:
+                self._take(here, s, "plain")
+            else:
                 self._new(s)
         for s in seen:
             if s.gz:
@@ -184,16 +189,26 @@ class Planner:
         if entry.fid in self.claimed:
             return True  # the same file by another path (symlink, hard link): read it once
         if entry.matches(s.head) and s.size >= entry.offset:
+            if entry.offset == 0:
+                return False  # nothing read yet: a copy of a known file is checked for first
             self._take(entry, s, "plain")
             return True
         self._detach(entry)  # the inode holds something else now: truncated or reused
         return False
 
-    def _by_content(self, s: Seen) -> bool:
-        """A file on an unknown inode that starts like an unclaimed entry is a copy of it."""
-        entry = self._content_match(s.head, s.size)
+    def _by_content(self, s: Seen, here: Entry | None) -> bool:
+        """A file that starts like an unclaimed entry is a copy of it.
+
+        ``here`` is the entry already on the file's inode, of which nothing was read yet (an
+        empty file matches any content): a copy of a file read partly wins over it.
+        """
+        entry = self._content_match(s.head, s.size, exclude=here)
         if entry is None or entry.fid in self.claimed:
             return False
+        if here is not None and entry.offset == 0:
+            return False
+        if here is not None:
+            self._detach(here)
         self._detach(entry)
         entry.dev, entry.ino = s.dev, s.ino
         self.inodes[(s.dev, s.ino, False)] = entry
@@ -203,8 +218,8 @@ class Planner:
     def _compressed(self, s: Seen) -> None:
         """A .gz seen before, a compressed copy of a known file, or one never seen."""
         entry = self._on_inode(s.dev, s.ino, gz=True)
-        if entry is None or not entry.matches(s.head):
-            entry = self._content_match(s.head, None)
+        if entry is None or entry.fp_len != len(s.head) or not entry.matches(s.head):
+            entry = self._content_match(s.head, None)  # a .gz never changes: same head or new
         if entry is None:
             self._new(s)
         elif entry.fid not in self.claimed:  # else the original is still there and goes first
@@ -254,7 +269,8 @@ class Planner:
             entry.ino = None
             self.plan.changed[entry.fid] = entry
 
-    def _content_match(self, head: bytes, size: int | None) -> Entry | None:
+    def _content_match(self, head: bytes, size: int | None,
+                       exclude: Entry | None = None) -> Entry | None:
         """The entry a file on an unknown inode starts like (longest fingerprint wins).
 
         Entries claimed in this pass count too: the caller decides what a match with a file
@@ -263,7 +279,7 @@ class Planner:
         best: Entry | None = None
         prints: dict[int, str] = {}  # fingerprint of head by length: hash each prefix once
         for e in self.entries.values():
-            if e.fp_len == 0 or e.fp_len > len(head):
+            if e.fp_len == 0 or e.fp_len > len(head) or e is exclude:
                 continue
             if e.fp_len not in prints:
                 prints[e.fp_len] = fingerprint(head[: e.fp_len])

@@ -492,3 +492,28 @@ def test_same_file_by_two_paths_is_read_once(state: StateStore, tmp_path: Path) 
     assert [r[1] for r in rows(run(collector(state, tmp_path / "*.log")))] == ["once"]
     write(log, b"twice\n", "ab")
     assert [r[1] for r in rows(run(collector(state, tmp_path / "*.log")))] == ["twice"]
+
+
+def test_copy_onto_the_inode_of_an_empty_file_continues_the_original(
+        state: StateStore, tmp_path: Path) -> None:
+    original, copy = tmp_path / "a.log", tmp_path / "b.log"
+    write(original, b"one\ntwo\n")
+    copy.touch()  # seen empty: nothing read from it, and an empty start matches anything
+    run(collector(state, tmp_path / "*.log"))
+    f = fid(state, original)
+    write(original, b"three\n", "ab")
+    write(copy, original.read_bytes(), "ab")  # same inode as the empty file
+    original.unlink()
+    assert rows(run(collector(state, tmp_path / "*.log"))) == expect(f, copy, [(8, "three")])
+
+
+def test_gzip_rewritten_on_its_inode_is_read(state: StateStore, tmp_path: Path) -> None:
+    gz = tmp_path / "a.log.1.gz"
+    with gzip.open(gz, "wb") as fh:
+        fh.write(b"")
+    assert rows(run(collector(state, gz))) == []
+    ino = gz.stat().st_ino
+    with gzip.open(gz, "wb") as fh:  # a different .gz on the same inode (inode reuse)
+        fh.write(b"content\n")
+    assert gz.stat().st_ino == ino
+    assert [r[1] for r in rows(run(collector(state, gz)))] == ["content"]
