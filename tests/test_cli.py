@@ -67,7 +67,7 @@ def test_usage_error_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["collect", "--no-such-flag"], capsys)
     assert code == ExitCode.USAGE
     assert out == ""
-    assert "No such option: --no-such-flag" in err
+    assert "Error: No such option '--no-such-flag'" in err
 
 
 def test_config_error_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
