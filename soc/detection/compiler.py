@@ -9,6 +9,7 @@ case-sensitive unless ``|i``, as Sigma says. A multi-valued field matches when a
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import operator
 import re
@@ -92,6 +93,7 @@ def merge_or_leaves(children: tuple[Node, ...]) -> list[Node]:
             for n in out]
 
 
+@functools.lru_cache(maxsize=4096)
 def compile_leaf(field: str | None, test: tuple[Any, ...]) -> Predicate:
     """One field test → predicate. ``field`` None searches every value (keywords)."""
     key = ALL if field is None else field
