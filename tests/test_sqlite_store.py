@@ -336,3 +336,27 @@ def test_doctor_all_ok_then_a_missing_partition(path: Path) -> None:
             "detail": "in the catalog but missing: ['ev_20261124_l3']; "
                       "tables not in the catalog: []"}
         assert store.count("user.name:x") == 0  # a missing table is skipped, not an error
+
+
+# --- encoding ------------------------------------------------------------------------------------
+
+ENCODED_EVENT: Event = {"@timestamp": "2026-11-24T08:00:00.000Z", "user.name": "Nguyễn",
+                        "n": 5, "x": 1.5, "ok": True, "tags": ["a", "b"], "none": None,
+                        "q": 'say "hi"\n', "when": datetime(2026, 11, 24, tzinfo=UTC)}
+ENCODED_JSON = ('{"@timestamp":"2026-11-24T08:00:00.000Z","user.name":"Nguyễn","n":5,"x":1.5,'
+                '"ok":true,"tags":["a","b"],"none":null,"q":"say \\"hi\\"\\n",'
+                '"when":"2026-11-24 00:00:00+00:00"}')
+
+
+def test_stdlib_encoding_is_compact_and_keeps_non_ascii() -> None:
+    assert sqlite_store._ENCODER.encode(ENCODED_EVENT) == ENCODED_JSON
+
+
+def test_orjson_encoding_matches_the_stdlib_one() -> None:
+    pytest.importorskip("orjson")
+    encode = sqlite_store._dumps_orjson()
+    assert encode is not None
+    # orjson writes datetimes in RFC 3339 itself; everything else is byte for byte the same
+    assert encode(ENCODED_EVENT) == ENCODED_JSON.replace(
+        "2026-11-24 00:00:00+00:00", "2026-11-24T00:00:00+00:00")
+    assert encode({"big": 2**70, 5: "int key"}) == '{"big":1180591620717411303424,"5":"int key"}'

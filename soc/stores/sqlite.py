@@ -41,10 +41,13 @@ def _dumps_orjson() -> Callable[[Any], str] | None:
         import orjson
     except ImportError:
         return None
-    dumps = orjson.dumps
+    dumps, failed, fallback = orjson.dumps, orjson.JSONEncodeError, _ENCODER.encode
 
     def encode(value: Any) -> str:
-        text: str = dumps(value, default=str).decode()
+        try:
+            text: str = dumps(value, default=str).decode()
+        except failed:  # integers past 64 bits, non-string keys: the standard encoder copes
+            return fallback(value)
         return text
 
     return encode
