@@ -40,7 +40,7 @@ ALLOWED = {"event.type": ["connection", "allowed"], "event.outcome": "success"}
 
 def test_fortigate_traffic_with_tz_field() -> None:
     line = ('<189>date=2026-11-24 time=08:15:00 devname="FGT-HG-01" devid="FG100FTK20000001" '
-            'eventtime=1795569300123456789 tz="+0700" logid="0000000013" type="traffic" '
+            'eventtime=1795482900123456789 tz="+0700" logid="0000000013" type="traffic" '
             'subtype="forward" level="notice" vd="root" srcip=10.10.1.5 srcport=51234 '
             'srcintf="port1" dstip=203.0.113.10 dstport=443 dstintf="wan1" proto=6 '
             'action="deny" policyid=12 policyname="Chan \\"IoT\\"" service="HTTPS" sentbyte=0')
