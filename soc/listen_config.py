@@ -5,7 +5,7 @@ configuration (the reader is :class:`soc.config._Reader`)::
 
     listen:
       source: syslog                      # the syslog-spool source the daemon feeds
-      udp: 0.0.0.0:5514                   # "address:port", a port, or a mapping
+      udp: 0.0.0.0:5514                   # "address:port", a port, a mapping, or a list
       tcp: {address: "::", port: 5514, max_connections: 512}
       tls: {port: 6514, cert: pki/server.pem, key: pki/server.key, ca: pki/ca.pem,
             require_client_cert: true}
@@ -110,8 +110,7 @@ def load_listen_config(config: Config) -> ListenConfig:
     root.check_keys({"source", "udp", "tcp", "tls", "max_message_bytes", "queue_bytes", "spool",
                      "drain_interval", "shutdown_grace", "status_interval"})
     base = config.path.parent if config.path else Path.cwd()
-    endpoints = tuple(ep for kind in ("udp", "tcp", "tls")
-                      if (ep := _endpoint(root, kind, base)) is not None)
+    endpoints = tuple(ep for kind in ("udp", "tcp", "tls") for ep in _endpoints(root, kind, base))
     max_message = _size(root, "max_message_bytes", ListenConfig.max_message_bytes)
     if not 480 <= max_message <= MAX_MESSAGE_CAP:
         raise root.error(f"listen: max_message_bytes must be 480 to {MAX_MESSAGE_CAP}, "
@@ -180,11 +179,17 @@ def _spool(root: _Reader) -> SpoolConfig:
     )
 
 
-def _endpoint(root: _Reader, kind: str, base: Path) -> Endpoint | None:
+def _endpoints(root: _Reader, kind: str, base: Path) -> list[Endpoint]:
+    """``udp: 5514``, ``udp: {port: 5514}`` or a list of those (several addresses)."""
     value = root.data.get(kind)
     if value is None or value is False:
-        return None
-    line = root.line_of(kind)
+        return []
+    values = value if isinstance(value, list) else [value]
+    return [_endpoint(root, kind, item, base) for item in values]
+
+
+def _endpoint(root: _Reader, kind: str, value: Any, base: Path) -> Endpoint:
+    line = getattr(value, "line", None) or root.line_of(kind)
     if isinstance(value, str | int) and not isinstance(value, bool):
         value = _split_address(root, kind, value, line)
     r = _Reader(value, root.path, f"listen.{kind}", line)

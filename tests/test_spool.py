@@ -260,13 +260,13 @@ def listen_config(tmp_path: Path, text: str) -> Config:
 def test_listen_settings(tmp_path: Path) -> None:
     (tmp_path / "c.pem").write_text("x")
     cfg = listen_config(tmp_path, (
-        "listen:\n  udp: 0.0.0.0:5514\n  tcp: {address: '::', port: 5514}\n"
+        "listen:\n  udp: 0.0.0.0:5514\n  tcp: [{address: '::', port: 5514}, 127.0.0.1:5515]\n"
         "  tls: {port: 6514, cert: c.pem, key: c.pem, ca: c.pem, require_client_cert: true}\n"
         "  max_message_bytes: 64KiB\n  spool: {max_bytes: 1GiB, flush_interval: 5ms}\n"))
     lc = load_listen_config(cfg)
     assert [e.label for e in lc.endpoints] == ["udp 0.0.0.0:5514", "tcp [::]:5514",
-                                               "tls 0.0.0.0:6514"]
-    assert lc.endpoints[2].cert == tmp_path / "c.pem" and lc.endpoints[2].require_client_cert
+                                               "tcp 127.0.0.1:5515", "tls 0.0.0.0:6514"]
+    assert lc.endpoints[3].cert == tmp_path / "c.pem" and lc.endpoints[3].require_client_cert
     assert lc.max_message_bytes == 65536 and lc.spool.max_bytes == 1 << 30
     assert lc.spool.flush_interval == pytest.approx(0.005)
     assert spool_source(cfg, lc) == Source(name="syslog", type="syslog-spool", parser="syslog")
