@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 
+from soc import jsonutil
 from soc.ecs import Event, format_ts
 from soc.errors import ParseError
 from soc.sources import ParseContext
@@ -88,7 +89,7 @@ class JsonLinesParser:
     def parse(self, text: str, ctx: ParseContext) -> Event:
         """One line → event; :class:`ParseError` for invalid JSON, a non-object or no time."""
         try:
-            obj = json.loads(text)
+            obj = jsonutil.loads(text)
         except json.JSONDecodeError as exc:
             raise ParseError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
         except RecursionError:

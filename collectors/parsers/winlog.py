@@ -25,6 +25,7 @@ from itertools import chain
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from soc import jsonutil
 from soc.ecs import Event, normalize_ts, parse_ts
 from soc.errors import ParseError
 from soc.sources import ParseContext
@@ -178,7 +179,7 @@ class WinlogParser:
 
     def parse(self, text: str, ctx: ParseContext) -> Event:
         try:
-            record = json.loads(text)
+            record = jsonutil.loads(text)
         except ValueError as exc:
             raise ParseError(f"invalid JSON: {exc}") from None
         if not isinstance(record, dict):

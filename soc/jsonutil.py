@@ -1,0 +1,17 @@
+"""Fast JSON for the hot paths (orjson), with the standard library where orjson refuses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+
+def loads(text: str | bytes) -> Any:
+    """Decode JSON; NaN, Infinity and integers past 64 bits fall back to the standard decoder,
+    which raises :class:`json.JSONDecodeError` for text that is not JSON at all."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
