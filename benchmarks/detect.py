@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from evtx import PyEvtxParser
-from sigma.backends.sqlite import sqliteBackend
+from sigma.backends.sqlite.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
 
 from collectors.parsers.winlog import winlog_event
@@ -119,12 +119,13 @@ def bench_match(engine: Engine, events: list[Event], repeat: int) -> tuple[float
 def sqlite_queries(rules: Path) -> tuple[list[str], int]:
     """Every rule under ``rules`` converted by pySigma's SQLite backend, with our pipelines."""
     collection = SigmaCollection.load_ruleset([rules], collect_errors=True)
-    backend = sqliteBackend(processing_pipeline=build_pipeline({}), collect_errors=True)
+    backend = sqliteBackend(  # type: ignore[no-untyped-call]
+        processing_pipeline=build_pipeline({}), collect_errors=True)
     queries: list[str] = []
     failed = 0
     for rule in collection.rules:
         try:
-            out = backend.convert_rule(rule)  # type: ignore[arg-type]
+            out = backend.convert_rule(rule)  # type: ignore[no-untyped-call]
         except Exception:  # noqa: BLE001 - a rule the backend refuses is counted, not fatal
             failed += 1
             continue
