@@ -71,10 +71,7 @@ class Raw(dict[str, Value]):
         self.event = event
 
     def __missing__(self, key: str) -> Value:
-        if key == ALL:
-            value: Value = all_texts(self.event)
-        else:
-            value = texts(self.event.get(key))
+        value = all_texts(self.event) if key == ALL else texts(self.event.get(key))
         self[key] = value
         return value
 
@@ -90,15 +87,25 @@ class Folded(dict[str, Value]):
         self.raw = Raw(event)
 
     def __missing__(self, key: str) -> Value:
-        value = fold(self.raw[key])
+        if key == ALL:  # one casefold of the joined text rather than one per value
+            value: Value = tuple(SEP.join(self.raw[ALL]).casefold().split(SEP))  # type: ignore[arg-type]
+        else:
+            raw = self.event.get(key)
+            value = raw.casefold() if raw.__class__ is str else fold(self.raw[key])
         self[key] = value
         return value
+
+
+SEP = "\x1f"  # unit separator: no casefold maps to or from it
 
 
 def all_texts(event: Event) -> tuple[str, ...]:
     """Every value of the event as text (what a keyword detection searches)."""
     out: list[str] = []
     for value in event.values():
+        if value.__class__ is str:
+            out.append(value)
+            continue
         t = texts(value)
         if t is None:
             continue
@@ -106,4 +113,4 @@ def all_texts(event: Event) -> tuple[str, ...]:
             out.append(t)
         else:
             out.extend(t)
-    return tuple(out)
+    return tuple(v.replace(SEP, " ") if SEP in v else v for v in out)
