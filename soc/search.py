@@ -40,6 +40,7 @@ from luqum.tree import (
 )
 from luqum.utils import UnknownOperationResolver
 
+from soc import jsonutil
 from soc.ecs import normalize_ts
 from soc.errors import ExitCode, SocError
 
@@ -176,7 +177,7 @@ def _sql_any(doc: str | None, needle: str, spec: str) -> bool:
     if doc is None or needle not in fold(doc):
         return False
     test = _value_test(spec)
-    values = json.loads(doc).values()
+    values = jsonutil.loads(doc).values()
     return any(test(text) for value in values for text in _text_values(value))
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+from soc import jsonutil
 from soc.ecs import Event, format_ts, normalize_ts
 from soc.errors import StoreError, StoreLockedError
 from soc.models import DeadLetter
@@ -614,7 +615,7 @@ def _group(events: Sequence[Event]) -> dict[GroupKey, list[Row]]:
 
 
 def _loads(doc: str) -> Event:
-    event: Event = json.loads(doc)
+    event: Event = jsonutil.loads(doc)
     return event
 
 
