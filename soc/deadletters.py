@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from soc.config import Config
 from soc.ecs import format_ts
+from soc.errors import SkipRecord
 from soc.inventory import Inventory
 from soc.models import DeadLetter
 from soc.parsing import get_parser, parse_record
@@ -40,6 +41,9 @@ def replay(config: Config, store: Store, *, source: str | None = None,
         try:
             parser = get_parser(letter.parser or "auto")
             event = parse_record(parser, _record(letter), ctx, ingested=ingested)
+        except SkipRecord:  # understood now, and no event: nothing to keep
+            fixed.append(letter.id)
+            continue
         except Exception:  # noqa: BLE001 - still unparseable: it stays a dead letter
             still += 1
             continue
@@ -52,5 +56,6 @@ def replay(config: Config, store: Store, *, source: str | None = None,
         fixed.append(letter.id)
     if events:
         store.write_events(events)
+    if fixed:
         store.remove_dead_letters(fixed)
     return ReplayResult(replayed=len(fixed), still_dead=still)

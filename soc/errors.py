@@ -93,6 +93,11 @@ class ParseError(SocError):
     exit_code = ExitCode.PARTIAL
 
 
+class SkipRecord(ParseError):
+    """A record that was read and understood but is no event (a W3C ``#Fields:`` header, a
+    comment): counted as skipped, never dead-lettered."""
+
+
 class RuleError(SocError):
     exit_code = ExitCode.RULES
     default_hint = "Run 'soc rules check' to list every unusable rule with its reason."

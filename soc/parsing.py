@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from soc import registry
 from soc.ecs import Event, now_ts
-from soc.errors import ParseError, SocError
+from soc.errors import ParseError, SkipRecord, SocError
 from soc.sources import ParseContext, Parser, RawRecord
 
 REQUIRED = ("@timestamp", "event.dataset")
@@ -29,6 +29,12 @@ class AutoParser:
     def __init__(self, parsers: Sequence[Parser]) -> None:
         self.parsers = list(parsers)
         self.last: Parser | None = None
+        self._before: list[Parser] = []  # more specific than ``last``: they get first say
+
+    def _remember(self, parser: Parser) -> None:
+        if parser is not self.last:
+            self.last = parser
+            self._before = [p for p in self.parsers if p.priority < parser.priority]
 
     def sniff(self, text: str) -> bool:
         """Whether any parser might take the line."""
@@ -38,23 +44,30 @@ class AutoParser:
         """Parse with the first parser that succeeds; :class:`ParseError` naming each one tried."""
         last = self.last
         reasons: dict[str, str] = {}
-        if last is not None:
+        # The last parser that worked goes first, unless a more specific one claims the line
+        # (an ASA line in a file of sshd lines must not stay generic syslog).
+        if last is not None and not any(p.sniff(text) for p in self._before):
             try:
                 return last.parse(text, ctx)
+            except SkipRecord:
+                raise
             except ParseError as exc:
                 reasons[last.name] = exc.message
         for parser in self.parsers:
-            if parser is last:
+            if parser.name in reasons:
                 continue
             if not parser.sniff(text):
                 reasons[parser.name] = ""
                 continue
             try:
                 event = parser.parse(text, ctx)
+            except SkipRecord:
+                self._remember(parser)
+                raise
             except ParseError as exc:
                 reasons[parser.name] = exc.message
                 continue
-            self.last = parser
+            self._remember(parser)
             return event
         tried = ", ".join(f"{n} ({r})" if r else n for n, r in reasons.items())
         raise ParseError(f"no parser recognises this line (tried: {tried})")

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from soc import registry
 from soc.config import Config, Source
 from soc.ecs import Event, format_ts
-from soc.errors import SocError, StoreError
+from soc.errors import SkipRecord, SocError, StoreError
 from soc.inventory import Inventory
 from soc.models import DeadLetter
 from soc.parsing import get_parser, parse_record
@@ -44,6 +44,7 @@ class SourceReport:
     events: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+    skipped: int = 0
     alerts: int = 0
     batches: int = 0
     error: str | None = None
@@ -166,7 +167,8 @@ class Pipeline:
                    rep: SourceReport) -> None:
         if batch.parser and source.parser == "auto":
             parser = get_parser(batch.parser)
-        events, dead = self.parse_batch(batch, parser, source)
+        events, dead, skipped = self.parse_batch(batch, parser, source)
+        rep.skipped += skipped
         dead.extend(batch.dead_letters)
         alerts = 0
         for stage in self.stages:
@@ -186,8 +188,9 @@ class Pipeline:
             self.progress(rep)
 
     def parse_batch(self, batch: Batch, parser: Parser,
-                    source: Source) -> tuple[list[Event], list[DeadLetter]]:
-        """Parse and enrich every record of a batch; failures become dead letters."""
+                    source: Source) -> tuple[list[Event], list[DeadLetter], int]:
+        """Parse and enrich every record of a batch: (events, dead letters, records skipped
+        because they are no events, such as W3C headers)."""
         now = datetime.now(UTC)
         ingested = format_ts(now)
         ctx = ParseContext(tz=self.config.tz, now=now, source=source.name)
@@ -196,9 +199,18 @@ class Pipeline:
         events: list[Event] = []
         dead: list[DeadLetter] = []
         keep = self.keep_original
+        skipped = 0
+        stream = ""
         for record in batch.records:
+            path = record.fields.get("log.file.path", "")
+            if path != stream:  # parsers keep state per file (IIS #Fields, auditd serials)
+                stream = path
+                ctx = replace(ctx, stream=path)
             try:
                 event = parse_record(parser, record, ctx, keep_original=keep, ingested=ingested)
+            except SkipRecord:
+                skipped += 1
+                continue
             except Exception as exc:  # noqa: BLE001 - any parser failure is a dead letter
                 reason = str(exc) if isinstance(exc, SocError) else f"{type(exc).__name__}: {exc}"
                 dead.append(DeadLetter(
@@ -209,7 +221,7 @@ class Pipeline:
                 continue
             enrich(event, bound)
             events.append(event)
-        return events, dead
+        return events, dead, skipped
 
 
 def _safe_lag(collector: Collector) -> dict[str, Any]:

@@ -49,6 +49,12 @@ class ParseContext:
     now: datetime  # aware; reference for year inference of syslog timestamps
     source: str = ""
     hostname: str | None = None
+    stream: str = ""  # the stream within the source (a file path) that the record comes from
+
+    @property
+    def key(self) -> str:
+        """Key for parser state kept per stream (IIS ``#Fields:`` layouts, auditd serials)."""
+        return f"{self.source}\x1f{self.stream}"
 
 
 class Parser(Protocol):

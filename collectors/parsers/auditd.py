@@ -97,7 +97,7 @@ class AuditdParser:
         _put_data(ev, data)
         if enriched:
             _put_enriched(ev, enriched)
-        self._join(ev, ctx.source, serial, kind)
+        self._join(ev, ctx.key, serial, kind)
         return ev
 
     def _join(self, ev: Event, source: str, serial: str, kind: str) -> None:

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from soc.ecs import Event, format_ts
-from soc.errors import ParseError
+from soc.errors import ParseError, SkipRecord
 from soc.sources import ParseContext
 
 MONTHS = {m: i for i, m in enumerate(
@@ -333,14 +333,9 @@ def _nginx_tail(ev: Event, key: str, value: str) -> None:
 # --------------------------------------------------------------------------- IIS W3C extended
 
 
-class W3CDirective(ParseError):
-    """A W3C ``#`` directive (``#Fields:``, ``#Date:``, ``#Software:``...): read, but no event.
-
-    ``skip`` marks it as a record to count as skipped, not to dead-letter; until the pipeline
-    knows the mark (see docs/parsers-web-network.md) it is an ordinary :class:`ParseError`.
-    """
-
-    skip: ClassVar[bool] = True
+class W3CDirective(SkipRecord):
+    """A W3C ``#`` directive (``#Fields:``, ``#Date:``, ``#Software:``...): read, but no event;
+    the pipeline counts it as skipped."""
 
 
 Convert = Callable[[str], object]
@@ -414,7 +409,7 @@ FALLBACKS = {layout.size: layout for layout in map(_Layout, (IIS_DEFAULT.split()
 class IisParser:
     """IIS W3C extended log lines → ``iis.access``, honouring each file's ``#Fields:`` header.
 
-    The parser sees one line at a time and only ``ctx.source``, so it remembers the last
+    The parser sees one line at a time and ``ctx.key`` (source and file), so it remembers the last
     ``#Fields:`` (and ``#Date:``) per source: directives raise :class:`W3CDirective` (no event),
     data lines use the layout of their source. A line met before any header (a pass resuming in
     the middle of a file) or not matching its header's column count falls back to IIS's default
@@ -437,15 +432,15 @@ class IisParser:
         """One line → event; :class:`W3CDirective` for ``#`` lines, :class:`ParseError` for
         lines that fit no layout."""
         if text[:1] == "#":
-            self._directive(text, ctx.source)
+            self._directive(text, ctx.key)
         values = text.split(" ")
-        layout = self._layouts.get(ctx.source)
+        layout = self._layouts.get(ctx.key)
         if layout is None or layout.size != len(values):
             layout = FALLBACKS.get(len(values))
             if layout is None:
                 raise ParseError(f"{len(values)} columns fit no #Fields: header of this source")
         try:
-            return self._event(layout, values, ctx.source)
+            return self._event(layout, values, ctx.key)
         except ValueError:
             raise ParseError("a W3C value does not have its column's type") from None
 

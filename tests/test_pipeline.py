@@ -1,0 +1,56 @@
+"""Pipeline contracts across parsers: skipped records, per-file parser state, specific parsers
+winning over generic ones in auto-detection."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from soc.collect import ingest
+from soc.config import load_config
+from soc.parsing import get_parser
+from soc.sources import ParseContext
+from soc.stores.base import open_store
+
+IIS_A = ("#Software: Microsoft Internet Information Services 10.0\n"
+         "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip sc-status\n"
+         "2026-11-24 01:02:03 10.10.1.11 GET /dich-vu-cong/tra-cuu q=1 443 203.0.113.7 200\n")
+IIS_B = ("#Fields: date time c-ip cs-method cs-uri-stem sc-status\n"
+         "2026-11-24 01:02:04 203.0.113.8 POST /vbdh/login.aspx 302\n")
+
+
+def test_w3c_headers_are_skipped_and_layouts_kept_per_file(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text(IIS_A)
+    (tmp_path / "b.log").write_text(IIS_B)
+    config = load_config(None, data_dir=tmp_path / "data")
+    report = ingest(config, [str(tmp_path / "a.log"), str(tmp_path / "b.log")], fmt="iis",
+                    detect=False)
+    assert (report.events, report.dead_letters) == (2, 0)
+    assert [s.skipped for s in report.sources] == [2, 1]
+    with open_store(config, readonly=True) as store:
+        events = sorted(store.search("*", limit=None, order="asc"), key=lambda e: e["@timestamp"])
+    assert [(e["source.ip"], e["url.path"], e["http.response.status_code"]) for e in events] == [
+        ("203.0.113.7", "/dich-vu-cong/tra-cuu", 200), ("203.0.113.8", "/vbdh/login.aspx", 302)]
+
+
+SSHD = ("Nov 24 08:00:01 fw-hq sshd[100]: Accepted password for quantri from 10.0.0.5 "
+        "port 40000 ssh2")
+ASA = ("Nov 24 08:00:02 fw-hq %ASA-4-106023: Deny tcp src outside:203.0.113.9/4444 dst "
+       "inside:10.10.1.11/22 by access-group \"outside_in\" [0x0, 0x0]")
+
+
+@pytest.fixture
+def ctx() -> ParseContext:
+    return ParseContext(tz=ZoneInfo("Asia/Ho_Chi_Minh"), now=datetime(2026, 11, 25, tzinfo=UTC))
+
+
+def test_a_specific_parser_wins_over_the_last_generic_one(ctx: ParseContext) -> None:
+    auto = get_parser("auto")
+    assert auto.parse(SSHD, ctx)["event.dataset"] == "linux.auth"
+    asa = auto.parse(ASA, ctx)
+    assert asa["event.dataset"] == "cisco.asa"
+    assert (asa["source.ip"], asa["destination.port"]) == ("203.0.113.9", 22)
+    assert auto.parse(SSHD, ctx)["event.dataset"] == "linux.auth"
