@@ -85,8 +85,7 @@ def dead_letters_cmd(app: App, source: str | None, limit: int, do_replay: bool) 
 def doctor_cmd(app: App) -> int:
     """Check the store and say what to fix."""
     with open_store(app.config, readonly=True) as store:
-        doctor = getattr(store, "doctor", None)
-        findings = doctor() if doctor else []
+        findings = store.doctor()
     emit_rows(findings, ["check", "status", "detail"])
     bad = [f for f in findings if f.get("status") != "ok"]
     return int(ExitCode.FINDINGS if bad else ExitCode.OK)

@@ -78,6 +78,10 @@ class Store(ABC):
     def count(self, query: str = "*", *, since: datetime | None = None,
               until: datetime | None = None) -> int: ...
 
+    @abstractmethod
+    def get_event(self, event_id: str, *, ts: str | None = None) -> Event | None:
+        """One event by id (``ts``, its ``@timestamp``, makes the look-up direct)."""
+
     # dead letters ------------------------------------------------------------------------------
 
     @abstractmethod
@@ -97,6 +101,10 @@ class Store(ABC):
     @abstractmethod
     def stats(self) -> dict[str, Any]:
         """Counts and sizes for ``soc store stats`` and ``soc status``."""
+
+    def doctor(self) -> list[dict[str, str]]:
+        """Checks for ``soc store doctor``: ``{"check", "status" (ok|warn|fail), "detail"}``."""
+        return []
 
     @abstractmethod
     def retention(self, keep_days: Callable[[int | None], int], *, now: datetime,
