@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
 
 from soc.detection.compiler import compile_node, matched_fields
 from soc.detection.ir import LoweringError, lower_rule
@@ -20,6 +21,7 @@ HEADER = "title: t\nid: 11111111-1111-1111-1111-111111111111\nlogsource: {produc
 def compiled(detection: str, placeholders: dict[str, list[str]] | None = None) -> Any:
     """Parse a rule whose ``detection:`` block is given, map (placeholders only), lower, compile."""
     rule = SigmaCollection.from_yaml(HEADER + "detection:\n" + detection).rules[0]
+    assert isinstance(rule, SigmaRule)
     (placeholder_pipeline(placeholders or {}) + matcher_pipeline()).apply(rule)
     ir = lower_rule(rule, "<test>")
     predicate = compile_node(ir.condition)
@@ -310,6 +312,7 @@ def test_unexpanded_percent_is_literal() -> None:
 
 def test_unresolved_placeholder_is_a_lowering_error() -> None:
     rule = SigmaCollection.from_yaml(HEADER + "detection:\n" + sel("F|expand: '%X%'")).rules[0]
+    assert isinstance(rule, SigmaRule)
     with pytest.raises(LoweringError, match=r"rules\.placeholders\.X"):
         lower_rule(rule, "<test>")
 
