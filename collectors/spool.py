@@ -16,23 +16,26 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from hashlib import blake2b
+from pathlib import Path
 from typing import Any
 
 from soc.config import Config, Source
-from soc.ecs import event_id, format_ts
+from soc.ecs import format_ts
 from soc.errors import ConfigError
 from soc.models import DeadLetter
 from soc.sources import Batch, RawRecord
 from soc.spool import (
+    BODY,
     OVERSIZE,
     TRUNCATED,
     DrainLock,
-    Entry,
     SpoolMeta,
     SpoolRecord,
+    decode_body,
     list_segments,
+    read_bodies,
     read_meta,
-    read_segment,
     spool_dir,
 )
 from soc.state import StateStore
@@ -107,32 +110,18 @@ class SpoolCollector:
             return stored
         return {"spool": meta.id, "segment": 0, "offset": 0}
 
-    def record(self, meta: SpoolMeta, segment: int, entry: Entry) -> RawRecord | DeadLetter:
-        """A spool entry → a record for the parser, or a dead letter."""
-        rid = event_id("syslog-spool", meta.id, segment, entry.offset)
-        rec = entry.record
-        if rec is None:
-            return self._damaged(rid, segment, entry)
+    def dead_letter(self, rid: str, rec: SpoolRecord, reason: str) -> DeadLetter:
         fields = _fields(rec)
-        origin = f"{rec.transport} {rec.address}:{rec.port}"
-        reason = _flag_reason(rec)
-        if reason is None:
-            try:
-                text = rec.data.decode("utf-8", "replace" if self.replace else "strict")
-            except UnicodeDecodeError as exc:
-                reason = f"invalid UTF-8 at byte {exc.start}: {exc.reason}"
-            else:
-                return RawRecord(text=text, id=rid, fields=fields, origin=origin)
-        return DeadLetter(id=rid, source=self.source.name, origin=origin, reason=reason,
+        return DeadLetter(id=rid, source=self.source.name, origin=_origin(rec), reason=reason,
                           raw=rec.data, received=fields["event.created"],
-                          parser=None, fields=tuple(fields.items()))
+                          fields=tuple(fields.items()))
 
-    def _damaged(self, rid: str, segment: int, entry: Entry) -> DeadLetter:
-        where = f"segment {segment} offset {entry.offset}"
+    def damaged(self, rid: str, segment: int, offset: int, raw: bytes) -> DeadLetter:
+        where = f"segment {segment} offset {offset}"
         return DeadLetter(
             id=rid, source=self.source.name, origin=f"spool {self.directory} {where}",
-            reason=f"damaged spool: {entry.end - entry.offset} byte(s) skipped at {where}",
-            raw=entry.damaged[:1 << 20], received=format_ts(datetime.now(UTC)),
+            reason=f"damaged spool: {len(raw)} byte(s) skipped at {where}",
+            raw=raw[:1 << 20], received=format_ts(datetime.now(UTC)),
         )
 
 
@@ -147,6 +136,8 @@ class _Reader:
         self.records: list[RawRecord] = []
         self.dead: list[DeadLetter] = []
         self.bytes = 0
+        self.peers: dict[bytes, tuple[dict[str, Any], str]] = {}  # by sender + time
+        self.senders: dict[bytes, tuple[dict[str, Any], str]] = {}  # by sender
 
     def run(self) -> Iterator[Batch]:
         moved = False
@@ -155,12 +146,9 @@ class _Reader:
             sealed = index < len(segments) - 1
             start = self.pos["offset"] if number == self.pos["segment"] else 0
             try:
-                for entry in read_segment(path, start, sealed):
-                    self._add(number, entry)
-                    if len(self.records) + len(self.dead) >= self.size or \
-                            self.bytes >= BATCH_BYTES:
-                        yield self._cut()
-                        moved = False
+                for _ in self._segment(number, path, start, sealed):
+                    yield self._cut()
+                    moved = False
             except FileNotFoundError:
                 pass  # drained and deleted by an earlier commit of another drainer
             if sealed:
@@ -169,15 +157,58 @@ class _Reader:
         if self.records or self.dead or moved:
             yield self._cut()
 
-    def _add(self, segment: int, entry: Entry) -> None:
-        item = self.owner.record(self.meta, segment, entry)
-        if isinstance(item, RawRecord):
-            self.records.append(item)
-            self.bytes += len(item.text)
+    def _segment(self, number: int, path: Path, start: int, sealed: bool) -> Iterator[None]:
+        """Add the records of one segment; yields whenever a batch is full. The hot loop."""
+        prefix = f"syslog-spool\x1f{self.meta.id}\x1f{number}\x1f".encode()
+        records, limit, errors = self.records, self.size, \
+            "replace" if self.owner.replace else "strict"
+        for offset, end, body, damaged in read_bodies(path, start, sealed):
+            rid = blake2b(prefix + str(offset).encode(), digest_size=16).hexdigest()
+            if damaged:
+                self.dead.append(self.owner.damaged(rid, number, offset, body))
+            else:
+                head = BODY.size + body[BODY.size - 1]  # the last BODY field: address length
+                try:
+                    text = None if body[9] else body[head:].decode("utf-8", errors)  # 9: flags
+                except UnicodeDecodeError as exc:
+                    self._dead(rid, body, exc)
+                else:
+                    if text is None:
+                        self._dead(rid, body, None)
+                    else:
+                        fields, origin = self._peer(body[:head])
+                        records.append(RawRecord(text, rid, fields, origin))
+                        self.bytes += len(body)
+            self.pos = {"spool": self.meta.id, "segment": number, "offset": end}
+            if len(records) + len(self.dead) >= limit or self.bytes >= BATCH_BYTES:
+                yield
+                records = self.records
+
+    def _peer(self, head: bytes) -> tuple[dict[str, Any], str]:
+        """Fields and origin shared by the records of one sender and receive time (read-only:
+        the pipeline only copies them into events)."""
+        key = head[:9] + head[14:]  # received, transport, port, address
+        found = self.peers.get(key)
+        if found is None:
+            if len(self.peers) > 4096:
+                self.peers.clear()
+            base = self.senders.get(key[8:])
+            if base is None:
+                rec = decode_body(head)
+                base = self.senders[key[8:]] = (_fields(rec), _origin(rec))
+            received = BODY.unpack_from(head)[0]
+            found = self.peers[key] = ({**base[0], "event.created": _created(received)},
+                                       base[1])
+        return found
+
+    def _dead(self, rid: str, body: bytes, exc: UnicodeDecodeError | None) -> None:
+        rec = decode_body(body)
+        if exc is not None:
+            reason = f"invalid UTF-8 at byte {exc.start}: {exc.reason}"
         else:
-            self.dead.append(item)
-            self.bytes += len(item.raw)
-        self._move(segment, entry.end)
+            reason = _flag_reason(rec) or "flagged by the receiver"
+        self.dead.append(self.owner.dead_letter(rid, rec, reason))
+        self.bytes += len(body)
 
     def _move(self, segment: int, offset: int) -> None:
         self.pos = {"spool": self.meta.id, "segment": segment, "offset": offset}
@@ -189,12 +220,21 @@ class _Reader:
         return batch
 
 
+def _origin(rec: SpoolRecord) -> str:
+    return f"{rec.transport} {rec.address}:{rec.port}"
+
+
+def _created(received: float) -> str:
+    """``event.created``: when ``soc listen`` received the message."""
+    return format_ts(datetime.fromtimestamp(received, UTC))
+
+
 def _fields(rec: SpoolRecord) -> dict[str, Any]:
     """What the transport knew: the sender (for the inventory), transport, receive time."""
     fields: dict[str, Any] = {
         "log.source.address": rec.address,
         "network.transport": "udp" if rec.transport == "udp" else "tcp",
-        "event.created": format_ts(datetime.fromtimestamp(rec.received, UTC)),
+        "event.created": _created(rec.received),
     }
     if rec.transport == "tls":
         fields["tls.established"] = True

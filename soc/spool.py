@@ -131,9 +131,19 @@ class Entry:
 
 def read_segment(path: Path, offset: int, sealed: bool) -> Iterator[Entry]:
     """Records of one segment from ``offset``; see the module doc for incomplete records."""
+    for start, end, body, damaged in read_bodies(path, offset, sealed):
+        yield Entry(start, end, None, body) if damaged else Entry(start, end, decode_body(body))
+
+
+Body = tuple[int, int, bytes, bool]
+"""``(offset, end, body, damaged)``: a record's body, or (``damaged``) the bytes skipped."""
+
+
+def read_bodies(path: Path, offset: int, sealed: bool) -> Iterator[Body]:
+    """The fast form of :func:`read_segment`: bodies not decoded (see :func:`decode_body`)."""
     with open(path, "rb") as fh:
         fh.seek(offset)
-        yield from _Scanner(fh, offset, sealed).entries()
+        yield from _Scanner(fh, offset, sealed).bodies()
 
 
 class _Scanner:
@@ -144,32 +154,36 @@ class _Scanner:
         self.base = offset  # file offset of buf[0]
         self.buf = b""
         self.pos = 0
-        self.eof = False
         self.sealed = sealed
 
     def _fill(self, need: int) -> bool:
         """Make ``need`` bytes available from ``pos``; False at end of file."""
-        while len(self.buf) - self.pos < need and not self.eof:
+        while len(self.buf) - self.pos < need:
             chunk = self.fh.read(max(READ_CHUNK, need))
             if not chunk:
-                self.eof = True
-                break
+                return False
             self.base += self.pos
             self.buf = self.buf[self.pos:] + chunk
             self.pos = 0
-        return len(self.buf) - self.pos >= need
+        return True
 
-    def entries(self) -> Iterator[Entry]:
-        while self._fill(HEAD.size):
-            magic, size, crc = HEAD.unpack_from(self.buf, self.pos)
-            ok = magic == MAGIC and BODY.size <= size <= MAX_BODY
-            if ok and self._fill(HEAD.size + size):
-                start = self.pos + HEAD.size
-                body = self.buf[start:start + size]
-                if zlib.crc32(body) == crc:
-                    offset = self.base + self.pos
-                    self.pos = start + size
-                    yield Entry(offset, self.base + self.pos, decode_body(body))
+    def bodies(self) -> Iterator[Body]:
+        unpack, crc32, head = HEAD.unpack_from, zlib.crc32, HEAD.size
+        while True:
+            buf, pos = self.buf, self.pos
+            if len(buf) - pos < head:
+                if self._fill(head):
+                    continue
+                break
+            magic, size, crc = unpack(buf, pos)
+            if magic == MAGIC and BODY.size <= size <= MAX_BODY:
+                end = pos + head + size
+                if end > len(buf) and self._fill(head + size):
+                    continue  # read more, then look again
+                body = buf[pos + head:end]
+                if end <= len(buf) and crc32(body) == crc:
+                    self.pos = end
+                    yield self.base + pos, self.base + end, body, False
                     continue
             if not self.sealed:
                 return  # being written (or torn): never skip here; the next start seals it
@@ -177,10 +191,9 @@ class _Scanner:
         if self.sealed and self.pos < len(self.buf):
             yield self._skip_damage()
 
-    def _skip_damage(self) -> Entry:
+    def _skip_damage(self) -> Body:
         """Skip to the next magic that starts a valid record, or to the end of the segment."""
         rest = self.fh.read()  # a sealed segment is bounded, and damage is rare
-        self.eof = True
         self.base += self.pos
         self.buf = self.buf[self.pos:] + rest
         self.pos = 0
@@ -188,9 +201,8 @@ class _Scanner:
         while probe >= 0 and not self._valid_at(probe):
             probe = self.buf.find(MAGIC, probe + 1)
         end = len(self.buf) if probe < 0 else probe
-        entry = Entry(self.base, self.base + end, None, self.buf[:end])
         self.pos = end
-        return entry
+        return self.base, self.base + end, self.buf[:end], True
 
     def _valid_at(self, at: int) -> bool:
         if len(self.buf) - at < HEAD.size:
