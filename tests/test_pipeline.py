@@ -54,3 +54,36 @@ def test_a_specific_parser_wins_over_the_last_generic_one(ctx: ParseContext) -> 
     assert asa["event.dataset"] == "cisco.asa"
     assert (asa["source.ip"], asa["destination.port"]) == ("203.0.113.9", 22)
     assert auto.parse(SSHD, ctx)["event.dataset"] == "linux.auth"
+
+
+RULE_PARENT_IMAGE = """\
+title: Net user from cmd
+id: 5b0f3f4e-3a4c-4d55-9a51-7f7e1f0c2a11
+status: test
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    ParentImage|endswith: '\\\\cmd.exe'
+    Image|endswith: '\\\\net.exe'
+  condition: selection
+level: low
+"""
+
+EVENT_4688 = {"Event": {
+    "System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}},
+               "EventID": 4688, "Channel": "Security", "Computer": "dc01.so.example.gov.vn",
+               "EventRecordID": 77,
+               "TimeCreated": {"#attributes": {"SystemTime": "2026-11-24T01:00:00.000Z"}}},
+    "EventData": {"NewProcessName": "C:\\Windows\\System32\\net.exe",
+                  "ParentProcessName": "C:\\Windows\\System32\\cmd.exe",
+                  "CommandLine": "net user /domain"}}}
+
+
+def test_parent_image_rules_match_security_4688(tmp_path: Path) -> None:
+    from collectors.parsers.winlog import winlog_event
+    from soc.detection.engine import Engine
+
+    (tmp_path / "rule.yml").write_text(RULE_PARENT_IMAGE)
+    engine = Engine.from_paths([tmp_path], use_cache=False)
+    hits = engine.match(winlog_event(EVENT_4688))
+    assert [h.rule_id for h in hits] == ["5b0f3f4e-3a4c-4d55-9a51-7f7e1f0c2a11"]

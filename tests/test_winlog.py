@@ -282,7 +282,8 @@ EXPECTED_SECURITY_4688 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'process.pid': [508, 632],
  'process.executable': 'C:\\Windows\\System32\\net.exe',
  'process.command_line': 'net user /domain',
- 'process.parent.name': 'C:\\Windows\\System32\\cmd.exe'}
+ 'process.parent.name': 'C:\\Windows\\System32\\cmd.exe',
+ 'process.parent.executable': 'C:\\Windows\\System32\\cmd.exe'}
 
 EXPECTED_SECURITY_4720 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'winlog.channel': 'Security',

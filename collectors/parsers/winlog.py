@@ -471,6 +471,10 @@ def _put_ecs(ev: Event, p: _Parts) -> None:
             values[target] = _Many((seen, converted))
     for target, value in values.items():
         ev[target] = list(value) if type(value) is _Many else value
+    if p.event_id == 4688 and "process.parent.name" in ev and p.channel == SECURITY:
+        # Sigma's ParentImage maps to process.parent.executable; 4688 names the parent only as
+        # ParentProcessName (a full path), which Winlogbeat ships as the parent's executable.
+        ev["process.parent.executable"] = ev["process.parent.name"]
 
 
 class _Many(list[Any]):
