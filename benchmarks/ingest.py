@@ -90,7 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, action="append",
-                        help="synthetic file size in lines (repeatable; default 200000 and 1000000)")
+                        help="synthetic file size in lines (repeatable; default 200000, 1000000)")
     parser.add_argument("--corpus", default=os.environ.get("SOC_CORPUS"),
                         help="public corpora folder (default $SOC_CORPUS)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
