@@ -114,7 +114,7 @@ def test_two_real_passes_one_refuses(project: Path) -> None:
     first = popen(project, "collect")
     time.sleep(0.8)  # let it take the lock and start writing
     second = soc(project, "collect")
-    out, err = first.communicate(timeout=300)
+    _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     assert second.returncode == ExitCode.BUSY, second.stderr
     assert stored(project)[0] == 150_000
