@@ -6,8 +6,9 @@ Three parts run together (see docs/listen.md):
   in-memory intake;
 - the *pump* appends what the intake holds to the spool (:class:`soc.spool.SpoolWriter`) with one
   ``fdatasync`` per batch (every ``flush_messages`` messages or ``flush_interval``);
-- the *drainer* thread runs :meth:`soc.pipeline.Pipeline.run_source` over the ``syslog-spool``
-  source, exactly as ``soc collect --source NAME`` does, whenever there is something to drain.
+- the *drain* child process (:mod:`soc.listen_drain`) runs
+  :meth:`soc.pipeline.Pipeline.run_source` over the ``syslog-spool`` source, exactly as
+  ``soc collect --source NAME`` does, whenever there is something to drain.
 
 SIGTERM or SIGINT: stop accepting, let connected peers finish for ``shutdown_grace``, spool what
 is in memory, drain the spool through the pipeline, write the status file, return.
@@ -22,24 +23,20 @@ import logging
 import os
 import signal
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from soc.config import Config, Source
+from soc.config import Config
 from soc.ecs import format_ts
 from soc.errors import BusyError, ConfigError, SocError, StoreError
 from soc.listen_config import Endpoint, ListenConfig, load_listen_config, spool_source
+from soc.listen_drain import DrainProcess
 from soc.lock import PassLock
-from soc.pipeline import Pipeline, SourceReport
 from soc.spool import SpoolWriter, spool_bytes, spool_dir
-from soc.state import StateStore
-from soc.stores.base import Store, open_store
 from soc.syslog_server import Intake, Listener, start, udp_kernel_drops
 
 log = logging.getLogger("soc.listen")
@@ -61,107 +58,6 @@ def read_status(config: Config) -> dict[str, Any] | None:
     return data
 
 
-# --- the drainer ---------------------------------------------------------------------------------
-
-
-@dataclass
-class DrainStats:
-    passes: int = 0
-    events: int = 0
-    duplicates: int = 0
-    dead_letters: int = 0
-    alerts: int = 0
-    last_drain: str | None = None
-    last_error: str | None = None
-    lag: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, rep: SourceReport) -> None:
-        self.passes += 1
-        self.events += rep.events
-        self.duplicates += rep.duplicates
-        self.dead_letters += rep.dead_letters
-        self.alerts += rep.alerts
-        self.last_drain = format_ts(datetime.now(UTC))
-        self.last_error = rep.error
-        self.lag = rep.lag
-
-
-class Drainer(threading.Thread):
-    """Runs the spool source through the pipeline until told to finish, then drains once more."""
-
-    def __init__(self, config: Config, source: Source, *, detect: bool, interval: float) -> None:
-        super().__init__(name="soc-drain", daemon=True)
-        self.config = config
-        self.source = source
-        self.detect = detect
-        self.interval = interval
-        self.wake = threading.Event()
-        self.finishing = threading.Event()
-        self.stats = DrainStats()
-        self.final_ok = False
-        self._store: Store | None = None
-        self._state: StateStore | None = None
-        self._pipeline: Pipeline | None = None
-
-    def finish(self) -> None:
-        """Drain what is left, then stop (the caller joins)."""
-        self.finishing.set()
-        self.wake.set()
-
-    def run(self) -> None:
-        delay = 0.0
-        try:
-            while not self.finishing.is_set():
-                if delay:
-                    self.wake.wait(delay)
-                    self.wake.clear()
-                worked, ok = self.drain_once()
-                delay = 0.0 if worked else (self.interval if ok else self._backoff(delay))
-            self.final_ok = self.drain_once()[1]
-        finally:
-            self._close()
-
-    def _backoff(self, delay: float) -> float:
-        return min(MAX_BACKOFF, max(self.interval, delay * 2))
-
-    def drain_once(self) -> tuple[bool, bool]:
-        """One pass over the spool source: ``(did it store anything, did it succeed)``."""
-        try:
-            pipeline = self._pipeline or self._open()
-            rep = pipeline.run_source(self.source)
-        except Exception as exc:  # noqa: BLE001 - the daemon outlives a store outage or a bug
-            self._failed(exc)
-            return False, False
-        if rep.error and rep.error != self.stats.last_error:
-            log.warning("draining %s: %s", self.source.name, rep.error)
-        self.stats.add(rep)
-        return bool(rep.events or rep.duplicates or rep.dead_letters), rep.error is None
-
-    def _failed(self, exc: Exception) -> None:
-        message = str(exc) if isinstance(exc, SocError) else f"{type(exc).__name__}: {exc}"
-        if message != self.stats.last_error:
-            log.warning("draining %s failed (the spool keeps everything; retrying): %s",
-                        self.source.name, message, exc_info=not isinstance(exc, SocError))
-        self.stats.last_error = message
-        self._close()
-
-    def _open(self) -> Pipeline:
-        from soc.collect import default_stages, state_path
-
-        self._store = open_store(self.config)
-        self._state = StateStore(state_path(self.config))
-        stages = default_stages(self.config, self._store) if self.detect else []
-        self._pipeline = Pipeline(self.config, self._store, self._state, stages=stages)
-        return self._pipeline
-
-    def _close(self) -> None:
-        for thing in (self._state, self._store):
-            with contextlib.suppress(Exception):
-                if thing is not None:
-                    thing.close()
-        self._store = self._state = self._pipeline = None
-
-
 # --- the daemon ----------------------------------------------------------------------------------
 
 
@@ -175,8 +71,7 @@ class Daemon:
         self.directory = spool_dir(config.data_dir, self.source.name)
         self.writer = SpoolWriter(self.directory, listen.spool.segment_bytes)
         self.intake = Intake(limit=listen.queue_bytes)
-        self.drainer = Drainer(config, self.source, detect=detect,
-                               interval=listen.drain_interval)
+        self.drain = DrainProcess(config, detect=detect, interval=listen.drain_interval)
         self.listeners: list[Listener] = []
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soc-spool")
         self.stop = asyncio.Event()
@@ -185,6 +80,7 @@ class Daemon:
         self.started = format_ts(datetime.now(UTC))
         self.spool_used = 0
         self.unspooled = 0
+        self.drained = False
         self._warned_full = False
 
     async def serve(self) -> bool:
@@ -203,11 +99,10 @@ class Daemon:
         housekeeping.cancel()
         await asyncio.get_running_loop().run_in_executor(self.executor, self.writer.close)
         self.executor.shutdown()
-        self.drainer.finish()
-        await asyncio.to_thread(self.drainer.join)
+        self.drained = await self.drain.finish()
         self.state = "stopped"
         self._write_status()
-        return self.drainer.final_ok and not self.unspooled
+        return self.drained and not self.unspooled
 
     async def _start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -218,7 +113,7 @@ class Daemon:
         for endpoint in self.listen.endpoints:
             self.intake.count(endpoint.transport)
             self.listeners.append(await _bind(endpoint, self.intake, self.listen))
-        self.drainer.start()
+        await self.drain.start()
         self.state = "running"
         self._write_status()
         for listener in self.listeners:
@@ -314,7 +209,6 @@ class Daemon:
         """What ``<data_dir>/listen.json`` holds."""
         size, segments = spool_bytes(self.directory)
         counters = {k: v.to_dict() for k, v in sorted(self.intake.counters.items())}
-        drain = self.drainer.stats
         return {
             "pid": os.getpid(), "state": self.state, "started": self.started,
             "updated": format_ts(datetime.now(UTC)), "source": self.source.name,
@@ -326,7 +220,7 @@ class Daemon:
             "transports": counters,
             "spool": {"path": str(self.directory), "bytes": size, "segments": segments,
                       "max_bytes": self.listen.spool.max_bytes, "full": self.intake.blocked},
-            "drain": dict(drain.__dict__),
+            "drain": {**self.drain.stats, "pid": self.drain.pid},
         }
 
     def _write_status(self) -> None:
@@ -398,7 +292,7 @@ def listen(config: Config, *, detect: bool = True) -> dict[str, Any]:
                        hint="Check the free space and permissions of the data directory.")
     if not ok:
         raise StoreError(
-            f"the spool could not be drained completely: {daemon.drainer.stats.last_error}; "
+            f"the spool could not be drained completely: {final['drain']['last_error']}; "
             f"{final['spool']['bytes']} bytes stay in {daemon.directory}",
             hint="The next 'soc listen' (or 'soc collect --source "
                  f"{daemon.source.name}') drains them once the store is back.")

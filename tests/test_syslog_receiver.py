@@ -6,6 +6,7 @@ from ``<data_dir>/listen.json``) and checks what reached the store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -87,7 +88,7 @@ class Daemon:
     def start(self) -> Daemon:
         self.proc = subprocess.Popen([*self.argv, "-c", str(self.cfg), "listen"],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=self.env)
+                                     env=self.env, start_new_session=True)
         status = self.wait(lambda s: s.get("pid") == self.proc.pid  # type: ignore[union-attr]
                            and s["state"] == "running", what="the daemon to start")
         for bound in status["listeners"]:
@@ -118,8 +119,10 @@ class Daemon:
         pytest.fail(f"timed out waiting for {what}; status: {self.status()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        """Signal the daemon and its drain process together (as systemd's default
+        KillMode=control-group does, and as the OOM killer or a power cut would)."""
         assert self.proc is not None
-        self.proc.send_signal(sig)
+        os.killpg(self.proc.pid, sig)
         _, err = self.proc.communicate(timeout=60)
         return self.proc.returncode, err
 
@@ -159,8 +162,9 @@ def daemons(tmp_path: Path, soc_argv: tuple[list[str], dict[str, str]]
 
     yield make
     for d in started:
-        if d.proc is not None and d.proc.poll() is None:
-            d.proc.kill()
+        if d.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(d.proc.pid, signal.SIGKILL)
             d.proc.communicate()
 
 
@@ -396,7 +400,8 @@ def test_store_outage_and_sigkill_lose_and_double_nothing(
     blocker.execute("BEGIN IMMEDIATE")  # the store cannot be written any more
     tcp_send(d.ports["tcp"], lines(n // 2, n // 2))
     d.wait(lambda s: s["spooled"] == n, "everything spooled while the store is blocked")
-    d.stop(signal.SIGKILL)  # in the middle of a drain that waits for the store
+    rc, _ = d.stop(signal.SIGKILL)  # in the middle of a drain that waits for the store
+    assert rc == -signal.SIGKILL
     blocker.rollback()
     blocker.close()
     again = daemons("  tcp: 127.0.0.1:0\n")

@@ -1,0 +1,248 @@
+"""The drain of ``soc listen``: the spool source through the pipeline, in a child process.
+
+The receiver and the pipeline run in two processes so that parsing and storing (CPU-bound Python)
+never hold the receiver's GIL: UDP sockets are read on time, and a machine with two cores uses
+both. The child runs exactly what ``soc collect --source NAME`` runs
+(:meth:`soc.pipeline.Pipeline.run_source` over the ``syslog-spool`` source) in a loop, prints
+its cumulative counters as one JSON line after every pass, and ignores SIGTERM and SIGINT: when
+its stdin closes (the daemon is done spooling, or died) it drains once more and exits, 0 when that
+last drain succeeded, 4 when the store could not be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from soc.config import Config, Source, load_config
+from soc.ecs import format_ts
+from soc.errors import ExitCode, SocError
+from soc.listen_config import load_listen_config, spool_source
+from soc.pipeline import Pipeline, SourceReport
+from soc.state import StateStore
+from soc.stores.base import Store, open_store
+
+log = logging.getLogger("soc.listen")
+MAX_BACKOFF = 30.0
+
+
+@dataclass
+class DrainStats:
+    """Cumulative counters of the drain (``drain`` in ``listen.json``)."""
+
+    passes: int = 0
+    events: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    alerts: int = 0
+    last_drain: str | None = None
+    last_error: str | None = None
+    lag: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, rep: SourceReport) -> None:
+        self.passes += 1
+        self.events += rep.events
+        self.duplicates += rep.duplicates
+        self.dead_letters += rep.dead_letters
+        self.alerts += rep.alerts
+        self.last_drain = format_ts(datetime.now(UTC))
+        self.last_error = rep.error
+        self.lag = rep.lag
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Drainer:
+    """Drains until :meth:`finish`, then once more; survives store outages with a backoff."""
+
+    def __init__(self, config: Config, source: Source, *, detect: bool, interval: float,
+                 report: Any = None) -> None:
+        self.config = config
+        self.source = source
+        self.detect = detect
+        self.interval = interval
+        self.report = report  # called with the stats after every pass
+        self.wake = threading.Event()
+        self.finishing = threading.Event()
+        self.stats = DrainStats()
+        self._store: Store | None = None
+        self._state: StateStore | None = None
+        self._pipeline: Pipeline | None = None
+
+    def finish(self) -> None:
+        """Drain what is left, then stop."""
+        self.finishing.set()
+        self.wake.set()
+
+    def run(self) -> bool:
+        """Loop until :meth:`finish`; True when the last drain succeeded."""
+        delay = 0.0
+        try:
+            while not self.finishing.is_set():
+                if delay:
+                    self.wake.wait(delay)  # set by finish()
+                worked, ok = self.drain_once()
+                delay = 0.0 if worked else (self.interval if ok else self._backoff(delay))
+            return self.drain_once()[1]
+        finally:
+            self._close()
+
+    def _backoff(self, delay: float) -> float:
+        return min(MAX_BACKOFF, max(self.interval, delay * 2))
+
+    def drain_once(self) -> tuple[bool, bool]:
+        """One pass over the spool source: ``(did it store anything, did it succeed)``."""
+        try:
+            pipeline = self._pipeline or self._open()
+            rep = pipeline.run_source(self.source)
+        except Exception as exc:  # noqa: BLE001 - the drain outlives a store outage or a bug
+            self._failed(exc)
+            return False, False
+        if rep.error and rep.error != self.stats.last_error:
+            log.warning("draining %s: %s", self.source.name, rep.error)
+        self.stats.add(rep)
+        if self.report is not None:
+            self.report(self.stats)
+        return bool(rep.events or rep.duplicates or rep.dead_letters), rep.error is None
+
+    def _failed(self, exc: Exception) -> None:
+        message = str(exc) if isinstance(exc, SocError) else f"{type(exc).__name__}: {exc}"
+        if message != self.stats.last_error:
+            log.warning("draining %s failed (the spool keeps everything; retrying): %s",
+                        self.source.name, message, exc_info=not isinstance(exc, SocError))
+        self.stats.last_error = message
+        if self.report is not None:
+            self.report(self.stats)
+        self._close()
+
+    def _open(self) -> Pipeline:
+        from soc.collect import default_stages, state_path
+
+        self._store = open_store(self.config)
+        self._state = StateStore(state_path(self.config))
+        stages = default_stages(self.config, self._store) if self.detect else []
+        self._pipeline = Pipeline(self.config, self._store, self._state, stages=stages)
+        return self._pipeline
+
+    def _close(self) -> None:
+        for thing in (self._state, self._store):
+            with contextlib.suppress(Exception):
+                if thing is not None:
+                    thing.close()
+        self._store = self._state = self._pipeline = None
+
+
+# --- the child process ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m soc.listen_drain [--config FILE] --data-dir DIR --interval S [--no-detect]``."""
+    ap = argparse.ArgumentParser(prog="soc-listen-drain")
+    ap.add_argument("--config")
+    ap.add_argument("--data-dir", required=True)
+    ap.add_argument("--interval", type=float, default=1.0)
+    ap.add_argument("--no-detect", action="store_true")
+    args = ap.parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)  # the daemon decides when we stop: stdin closes
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    config = load_config(args.config, data_dir=args.data_dir)
+    source = spool_source(config, load_listen_config(config))
+    drainer = Drainer(config, source, detect=not args.no_detect, interval=args.interval,
+                      report=_print_stats)
+    threading.Thread(target=_finish_on_eof, args=(drainer,), daemon=True).start()
+    return int(ExitCode.OK if drainer.run() else ExitCode.STORE)
+
+
+def _print_stats(stats: DrainStats) -> None:
+    sys.stdout.write(json.dumps(stats.to_dict(), default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _finish_on_eof(drainer: Drainer) -> None:
+    for _ in sys.stdin:
+        pass
+    drainer.finish()
+
+
+# --- the parent side -----------------------------------------------------------------------------
+
+
+class DrainProcess:
+    """Starts the child, keeps its latest counters, restarts it if it dies, finishes it."""
+
+    def __init__(self, config: Config, *, detect: bool, interval: float) -> None:
+        self.argv = [sys.executable, "-m", "soc.listen_drain", "--data-dir",
+                     str(config.data_dir), "--interval", str(interval)]
+        if config.path is not None:
+            self.argv += ["--config", str(config.path)]
+        if not detect:
+            self.argv.append("--no-detect")
+        self.stats: dict[str, Any] = DrainStats().to_dict()
+        self.proc: asyncio.subprocess.Process | None = None
+        self.done = False
+        self.base = DrainStats()  # counters of children that died, added to the current one's
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise())
+
+    async def _supervise(self) -> None:
+        delay = 1.0
+        while True:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            if self.done and self.proc.stdin is not None:
+                self.proc.stdin.close()  # finishing while it was restarted: one last drain
+            await self._read(self.proc)
+            code = await self.proc.wait()
+            if self.done:
+                return
+            log.error("the drain process exited with %s; restarting it in %.0fs", code, delay)
+            self._carry()
+            await asyncio.sleep(delay)
+            delay = min(MAX_BACKOFF, delay * 2)
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            with contextlib.suppress(ValueError):
+                current = json.loads(line)
+                self.stats = {k: (v + getattr(self.base, k) if k in _SUMMED else v)
+                              for k, v in current.items()}
+
+    def _carry(self) -> None:
+        for key in _SUMMED:
+            setattr(self.base, key, self.stats.get(key, 0))
+
+    async def finish(self) -> bool:
+        """Close the child's stdin (its signal to drain once more), wait; True when it stored
+        everything."""
+        self.done = True
+        if self.proc is None or self._task is None:
+            return False
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        await self._task
+        return self.proc.returncode == 0
+
+
+_SUMMED = ("passes", "events", "duplicates", "dead_letters", "alerts")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
