@@ -14,7 +14,8 @@ benchmark's config) and the embedded store:
 3. *UDP*: bursts of ``--burst`` datagrams paced at increasing rates; per rate, how many the daemon
    dropped (queue full) or the kernel dropped (socket buffer full, /proc/net/udp).
 
-Peak memory is the daemon's VmHWM. Everything stays on loopback; every burst is bounded.
+Peak memory is the VmHWM of the receiver plus its drain process. Everything stays on loopback;
+every burst is bounded.
 """
 
 from __future__ import annotations
@@ -113,10 +114,9 @@ class Daemon:
         raise SystemExit(f"timed out; last status {self.status()}")
 
     def peak_mib(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        """Peak RSS of the receiver plus its drain process."""
+        pids = [self.proc.pid, self.status()["drain"].get("pid")]
+        return sum(_hwm_mib(pid) for pid in pids if pid)
 
     def stop(self) -> float:
         """SIGTERM; seconds until it exited (the final drain)."""
@@ -126,6 +126,13 @@ class Daemon:
         if self.proc.returncode:
             raise SystemExit(f"soc listen failed: {err}")
         return time.perf_counter() - t0
+
+
+def _hwm_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def send_tcp(port: int, payload: list[bytes], connections: int) -> None:

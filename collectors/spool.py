@@ -132,7 +132,8 @@ class _Reader:
         self.owner = owner
         self.meta = meta
         self.size = size
-        self.pos = owner.position(meta)
+        pos = owner.position(meta)
+        self.at: tuple[int, int] = (pos["segment"], pos["offset"])  # read up to here
         self.records: list[RawRecord] = []
         self.dead: list[DeadLetter] = []
         self.bytes = 0
@@ -141,10 +142,11 @@ class _Reader:
 
     def run(self) -> Iterator[Batch]:
         moved = False
-        segments = [s for s in list_segments(self.owner.directory) if s[0] >= self.pos["segment"]]
+        first, offset = self.at
+        segments = [s for s in list_segments(self.owner.directory) if s[0] >= first]
         for index, (number, path) in enumerate(segments):
             sealed = index < len(segments) - 1
-            start = self.pos["offset"] if number == self.pos["segment"] else 0
+            start = offset if number == first else 0
             try:
                 for _ in self._segment(number, path, start, sealed):
                     yield self._cut()
@@ -152,7 +154,7 @@ class _Reader:
             except FileNotFoundError:
                 pass  # drained and deleted by an earlier commit of another drainer
             if sealed:
-                self._move(segments[index + 1][0], 0)
+                self.at = (segments[index + 1][0], 0)
                 moved = True
         if self.records or self.dead or moved:
             yield self._cut()
@@ -179,7 +181,7 @@ class _Reader:
                         fields, origin = self._peer(body[:head])
                         records.append(RawRecord(text, rid, fields, origin))
                         self.bytes += len(body)
-            self.pos = {"spool": self.meta.id, "segment": number, "offset": end}
+            self.at = (number, end)
             if len(records) + len(self.dead) >= limit or self.bytes >= BATCH_BYTES:
                 yield
                 records = self.records
@@ -210,11 +212,9 @@ class _Reader:
         self.dead.append(self.owner.dead_letter(rid, rec, reason))
         self.bytes += len(body)
 
-    def _move(self, segment: int, offset: int) -> None:
-        self.pos = {"spool": self.meta.id, "segment": segment, "offset": offset}
-
     def _cut(self) -> Batch:
-        batch = Batch(records=self.records, checkpoint=dict(self.pos),
+        checkpoint = {"spool": self.meta.id, "segment": self.at[0], "offset": self.at[1]}
+        batch = Batch(records=self.records, checkpoint=checkpoint,
                       dead_letters=self.dead, parser="syslog")
         self.records, self.dead, self.bytes = [], [], 0
         return batch
