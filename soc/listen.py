@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from soc.config import Config
-from soc.ecs import format_ts
+from soc.ecs import format_ts, parse_ts
 from soc.errors import BusyError, ConfigError, SocError, StoreError
 from soc.listen_config import Endpoint, ListenConfig, load_listen_config, spool_source
 from soc.listen_drain import DrainProcess
@@ -41,6 +41,7 @@ from soc.syslog_server import Intake, Listener, start, udp_kernel_drops
 
 log = logging.getLogger("soc.listen")
 STATUS_FILE = "listen.json"
+STALE_AFTER = 60.0  # seconds without a status rewrite before a "running" daemon counts as dead
 MAX_BACKOFF = 30.0
 
 
@@ -56,6 +57,38 @@ def read_status(config: Config) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data
+
+
+def status_summary(config: Config, now: datetime | None = None) -> dict[str, Any] | None:
+    """One line of ``soc status`` for the daemon, or None if it never ran with this data dir.
+
+    ``state`` is ``running``, ``stopped``, or ``dead`` (the status says running but it has not
+    been rewritten for a while: the daemon was killed); ``problem`` says what needs a look.
+    """
+    status = read_status(config)
+    if status is None:
+        return None
+    now = now or datetime.now(UTC)
+    age = (now - parse_ts(status["updated"])).total_seconds()
+    state = status["state"]
+    stale = max(STALE_AFTER, 5 * float(status.get("status_interval", 0)))
+    if state in ("running", "starting", "stopping") and age > stale:
+        state = "dead"
+    drain = status.get("drain", {})
+    problems = [p for p in (
+        "not running" if state != "running" else "",
+        f"{status['dropped']} message(s) dropped" if status.get("dropped") else "",
+        "spool full" if status.get("spool", {}).get("full") else "",
+        f"drain: {drain['last_error']}" if drain.get("last_error") else "",
+    ) if p]
+    return {
+        "state": state, "pid": status["pid"], "updated": status["updated"],
+        "listeners": status["listeners"], "received": status["received"],
+        "spooled": status["spooled"], "stored": drain.get("events", 0),
+        "dead_letters": drain.get("dead_letters", 0), "dropped": status.get("dropped", 0),
+        "spool_bytes": status.get("spool", {}).get("bytes", 0),
+        "problem": "; ".join(problems),
+    }
 
 
 # --- the daemon ----------------------------------------------------------------------------------
@@ -211,6 +244,7 @@ class Daemon:
         counters = {k: v.to_dict() for k, v in sorted(self.intake.counters.items())}
         return {
             "pid": os.getpid(), "state": self.state, "started": self.started,
+            "status_interval": self.listen.status_interval,
             "updated": format_ts(datetime.now(UTC)), "source": self.source.name,
             "listeners": [li.bound for li in self.listeners],
             "received": sum(c["received"] for c in counters.values()),

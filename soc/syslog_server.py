@@ -40,7 +40,7 @@ class TransportCounters:
     dropped: int = 0
     kernel_drops: int = 0  # UDP: the socket's receive queue overflowed (/proc/net/udp)
     connections: int = 0  # open now
-    refused: int = 0  # connections over max_connections, or failed TLS handshakes
+    refused: int = 0  # connections over max_connections (failed TLS handshakes never get here)
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ import pytest
 
 from soc.config import load_config
 from soc.errors import ExitCode
+from soc.listen import status_summary
 from soc.stores.base import open_store
 from soc.syslog_server import FrameDecoder
 
@@ -402,6 +403,8 @@ def test_store_outage_and_sigkill_lose_and_double_nothing(
     d.wait(lambda s: s["spooled"] == n, "everything spooled while the store is blocked")
     rc, _ = d.stop(signal.SIGKILL)  # in the middle of a drain that waits for the store
     assert rc == -signal.SIGKILL
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    assert status_summary(load_config(d.cfg), later)["state"] == "dead"  # type: ignore[index]
     blocker.rollback()
     blocker.close()
     again = daemons("  tcp: 127.0.0.1:0\n")
@@ -423,7 +426,12 @@ def test_sigterm_flushes_and_drains_everything(daemons: Callable[..., Daemon]) -
     assert rc == 0, err
     assert f"{n} received, {n} spooled, {n} stored" in err
     assert len(d.events()) == n
-    assert d.status()["state"] == "stopped"
+    summary = status_summary(load_config(d.cfg))
+    assert summary is not None
+    assert {k: summary[k] for k in ("state", "received", "spooled", "stored", "dropped",
+                                    "problem")} == {
+        "state": "stopped", "received": n, "spooled": n, "stored": n, "dropped": 0,
+        "problem": "not running"}
 
 
 def test_refuses_without_listeners_and_when_already_running(
