@@ -32,7 +32,7 @@ from typing import Any
 
 from soc.config import Config
 from soc.ecs import format_ts, parse_ts
-from soc.errors import BusyError, ConfigError, SocError, StoreError
+from soc.errors import BusyError, ConfigError, ExitCode, SocError, StoreError
 from soc.listen_config import Endpoint, ListenConfig, load_listen_config, spool_source
 from soc.listen_drain import DrainProcess
 from soc.lock import PassLock
@@ -308,7 +308,8 @@ def listen(config: Config, *, detect: bool = True) -> dict[str, Any]:
     """Run the daemon until SIGTERM/SIGINT; returns its final status.
 
     Raises :class:`ConfigError` when nothing is configured, :class:`BusyError` when another
-    ``soc listen`` uses this data directory, :class:`StoreError` when the final drain failed
+    ``soc listen`` uses this data directory, :class:`StoreError` when the final drain could
+    not write the store, :class:`SocError` when it failed otherwise
     (the spool keeps what was not stored; the next start drains it).
     """
     settings = load_listen_config(config)
@@ -325,9 +326,11 @@ def listen(config: Config, *, detect: bool = True) -> dict[str, Any]:
                        f"spool {daemon.directory} and are lost",
                        hint="Check the free space and permissions of the data directory.")
     if not ok:
-        raise StoreError(
-            f"the spool could not be drained completely: {final['drain']['last_error']}; "
-            f"{final['spool']['bytes']} bytes stay in {daemon.directory}",
-            hint="The next 'soc listen' (or 'soc collect --source "
-                 f"{daemon.source.name}') drains them once the store is back.")
+        message = (f"the spool could not be drained completely: {final['drain']['last_error']}; "
+                   f"{final['spool']['bytes']} bytes stay in {daemon.directory}")
+        again = f"'soc listen' (or 'soc collect --source {daemon.source.name}')"
+        if daemon.drain.returncode == ExitCode.STORE:
+            raise StoreError(message, hint=f"The next {again} drains them once the store is back.")
+        raise SocError(message, hint=f"Nothing is lost: after a fix, the next {again} drains "
+                                     "them. Run with --traceback or see the log above.")
     return final

@@ -5,8 +5,8 @@ never hold the receiver's GIL: UDP sockets are read on time, and a machine with 
 both. The child runs exactly what ``soc collect --source NAME`` runs
 (:meth:`soc.pipeline.Pipeline.run_source` over the ``syslog-spool`` source) in a loop, prints
 its cumulative counters as one JSON line after every pass, and ignores SIGTERM and SIGINT: when
-its stdin closes (the daemon is done spooling, or died) it drains once more and exits, 0 when that
-last drain succeeded, 4 when the store could not be written.
+its stdin closes (the daemon is done spooling, or died) it drains once more and exits: 0 when that
+last drain succeeded, 4 when the store could not be written, 1 when it failed otherwise.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from soc.config import Config, Source, load_config
 from soc.ecs import format_ts
-from soc.errors import ExitCode, SocError
+from soc.errors import ExitCode, SocError, StoreError
 from soc.listen_config import load_listen_config, spool_source
 from soc.pipeline import Pipeline, SourceReport
 from soc.state import StateStore
@@ -75,6 +75,7 @@ class Drainer:
         self.wake = threading.Event()
         self.finishing = threading.Event()
         self.stats = DrainStats()
+        self.store_down = False  # the last failure was the store's (not a bug)
         self._store: Store | None = None
         self._state: StateStore | None = None
         self._pipeline: Pipeline | None = None
@@ -117,6 +118,7 @@ class Drainer:
 
     def _failed(self, exc: Exception) -> None:
         message = str(exc) if isinstance(exc, SocError) else f"{type(exc).__name__}: {exc}"
+        self.store_down = isinstance(exc, StoreError)
         if message != self.stats.last_error:
             log.warning("draining %s failed (the spool keeps everything; retrying): %s",
                         self.source.name, message, exc_info=not isinstance(exc, SocError))
@@ -161,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     drainer = Drainer(config, source, detect=not args.no_detect, interval=args.interval,
                       report=_print_stats)
     threading.Thread(target=_finish_on_eof, args=(drainer,), daemon=True).start()
-    return int(ExitCode.OK if drainer.run() else ExitCode.STORE)
+    if drainer.run():
+        return int(ExitCode.OK)
+    return int(ExitCode.STORE if drainer.store_down else ExitCode.ERROR)
 
 
 def _print_stats(stats: DrainStats) -> None:
@@ -197,6 +201,10 @@ class DrainProcess:
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode if self.proc is not None else None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._supervise())

@@ -449,3 +449,23 @@ def test_refuses_without_listeners_and_when_already_running(
                          env=env, timeout=60)
     assert out.returncode == ExitCode.BUSY, out.stderr
     assert "Hint: Another 'soc listen' uses this data directory" in out.stderr
+
+
+def test_a_failing_drain_keeps_the_spool_for_soc_collect(
+        daemons: Callable[..., Daemon], tmp_path: Path,
+        soc_argv: tuple[list[str], dict[str, str]]) -> None:
+    sources = "sources:\n  - {name: syslog, type: syslog-spool, parser: %s}\n"
+    d = daemons("  tcp: 127.0.0.1:0\n", top=sources % "nosuch")
+    tcp_send(d.ports["tcp"], lines(0, 10))
+    d.wait(lambda s: s["spooled"] == 10, "10 spooled")
+    rc, err = d.stop()
+    assert rc == ExitCode.ERROR, err
+    assert "Error: the spool could not be drained completely: no parser named 'nosuch'" in err
+    assert "Hint: Nothing is lost: after a fix, the next 'soc listen' (or 'soc collect " \
+           "--source syslog') drains them." in err
+    d.cfg.write_text(d.cfg.read_text().replace("nosuch", "syslog"))
+    argv, env = soc_argv
+    out = subprocess.run([*argv, "-c", str(d.cfg), "collect", "--source", "syslog"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert len(by_message(d.events())) == 10
