@@ -6,14 +6,15 @@ Every implementation passes the same contract suite (tests/test_store_contract.p
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from soc.ecs import Event
-from soc.models import DeadLetter
+from soc.errors import StoreError
+from soc.models import Alert, AlertQuery, AuditEntry, DeadLetter, RuleHit
 
 if TYPE_CHECKING:
     from soc.config import Config
@@ -95,6 +96,64 @@ class Store(ABC):
     @abstractmethod
     def remove_dead_letters(self, ids: Sequence[str]) -> int:
         """Forget dead letters (after a successful replay)."""
+
+    # rule hits (correlation windows), alerts, audit ---------------------------------------
+    # Not abstract: a store without them still stores events; detection says what is missing.
+
+    def write_hits(self, hits: Sequence[RuleHit]) -> int:
+        """Keep base-rule hits for correlation windows, idempotent on ``hit.id``. Returns new."""
+        raise self._unsupported("keep rule hits")
+
+    def hits(self, correlation: str, *, since: str, until: str,
+             groups: Collection[str] | None = None) -> list[RuleHit]:
+        """Hits of one correlation with ``since <= ts <= until`` (of ``groups`` only, if given),
+        oldest first."""
+        raise self._unsupported("read rule hits")
+
+    def prune_hits(self, correlation: str, before: str) -> int:
+        """Forget hits of ``correlation`` older than ``before`` (past its longest window)."""
+        raise self._unsupported("prune rule hits")
+
+    def find_alert(self, dedup: str, ts: str, window: timedelta) -> Alert | None:
+        """The latest alert with this dedup key whose [first_seen - window, last_seen + window]
+        holds ``ts`` (any status), or None."""
+        raise self._unsupported("find alerts")
+
+    def upsert_alerts(self, alerts: Sequence[Alert],
+                      links: Mapping[str, Sequence[tuple[str, str]]]) -> list[Alert]:
+        """Write alerts (insert or replace by id) and link each to its events
+        (``links[alert.id]``: (event id, event time) pairs, idempotent); ``count`` becomes the
+        number of distinct linked events. Returns the alerts as stored, in one transaction."""
+        raise self._unsupported("write alerts")
+
+    def linked_events(self, alert_id: str, event_ids: Collection[str]) -> set[str]:
+        """Which of ``event_ids`` are already linked to the alert."""
+        raise self._unsupported("read alerts")
+
+    def list_alerts(self, query: AlertQuery | None = None) -> list[Alert]:
+        """Alerts matching ``query``, most recently seen first."""
+        raise self._unsupported("list alerts")
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        """One alert by id, or by a unique prefix of at least 6 characters; None when absent."""
+        raise self._unsupported("read alerts")
+
+    def update_alert(self, alert: Alert) -> None:
+        """Replace a stored alert's document (status, assignee...); NotFoundError if absent."""
+        raise self._unsupported("update alerts")
+
+    def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append one entry to the audit trail (the only way anything writes it)."""
+        raise self._unsupported("write the audit trail")
+
+    def audit_trail(self, subject: str | None = None, *,
+                    limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries, oldest first (of one subject, if given)."""
+        raise self._unsupported("read the audit trail")
+
+    def _unsupported(self, what: str) -> StoreError:
+        return StoreError(f"the {self.kind} store cannot {what} yet",
+                          hint="Use the embedded store for detection and alerts.")
 
     # housekeeping ------------------------------------------------------------------------------
 

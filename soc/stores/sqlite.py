@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from soc import jsonutil
-from soc.ecs import Event, format_ts, normalize_ts
-from soc.errors import StoreError, StoreLockedError
-from soc.models import DeadLetter
+from soc.ecs import Event, format_ts, normalize_ts, parse_ts
+from soc.errors import NotFoundError, StoreError, StoreLockedError
+from soc.models import Alert, AlertQuery, AuditEntry, DeadLetter, RuleHit
 from soc.search import MATCH_ALL, compile_query, setup_connection
 from soc.stores.base import RetentionItem, Store, WriteResult
 
@@ -100,7 +101,30 @@ def _migration_1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migration_1,)
+_V2 = (
+    *(f"ALTER TABLE alerts ADD COLUMN {c}" for c in (
+        "dedup TEXT", "first_seen TEXT", "last_seen TEXT", "severity_rank INTEGER",
+        "system TEXT", "unit TEXT")),
+    "CREATE INDEX alerts_dedup ON alerts(dedup, last_seen)",
+    "CREATE INDEX alerts_last_seen ON alerts(last_seen)",
+    "CREATE INDEX alerts_rule ON alerts(rule_id, last_seen)",
+    """CREATE TABLE alert_events (
+        alert_id TEXT NOT NULL, event_id TEXT NOT NULL, ts TEXT NOT NULL,
+        PRIMARY KEY (alert_id, event_id)) WITHOUT ROWID""",
+    "ALTER TABLE rule_hits ADD COLUMN base_rule TEXT",
+    "ALTER TABLE rule_hits ADD COLUMN value TEXT",
+    "CREATE INDEX rule_hits_group ON rule_hits(rule_id, group_key, ts)",
+)
+
+
+def _migration_2(db: sqlite3.Connection) -> None:
+    """Alerts: dedup key, first/last seen, severity rank, system, unit; alert_events links
+    (distinct event counts); rule_hits keyed by correlation (``rule_id``) and group."""
+    for statement in _V2:
+        db.execute(statement)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migration_1, _migration_2)
 """Applied in order, in one transaction, when a store is opened for writing. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -482,6 +506,143 @@ class SQLiteStore(Store):
                                       [(i,) for i in ids])
             return max(cur.rowcount, 0)
 
+    # rule hits, alerts, audit ------------------------------------------------------------------
+
+    def write_hits(self, hits: Sequence[RuleHit]) -> int:
+        """Keep hits for correlation windows (``rule_id`` column: the correlation)."""
+        self._writable("write rule hits")
+        rows = [(h.id, h.ts, h.correlation, h.group_key, h.event_id, h.rule_id, h.value,
+                 _dumps(h.to_dict())) for h in hits]
+        with self._errors("cannot write rule hits"), self._transaction():
+            cur = self.db.executemany(
+                "INSERT OR IGNORE INTO rule_hits(id, ts, rule_id, group_key, event_id, base_rule, "
+                "value, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            return max(cur.rowcount, 0)
+
+    def hits(self, correlation: str, *, since: str, until: str,
+             groups: Collection[str] | None = None) -> list[RuleHit]:
+        """Hits of a correlation in ``[since, until]``, of ``groups`` if given, oldest first."""
+        sql = "SELECT doc FROM rule_hits WHERE rule_id = ? AND ts >= ? AND ts <= ?"
+        with self._errors("cannot read rule hits"):
+            if groups is None:
+                rows = self.db.execute(sql + " ORDER BY ts, id", (correlation, since, until))
+                return [RuleHit.from_dict(_loads(doc)) for (doc,) in rows]
+            found: list[RuleHit] = []
+            keys = sorted(set(groups))
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self.db.execute(f"{sql} AND group_key IN ({marks})",
+                                       (correlation, since, until, *chunk))
+                found.extend(RuleHit.from_dict(_loads(doc)) for (doc,) in rows)
+        return sorted(found, key=lambda h: (h.ts, h.id))
+
+    def prune_hits(self, correlation: str, before: str) -> int:
+        """Forget the hits of a correlation older than ``before``."""
+        self._writable("prune rule hits")
+        with self._errors("cannot prune rule hits"), self._transaction():
+            cur = self.db.execute("DELETE FROM rule_hits WHERE rule_id = ? AND ts < ?",
+                                  (correlation, before))
+            return max(cur.rowcount, 0)
+
+    def find_alert(self, dedup: str, ts: str, window: timedelta) -> Alert | None:
+        """The latest alert of this dedup key whose seen range, widened by ``window``, holds ts."""
+        moment = parse_ts(ts)
+        low, high = format_ts(moment - window), format_ts(moment + window)
+        with self._errors("cannot read alerts"):
+            row = self.db.execute(
+                "SELECT doc FROM alerts WHERE dedup = ? AND last_seen >= ? AND first_seen <= ? "
+                "ORDER BY last_seen DESC, id LIMIT 1", (dedup, low, high)).fetchone()
+        return Alert.from_dict(_loads(row[0])) if row else None
+
+    def upsert_alerts(self, alerts: Sequence[Alert],
+                      links: Mapping[str, Sequence[tuple[str, str]]]) -> list[Alert]:
+        """Write alerts and their event links; ``count`` = distinct linked events."""
+        self._writable("write alerts")
+        stored: list[Alert] = []
+        with self._errors("cannot write alerts"), self._transaction():
+            for alert in alerts:
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO alert_events(alert_id, event_id, ts) VALUES (?, ?, ?)",
+                    [(alert.id, eid, ts) for eid, ts in links.get(alert.id, ())])
+                count = self._scalar_args(
+                    "SELECT count(*) FROM alert_events WHERE alert_id = ?", (alert.id,))
+                final = replace(alert, count=int(count))
+                self._put_alert(final)
+                stored.append(final)
+        return stored
+
+    def _put_alert(self, a: Alert) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO alerts(id, ts, rule_id, severity, status, doc, dedup, "
+            "first_seen, last_seen, severity_rank, system, unit) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (a.id, a.first_seen, a.rule_id, a.severity.value, a.status.value,
+             _dumps(a.to_dict()), a.dedup, a.first_seen, a.last_seen, a.severity.rank,
+             a.system, a.unit))
+
+    def _scalar_args(self, sql: str, params: Sequence[object]) -> Any:
+        return self.db.execute(sql, params).fetchone()[0]
+
+    def linked_events(self, alert_id: str, event_ids: Collection[str]) -> set[str]:
+        """Which of ``event_ids`` are linked to the alert already."""
+        ids = list(event_ids)
+        found: set[str] = set()
+        with self._errors("cannot read alerts"):
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                rows = self.db.execute(
+                    f"SELECT event_id FROM alert_events WHERE alert_id = ? AND event_id IN "
+                    f"({','.join('?' * len(chunk))})", (alert_id, *chunk))
+                found.update(eid for (eid,) in rows)
+        return found
+
+    def list_alerts(self, query: AlertQuery | None = None) -> list[Alert]:
+        """Alerts matching the filters, most recently seen first."""
+        q = query or AlertQuery()
+        where, params = _alert_filters(q)
+        sql = f"SELECT doc FROM alerts WHERE {where} ORDER BY last_seen DESC, id LIMIT ?"
+        with self._errors("cannot list alerts"):
+            rows = self.db.execute(sql, (*params, -1 if q.limit is None else q.limit))
+            return [Alert.from_dict(_loads(doc)) for (doc,) in rows]
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        """One alert by id or by a unique prefix (6 characters or more)."""
+        with self._errors("cannot read alerts"):
+            row = self.db.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if row is None and len(alert_id) >= 6:
+                rows = self.db.execute(
+                    "SELECT doc FROM alerts WHERE id >= ? AND id < ? LIMIT 2",
+                    (alert_id, alert_id + "\uffff")).fetchall()
+                row = rows[0] if len(rows) == 1 else None
+        return Alert.from_dict(_loads(row[0])) if row else None
+
+    def update_alert(self, alert: Alert) -> None:
+        """Replace an alert's document (status, assignee, reason...)."""
+        self._writable("update alerts")
+        with self._errors("cannot update alerts"), self._transaction():
+            if not self.db.execute("SELECT 1 FROM alerts WHERE id = ?", (alert.id,)).fetchone():
+                raise NotFoundError(f"no alert {alert.id}", hint="List them: soc alerts list")
+            self._put_alert(alert)
+
+    def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append to the audit trail; returns the entry with its sequence number."""
+        self._writable("write the audit trail")
+        with self._errors("cannot write the audit trail"), self._transaction():
+            cur = self.db.execute(
+                "INSERT INTO audit(ts, actor, action, subject, doc) VALUES (?, ?, ?, ?, ?)",
+                (entry.ts, entry.actor, entry.action, entry.subject, _dumps(entry.to_dict())))
+        return replace(entry, seq=cur.lastrowid)
+
+    def audit_trail(self, subject: str | None = None, *,
+                    limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries, oldest first."""
+        with self._errors("cannot read the audit trail"):
+            rows = self.db.execute(
+                "SELECT id, doc FROM audit WHERE ? IS NULL OR subject = ? ORDER BY id LIMIT ?",
+                (subject, subject, -1 if limit is None else limit)).fetchall()
+        return [replace(AuditEntry.from_dict(_loads(doc)), seq=seq) for seq, doc in rows]
+
     # housekeeping --------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
@@ -624,6 +785,24 @@ def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
     return DeadLetter(id=id_, source=source, origin=origin, reason=reason, raw=bytes(raw),
                       received=received, parser=parser,
                       fields=tuple((str(k), v) for k, v in json.loads(fields)))
+
+
+def _alert_filters(q: AlertQuery) -> tuple[str, list[object]]:
+    """The WHERE clause of ``list_alerts``."""
+    parts: list[str] = ["1"]
+    params: list[object] = []
+    for column, value in (("status", q.status.value if q.status else None),
+                          ("rule_id", q.rule), ("system", q.system), ("unit", q.unit)):
+        if value is not None:
+            parts.append(f"{column} = ?")
+            params.append(value)
+    if q.min_severity is not None:
+        parts.append("severity_rank >= ?")
+        params.append(q.min_severity.rank)
+    if q.since is not None:
+        parts.append("last_seen >= ?")
+        params.append(q.since)
+    return " AND ".join(parts), params
 
 
 def _utc(dt: datetime) -> datetime:

@@ -1,0 +1,288 @@
+"""From rule hits to alerts: deterministic ids, suppression of repeats, and the alert lifecycle.
+
+A :class:`Finding` is what detection saw (a rule hit or a correlation match). :class:`AlertSink`
+turns findings into stored alerts: findings of the same rule and group (the *dedup key*) within
+the suppression window of an alert update that alert (first/last seen, linked events) instead of
+raising another. Alert ids are digests of (rule, group, anchor time), and counts are distinct
+linked events, so a batch read again after a crash changes nothing.
+
+The lifecycle (:func:`acknowledge`, :func:`close`, :func:`assign`) writes one audit entry per
+change through ``store.append_audit``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from soc.detection.correlation import CorrelationMatch
+from soc.detection.hits import Hit
+from soc.ecs import now_ts, parse_ts
+from soc.errors import InputError, NotFoundError
+from soc.models import ENTITY_FIELDS, Alert, AlertStatus, AuditEntry, Severity
+from soc.stores.base import Store
+
+DEFAULT_SUPPRESS = timedelta(hours=1)
+MAX_IDS = 50  # event ids kept in an alert's document; the store links all of them
+DEDUP_FIELDS = ("organization.id", "labels.system", "host.name", "source.ip", "user.name")
+"""What makes two hits of one (non-correlation) rule the same alert."""
+DEFAULT_SEVERITY = Severity.MEDIUM  # a Sigma rule without a level
+
+
+def digest(*parts: object) -> str:
+    text = "\x1f".join(json.dumps(p, sort_keys=True, ensure_ascii=False, default=str)
+                       for p in parts)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something detection saw, before deduplication."""
+
+    rule_id: str
+    title: str
+    level: Severity | None
+    tags: tuple[str, ...]
+    ts: str  # event time
+    anchor: str  # time that anchors the alert id (the event, or the window start)
+    group: dict[str, Any]
+    entity: dict[str, Any]
+    triggers: tuple[tuple[str, str], ...]  # (event id, time)
+    contributing: tuple[tuple[str, str], ...] = ()
+    kind: str = "rule"
+    event: dict[str, Any] | None = field(default=None, repr=False)
+    value: int | None = None  # correlations: the count that met the condition
+
+    @property
+    def severity(self) -> Severity:
+        return self.level or DEFAULT_SEVERITY
+
+    @property
+    def dedup(self) -> str:
+        return digest(self.rule_id, self.group)
+
+    @property
+    def alert_id(self) -> str:
+        return digest(self.rule_id, self.group, self.anchor)
+
+    @property
+    def links(self) -> tuple[tuple[str, str], ...]:
+        return tuple(dict.fromkeys((*self.triggers, *self.contributing)))
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> Finding:
+        e = hit.event
+        ts = str(e.get("@timestamp", ""))
+        entity = {f: e[f] for f in ENTITY_FIELDS if e.get(f) not in (None, "")}
+        group = {f: entity[f] for f in DEDUP_FIELDS if f in entity}
+        return cls(rule_id=hit.rule_id, title=hit.title, level=hit.level, tags=hit.tags, ts=ts,
+                   anchor=ts, group=group, entity=entity,
+                   triggers=((str(e.get("event.id", "")), ts),), event=e)
+
+    @classmethod
+    def from_match(cls, m: CorrelationMatch) -> Finding:
+        s = m.spec
+        entity = {**m.entity, **{k: v for k, v in m.group.items() if k in ENTITY_FIELDS}}
+        return cls(rule_id=s.id, title=s.title, level=s.level, tags=s.tags, ts=m.ts,
+                   anchor=m.window_start, group=dict(m.group), entity=entity,
+                   triggers=((m.trigger, m.ts),), contributing=m.contributing, kind=s.type,
+                   event=m.event, value=m.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``soc detect`` record: rule id, title, level, timestamp, the event..."""
+        out: dict[str, Any] = {
+            "rule_id": self.rule_id, "title": self.title, "level": self.severity.value,
+            "timestamp": self.ts, "kind": self.kind, "tags": list(self.tags),
+            "entity": self.entity}
+        if self.kind != "rule":
+            out.update(group=self.group, count=self.value, window_start=self.anchor,
+                       events=[eid for eid, _ in self.contributing])
+        out["event"] = self.event
+        return out
+
+
+@dataclass
+class SinkResult:
+    new: list[Alert] = field(default_factory=list)
+    updated: list[Alert] = field(default_factory=list)
+
+
+class AlertSink:
+    """Writes findings as alerts, merging repeats within the suppression window."""
+
+    def __init__(self, store: Store, *, suppress: timedelta = DEFAULT_SUPPRESS) -> None:
+        self.store = store
+        self.suppress = suppress
+
+    def raise_alerts(self, findings: Iterable[Finding]) -> SinkResult:
+        """Store alerts for ``findings``; returns the alerts created and those updated."""
+        by_key: dict[str, list[Finding]] = {}
+        for f in findings:
+            by_key.setdefault(f.dedup, []).append(f)
+        result = SinkResult()
+        pending: dict[str, tuple[Alert, bool]] = {}
+        links: dict[str, dict[tuple[str, str], None]] = {}
+        for key in sorted(by_key):
+            for alert, is_new, new_links in self._episodes(sorted(by_key[key],
+                                                                  key=lambda f: f.ts)):
+                if alert.id in pending:  # two episodes met one stored alert
+                    before, was_new = pending[alert.id]
+                    alert, is_new = _combine(before, alert), was_new or is_new
+                pending[alert.id] = (alert, is_new)
+                links.setdefault(alert.id, {}).update(dict.fromkeys(new_links))
+        if not pending:
+            return result
+        stored = self.store.upsert_alerts([a for a, _ in pending.values()],
+                                          {k: list(v) for k, v in links.items()})
+        for alert in stored:
+            (result.new if pending[alert.id][1] else result.updated).append(alert)
+        return result
+
+    def _episodes(self, findings: list[Finding]) -> Iterable[tuple[Alert, bool,
+                                                                   list[tuple[str, str]]]]:
+        current: Alert | None = None
+        is_new = False
+        links: list[tuple[str, str]] = []
+        for f in findings:
+            if current is not None and _within(current, f.ts, self.suppress):
+                current = merge(current, f)
+                links.extend(f.links)
+                continue
+            if current is not None:
+                yield current, is_new, links
+            current, is_new, links = self._start(f)
+        if current is not None:
+            yield current, is_new, links
+
+    def _start(self, f: Finding) -> tuple[Alert, bool, list[tuple[str, str]]]:
+        found = self.store.find_alert(f.dedup, f.ts, self.suppress)
+        if found is not None and found.status is AlertStatus.CLOSED and found.id != f.alert_id:
+            known = self.store.linked_events(found.id, [eid for eid, _ in f.links])
+            if len(known) < len(f.links):
+                found = None  # new activity after a close: a new alert
+        if found is None:
+            return new_alert(f), True, list(f.links)
+        return merge(found, f), False, list(f.links)
+
+
+def _within(alert: Alert, ts: str, window: timedelta) -> bool:
+    t = parse_ts(ts)
+    return parse_ts(alert.first_seen) - window <= t <= parse_ts(alert.last_seen) + window
+
+
+def new_alert(f: Finding) -> Alert:
+    """The alert a first finding raises."""
+    now = now_ts()
+    return Alert(
+        id=f.alert_id, rule_id=f.rule_id, rule_title=f.title, severity=f.severity,
+        first_seen=min(f.ts, f.anchor), last_seen=f.ts, count=len(f.links), kind=f.kind,
+        dedup=f.dedup, group=dict(f.group), entity=dict(f.entity), tags=f.tags,
+        event_ids=tuple(eid for eid, _ in f.triggers)[:MAX_IDS],
+        contributing=tuple(eid for eid, _ in f.contributing)[:MAX_IDS],
+        created=now, updated=now, event=f.event)
+
+
+def merge(alert: Alert, f: Finding) -> Alert:
+    """``alert`` widened by a repeat (the store recounts the linked events)."""
+    entity = {k: v for k, v in alert.entity.items() if f.entity.get(k) == v}
+    return replace(
+        alert, first_seen=min(alert.first_seen, f.ts, f.anchor),
+        last_seen=max(alert.last_seen, f.ts), entity=entity,
+        event_ids=_capped(alert.event_ids, (eid for eid, _ in f.triggers)),
+        contributing=_capped(alert.contributing, (eid for eid, _ in f.contributing)),
+        updated=now_ts(), event=alert.event or f.event)
+
+
+def _combine(a: Alert, b: Alert) -> Alert:
+    return replace(a, first_seen=min(a.first_seen, b.first_seen),
+                   last_seen=max(a.last_seen, b.last_seen),
+                   entity={k: v for k, v in a.entity.items() if b.entity.get(k) == v},
+                   event_ids=_capped(a.event_ids, b.event_ids),
+                   contributing=_capped(a.contributing, b.contributing))
+
+
+def _capped(kept: Sequence[str], more: Iterable[str]) -> tuple[str, ...]:
+    out = dict.fromkeys(kept)
+    for eid in more:
+        if len(out) >= MAX_IDS:
+            break
+        out[eid] = None
+    return tuple(out)
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+
+def current_actor(explicit: str | None = None) -> str:
+    """Who acts: ``--actor``, else ``$SOC_ACTOR``, else the OS user."""
+    if explicit:
+        return explicit
+    env = os.environ.get("SOC_ACTOR")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def get(store: Store, alert_id: str) -> Alert:
+    """The alert with this id (or unique prefix); NotFoundError naming the next command."""
+    alert = store.get_alert(alert_id)
+    if alert is None:
+        raise NotFoundError(f"no alert {alert_id!r}",
+                            hint="List alerts with 'soc alerts list' (a unique id prefix of "
+                                 "6 characters or more is enough).")
+    return alert
+
+
+def _change(store: Store, alert: Alert, actor: str, action: str,
+            details: dict[str, Any], **changes: Any) -> Alert:
+    updated = replace(alert, updated=now_ts(), **changes)
+    store.update_alert(updated)
+    store.append_audit(AuditEntry(ts=updated.updated, actor=actor, action=action,
+                                  subject=alert.id, details=details))
+    return updated
+
+
+def acknowledge(store: Store, alert_id: str, actor: str) -> Alert:
+    """Mark an alert as seen and being looked at."""
+    alert = get(store, alert_id)
+    return _change(store, alert, actor, "alert.ack",
+                   {"from": alert.status.value, "to": AlertStatus.ACKNOWLEDGED.value},
+                   status=AlertStatus.ACKNOWLEDGED)
+
+
+def close(store: Store, alert_id: str, reason: str, actor: str) -> Alert:
+    """Close an alert with a reason (false positive, handled in incident X...)."""
+    if not reason.strip():
+        raise InputError("a reason is needed to close an alert",
+                         hint="Say why: soc alerts close ID --reason 'false positive: ...'")
+    alert = get(store, alert_id)
+    return _change(store, alert, actor, "alert.close",
+                   {"from": alert.status.value, "to": AlertStatus.CLOSED.value,
+                    "reason": reason}, status=AlertStatus.CLOSED, reason=reason)
+
+
+def assign(store: Store, alert_id: str, user: str, actor: str) -> Alert:
+    """Give an alert to an analyst."""
+    alert = get(store, alert_id)
+    return _change(store, alert, actor, "alert.assign",
+                   {"from": alert.assignee, "to": user}, assignee=user)
+
+
+def summary_row(alert: Alert) -> dict[str, Any]:
+    """One table row for ``soc alerts list`` and ``soc demo``."""
+    e = alert.entity
+    entity = " ".join(f"{k}={e[k]}" for k in ("host.name", "user.name", "source.ip",
+                                               "destination.ip") if k in e)
+    return {"id": alert.id, "last_seen": alert.last_seen, "severity": alert.severity.value,
+            "status": alert.status.value, "rule_title": alert.rule_title, "count": alert.count,
+            "entity": entity, "system": alert.system, "unit": alert.unit,
+            "assignee": alert.assignee}

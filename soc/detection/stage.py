@@ -1,0 +1,174 @@
+"""Detection as a pipeline stage: rules loaded once per process, hits → correlations → alerts.
+
+:func:`detection_stage` is what ``soc collect``, ``soc ingest`` and ``soc demo`` run on every
+batch (see :mod:`soc.pipeline`): each event meets the engine, the hits of rules that correlations
+reference are kept in the store (``rule_hits``) for their windows, and the findings become alerts
+(:class:`soc.alerts.AlertSink`) before the batch's events are written and its checkpoint moves.
+
+Rules come from the project's ``rules/`` (:func:`project_rules_dir`) and ``rules.paths``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from soc.alerts import DEFAULT_SUPPRESS, AlertSink, Finding
+from soc.detection.correlation import (
+    CorrelationSpec,
+    Correlator,
+    StoreHitLog,
+    compile_correlations,
+    silent_rules,
+)
+from soc.detection.engine import Engine
+from soc.detection.hits import Hit
+from soc.detection.loader import RULE_SUFFIXES, RuleIssue
+from soc.ecs import Event
+from soc.stores.base import Store
+
+if TYPE_CHECKING:
+    from soc.config import Config
+    from soc.pipeline import Stage
+
+log = logging.getLogger(__name__)
+SKIPPED_DIRS = ("pipelines", "tests")
+"""Folders of a rules directory that hold no rules: processing pipelines and rule samples."""
+
+
+def project_rules_dir() -> Path | None:
+    """The project's own ``rules/``: beside the package in a checkout (or an editable install),
+    else where ``setup.cfg``'s ``data_files`` put it (``<prefix>/share/soc/rules``)."""
+    for candidate in (Path(__file__).resolve().parents[2] / "rules",
+                      Path(sys.prefix) / "share" / "soc" / "rules"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def rule_sources(config: Config | None, extra: Sequence[str | Path] = ()) -> list[Path]:
+    """The rule paths to load: ``extra`` when given, else ``rules/`` plus ``rules.paths``."""
+    if extra:
+        return [Path(p) for p in extra]
+    found: list[Path] = []
+    project = project_rules_dir()
+    if project is not None:
+        found.append(project)
+    if config is not None:
+        found.extend(config.rules.paths)
+    return found
+
+
+def rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Rule files under ``paths``; a directory's top-level ``pipelines/`` and ``tests/`` are
+    skipped (they hold pipelines and samples, not rules)."""
+    found: set[Path] = set()
+    for path in map(Path, paths):
+        if not path.is_dir():
+            found.add(path)
+            continue
+        skipped = [path / d for d in SKIPPED_DIRS]
+        for f in path.rglob("*"):
+            if (f.suffix in RULE_SUFFIXES and f.is_file()
+                    and not any(f.is_relative_to(s) for s in skipped)):
+                found.add(f)
+    return sorted(found)
+
+
+@dataclass
+class Detector:
+    """An engine and its correlations: everything needed to turn events into findings."""
+
+    engine: Engine
+    specs: list[CorrelationSpec]
+    correlation_issues: list[RuleIssue]
+    silent: frozenset[str]  # base rules that only feed correlations (no ``generate``)
+
+    @property
+    def issues(self) -> list[RuleIssue]:
+        """Every rule or file that cannot be used, with its reason."""
+        return [*self.engine.errors, *self.correlation_issues]
+
+    @property
+    def empty(self) -> bool:
+        return not self.engine.rules and not self.specs
+
+    def match(self, events: Iterable[Event]) -> list[Hit]:
+        match = self.engine.match
+        return [h for e in events for h in match(e)]
+
+    def findings(self, hits: Sequence[Hit], correlator: Correlator) -> list[Finding]:
+        """Alerts-to-be: hits of rules that generate alerts, then correlation matches."""
+        out = [Finding.from_hit(h) for h in hits if h.rule_id not in self.silent]
+        if self.specs:
+            out.extend(Finding.from_match(m) for m in correlator.process(hits))
+        return out
+
+
+_CACHE: dict[tuple[object, ...], Detector] = {}
+
+
+def load_detector(paths: Sequence[str | Path], *,
+                  placeholders: Mapping[str, Iterable[str]] | None = None,
+                  cache_dir: Path | None = None, use_cache: bool = True) -> Detector:
+    """Load (once per process for the same rule files) the engine and its correlations."""
+    files = rule_files(paths)
+    frozen = tuple(sorted((k, tuple(v)) for k, v in (placeholders or {}).items()))
+    key = (tuple(files), frozen, cache_dir, use_cache)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    engine = Engine.from_paths(files, placeholders=placeholders, cache_dir=cache_dir,
+                               use_cache=use_cache)
+    usable = {r.ir.id for r in engine.rules}
+    specs, issues = compile_correlations(engine.correlations, usable, placeholders=placeholders)
+    detector = Detector(engine, specs, issues, silent_rules(specs))
+    _CACHE[key] = detector
+    return detector
+
+
+def config_detector(config: Config, extra: Sequence[str | Path] = ()) -> Detector:
+    """The detector of a configuration (rules/ + rules.paths, or ``extra``)."""
+    return load_detector(rule_sources(config, extra),
+                         placeholders=config.rules.placeholders,
+                         cache_dir=Path(config.data_dir) / "cache")
+
+
+def suppress_window(config: Config) -> timedelta:
+    """``rules.suppress`` when the configuration has it, else one hour."""
+    value = getattr(config.rules, "suppress", None)
+    return value if isinstance(value, timedelta) else DEFAULT_SUPPRESS
+
+
+class DetectionStage:
+    """The pipeline stage: match, correlate over stored hits, raise alerts."""
+
+    def __init__(self, detector: Detector, *, suppress: timedelta = DEFAULT_SUPPRESS) -> None:
+        self.detector = detector
+        self.suppress = suppress
+
+    def process(self, events: Sequence[Event], store: Store) -> int:
+        """Alerts for a batch; returns how many new alerts it raised."""
+        hits = self.detector.match(events)
+        if not hits:
+            return 0
+        findings = self.detector.findings(
+            hits, Correlator(self.detector.specs, StoreHitLog(store)))
+        return len(AlertSink(store, suppress=self.suppress).raise_alerts(findings).new)
+
+
+def detection_stage(config: Config, store: Store) -> Stage | None:
+    """The detection stage for this configuration, or None when there are no rules (or the
+    store cannot keep alerts yet, which is said on the log)."""
+    if type(store).upsert_alerts is Store.upsert_alerts:
+        log.warning("the %s store cannot keep alerts yet: detection is off", store.kind)
+        return None
+    detector = config_detector(config)
+    if detector.empty:
+        return None
+    return DetectionStage(detector, suppress=suppress_window(config))
