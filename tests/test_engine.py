@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from soc.detection.engine import Engine
-from soc.detection.prefilter import Prefilter
+from soc.detection.prefilter import NaiveMatcher, Prefilter, make_matcher
 from soc.detection.routing import anchors
 from soc.detection.values import Folded
 from soc.models import Severity
@@ -186,34 +187,45 @@ def _random_text(rng: random.Random, alphabet: str, n: int) -> str:
     return "".join(rng.choice(alphabet) for _ in range(n))
 
 
-def test_prefilter_never_drops_a_rule_that_matches(tmp_path: Path) -> None:
+MATCHERS = pytest.mark.parametrize("make", [make_matcher, NaiveMatcher],
+                                   ids=["automaton", "naive"])
+
+
+@MATCHERS
+def test_prefilter_never_drops_a_rule_that_matches(
+        tmp_path: Path, make: Callable[[tuple[str, ...]], Any]) -> None:
     """Random rules and events: every rule the full evaluation matches is a candidate."""
     rng = random.Random(7)
-    alphabet = "ab\\ -./:é" + string.digits[:3]
+    alphabet = "ab\\ -./:é" + string.digits[:3] + "\U0001f600"
+    event_alphabet = alphabet + "\x02\x03"  # the prefilter's sentinels, in values
     kinds = ["", "|contains", "|startswith", "|endswith", "|contains|all"]
     d = tmp_path / "r"
     d.mkdir()
-    for n in range(120):
+    for n in range(160):
         sel = []
         for field in rng.sample(["CommandLine", "Image", "ParentImage"], rng.randint(1, 2)):
             values = [_random_text(rng, alphabet, rng.randint(1, 6)).replace("\\", "\\\\")
                       for _ in range(rng.randint(1, 3))]
-            quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+            quoted = ", ".join(_quoted(v) for v in values)
             sel.append(f"    {field}{rng.choice(kinds)}: [{quoted}]")
-        det = "  sel:\n" + "\n".join(sel) + "\n  filter:\n    User: x\n" + \
-            f"  condition: {rng.choice(['sel', 'sel and not filter', 'sel or filter'])}\n"
+        keywords = "  keywords:\n    - " + _quoted(_random_text(rng, alphabet, 3)) + "\n"
+        det = "  sel:\n" + "\n".join(sel) + "\n  filter:\n    User: x\n" + keywords + \
+            "  condition: " + rng.choice(["sel", "sel and not filter", "sel or filter",
+                                          "keywords", "keywords and sel"]) + "\n"
         write_rule(d, f"r{n}", uid(100 + n), PROC, det)
     engine = Engine.from_paths([d], use_cache=False)
     assert engine.errors == []
     compiled = engine._rules  # the rules in engine order, with their predicates
-    prefilter = Prefilter((i, anchors(r.prepared.ir.condition)) for i, r in enumerate(compiled))
+    prefilter = Prefilter(((i, anchors(r.prepared.ir.condition)) for i, r in enumerate(compiled)),
+                          make)
     matched = 0
     for _ in range(3000):
         ev = sysmon_1(**{
-            "process.command_line": _random_text(rng, alphabet, rng.randint(0, 30)),
-            "process.executable": _random_text(rng, alphabet, rng.randint(0, 12)),
-            "process.parent.executable": [_random_text(rng, alphabet, 4), "a"],
-            "user.name": rng.choice(["x", "y"])})
+            "process.command_line": _random_text(rng, event_alphabet, rng.randint(0, 30)),
+            "process.executable": _random_text(rng, event_alphabet, rng.randint(0, 12)),
+            "process.parent.executable": [_random_text(rng, event_alphabet, 4), "a"],
+            "user.name": rng.choice(["x", "y"]),
+            "event.original": rng.choice([None, 7, _random_text(rng, event_alphabet, 20)])})
         f = Folded(ev)
         truth = {i for i, r in enumerate(compiled) if r.predicate(f)}
         assert truth <= prefilter.candidates(f)
@@ -221,3 +233,30 @@ def test_prefilter_never_drops_a_rule_that_matches(tmp_path: Path) -> None:
             sorted(compiled[i].prepared.ir.id for i in truth)
         matched += len(truth)
     assert matched > 100  # the random rules do match, so the check means something
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@MATCHERS
+def test_prefilter_anchor_kinds(make: Callable[[tuple[str, ...]], Any]) -> None:
+    """Each anchor kind finds exactly what it says; sentinels in values only add candidates."""
+    prefilter = Prefilter([
+        (10, [("eq", "f", "cmd.exe")]), (11, [("prefix", "f", "c:\\")]),
+        (12, [("suffix", "f", "\\cmd.exe")]), (13, [("contains", "f", "md.e")]),
+        (14, [("contains", None, "ové")]), (15, None), (16, []),
+        (17, [("prefix", "f", "x"), ("eq", "g", "1")])], make)
+
+    def cands(event: dict[str, Any]) -> set[int]:
+        return prefilter.candidates(Folded(event)) - {15}
+
+    assert prefilter.candidates(Folded({})) == {15}
+    assert cands({"f": "CMD.EXE"}) == {10, 13}
+    assert cands({"f": "C:\\Windows\\cmd.exe"}) == {11, 12, 13}
+    assert cands({"f": "xcmd.exe"}) == {13, 17}
+    assert cands({"g": 1}) == {17}
+    assert cands({"f": ["a", "X"]}) == {17}
+    assert cands({"h": "PROVÉ 😀", "f": 3}) == {14}
+    assert cands({"f": "a\x02c:\\cmd.exe\x03b"}) >= {13}
+    assert cands({"f": "ab"}) == set()

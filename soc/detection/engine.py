@@ -50,6 +50,7 @@ class LoadStats:
 class _Bucket:
     rules: tuple[int, ...]
     prefilter: Prefilter = field(repr=False)
+    compiled: tuple[CompiledRule, ...] = field(repr=False, default=())  # bit i: compiled[i]
 
 
 class Engine:
@@ -124,9 +125,12 @@ class Engine:
         if not bucket.rules:
             return []
         hits = []
-        rules = self._rules
-        for i in sorted(bucket.prefilter.candidates(f)):
-            rule = rules[i]
+        rules = bucket.compiled
+        bits = bucket.prefilter.bits(f)
+        while bits:  # candidates in rule order: the lowest bit first
+            low = bits & -bits
+            bits ^= low
+            rule = rules[low.bit_length() - 1]
             if rule.predicate(f):
                 hits.append(self._hit(rule, event, f))
         return hits
@@ -158,7 +162,8 @@ class Engine:
             for c in (code, None) if code is not None else (None,):
                 found.update(self._by_route.get((src, c), ()))
         ids = tuple(sorted(found))
-        return _Bucket(ids, Prefilter((i, self._rules[i].prepared.anchors) for i in ids))
+        return _Bucket(ids, Prefilter((i, self._rules[i].prepared.anchors) for i in ids),
+                       tuple(self._rules[i] for i in ids))
 
 
 def _single(value: object) -> str | None:

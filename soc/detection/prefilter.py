@@ -1,185 +1,172 @@
 """The prefilter: which rules of a route can possibly match this event, from literal anchors.
 
-One :class:`Prefilter` per route bucket. Anchors (see :mod:`soc.detection.routing`) are indexed by
-field: ``eq`` literals in a dict; ``prefix``/``suffix`` literals (cut to :data:`AFFIX` characters)
-in dicts probed with the event's first/last n characters for each indexed length n; ``contains``
-literals by their longest whole word (a word run bounded by non-word characters inside the
-literal, so it is a whole token of any text containing the literal), probed with the event text's
-tokens; literals with no whole word by one of their 4-grams (the least shared one), probed with the
-text's 4-grams (or, for a text much longer than the index, by testing each 4-gram with ``in``);
-every literal found this way is then checked with ``in``. Literals under 4 characters are indexed by
-their first character, probed with the text's characters.
-Rules without anchors are always candidates. A candidate is then evaluated in full, so the
-prefilter only has to be right about "cannot match", which it is by construction.
+One :class:`Prefilter` per route bucket. Each rule of the bucket owns one bit; a probe returns the
+bits of the rules one of whose anchors (see :mod:`soc.detection.routing`) holds. Anchors are
+indexed by field:
+
+* ``eq`` literals in a dict: one lookup of the whole (casefolded) value;
+* ``prefix``, ``suffix`` and ``contains`` literals in one Aho-Corasick automaton per field, run
+  once over ``STX + value + ETX``: a prefix is the pattern ``STX + literal``, a suffix
+  ``literal + ETX``, a contains literal itself. Every occurrence is reported (overlapping matches),
+  so every anchor that holds is found in one pass over the text, whatever the number of literals.
+
+A hit is exact (the literal does occur), and the sentinels only add hits (a value that itself holds
+``STX``/``ETX``), never lose one. Rules without anchors are always candidates. A candidate is then
+evaluated in full, so the prefilter only has to be right about "cannot match", which it is by
+construction.
+
+The automaton is `ahocorasick_rs`_ (Rust, a DFA: about 20 ns a character whatever the number of
+patterns). Without it, :class:`NaiveMatcher` tests each pattern with ``in``: the same answers,
+slowly.
+
+.. _ahocorasick_rs: https://pypi.org/project/ahocorasick-rs/
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from soc.detection.routing import Anchor
-from soc.detection.values import ALL, Folded
+from soc.detection.values import JOINED, Folded
 
-AFFIX = 10
-GRAM = 4
-_WORD = re.compile(r"\w+")
+STX = "\x02"
+ETX = "\x03"
 
-
-def whole_words(lit: str) -> set[str]:
-    """Word runs of ``lit`` bounded on both sides by non-word characters of ``lit``: any text
-    containing ``lit`` has each of them as a whole token."""
-    return {m.group() for m in _WORD.finditer(lit) if m.start() > 0 and m.end() < len(lit)}
-
-
-def whole_word(lit: str) -> str | None:
-    """The longest of :func:`whole_words` (None if there is none)."""
-    return max(sorted(whole_words(lit)), key=len, default=None)
+try:
+    from ahocorasick_rs import AhoCorasick, Implementation
+    HAVE_AUTOMATON = True
+except ImportError:  # pragma: no cover - the tests run NaiveMatcher directly
+    HAVE_AUTOMATON = False
 
 
-def _keys(lit: str, grams_only: bool) -> tuple[set[str], set[str]]:
-    words = set() if grams_only else whole_words(lit)
-    grams = set() if words else {lit[i:i + GRAM] for i in range(len(lit) - GRAM + 1)}
-    return words, grams
+class Matcher(Protocol):
+    """Multi-pattern search: the index of every pattern occurrence in ``text``."""
+
+    def find(self, text: str) -> list[int]: ...
+
+
+class AutomatonMatcher:
+    """Aho-Corasick over the patterns (a DFA), every occurrence reported."""
+
+    __slots__ = ("_find",)
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        automaton = AhoCorasick(list(patterns), implementation=Implementation.DFA)
+        self._find = functools.partial(automaton.find_matches_as_indexes, overlapping=True)
+
+    def find(self, text: str) -> list[int]:
+        return [m[0] for m in self._find(text)]
+
+
+class NaiveMatcher:
+    """The fallback: each pattern tested with ``in`` (exact, but linear in the patterns)."""
+
+    __slots__ = ("patterns",)
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.patterns = patterns
+
+    def find(self, text: str) -> list[int]:
+        return [i for i, p in enumerate(self.patterns) if p in text]
+
+
+@functools.lru_cache(maxsize=512)
+def make_matcher(patterns: tuple[str, ...]) -> Matcher:
+    """A matcher for ``patterns`` (shared between buckets that index the same literals)."""
+    if not HAVE_AUTOMATON:
+        return NaiveMatcher(patterns)
+    return AutomatonMatcher(patterns)
+
+
+def pattern(kind: str, lit: str) -> str:
+    """The automaton pattern of a ``prefix``/``suffix``/``contains`` anchor."""
+    if kind == "prefix":
+        return STX + lit
+    if kind == "suffix":
+        return lit + ETX
+    return lit
 
 
 class FieldIndex:
-    """The anchors of one field."""
+    """The anchors of one field: rule bits by equal value, and an automaton for the rest."""
 
-    __slots__ = ("_pending", "eq", "grams", "grams_only", "prefix", "prefix_lens", "short",
-                 "suffix", "suffix_lens", "words")
+    __slots__ = ("affixes", "eq", "masks", "matcher")
 
-    def __init__(self, *, grams_only: bool = False) -> None:
-        self.grams_only = grams_only
-        self.eq: dict[str, set[int]] = defaultdict(set)
-        self.prefix: dict[str, set[int]] = defaultdict(set)
-        self.suffix: dict[str, set[int]] = defaultdict(set)
-        self.prefix_lens: tuple[int, ...] = ()
-        self.suffix_lens: tuple[int, ...] = ()
-        self.words: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        self.grams: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        self.short: dict[str, list[tuple[str, int]]] = {}
-        self._pending: list[tuple[str, int]] = []
+    def __init__(self, eq: dict[str, int], patterns: dict[str, int],
+                 make: Callable[[tuple[str, ...]], Matcher] = make_matcher) -> None:
+        self.eq = eq
+        keys = tuple(sorted(patterns))
+        self.masks = tuple(patterns[k] for k in keys)
+        self.matcher = make(keys) if keys else None
+        self.affixes = any(k.startswith(STX) or k.endswith(ETX) for k in keys)
 
-    def add(self, kind: str, lit: str, rule: int) -> None:
-        if kind == "eq":
-            self.eq[lit].add(rule)
-        elif kind == "prefix":
-            self.prefix[lit[:AFFIX]].add(rule)
-        elif kind == "suffix":
-            self.suffix[lit[-AFFIX:]].add(rule)
-        elif len(lit) < GRAM and whole_word(lit) is None:
-            self.short.setdefault(lit[0], []).append((lit, rule))
-        else:
-            self._pending.append((lit, rule))
-
-    def freeze(self) -> None:
-        """Index the ``contains`` literals by their least shared word (or 4-gram)."""
-        self._index_contains()
-        self.prefix_lens = tuple(sorted({len(k) for k in self.prefix}))
-        self.suffix_lens = tuple(sorted({len(k) for k in self.suffix}))
-        self.eq, self.prefix, self.suffix = dict(self.eq), dict(self.prefix), dict(self.suffix)
-        self.words, self.grams = dict(self.words), dict(self.grams)
-
-    def _index_contains(self) -> None:
-        keys = {lit: _keys(lit, self.grams_only) for lit, _ in self._pending}
-        shared: dict[str, int] = defaultdict(int)
-        for words, grams in keys.values():
-            for k in words or grams:
-                shared[k] += 1
-        for lit, rule in self._pending:
-            words, grams = keys[lit]
-            if words:
-                self.words[min(words, key=lambda w: (shared[w], -len(w), w))].append((lit, rule))
-            elif not grams:  # shorter than a gram
-                self.short.setdefault(lit[0], []).append((lit, rule))
-            else:
-                self.grams[min(grams, key=lambda g: (shared[g], g))].append((lit, rule))
-        self._pending = []
-
-    def probe(self, value: str, out: set[int]) -> None:
-        """Add the rules whose anchor on this field holds for ``value`` (casefolded text)."""
-        hit = self.eq.get(value)
-        if hit:
-            out |= hit
-        if self.prefix:
-            for n in self.prefix_lens:
-                hit = self.prefix.get(value[:n])
-                if hit:
-                    out |= hit
-        if self.suffix:
-            for n in self.suffix_lens:
-                hit = self.suffix.get(value[-n:])
-                if hit:
-                    out |= hit
-        if self.words:
-            words = self.words
-            for token in set(_WORD.findall(value)):
-                entries = words.get(token)
-                if entries:
-                    for lit, rule in entries:
-                        if lit in value:
-                            out.add(rule)
-        if self.grams:
-            self._probe_grams(value, out)
-        if self.short:
-            short = self.short
-            for ch in set(value):
-                entries = short.get(ch)
-                if entries:
-                    for lit, rule in entries:
-                        if lit in value:
-                            out.add(rule)
-
-    def _probe_grams(self, value: str, out: set[int]) -> None:
-        grams = self.grams
-        if len(value) < 4 * len(grams):
-            keys: Iterable[str] = {value[i:i + GRAM] for i in range(len(value) - GRAM + 1)}
-        else:
-            keys = [g for g in grams if g in value]
-        for gram in keys:
-            entries = grams.get(gram)
-            if entries:
-                for lit, rule in entries:
-                    if lit in value:
-                        out.add(rule)
+    def probe(self, value: str) -> int:
+        """The bits of the rules whose anchor on this field holds for ``value`` (casefolded)."""
+        bits = self.eq.get(value, 0)
+        if self.matcher is not None:
+            masks = self.masks
+            for i in self.matcher.find(STX + value + ETX if self.affixes else value):
+                bits |= masks[i]
+        return bits
 
 
 class Prefilter:
-    """Candidates for one route bucket."""
+    """Candidates for one route bucket; rule ``i`` of the entries (in order) owns bit ``i``."""
 
-    __slots__ = ("always", "fields")
+    __slots__ = ("always", "fields", "rules")
 
-    def __init__(self, entries: Iterable[tuple[int, list[Anchor] | None]]) -> None:
-        always: set[int] = set()
-        fields: dict[str, FieldIndex] = {}
-        for rule, found in entries:
+    def __init__(self, entries: Iterable[tuple[int, list[Anchor] | None]],
+                 make: Callable[[tuple[str, ...]], Matcher] = make_matcher) -> None:
+        rules: list[int] = []
+        always = 0
+        eqs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        pats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for bit, (rule, found) in enumerate(entries):
+            rules.append(rule)
             if found is None:
-                always.add(rule)
+                always |= 1 << bit
                 continue
             for kind, field, lit in found:
-                key = ALL if field is None else field
-                if key not in fields:  # keyword text is long: no tokenising, grams only
-                    fields[key] = FieldIndex(grams_only=key == ALL)
-                fields[key].add(kind, lit, rule)
-        for index in fields.values():
-            index.freeze()
-        self.always = frozenset(always)
-        self.fields = fields
+                if field is None:  # keyword: searched in all the text, all kinds as contains
+                    pats[JOINED][lit] |= 1 << bit
+                elif kind == "eq":
+                    eqs[field][lit] |= 1 << bit
+                else:
+                    pats[field][pattern(kind, lit)] |= 1 << bit
+        self.rules = tuple(rules)
+        self.always = always
+        self.fields = tuple(
+            (key, FieldIndex(dict(eqs.get(key, {})), dict(pats.get(key, {})), make))
+            for key in sorted({*eqs, *pats}))
 
-    def candidates(self, f: Folded) -> set[int]:
-        """Rules of this bucket that may match the event."""
-        out = set(self.always)
-        for key, index in self.fields.items():
+    def bits(self, f: Folded) -> int:
+        """The candidate rules of this event, as bits."""
+        bits = self.always
+        for key, index in self.fields:
             value = f[key]
             if value is None:
                 continue
-            if key == ALL:  # keyword anchors are all "contains": one probe of all the text
-                index.probe("\n".join(value), out)
-            elif value.__class__ is str:
-                index.probe(value, out)
+            if value.__class__ is str:
+                bits |= index.probe(value)
             else:
                 for v in value:
-                    index.probe(v, out)
-        return out
+                    bits |= index.probe(v)
+        return bits
+
+    def candidates(self, f: Folded) -> set[int]:
+        """Rules of this bucket that may match the event."""
+        return {self.rules[i] for i in iter_bits(self.bits(f))}
+
+
+def iter_bits(bits: int) -> Iterable[int]:
+    """The positions of the set bits, lowest first."""
+    while bits:
+        low = bits & -bits
+        yield low.bit_length() - 1
+        bits ^= low
+
+
+

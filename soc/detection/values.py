@@ -16,6 +16,10 @@ from soc.ecs import Event
 ALL = "\x00all"
 """Pseudo field of keyword (field-less) detections: every value of the event."""
 
+JOINED = "\x00joined"
+"""Pseudo field: every value of the event in one casefolded text (what the prefilter searches
+for keyword literals; a value's text is a substring of it)."""
+
 Value = str | tuple[str, ...] | None
 
 
@@ -89,6 +93,8 @@ class Folded(dict[str, Value]):
     def __missing__(self, key: str) -> Value:
         if key == ALL:  # one casefold of the joined text rather than one per value
             value: Value = tuple(SEP.join(self.raw[ALL]).casefold().split(SEP))  # type: ignore[arg-type]
+        elif key == JOINED:
+            value = SEP.join(joined_parts(self.event)).casefold()
         else:
             raw = self.event.get(key)
             value = raw.casefold() if raw.__class__ is str else fold(self.raw[key])
@@ -101,6 +107,11 @@ SEP = "\x1f"  # unit separator: no casefold maps to or from it
 
 def all_texts(event: Event) -> tuple[str, ...]:
     """Every value of the event as text (what a keyword detection searches)."""
+    return tuple(v.replace(SEP, " ") if SEP in v else v for v in joined_parts(event))
+
+
+def joined_parts(event: Event) -> list[str]:
+    """Every value of the event as text, in order (list elements one by one)."""
     out: list[str] = []
     for value in event.values():
         if value.__class__ is str:
@@ -113,4 +124,4 @@ def all_texts(event: Event) -> tuple[str, ...]:
             out.append(t)
         else:
             out.extend(t)
-    return tuple(v.replace(SEP, " ") if SEP in v else v for v in out)
+    return out
