@@ -1,0 +1,102 @@
+"""``soc hunt`` on Elasticsearch: Sigma rules → the queries the cluster runs.
+
+Rules are converted with pySigma's Elasticsearch Lucene backend through the **same** pipelines
+the in-process matcher uses (placeholders, ``ecs_windows`` and ``rules/pipelines/``; only the
+matcher's own last step, which strips ``.caseless``, is left out), then the Lucene text gets the
+case-insensitive rewrite of :mod:`soc.stores.es.query` and is sent as a ``query_string`` with the
+time window as a filter.
+
+Field references (``|fieldref``) cannot be written in Lucene. Such a rule still gets a query: the
+reference becomes "match everything" where it cannot exclude a match (under an even number of
+NOTs) and "match nothing" where it could, so the query finds a superset of the matches. Its
+:attr:`HuntQuery.exact` is False and the events it returns must go through the in-process
+matcher, which evaluates the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
+from sigma.conditions import ConditionNOT
+from sigma.conversion.state import ConversionState
+from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaRule
+
+from soc.detection.pipelines import placeholder_pipeline, store_pipelines
+from soc.search import QueryError
+from soc.stores.es.query import build, rewrite
+
+MATCH_ALL = "*:*"
+MATCH_NONE = "(NOT *:*)"
+
+
+@dataclass(frozen=True, slots=True)
+class HuntQuery:
+    """The query of one rule, or why there is none."""
+
+    rule_id: str | None
+    title: str
+    lucene: str | None  # what pySigma's backend wrote
+    query: str | None  # what is sent (after the case-insensitive rewrite)
+    exact: bool = True  # False: re-check the returned events with the in-process matcher
+    error: str | None = None
+
+    def dsl(self, since: datetime | None = None,
+            until: datetime | None = None) -> dict[str, Any]:
+        """The query DSL sent to the cluster for this rule over ``[since, until)``."""
+        if self.query is None:
+            raise QueryError(f"rule {self.title!r} has no Elasticsearch query: {self.error}")
+        return build(self.query, since, until)
+
+
+class SocLuceneBackend(LuceneBackend):
+    """The Lucene backend, with field references turned into a superset (see module doc)."""
+
+    inexact = False
+
+    def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> Any:
+        self.inexact = True
+        negations = 0
+        node = getattr(cond, "parent", None)
+        while node is not None:
+            negations += isinstance(node, ConditionNOT)
+            node = getattr(node, "parent", None)
+        return MATCH_ALL if negations % 2 == 0 else MATCH_NONE
+
+
+def hunt_pipeline(placeholders: Mapping[str, Iterable[str]] | None = None) -> ProcessingPipeline:
+    """Placeholders and the store-neutral pipelines, in priority order."""
+    parts = [placeholder_pipeline(placeholders or {}), *store_pipelines()]
+    parts.sort(key=lambda p: p.priority)
+    combined = ProcessingPipeline()
+    for part in parts:
+        combined = combined + part
+    return combined
+
+
+def convert_rule(rule: SigmaRule, pipeline: ProcessingPipeline) -> HuntQuery:
+    """The hunt query of one rule; a conversion failure is reported, never raised."""
+    rid = str(rule.id) if rule.id is not None else None
+    backend = SocLuceneBackend(processing_pipeline=pipeline)
+    try:
+        queries = [str(q) for q in backend.convert_rule(rule)]
+    except (SigmaError, ValueError, TypeError, KeyError) as exc:
+        return HuntQuery(rid, rule.title, None, None, error=str(exc).split("\n")[0])
+    lucene = queries[0] if len(queries) == 1 else " OR ".join(f"({q})" for q in queries)
+    try:
+        query = rewrite(lucene, hunt=True) or MATCH_ALL
+    except QueryError as exc:
+        return HuntQuery(rid, rule.title, lucene, None, error=exc.message)
+    return HuntQuery(rid, rule.title, lucene, query, exact=not backend.inexact)
+
+
+def hunt_queries(rules: Iterable[SigmaRule],
+                 placeholders: Mapping[str, Iterable[str]] | None = None) -> list[HuntQuery]:
+    """The hunt query of every rule (errors collected per rule)."""
+    pipeline = hunt_pipeline(placeholders)
+    return [convert_rule(rule, pipeline) for rule in rules]

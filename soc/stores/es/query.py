@@ -1,0 +1,159 @@
+"""Lucene on Elasticsearch with the embedded store's semantics.
+
+The query is parsed with luqum (the embedded store's parser: same syntax errors) and passed to
+Elasticsearch as a ``query_string`` query after one rewrite, so that matching is
+case-insensitive as on the embedded store and in the in-process Sigma matcher:
+
+* ``field:term`` (words, wildcards, phrases, fuzzy terms) → ``field.caseless:term``, the
+  lowercase-normalised sub-field every field has (``soc/stores/es/templates.py``);
+* ranges, ``_exists_``, CIDR terms (``source.ip:10.0.0.0\\/8``), fields already ending in
+  ``.caseless`` and the text fields (``message``...) keep their field;
+* regular expressions: on ``soc search`` they go to ``.caseless`` with their letters lowercased
+  (case-insensitive, like the embedded store); in hunts they keep the field (Sigma's ``|re`` is
+  case-sensitive);
+* a bare term searches inside every value of the event: ``denied`` → ``soc.values:*denied*``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from luqum.tree import (
+    FieldGroup,
+    From,
+    Fuzzy,
+    Item,
+    Phrase,
+    Range,
+    Regex,
+    SearchField,
+    To,
+    Word,
+)
+from luqum.visitor import TreeTransformer
+
+from soc.ecs import format_ts
+from soc.search import QueryError, parse_query
+from soc.stores.es.templates import CASELESS, TEXT_FIELDS, VALUES_FIELD
+
+_CIDR = re.compile(r"^[0-9A-Fa-f:.]+\\?/\d{1,3}$")
+_SPECIAL = re.compile(r'([+\-=&|!(){}\[\]<>^"~*?:\\/ ])')
+_KEEP = {"_exists_", "*"}
+
+
+def escape(text: str) -> str:
+    """Escape every query_string special character (and spaces) of a literal."""
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def lower_regex(pattern: str) -> str:
+    """Lowercase the letters of a regex, leaving escapes (``\\D``, ``\\W``) as written."""
+    out: list[str] = []
+    escaped = False
+    for ch in pattern:
+        out.append(ch if escaped else ch.lower())
+        escaped = not escaped and ch == "\\"
+    return "".join(out)
+
+
+def _is_cidr(expr: Item) -> bool:
+    return isinstance(expr, Word) and bool(_CIDR.match(expr.value))
+
+
+def _contains(value: str) -> str:
+    """A wildcard that finds ``value`` (a raw Lucene term) inside a longer text."""
+    start = "" if value.startswith("*") else "*"
+    trailing_escape = len(value) - len(value.rstrip("\\"))
+    end = "" if value.endswith("*") and trailing_escape % 2 == 0 else "*"
+    return f"{start}{value}{end}"
+
+
+class CaselessRewriter(TreeTransformer):  # type: ignore[misc]
+    """The rewrite described in the module docstring (``hunt`` keeps regexes case-sensitive)."""
+
+    def __init__(self, *, hunt: bool = False) -> None:
+        super().__init__(track_parents=False)
+        self.hunt = hunt
+
+    def visit_search_field(self, node: SearchField, context: Any) -> Iterator[Item]:
+        yield self._field(node)
+
+    def _field(self, node: SearchField) -> SearchField:
+        name, expr = node.name, node.expr
+        keep = (name in _KEEP or name.endswith(f".{CASELESS}") or name in TEXT_FIELDS
+                or isinstance(expr, Range | From | To) or _is_cidr(expr)
+                or (isinstance(expr, Regex) and self.hunt))
+        if keep:
+            return node
+        if isinstance(expr, Regex):
+            expr = Regex(lower_regex(expr.value))
+        out = SearchField(f"{name}.{CASELESS}", expr)
+        out.head, out.tail = node.head, node.tail
+        return out
+
+    def visit_word(self, node: Word, context: Any) -> Iterator[Item]:
+        yield self._bare(Word(_contains(node.value)), node)
+
+    def visit_phrase(self, node: Phrase, context: Any) -> Iterator[Item]:
+        yield self._bare(Word(_contains(escape(node.value[1:-1]))), node)
+
+    def visit_fuzzy(self, node: Fuzzy, context: Any) -> Iterator[Item]:
+        yield self._bare(node, node)
+
+    def visit_regex(self, node: Regex, context: Any) -> Iterator[Item]:
+        raise QueryError("a regular expression needs a field",
+                         hint="Write field:/pattern/, e.g. user.name:/adm.n/")
+
+    def visit_field_group(self, node: FieldGroup, context: Any) -> Iterator[Item]:
+        yield node  # only reached inside a SearchField, which handles it whole
+
+    @staticmethod
+    def _bare(expr: Item, original: Item) -> SearchField:
+        out = SearchField(VALUES_FIELD, expr)
+        out.head, out.tail = original.head, original.tail
+        return out
+
+
+def rewrite(query: str, *, hunt: bool = False) -> str | None:
+    """The query_string text for a Lucene query; None when it matches everything."""
+    tree = parse_query(query)
+    if tree is None:
+        return None
+    return str(CaselessRewriter(hunt=hunt).visit(tree)).strip()
+
+
+def query_string(text: str) -> dict[str, Any]:
+    return {"query_string": {"query": text, "default_operator": "AND", "lenient": True,
+                             "allow_leading_wildcard": True, "analyze_wildcard": True,
+                             "default_field": VALUES_FIELD}}
+
+
+def time_range(since: datetime | None, until: datetime | None) -> dict[str, Any] | None:
+    """``[since, until)`` on ``@timestamp``, in UTC."""
+    bounds: dict[str, Any] = {}
+    if since is not None:
+        bounds["gte"] = format_ts(since)
+    if until is not None:
+        bounds["lt"] = format_ts(until)
+    if not bounds:
+        return None
+    return {"range": {"@timestamp": {**bounds, "format": "strict_date_optional_time"}}}
+
+
+def build(text: str | None, since: datetime | None = None,
+          until: datetime | None = None) -> dict[str, Any]:
+    """The query DSL: the rewritten Lucene text and the time window, as filters."""
+    filters = [query_string(text)] if text else []
+    window = time_range(since, until)
+    if window:
+        filters.append(window)
+    return {"bool": {"filter": filters}} if filters else {"match_all": {}}
+
+
+def search_query(query: str, since: datetime | None = None,
+                 until: datetime | None = None) -> dict[str, Any]:
+    """The query DSL ``soc search`` sends for a Lucene query and a window."""
+    return build(rewrite(query), since, until)

@@ -1,0 +1,328 @@
+"""The Elasticsearch store: the Store contract at cluster scale (docs/elasticsearch.md)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elasticsearch import ApiError, Elasticsearch
+
+from soc.ecs import Event, normalize_ts
+from soc.errors import StoreError
+from soc.models import DeadLetter
+from soc.stores.base import RetentionItem, Store, WriteResult
+from soc.stores.es import housekeeping, templates
+from soc.stores.es.connection import (
+    CompatTransport,
+    EsOptions,
+    build_client,
+    es_errors,
+    server_major,
+)
+from soc.stores.es.delivery import Delivery
+from soc.stores.es.documents import DocumentsMixin
+from soc.stores.es.names import Names
+from soc.stores.es.query import build, search_query
+from soc.stores.es.spool import Action, Spool
+from soc.stores.es.writer import BulkWriter, ClusterUnavailable
+
+if TYPE_CHECKING:
+    from soc.config import Config
+    from soc.stores.es.hunt import HuntQuery
+
+log = logging.getLogger("soc.stores.es")
+PAGE = 1000
+ID_CHUNK = 5000
+SORT_ORDER = ("@timestamp", "event.id")
+
+
+class ElasticsearchStore(DocumentsMixin, Store):
+    """Events in data streams, state in indices, a local spool for outages."""
+
+    kind = "elasticsearch"
+
+    def __init__(self, client: Elasticsearch, config: Config, options: EsOptions, *,
+                 readonly: bool = False, sleep: Callable[[float], None] | None = None) -> None:
+        self.client = client
+        self.config = config
+        self.options = options
+        self.names = Names(options.index_prefix)
+        self.readonly = readonly
+        self.major: int | None = options.server_major
+        self.spool = Spool(options.spool_dir or config.data_dir / "es-spool",
+                           options.spool_max_mb * 1024 * 1024)
+        self.writer = BulkWriter(
+            client, self.names.index("quarantine"), max_retries=options.max_retries,
+            backoff=options.retry_backoff, backoff_max=options.retry_backoff_max,
+            refresh=options.refresh, sleep=sleep or time.sleep)
+        self.delivery = Delivery(self.writer, self.spool, self._reconnect)
+        self.quarantined = 0
+        self.spooled = 0
+
+    @classmethod
+    def open(cls, config: Config, *, readonly: bool = False) -> Self:
+        """Connect; for writing, install templates and policies when they are missing or old.
+        A writer opens even when the cluster is down: its batches go to the spool."""
+        options = EsOptions.from_config(config)
+        return cls.open_options(config, options, readonly=readonly)
+
+    @classmethod
+    def open_options(cls, config: Config, options: EsOptions, *, readonly: bool = False,
+                     sleep: Callable[[float], None] | None = None) -> Self:
+        """Open with explicit options (tests and tools)."""
+        store = cls(build_client(options), config, options, readonly=readonly, sleep=sleep)
+        try:
+            store._reconnect()
+        except ClusterUnavailable as exc:
+            if readonly:
+                raise StoreError(f"cannot open the Elasticsearch store: {exc.message}",
+                                 hint="Check store.hosts and that the cluster is up.") from exc
+            log.warning("Elasticsearch unreachable (%s): writes go to the spool %s",
+                        exc.message, store.spool.directory)
+            return store
+        if not readonly:
+            store.ensure_installed()
+        return store
+
+    def _reconnect(self) -> None:
+        """Ask the server its version once (8.x needs other headers than 9.x)."""
+        if self.major is not None:
+            return
+        try:
+            self.major = server_major(self.client)
+        except (TransportConnectionError, ApiError) as exc:
+            raise ClusterUnavailable(f"{', '.join(self.options.hosts)}: {exc}") from exc
+        transport = self.client.transport
+        if isinstance(transport, CompatTransport):
+            transport.compat_major = self.major if self.major < 9 else None
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _writable(self, action: str) -> None:
+        if self.readonly:
+            raise StoreError(f"cannot {action}: the store was opened read-only")
+
+    # install ------------------------------------------------------------------------------------
+
+    def ensure_installed(self) -> list[str]:
+        """Install when our index template is missing or differs from this version's."""
+        expected = templates.with_digest(
+            templates.index_templates(self.config, self.names)[self.names.logs_template])
+        found = housekeeping.template_meta(self.client, self.names.logs_template)
+        if found.get("soc_digest") == expected["_meta"]["soc_digest"]:
+            return []
+        try:
+            return self.install()
+        except StoreError as exc:  # a writer role without template privileges
+            log.warning("cannot install templates (%s); ask an administrator to run "
+                        "'soc store init'", exc.message)
+            return []
+
+    def install(self, kibana_url: str | None = None) -> list[str]:
+        """Put ILM policies, component and index templates, create the state indices; with
+        ``kibana_url`` (or ``store.kibana_url``) import the Kibana saved objects too."""
+        self._writable("install templates")
+        with es_errors("cannot install templates and policies", self.options):
+            done = templates.install(self.client, self.config, self.names, self.options)
+        url = kibana_url or self.options.kibana_url
+        if url:
+            from soc.stores.es.kibana import import_saved_objects
+
+            done.append(import_saved_objects(url, self.options, self.names))
+        return done
+
+    # events --------------------------------------------------------------------------------------
+
+    def write_events(self, events: Sequence[Event]) -> WriteResult:
+        """Write events with ``_id`` = ``event.id``; returns once the cluster or spool has them."""
+        self._writable("write events")
+        actions, in_batch = self._event_actions(events)
+        if not actions:
+            return WriteResult(0, in_batch)
+        existing = self._existing_ids(actions)
+        fresh = [a for a in actions if a[1] not in existing]
+        done = self.delivery.deliver("events", fresh)
+        self._note(done.outcome.quarantined, done.spooled)
+        written = done.outcome.created + done.spooled
+        return WriteResult(written, len(events) - written - done.outcome.quarantined)
+
+    def _note(self, quarantined: int, spooled: int) -> None:
+        self.quarantined += quarantined
+        self.spooled += spooled
+        if quarantined:
+            log.warning("%d document(s) rejected by the cluster were quarantined in %s",
+                        quarantined, self.names.index("quarantine"))
+
+    def _event_actions(self, events: Sequence[Event]) -> tuple[list[Action], int]:
+        actions: dict[str, Action] = {}
+        try:
+            for event in events:
+                ts = event["@timestamp"]
+                if len(ts) != 24 or ts[23] != "Z":
+                    event = {**event, "@timestamp": normalize_ts(ts)}
+                eid = str(event["event.id"])
+                stream = self.names.stream(event.get("event.dataset"),
+                                           event.get("organization.id"))
+                actions.setdefault(eid, (stream, eid, event))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"cannot store an event without a valid @timestamp and event.id "
+                             f"({type(exc).__name__}: {exc})",
+                             hint="Parsers must set the fields in soc.ecs.ALWAYS.") from exc
+        return list(actions.values()), len(events) - len(actions)
+
+    def _existing_ids(self, actions: list[Action]) -> set[str]:
+        """Ids already stored in any backing index (``create`` only sees the write index,
+        so a re-read after a rollover would otherwise be stored twice)."""
+        found: set[str] = set()
+        try:
+            for start in range(0, len(actions), ID_CHUNK):
+                ids = [a[1] for a in actions[start:start + ID_CHUNK]]
+                resp = self.client.search(index=self.names.events, query={"ids": {"values": ids}},
+                                          source=False, size=len(ids), ignore_unavailable=True)
+                found.update(hit["_id"] for hit in resp["hits"]["hits"])
+        except (TransportConnectionError, ApiError):
+            return set()  # the write decides: it spools, or 409s still catch the write index
+        return found
+
+    def search(self, query: str = "*", *, since: datetime | None = None,
+               until: datetime | None = None, limit: int | None = 100,
+               order: Literal["asc", "desc"] = "desc") -> Iterator[Event]:
+        """Events matching a Lucene query in ``[since, until)``, by ``@timestamp``."""
+        dsl = search_query(query, since, until)
+        return self._pages(self.names.events, dsl, _sort(order), limit)
+
+    def hunt(self, rule: HuntQuery, *, since: datetime | None = None,
+             until: datetime | None = None, limit: int | None = None) -> Iterator[Event]:
+        """The events a rule's query finds (check ``rule.exact``: see soc.stores.es.hunt)."""
+        return self._pages(self.names.events, rule.dsl(since, until), _sort("asc"), limit)
+
+    def _pages(self, index: str, dsl: dict[str, Any], sort: list[dict[str, Any]],
+               limit: int | None) -> Iterator[Event]:
+        remaining = limit
+        after: list[Any] | None = None
+        while remaining is None or remaining > 0:
+            size = PAGE if remaining is None else min(PAGE, remaining)
+            with es_errors("cannot search events", self.options):
+                resp = self.client.search(index=index, query=dsl, sort=sort, size=size,
+                                          search_after=after, ignore_unavailable=True)
+            hits = resp["hits"]["hits"]
+            for hit in hits:
+                yield hit["_source"]
+            if remaining is not None:
+                remaining -= len(hits)
+            if len(hits) < size:
+                return
+            after = hits[-1]["sort"]
+
+    def count(self, query: str = "*", *, since: datetime | None = None,
+              until: datetime | None = None) -> int:
+        """How many events match a Lucene query in ``[since, until)``."""
+        dsl = search_query(query, since, until)
+        with es_errors("cannot count events", self.options):
+            resp = self.client.count(index=self.names.events, query=dsl,
+                                     ignore_unavailable=True)
+        return int(resp["count"])
+
+    def get_event(self, event_id: str, *, ts: str | None = None) -> Event | None:
+        """One event by ``event.id`` (and ``@timestamp`` when known)."""
+        filters: list[dict[str, Any]] = [{"ids": {"values": [event_id]}}]
+        if ts is not None:
+            filters.append({"term": {"@timestamp": normalize_ts(ts)}})
+        for event in self._pages(self.names.events, {"bool": {"filter": filters}},
+                                 _sort("desc"), 1):
+            return event
+        return None
+
+    # dead letters --------------------------------------------------------------------------------
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Keep unparseable records (``_id`` = their id). Returns how many were new."""
+        self._writable("write dead letters")
+        index = self.names.index("dead-letters")
+        actions = list({d.id: (index, d.id, _letter_doc(d)) for d in letters}.values())
+        done = self.delivery.deliver("dead letters", actions)
+        self._note(done.outcome.quarantined, done.spooled)
+        return done.outcome.created + done.spooled
+
+    def dead_letters(self, *, source: str | None = None,
+                     limit: int | None = None) -> list[DeadLetter]:
+        """Dead letters, oldest first, of one source or all."""
+        dsl = {"term": {"source": source}} if source is not None else {"match_all": {}}
+        sort = [{"received": "asc"}, {"id": "asc"}]
+        return [_letter(doc) for doc in
+                self._pages(self.names.index("dead-letters"), dsl, sort, limit)]
+
+    def remove_dead_letters(self, ids: Sequence[str]) -> int:
+        """Forget dead letters (after a replay). Returns how many were removed."""
+        self._writable("remove dead letters")
+        if not ids:
+            return 0
+        index = self.names.index("dead-letters")
+        ops = [{"delete": {"_index": index, "_id": i}} for i in dict.fromkeys(ids)]
+        with es_errors("cannot remove dead letters", self.options):
+            resp = self.client.bulk(operations=ops, refresh=self.options.refresh or "wait_for")
+        return sum(1 for item in resp["items"] if item["delete"].get("result") == "deleted")
+
+    # housekeeping --------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and sizes for ``soc store stats`` and ``soc status``."""
+        with es_errors("cannot read store statistics", self.options):
+            stats = housekeeping.stats(self.client, self.names)
+        used, batches = self.spool.size()
+        return {"kind": self.kind, "hosts": list(self.options.hosts),
+                "schema_version": templates.digest(templates.mappings())[:8], **stats,
+                "spool_bytes": used, "spool_batches": batches}
+
+    def doctor(self) -> list[dict[str, str]]:
+        """Checks for ``soc store doctor`` (see soc.stores.es.doctor)."""
+        from soc.stores.es.doctor import run_checks
+
+        return run_checks(self)
+
+    def retention(self, keep_days: Callable[[int | None], int], *, now: datetime,
+                  apply: bool = False) -> list[RetentionItem]:
+        """Days of events per level and their fate; ``apply`` deletes the expired days now.
+        ILM deletes whole backing indices on its own schedule: see :meth:`ilm_plan`."""
+        if apply:
+            self._writable("apply retention")
+        with es_errors("cannot read retention", self.options):
+            items = housekeeping.day_levels(self.client, self.names, keep_days, now)
+            if apply:
+                housekeeping.delete_days(self.client, self.names,
+                                         [i for i in items if i.expired])
+        return items
+
+    def ilm_plan(self) -> list[dict[str, Any]]:
+        """The ILM policies of our streams and when ILM will delete each backing index."""
+        with es_errors("cannot read ILM state", self.options):
+            return housekeeping.ilm_plan(self.client, self.names)
+
+
+def _sort(order: str) -> list[dict[str, Any]]:
+    kinds = {"@timestamp": "date", "event.id": "keyword"}
+    return [{name: {"order": order, "unmapped_type": kinds[name]}} for name in SORT_ORDER]
+
+
+def _letter_doc(d: DeadLetter) -> dict[str, Any]:
+    return {"id": d.id, "source": d.source, "origin": d.origin, "reason": d.reason,
+            "parser": d.parser, "received": d.received,
+            "raw": base64.b64encode(d.raw).decode("ascii"),
+            "fields": json.dumps([list(p) for p in d.fields], ensure_ascii=False, default=str)}
+
+
+def _letter(doc: dict[str, Any]) -> DeadLetter:
+    return DeadLetter(id=doc["id"], source=doc["source"], origin=doc["origin"],
+                      reason=doc["reason"], raw=base64.b64decode(doc["raw"]),
+                      received=doc["received"], parser=doc.get("parser"),
+                      fields=tuple((str(k), v) for k, v in json.loads(doc["fields"])))
+
+
+__all__ = ["ElasticsearchStore", "build"]
