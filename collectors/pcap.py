@@ -1,0 +1,226 @@
+"""The ``pcap`` collector (capture files, read once) and the ``netcapture`` collector (the spool
+that live capture fills).
+
+``pcap``: files and directories of pcap/pcapng (``paths``; directories are walked for
+``.pcap``, ``.pcapng``, ``.cap``, ``.dmp``). Each file goes through its own
+:class:`~collectors.netsensor.Sensor`; events travel as compact JSON for the ``netevent`` parser.
+Checkpoint per file, keyed by its identity (a hash of its first 64 KiB, so a copy or a renamed file
+is not read again): the frames done, whether it was read to its end, and the sensor's counters.
+A pass interrupted inside a file decodes that file again from its first frame and drops the events
+emitted before the checkpoint: decoding is deterministic, so the result is exactly that of an
+uninterrupted pass (flows spanning the checkpoint included), and event ids
+(file identity + frame index, or + flow key and start) make any overlap a no-op.
+
+Options: ``recursive`` (default true), ``min_age`` (skip files modified more recently, e.g.
+``2m`` for a directory that ``tcpdump -G`` is still writing; default 0), and the sensor limits of
+the ``network:`` section (``max_flows``, ``idle_timeout``...), which they override.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from collectors.netsensor import Sensor, SensorConfig
+from collectors.netsensor.capfile import SUFFIXES, CaptureFileError, frames, identity, is_capture
+from collectors.netsensor.parser import dumps
+from collectors.spool import SpoolCollector
+from soc.capture import SENSOR_KEYS, load_network_config, sensor_limits
+from soc.config import Config, Source, _Reader
+from soc.ecs import Event, event_id, now_ts
+from soc.errors import ConfigError
+from soc.models import DeadLetter
+from soc.sources import Batch, RawRecord
+from soc.state import StateStore
+from soc.timeutil import parse_duration
+
+PARSER = "netevent"
+_ID_MARK = '"event.id":"'
+
+
+def new_sensor(ident: str, limits: dict[str, Any], observer: dict[str, Any] | None) -> Sensor:
+    return Sensor(ident, SensorConfig(**limits), observer)
+
+
+class PcapCollector:
+    """Reads the capture files of ``source.paths`` once each (see the module doc)."""
+
+    def __init__(self, source: Source, state: StateStore, config: Config) -> None:
+        self.source = source
+        self.state = state
+        if not source.paths:
+            raise ConfigError(f"source {source.name}: a pcap source needs 'paths'",
+                              hint="Give capture files, directories or globs under 'paths'.")
+        opts = _Reader(dict(source.options), config.path, f"source {source.name}: options")
+        opts.check_keys({*SENSOR_KEYS, "recursive", "min_age"})
+        self.limits = {**load_network_config(config).sensor, **sensor_limits(opts)}
+        self.recursive = bool(opts.get("recursive", bool, True))
+        self.min_age = parse_duration(opts.get("min_age", (str, int), 0)).total_seconds()
+
+    @classmethod
+    def sniff_file(cls, path: Path) -> bool:
+        """For ``soc ingest``: a pcap or pcapng file, whatever its name."""
+        return is_capture(path)
+
+    # --- the Collector protocol ----------------------------------------------------------------
+
+    def batches(self, size: int) -> Iterator[Batch]:
+        """Batches of at most about ``size`` events, file after file."""
+        known = self.state.all(self.source.name)
+        for path in self.files():
+            try:
+                fid = identity(Path(path))
+            except OSError:
+                continue
+            done = known.get(fid) or {}
+            if done.get("complete"):
+                continue
+            yield from _FileReader(self, path, fid, int(done.get("frames", 0))).run(size)
+
+    def commit(self, batch: Batch) -> None:
+        self.state.put(self.source.name, batch.checkpoint)
+
+    def lag(self) -> dict[str, Any]:
+        """Files not read to their end, their bytes, and the sensor counters of all files."""
+        known = self.state.all(self.source.name)
+        files = size = 0
+        totals: dict[str, int] = {}
+        for path in self.files():
+            try:
+                fid = identity(Path(path))
+                length = os.stat(path).st_size
+            except OSError:
+                continue
+            entry = known.get(fid) or {}
+            for key, value in (entry.get("stats") or {}).items():
+                totals[key] = totals.get(key, 0) + int(value)
+            if not entry.get("complete"):
+                files += 1
+                size += length
+        return {"files": files, "bytes": size, **totals}
+
+    # --- finding files -------------------------------------------------------------------------
+
+    def files(self) -> list[str]:
+        """Absolute paths of the capture files the source names, sorted, each once."""
+        found: set[str] = set()
+        for pattern in self.source.paths:
+            found.update(self._expand(pattern))
+        if self.min_age:
+            limit = time.time() - self.min_age
+            found = {p for p in found if _mtime(p) <= limit}
+        return sorted(found)
+
+    def _expand(self, pattern: str) -> Iterator[str]:
+        p = Path(pattern)
+        if p.is_dir():
+            walk = p.rglob("*") if self.recursive else p.glob("*")
+            yield from (str(f.resolve()) for f in walk
+                        if f.suffix.lower() in SUFFIXES and f.is_file())
+        elif glob.has_magic(pattern):
+            yield from (str(Path(f).resolve()) for f in glob.glob(pattern, recursive=True)
+                        if Path(f).is_file())
+        elif p.is_file():
+            yield str(p.resolve())
+
+    def dead(self, path: str, fid: str, key: object, reason: str) -> DeadLetter:
+        return DeadLetter(id=event_id("pcap-error", fid, key), source=self.source.name,
+                          origin=path, reason=reason, raw=reason.encode(), received=now_ts(),
+                          parser=PARSER, fields=(("log.file.path", path),))
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+class _FileReader:
+    """One pass over one capture file, from its first frame; events before ``skip`` frames
+    were stored by an earlier pass."""
+
+    def __init__(self, owner: PcapCollector, path: str, fid: str, skip: int) -> None:
+        self.owner = owner
+        self.path = path
+        self.fid = fid
+        self.skip = skip
+        self.sensor = new_sensor(fid, owner.limits, None)
+        self.field = {"log.file.path": path}
+        self.records: list[RawRecord] = []
+        self.dead: list[DeadLetter] = []
+
+    def run(self, size: int) -> Iterator[Batch]:
+        sensor = self.sensor
+        try:
+            for frame in frames(Path(self.path)):
+                sensor.feed(frame.ts, frame.data, frame.linktype, frame.wirelen)
+                if frame.cut:
+                    self._cut_file()
+                if sensor.events:
+                    self._take()
+                    if len(self.records) >= size:
+                        yield self._batch(complete=False)
+        except CaptureFileError as exc:
+            self.dead.append(self.owner.dead(self.path, self.fid, "open", str(exc)))
+        sensor.flush()
+        self._take(final=True)
+        yield self._batch(complete=True)
+
+    def _take(self, final: bool = False) -> None:
+        events = self.sensor.take()
+        if self.sensor.index <= self.skip and not final:
+            return  # stored by an earlier pass
+        path = self.path
+        self.records.extend(_record(ev, self.field, path) for ev in events)
+
+    def _cut_file(self) -> None:
+        index = self.sensor.index - 1
+        reason = f"capture file ends inside frame {index} (the file was cut short)"
+        self.dead.append(self.owner.dead(self.path, self.fid, ("cut", index), reason))
+
+    def _batch(self, *, complete: bool) -> Batch:
+        state = {"path": self.path, "frames": self.sensor.index, "complete": complete,
+                 "stats": self.sensor.stats.to_dict()}
+        batch = Batch(records=self.records, checkpoint={self.fid: state},
+                      dead_letters=self.dead, parser=PARSER)
+        self.records, self.dead = [], []
+        return batch
+
+
+def _record(event: Event, fields: dict[str, Any], path: str) -> RawRecord:
+    return RawRecord(text=dumps(event), id=event["event.id"], fields=fields,
+                     origin=f"{path} {event['event.dataset']} {event['@timestamp']}")
+
+
+class CaptureSpoolCollector(SpoolCollector):
+    """Drains the spool that :func:`soc.capture.run_capture` fills (source type
+    ``netcapture``): the syslog spool's reader, with the sensor's own event ids and no
+    sender fields (the sender of a captured event is the capture itself)."""
+
+    parser: ClassVar[str] = PARSER
+
+    @staticmethod
+    def sensor(ident: str, limits: dict[str, Any], observer: dict[str, Any]) -> Sensor:
+        """A sensor for live capture (``soc.capture`` finds it through this entry point)."""
+        return new_sensor(ident, limits, observer)
+
+    def batches(self, size: int) -> Iterator[Batch]:
+        for batch in super().batches(size):
+            for record in batch.records:
+                record.fields = {"event.created": record.fields.get("event.created")}
+                record.id = _event_id(record.text) or record.id
+            batch.parser = PARSER
+            yield batch
+
+
+def _event_id(text: str) -> str | None:
+    at = text.find(_ID_MARK, 0, 400)
+    if at < 0:
+        return None
+    start = at + len(_ID_MARK)
+    return text[start:text.find('"', start)]
