@@ -151,6 +151,21 @@ class Store(ABC):
         """Audit entries, oldest first (of one subject, if given)."""
         raise self._unsupported("read the audit trail")
 
+    # incidents (soc.incidents owns the model; the store keeps documents) -----------------
+
+    def put_incident(self, incident_id: str, opened: str, status: str,
+                     doc: dict[str, Any]) -> None:
+        """Insert or replace an incident's document."""
+        raise self._unsupported("keep incidents")
+
+    def get_incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One incident's document by id, or None."""
+        raise self._unsupported("read incidents")
+
+    def list_incidents(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Incident documents (of one status, if given), oldest opened first."""
+        raise self._unsupported("list incidents")
+
     def _unsupported(self, what: str) -> StoreError:
         return StoreError(f"the {self.kind} store cannot {what} yet",
                           hint="Use the embedded store for detection and alerts.")

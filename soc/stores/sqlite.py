@@ -643,6 +643,30 @@ class SQLiteStore(Store):
                 (subject, subject, -1 if limit is None else limit)).fetchall()
         return [replace(AuditEntry.from_dict(_loads(doc)), seq=seq) for seq, doc in rows]
 
+    # incidents -----------------------------------------------------------------------------------
+
+    def put_incident(self, incident_id: str, opened: str, status: str,
+                     doc: dict[str, Any]) -> None:
+        """Insert or replace an incident's document."""
+        self._writable("write incidents")
+        with self._errors("cannot write incidents"), self._transaction():
+            self.db.execute("INSERT OR REPLACE INTO incidents(id, opened, status, doc) "
+                            "VALUES (?, ?, ?, ?)", (incident_id, opened, status, _dumps(doc)))
+
+    def get_incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One incident's document by id, or None."""
+        with self._errors("cannot read incidents"):
+            row = self.db.execute("SELECT doc FROM incidents WHERE id = ?",
+                                  (incident_id,)).fetchone()
+        return _loads(row[0]) if row else None
+
+    def list_incidents(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Incident documents (of one status, if given), oldest opened first."""
+        with self._errors("cannot list incidents"):
+            rows = self.db.execute("SELECT doc FROM incidents WHERE ? IS NULL OR status = ? "
+                                   "ORDER BY opened, id", (status, status)).fetchall()
+        return [_loads(doc) for (doc,) in rows]
+
     # housekeeping --------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
