@@ -21,9 +21,9 @@ from typing import cast
 
 from soc import registry
 from soc.alerts import AlertSink, Finding
-from soc.collect import ingest_sources, registry_check_parser
+from soc.collect import INGEST_PREFIX, ingest_sources, registry_check_parser
 from soc.config import Config, Source
-from soc.detection.correlation import Correlator, MemoryHitLog
+from soc.detection.correlation import CorrelationSpec, Correlator, MemoryHitLog
 from soc.detection.routing import ANY_WINDOWS
 from soc.detection.stage import (
     Detector,
@@ -32,6 +32,7 @@ from soc.detection.stage import (
     rule_sources,
     suppress_window,
 )
+from soc.ecs import Event
 from soc.errors import NotFoundError, SocError
 from soc.models import Alert, Severity
 from soc.parsing import get_parser
@@ -72,38 +73,30 @@ def offline_detector(config: Config, rules: Sequence[str | Path] = ()) -> Detect
     return config_detector(config, rules)
 
 
-def scan_files(config: Config, paths: Sequence[str], detector: Detector, *,
-               fmt: str | None = None, min_level: Severity | None = None,
-               report: ScanReport | None = None) -> Iterator[Finding]:
-    """Findings in files, streamed in file and time order (nothing is stored)."""
+def read_events(config: Config, paths: Sequence[str], *, fmt: str | None = None,
+                report: ScanReport | None = None) -> Iterator[list[Event]]:
+    """Parsed, enriched events of files, batch by batch, with in-memory checkpoints: any
+    format ``soc ingest`` reads. A file that fails is counted in ``report.errors``."""
     report = report if report is not None else ScanReport()
-    started = time.perf_counter()
     if fmt:
         registry_check_parser(fmt)
     sources = ingest_sources(paths, fmt)
-    report.files = len(sources)
+    report.files += len(sources)
     state = StateStore(Path(":memory:"))  # checkpoints that vanish with the scan
     # parse_batch needs the config and inventory only; nothing is written anywhere
     pipeline = Pipeline(config, cast(Store, None), state)
-    correlator = Correlator(detector.specs, MemoryHitLog(), episodes=True)
-    floor = min_level.rank if min_level is not None else -1
     try:
         for source in sources:
             try:
-                for finding in _scan_source(config, pipeline, source, detector, correlator,
-                                            report):
-                    if finding.severity.rank >= floor:
-                        report.findings += 1
-                        yield finding
+                yield from _read_source(config, pipeline, source, report)
             except (SocError, OSError) as exc:
-                report.errors.append(f"{source.name.removeprefix('ingest:')}: {exc}")
+                report.errors.append(f"{source.name.removeprefix(INGEST_PREFIX)}: {exc}")
     finally:
         state.close()
-        report.seconds = time.perf_counter() - started
 
 
-def _scan_source(config: Config, pipeline: Pipeline, source: Source, detector: Detector,
-                 correlator: Correlator, report: ScanReport) -> Iterator[Finding]:
+def _read_source(config: Config, pipeline: Pipeline, source: Source,
+                 report: ScanReport) -> Iterator[list[Event]]:
     collector = registry.load("collector", source.type)(source, pipeline.state, config)
     parser = get_parser(source.parser)
     for batch in collector.batches(BATCH):
@@ -112,8 +105,26 @@ def _scan_source(config: Config, pipeline: Pipeline, source: Source, detector: D
         report.events += len(events)
         report.dead_letters += len(dead) + len(batch.dead_letters)
         report.skipped += skipped
-        yield from detector.findings(detector.match(events), correlator)
+        yield events
         collector.commit(batch)
+
+
+def scan_files(config: Config, paths: Sequence[str], detector: Detector, *,
+               fmt: str | None = None, min_level: Severity | None = None,
+               report: ScanReport | None = None) -> Iterator[Finding]:
+    """Findings in files, streamed in file and time order (nothing is stored)."""
+    report = report if report is not None else ScanReport()
+    started = time.perf_counter()
+    correlator = Correlator(detector.specs, MemoryHitLog(), episodes=True)
+    floor = min_level.rank if min_level is not None else -1
+    try:
+        for events in read_events(config, paths, fmt=fmt, report=report):
+            for finding in detector.findings(detector.match(events), correlator):
+                if finding.severity.rank >= floor:
+                    report.findings += 1
+                    yield finding
+    finally:
+        report.seconds = time.perf_counter() - started
 
 
 # --- soc hunt -----------------------------------------------------------------------------------
@@ -159,9 +170,18 @@ def select(config: Config, selectors: Sequence[str]) -> tuple[Detector, set[str]
     return detector, chosen
 
 
+def needed_specs(detector: Detector, chosen: set[str]) -> list[CorrelationSpec]:
+    """The chosen correlations and those they reference, in evaluation order."""
+    needed = set(chosen)
+    for spec in reversed(detector.specs):  # referenced ones come first: walk back
+        if spec.id in needed:
+            needed.update(spec.rules)
+    return [s for s in detector.specs if s.id in needed]
+
+
 def hunt_query(detector: Detector, chosen: set[str]) -> str:
     """A query for the events the chosen rules (and their correlations' rules) can match."""
-    needed = chosen | {r for s in detector.specs if s.id in chosen for r in s.rules}
+    needed = chosen | {r for s in needed_specs(detector, chosen) for r in s.rules}
     clauses: set[str] = set()
     for rule in detector.engine.rules:
         if rule.ir.id not in needed:
@@ -186,7 +206,7 @@ def hunt(config: Config, store: Store, selectors: Sequence[str], *,
     started = time.perf_counter()
     detector, chosen = select(config, selectors)
     report = HuntReport(rules=sorted(chosen), query=hunt_query(detector, chosen))
-    specs = [s for s in detector.specs if s.id in chosen]
+    specs = needed_specs(detector, chosen)
     feeding = chosen | {r for s in specs for r in s.rules}
     correlator = Correlator(specs, MemoryHitLog())
     sink = AlertSink(store, suppress=suppress_window(config))
@@ -196,7 +216,8 @@ def hunt(config: Config, store: Store, selectors: Sequence[str], *,
         hits = [h for h in detector.match(batch) if h.rule_id in feeding]
         report.hits += len(hits)
         findings = [Finding.from_hit(h) for h in hits if h.rule_id in chosen]
-        findings += [Finding.from_match(m) for m in correlator.process(hits)]
+        findings += [Finding.from_match(m) for m in correlator.process(hits)
+                     if m.spec.id in chosen]
         result = sink.raise_alerts(findings)
         report.new += result.new
         report.updated += result.updated

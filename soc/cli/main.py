@@ -54,9 +54,9 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
 
 
 def _register() -> None:
-    from soc.cli import collect, search, setup, status, store
+    from soc.cli import alerts, collect, detect, rules, search, setup, status, store
 
-    for module in (collect, search, setup, status, store):
+    for module in (alerts, collect, detect, rules, search, setup, status, store):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -122,34 +122,56 @@ def compile_correlations(correlations: Iterable[SigmaCorrelationRule], usable: C
     """Map each correlation's fields with the engine's pipeline and check what it needs.
 
     ``usable`` holds the ids of the engine's usable rules: a correlation on an unusable rule is
-    an issue, never a silent no-op.
+    an issue, never a silent no-op. A correlation may reference another correlation (its matches
+    are its hits); the specs come out in evaluation order, referenced ones first.
     """
     pipeline = build_pipeline(placeholders, pipeline_dir)
+    pending = list(correlations)
+    known = set(usable)
     specs: list[CorrelationSpec] = []
     issues: list[RuleIssue] = []
-    for rule in correlations:
-        try:
-            spec = _spec(rule, pipeline, usable)
-        except (SigmaError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            issues.append(issue_for(rule, str(exc).split("\n")[0], "correlation"))
-            continue
-        specs.append(spec)
+    while pending:
+        ready = [r for r in pending if all(_ref_id(ref) in known for ref in _refs(r))
+                 or not all(_ref_id(ref) in _ids(pending) | known for ref in _refs(r))]
+        if not ready:  # a cycle: every one waits for another
+            issues += [issue_for(r, "correlation cycle", "correlation") for r in pending]
+            break
+        for rule in ready:
+            pending.remove(rule)
+            try:
+                spec = _spec(rule, pipeline, known)
+            except (SigmaError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                issues.append(issue_for(rule, str(exc).split("\n")[0], "correlation"))
+                continue
+            specs.append(spec)
+            known.add(spec.id)
     return specs, issues
+
+
+def _refs(rule: SigmaCorrelationRule) -> list[SigmaRuleReference]:
+    return list(rule.referenced_rules or rule.rules or [])
+
+
+def _ref_id(ref: SigmaRuleReference) -> str:
+    target = getattr(ref, "rule", None)
+    return rule_id_of(target) if target is not None else f"unresolved:{ref.reference}"
+
+
+def _ids(rules: Iterable[SigmaCorrelationRule]) -> set[str]:
+    return {rule_id_of(r) for r in rules}
 
 
 def _spec(rule: SigmaCorrelationRule, pipeline: Any, usable: Collection[str]) -> CorrelationSpec:
     kind = rule.type.name.lower()
     if kind not in SUPPORTED:
         raise ValueError(f"correlation type {kind} is not supported (only {', '.join(SUPPORTED)})")
-    refs = rule.referenced_rules or rule.rules or []
+    refs = _refs(rule)
     ids: list[str] = []
     names: dict[str, str] = {}
     for ref in refs:
         target = getattr(ref, "rule", None)
         if target is None:
             raise ValueError(f"rule reference {ref.reference!r} is not resolved")
-        if isinstance(target, SigmaCorrelationRule):
-            raise ValueError(f"correlation of correlation ({ref.reference}) is not supported")
         rid = rule_id_of(target)
         if rid not in usable:
             raise ValueError(f"referenced rule {ref.reference} ({rid}) is unusable: see its "
@@ -313,22 +335,38 @@ class Correlator:
         self._last: dict[tuple[str, str], str] = {}  # episodes: (spec, group) → last match time
 
     def process(self, hits: Iterable[Hit]) -> list[CorrelationMatch]:
-        """Keep the hits the correlations need, then evaluate the windows they close."""
-        new: dict[str, list[RuleHit]] = {}
+        """Keep the hits the correlations need, then evaluate the windows they close.
+
+        Specs run in order (referenced correlations first); the matches of one are hits for the
+        correlations that reference it. With ``episodes``, a group's matches while its episode
+        goes on are left out of the result (not out of the chain).
+        """
+        available = list(hits)
         events: dict[str, dict[str, Any]] = {}
-        for hit in hits:
-            for spec in self._by_rule.get(hit.rule_id, ()):
-                stored = _rule_hit(spec, hit)
-                if stored is not None:
-                    new.setdefault(spec.id, []).append(stored)
-                    events[stored.event_id] = hit.event
         matches: list[CorrelationMatch] = []
         for spec in self.specs:
-            batch = new.get(spec.id)
-            if batch:
-                self.log.add(batch)
-                matches.extend(self._evaluate(spec, batch, events))
+            wanted = set(spec.rules)
+            batch: list[RuleHit] = []
+            for hit in available:
+                if hit.rule_id in wanted and (stored := _rule_hit(spec, hit)) is not None:
+                    batch.append(stored)
+                    events[stored.event_id] = hit.event
+            if not batch:
+                continue
+            self.log.add(batch)
+            found = self._evaluate(spec, batch, events)
+            available.extend(_as_hit(m) for m in found)
+            matches.extend(m for m in found if not self._repeat(m))
         return matches
+
+    def _repeat(self, m: CorrelationMatch) -> bool:
+        """episodes: whether the match goes on with the group's last reported one."""
+        if not self.episodes:
+            return False
+        key = (m.spec.id, json.dumps(list(m.group.values()), ensure_ascii=False))
+        last = self._last.get(key)
+        self._last[key] = m.ts
+        return last is not None and last >= _shift(m.ts, -m.spec.span)
 
     def _evaluate(self, spec: CorrelationSpec, batch: list[RuleHit],
                   events: Mapping[str, dict[str, Any]]) -> list[CorrelationMatch]:
@@ -362,18 +400,11 @@ class Correlator:
                 left += 1
             if hit.id not in fresh or not window.holds(hits, left, right):
                 continue
-            if self.episodes and self._continuing(spec, key, hit.ts):
-                continue
             n = window.count(hits, left, right)
             out.append(self._match(spec, key, hits, (left, right, max(left, reported)), n,
                                    events))
             reported = right + 1
         return out
-
-    def _continuing(self, spec: CorrelationSpec, key: str, ts: str) -> bool:
-        last = self._last.get((spec.id, key))
-        self._last[(spec.id, key)] = ts
-        return last is not None and last >= _shift(ts, -spec.span)
 
     def _forget(self, spec: CorrelationSpec, before: str) -> None:
         if self.episodes:
@@ -444,6 +475,20 @@ def _in_order(rules: Sequence[str], window: Iterable[RuleHit]) -> int:
     return i
 
 
+def _as_hit(m: CorrelationMatch) -> Hit:
+    """A match as a hit of its correlation, for the correlations that reference it."""
+    s = m.spec
+    event = {**m.entity, **m.group, "@timestamp": m.ts,
+             "event.id": digest_id(s.id, json.dumps(m.group, sort_keys=True), m.window_start),
+             "event.kind": "alert", "rule.id": s.id, "rule.name": s.title}
+    return Hit(rule_id=s.id, title=s.title, level=s.level, tags=s.tags, event=event,
+               path=s.path)
+
+
+def digest_id(*parts: str) -> str:
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
 def _rule_hit(spec: CorrelationSpec, hit: Hit) -> RuleHit | None:
     event = hit.event
     group = spec.group_of(hit.rule_id, event)
@@ -454,8 +499,7 @@ def _rule_hit(spec: CorrelationSpec, hit: Hit) -> RuleHit | None:
     if spec.type == "value_count" and value is None:
         return None
     key = json.dumps(list(group), ensure_ascii=False)
-    hid = hashlib.blake2b(f"{spec.id}\x1f{hit.rule_id}\x1f{event_id}".encode(),
-                          digest_size=16).hexdigest()
+    hid = digest_id(spec.id, hit.rule_id, str(event_id))
     entity = {f: v for f in ENTITY_FIELDS if (v := _text(event.get(f))) is not None}
     return RuleHit(id=hid, correlation=spec.id, rule_id=hit.rule_id, group_key=key,
                    event_id=str(event_id), ts=str(ts), value=value, entity=entity)

@@ -106,7 +106,8 @@ class Detector:
         """Alerts-to-be: hits of rules that generate alerts, then correlation matches."""
         out = [Finding.from_hit(h) for h in hits if h.rule_id not in self.silent]
         if self.specs:
-            out.extend(Finding.from_match(m) for m in correlator.process(hits))
+            out.extend(Finding.from_match(m) for m in correlator.process(hits)
+                       if m.spec.id not in self.silent)
         return out
 
 
@@ -119,7 +120,7 @@ def load_detector(paths: Sequence[str | Path], *,
     """Load (once per process for the same rule files) the engine and its correlations."""
     files = rule_files(paths)
     frozen = tuple(sorted((k, tuple(v)) for k, v in (placeholders or {}).items()))
-    key = (tuple(files), frozen, cache_dir, use_cache)
+    key = (tuple(files), frozen, use_cache)  # the cache directory changes nothing loaded
     cached = _CACHE.get(key)
     if cached is not None:
         return cached

@@ -1,0 +1,124 @@
+"""``soc alerts list|show|ack|close|assign``: triage of stored alerts, every change audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from soc import alerts as lib
+from soc.cli.main import App, pass_app
+from soc.cli.output import (
+    Format,
+    current_format,
+    emit_object,
+    emit_rows,
+    format_options,
+    info,
+)
+from soc.cli.search import when
+from soc.ecs import format_ts
+from soc.errors import ExitCode
+from soc.models import Alert, AlertQuery, AlertStatus, Severity
+from soc.stores.base import Store, open_store
+
+COLUMNS = ["id", "last_seen", "severity", "status", "rule_title", "count", "entity", "system",
+           "assignee"]
+_actor = click.option("--actor", metavar="NAME", envvar="SOC_ACTOR",
+                      help="Who acts, for the audit trail (default: $SOC_ACTOR, else the OS "
+                           "user).")
+
+
+@click.group("alerts")
+def alerts_group() -> None:
+    """Alerts raised by the rules: list, show, acknowledge, close, assign.
+
+    Every change is written to the audit trail with who made it.
+    """
+
+
+@alerts_group.command("list")
+@click.option("--status", type=click.Choice([s.value for s in AlertStatus]),
+              help="Only alerts in this state.")
+@click.option("--severity", type=click.Choice([s.value for s in Severity]),
+              help="Only alerts at this severity or above.")
+@click.option("--rule", metavar="ID", help="Only alerts of this rule id.")
+@click.option("--system", metavar="ID", help="Only alerts on this system (labels.system).")
+@click.option("--unit", metavar="ID", help="Only alerts of this unit (organization.id).")
+@click.option("--since", metavar="WHEN", help="Seen at or after: 24h, 7d, or an ISO date.")
+@click.option("-n", "--limit", type=click.IntRange(min=0), default=100, show_default=True,
+              help="At most this many (0: no limit).")
+@format_options
+@pass_app
+def list_cmd(app: App, status: str | None, severity: str | None, rule: str | None,
+             system: str | None, unit: str | None, since: str | None, limit: int) -> int:
+    """Alerts, most recently seen first (table, --json or --nl)."""
+    start = when(since, "--since")
+    query = AlertQuery(status=AlertStatus(status) if status else None,
+                       min_severity=Severity(severity) if severity else None, rule=rule,
+                       system=system, unit=unit, since=format_ts(start) if start else None,
+                       limit=limit or None)
+    with open_store(app.config, readonly=True) as store:
+        found = store.list_alerts(query)
+    rows: list[dict[str, Any]] = [lib.summary_row(a) for a in found]
+    table = current_format() is Format.TABLE
+    if emit_rows(rows if table else [a.to_dict() for a in found], COLUMNS) == 0:
+        info("No alerts match.")
+    return int(ExitCode.OK)
+
+
+@alerts_group.command("show")
+@click.argument("alert_id", metavar="ID")
+@format_options
+@pass_app
+def show_cmd(app: App, alert_id: str) -> int:
+    """One alert in full, with its audit trail (ID or a unique prefix of 6+ characters)."""
+    with open_store(app.config, readonly=True) as store:
+        alert = lib.get(store, alert_id)
+        trail = [e.to_dict() for e in store.audit_trail(alert.id)]
+    emit_object({**alert.to_dict(), "audit": trail})
+    return int(ExitCode.OK)
+
+
+def _change(app: App, action: Callable[[Store], Alert], done: str) -> int:
+    with open_store(app.config) as store:
+        alert = action(store)
+    info(f"{done} {alert.id} ({alert.rule_title}).")
+    return int(ExitCode.OK)
+
+
+@alerts_group.command("ack")
+@click.argument("alert_id", metavar="ID")
+@_actor
+@pass_app
+def ack_cmd(app: App, alert_id: str, actor: str | None) -> int:
+    """Acknowledge an alert: someone is looking at it."""
+    who = lib.current_actor(actor)
+    return _change(app, lambda s: lib.acknowledge(s, alert_id, who), "Acknowledged")
+
+
+@alerts_group.command("close")
+@click.argument("alert_id", metavar="ID")
+@click.option("--reason", required=True, metavar="TEXT",
+              help="Why: false positive, handled in incident X...")
+@_actor
+@pass_app
+def close_cmd(app: App, alert_id: str, reason: str, actor: str | None) -> int:
+    """Close an alert with a reason. New activity later raises a new alert."""
+    who = lib.current_actor(actor)
+    return _change(app, lambda s: lib.close(s, alert_id, reason, who), "Closed")
+
+
+@alerts_group.command("assign")
+@click.argument("alert_id", metavar="ID")
+@click.argument("user")
+@_actor
+@pass_app
+def assign_cmd(app: App, alert_id: str, user: str, actor: str | None) -> int:
+    """Give an alert to an analyst (USER)."""
+    who = lib.current_actor(actor)
+    return _change(app, lambda s: lib.assign(s, alert_id, user, who), f"Assigned to {user}:")
+
+
+COMMANDS = [alerts_group]
