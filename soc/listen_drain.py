@@ -210,7 +210,7 @@ class DrainProcess:
         self._task = asyncio.create_task(self._supervise())
 
     async def _supervise(self) -> None:
-        delay = 1.0
+        delay, last_chances = 1.0, 3
         while True:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
@@ -218,10 +218,13 @@ class DrainProcess:
                 self.proc.stdin.close()  # finishing while it was restarted: one last drain
             await self._read(self.proc)
             code = await self.proc.wait()
-            if self.done:
-                return
-            log.error("the drain process exited with %s; restarting it in %.0fs", code, delay)
             self._carry()
+            if self.done and (code >= 0 or last_chances == 0):
+                return
+            if self.done:  # a signal meant for the daemon reached it before it ignored them
+                last_chances -= 1
+                continue
+            log.error("the drain process exited with %s; restarting it in %.0fs", code, delay)
             await asyncio.sleep(delay)
             delay = min(MAX_BACKOFF, delay * 2)
 
