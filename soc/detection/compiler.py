@@ -280,29 +280,47 @@ def leaf_fields(node: Node) -> set[str]:
     return set()
 
 
-def matched_fields(node: Node, f: Folded) -> dict[str, Any]:
+HitPlan = tuple[tuple[str | None, tuple[Any, ...], Predicate], ...]
+"""The leaves a hit reports: (field or None for keywords, test, compiled test)."""
+
+
+def hit_plan(node: Node) -> HitPlan:
+    """The non-negated leaves of ``node``, sibling literals of one field merged (a hit reports a
+    field when any of its tests is true, so merging changes nothing and saves thousands of tests
+    for rules listing thousands of hashes)."""
+    leaves: list[Node] = []
+    _positive_leaves(node, leaves, negated=False)
+    merged = dict.fromkeys((n[1], n[2]) for n in merge_or_leaves(tuple(leaves)))
+    return tuple((field, test, compile_leaf(field, test)) for field, test in merged)
+
+
+def _positive_leaves(node: Node, out: list[Node], *, negated: bool) -> None:
+    kind = node[0]
+    if kind == "leaf":
+        if not negated:
+            out.append(node)
+    elif kind == "not":
+        _positive_leaves(node[1], out, negated=not negated)
+    elif kind in ("and", "or"):
+        for child in node[1]:
+            _positive_leaves(child, out, negated=negated)
+
+
+def matched_fields(node: Node, f: Folded, plan: HitPlan | None = None) -> dict[str, Any]:
     """Fields whose tests are true in an event a rule matched (for the hit; slow path only)."""
     out: dict[str, Any] = {}
-    _collect(node, f, out, negated=False)
+    for field, test, predicate in plan if plan is not None else hit_plan(node):
+        if predicate(f):
+            if field is None:
+                out["keywords"] = _keyword_hit(test, f)
+            else:
+                out[field] = f.event.get(field)
     return out
 
 
-def _collect(node: Node, f: Folded, out: dict[str, Any], *, negated: bool) -> None:
-    kind = node[0]
-    if kind == "leaf":
-        if not negated and compile_leaf(node[1], node[2])(f):
-            name = node[1] if node[1] is not None else "keywords"
-            out[name] = f.event.get(node[1]) if node[1] is not None else _keyword_hit(node, f)
-    elif kind == "not":
-        _collect(node[1], f, out, negated=not negated)
-    elif kind in ("and", "or"):
-        for child in node[1]:
-            _collect(child, f, out, negated=negated)
-
-
-def _keyword_hit(node: Node, f: Folded) -> str | None:
+def _keyword_hit(test: tuple[Any, ...], f: Folded) -> str | None:
+    check = compile_leaf("v", test)
     for value in f.raw[ALL] or ():
-        single = Folded({"v": value})
-        if compile_leaf("v", node[2])(single):
+        if check(Folded({"v": value})):
             return text(value)
     return None

@@ -16,7 +16,14 @@ from sigma.correlations import SigmaCorrelationRule
 
 from soc.detection import cache
 from soc.detection.build import BuiltRules, PreparedRule, build
-from soc.detection.compiler import CompileError, Predicate, compile_node, matched_fields
+from soc.detection.compiler import (
+    CompileError,
+    HitPlan,
+    Predicate,
+    compile_node,
+    hit_plan,
+    matched_fields,
+)
 from soc.detection.hits import Hit, severity
 from soc.detection.loader import RuleIssue, content_digest, load_rules, rule_files
 from soc.detection.pipelines import PIPELINE_DIR, fingerprint
@@ -28,10 +35,11 @@ from soc.ecs import Event
 MAX_BUCKETS = 50_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CompiledRule:
     prepared: PreparedRule
     predicate: Predicate
+    plan: HitPlan | None = None  # what a hit reports, built at the rule's first hit
 
 
 @dataclass
@@ -137,8 +145,10 @@ class Engine:
 
     def _hit(self, rule: CompiledRule, event: Event, f: Folded) -> Hit:
         ir = rule.prepared.ir
+        if rule.plan is None:
+            rule.plan = hit_plan(ir.condition)
         return Hit(rule_id=ir.id, title=ir.title, level=severity(ir.level), tags=ir.tags,
-                   event=event, fields=matched_fields(ir.condition, f), path=ir.path)
+                   event=event, fields=matched_fields(ir.condition, f, rule.plan), path=ir.path)
 
     def _bucket(self, f: Folded) -> _Bucket:
         key = (_single(f["winlog.channel"]), _single(f["event.dataset"]),
