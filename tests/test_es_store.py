@@ -63,7 +63,8 @@ class Peer:
             return reply({"version": {"number": self.version}, "tagline": "You Know, for Search"})
         if request.path.endswith("/_search"):
             return reply({"hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}})
-        if request.path.startswith("/_index_template/") and request.method == "GET":
+        if request.path.startswith(("/_index_template/", "/_ilm/", "/_component_template/",
+                                    "/_data_stream/")) and request.method == "GET":
             return reply({"error": {"type": "resource_not_found_exception"}}, 404)
         if request.method == "HEAD":
             return reply({}, 404)
@@ -335,3 +336,306 @@ def test_a_reader_needs_the_cluster(tmp_path: Path, peer: Peer,
     peer.server.stop()
     with pytest.raises(StoreError, match="cannot open the Elasticsearch store"):
         ElasticsearchStore.open(cfg, readonly=True)
+
+
+# --- templates and ILM ---------------------------------------------------------------------------
+
+
+def test_templates_and_policies_are_installed_with_these_bodies(opened: Opened,
+                                                               peer: Peer) -> None:
+    policies = peer.bodies("PUT", "/_ilm/policy/")
+    assert sorted(policies) == [f"/_ilm/policy/soc-events-{x}"
+                                for x in ("l1", "l2", "l3", "l4", "l5", "unknown")]
+    l3 = policies["/_ilm/policy/soc-events-l3"]["policy"]
+    assert l3["phases"]["delete"] == {"min_age": "100d", "actions": {"delete": {}}}
+    assert l3["phases"]["hot"]["actions"]["rollover"] == {"max_age": "1d",
+                                                          "max_primary_shard_size": "50gb"}
+    assert policies["/_ilm/policy/soc-events-l5"]["policy"]["phases"]["delete"]["min_age"] == \
+        "400d"
+    components = peer.bodies("PUT", "/_component_template/")
+    mappings = components["/_component_template/soc-ecs@mappings"]["template"]
+    assert mappings["settings"]["analysis"]["normalizer"]["soc_caseless"] == {
+        "type": "custom", "filter": ["lowercase"]}
+    props = mappings["mappings"]["properties"]
+    assert props["process"]["properties"]["executable"] == {
+        "type": "keyword", "ignore_above": 8191, "copy_to": "soc.values",
+        "fields": {"caseless": {"type": "keyword", "normalizer": "soc_caseless",
+                                "ignore_above": 8191}}}
+    assert props["source"]["properties"]["ip"]["type"] == "ip"
+    assert props["@timestamp"] == {"type": "date"}
+    assert props["soc"]["properties"]["values"]["normalizer"] == "soc_caseless"
+    index_templates = peer.bodies("PUT", "/_index_template/")
+    unit = index_templates["/_index_template/soc-logs-so_a"]
+    assert unit["index_patterns"] == ["logs-*-so_a"] and unit["data_stream"] == {}
+    assert unit["composed_of"] == ["soc-ecs@mappings", "soc-ecs@settings"]
+    assert unit["template"]["settings"]["index"]["lifecycle"]["name"] == "soc-events-l3"
+    assert unit["priority"] > index_templates["/_index_template/soc-logs"]["priority"] > 100
+    assert index_templates["/_index_template/soc-logs"]["template"]["settings"]["index"][
+        "lifecycle"]["name"] == "soc-events-unknown"
+    assert peer.bodies("PUT", "/soc-quarantine")["/soc-quarantine"]["mappings"]["properties"][
+        "document"] == {"type": "keyword", "index": False, "doc_values": False}
+
+
+def test_installed_templates_are_not_put_again(tmp_path: Path, peer: Peer,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from soc.stores.es import templates
+    from soc.stores.es.names import Names
+
+    monkeypatch.setenv("SOC_TEST_API_KEY", API_KEY)
+    cfg = config(tmp_path, peer)
+    body = templates.with_digest(templates.index_templates(cfg, Names())["soc-logs"])
+    peer.routes[("GET", "/_index_template/soc-logs")] = (200, {"index_templates": [
+        {"name": "soc-logs", "index_template": body}]})
+    ElasticsearchStore.open(cfg).close()
+    assert [m for m, *_ in peer.requests if m == "PUT"] == []
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def test_search_sends_the_caseless_query_string_and_pages(opened: Opened, peer: Peer) -> None:
+    from datetime import UTC, datetime
+
+    hits = [{"_source": ev(n), "sort": [n, "x"]} for n in (3, 2)]
+    peer.routes[("POST", "/logs-*-*/_search")] = (200, {"hits": {"hits": hits}})
+    found = list(opened.store.search("user.name:NGUYỄN AND labels.n:[1 TO 5]",
+                                     since=datetime(2026, 11, 24, tzinfo=UTC), limit=2))
+    assert [e["labels.n"] for e in found] == [3, 2]
+    body = peer.bodies("POST", "/logs-*-*/_search")["/logs-*-*/_search"]
+    assert body["query"] == {"bool": {"filter": [
+        {"query_string": {"query": "user.name.caseless:NGUYỄN AND labels.n:[1 TO 5]",
+                          "default_operator": "AND", "lenient": True,
+                          "allow_leading_wildcard": True, "analyze_wildcard": True,
+                          "default_field": "soc.values"}},
+        {"range": {"@timestamp": {"gte": "2026-11-24T00:00:00.000Z",
+                                  "format": "strict_date_optional_time"}}}]}}
+    assert body["sort"] == [{"@timestamp": {"order": "desc", "unmapped_type": "date"}},
+                            {"event.id": {"order": "desc", "unmapped_type": "keyword"}}]
+    assert body["size"] == 2
+
+
+@pytest.mark.parametrize(("query", "sent"), [
+    ("user.name:root", "user.name.caseless:root"),
+    ("source.ip:10.0.0.5 OR source.ip:10.0.0.0\\/8",
+     "source.ip.caseless:10.0.0.5 OR source.ip:10.0.0.0\\/8"),  # CIDR keeps the ip field
+    ("NOT _exists_:labels.security_level", "NOT _exists_:labels.security_level"),
+    ("labels.n:[2 TO 4]", "labels.n:[2 TO 4]"),
+    ("denied", "soc.values:*denied*"),
+    ('"Failed password"', "soc.values:*Failed\\ password*"),
+    ("user.name:/Adm.n\\D/", "user.name.caseless:/adm.n\\D/"),
+    ("message:denied", "message:denied"),
+    ("process.executable.caseless:*\\\\cmd.exe", "process.executable.caseless:*\\\\cmd.exe"),
+    ("*", None),
+])
+def test_lucene_rewrite(query: str, sent: str | None) -> None:
+    from soc.stores.es.query import rewrite
+
+    assert rewrite(query) == sent
+
+
+def test_bad_query_is_the_embedded_stores_error(opened: Opened) -> None:
+    from soc.search import QueryError
+
+    with pytest.raises(QueryError):
+        list(opened.store.search("user.name:(root"))
+
+
+# --- doctor --------------------------------------------------------------------------------------
+
+
+def test_doctor_reports_what_to_fix(opened: Opened, peer: Peer) -> None:
+    peer.routes.update({
+        ("GET", "/_cluster/health"): (200, {"status": "yellow", "number_of_data_nodes": 1,
+                                            "active_shards": 870, "unassigned_shards": 20}),
+        ("GET", "/_cluster/settings"): (200, {"persistent": {}, "transient": {}, "defaults": {
+            "cluster.max_shards_per_node": "1000",
+            "cluster.routing.allocation.disk.watermark.low": "85%",
+            "cluster.routing.allocation.disk.watermark.high": "90%",
+            "cluster.routing.allocation.disk.watermark.flood_stage": "95%"}}),
+        ("GET", "/_cat/allocation"): (200, [{"node": "es1", "disk.percent": "87"},
+                                           {"node": "es2", "disk.percent": "40"}]),
+        ("GET", "/_index_template/soc-logs"): (200, {"index_templates": [
+            {"name": "soc-logs", "index_template": {"_meta": {"soc_digest": "old"}}}]}),
+        ("GET", "/_ilm/policy/soc-events-l4"): (200, {"soc-events-l4": {"policy": {
+            "phases": {"hot": {"actions": {}}}}}}),
+        ("GET", "/_ilm/policy/soc-events-l3"): (200, {"soc-events-l3": {"policy": {
+            "phases": {"delete": {"min_age": "100d", "actions": {"delete": {}}}}}}}),
+        ("GET", "/_data_stream/logs-*-*"): (200, {"data_streams": [
+            {"name": "logs-linux.auth-so_a", "indices": [{"index_name": ".ds-a-1"}]}]}),
+        ("GET", "/.ds-a-1/_mapping"): (200, {".ds-a-1": {"mappings": {"properties": {
+            "user": {"properties": {"name": {"type": "text"}}}}}}}),
+        ("POST", "/soc-quarantine/_count"): (200, {"count": 2}),
+    })
+    rows = {r["check"]: (r["status"], r["detail"]) for r in opened.store.doctor()}
+    assert rows["cluster health"][0] == "warn"
+    assert rows["shards per node"] == ("warn", "890 shard(s) on 1 data node(s), limit 1000 per "
+                                       "node (89% used) - new indices will be refused at the "
+                                       "limit: lower store.shards, raise rollover_max_size, "
+                                       "shorten retention, or add nodes")
+    assert rows["disk es1"] == ("warn", "87% used, past the low watermark (85%): no new shards "
+                                "here - free space or shorten retention")
+    assert rows["disk es2"] == ("ok", "40% used, 45 points before the low watermark")
+    assert rows["index template soc-logs"][0] == "fail"
+    assert "run 'soc store init'" in rows["index template soc-logs"][1]
+    assert rows["index template soc-logs-so_a"] == ("fail", "missing - run 'soc store init'")
+    assert rows["ilm soc-events-l4"][0] == "fail"
+    assert "no delete phase" in rows["ilm soc-events-l4"][1]
+    assert rows["ilm soc-events-l3"] == ("ok", "delete phase after 100d")
+    assert rows["event streams"][0] == "fail"
+    assert "logs-linux.auth-so_a" in rows["event streams"][1]
+    assert rows["quarantine"][0] == "warn"
+    assert rows["spool"][0] == "ok"
+
+
+# --- documents with optimistic concurrency -------------------------------------------------------
+
+
+def test_an_update_on_a_stale_version_is_a_conflict(opened: Opened, peer: Peer) -> None:
+    from soc.stores.es.documents import ConflictError
+
+    peer.routes[("GET", "/soc-alerts/_doc/a1")] = (200, {
+        "_id": "a1", "_seq_no": 4, "_primary_term": 1, "found": True,
+        "_source": {"status": "new"}})
+    peer.routes[("PUT", "/soc-alerts/_doc/a1")] = (409, {"error": {
+        "type": "version_conflict_engine_exception", "reason": "seq no conflict"}, "status": 409})
+    read = opened.store.get_document("alerts", "a1")
+    assert read is not None and (read.seq_no, read.primary_term) == (4, 1)
+    with pytest.raises(ConflictError, match="changed by someone else"):
+        opened.store.update_document("alerts", read, {"status": "ack"})
+    method, path, _, _ = peer.requests[-1]
+    assert (method, path) == ("PUT", "/soc-alerts/_doc/a1")
+    query = next(r for r in peer.server.log if r[0].path == "/soc-alerts/_doc/a1"
+                 and r[0].method == "PUT")[0].args
+    assert (query["if_seq_no"], query["if_primary_term"]) == ("4", "1")
+
+
+# --- hunts ---------------------------------------------------------------------------------------
+
+
+def _rule_files(root: Path) -> list[Path]:
+    """Rule files of ``rules/``: its pipelines and test samples are no rules."""
+    from soc.detection.loader import rule_files
+
+    return [p for p in rule_files([root / "rules"])
+            if not {"pipelines", "tests"} & set(p.relative_to(root / "rules").parts)]
+
+
+def _assert_all_convert(paths: list[Path]) -> int:
+    from soc.detection.loader import load_rules
+    from soc.stores.es.hunt import hunt_queries
+
+    loaded = load_rules(paths)
+    assert loaded.issues == []
+    queries = hunt_queries(loaded.rules)
+    assert [(q.title, q.error) for q in queries if q.error] == []
+    for q in queries:
+        q.dsl()  # the request body builds
+    return len(queries)
+
+
+def test_every_project_rule_has_a_hunt_query(root: Path) -> None:
+    _assert_all_convert(_rule_files(root))
+
+
+@pytest.mark.corpus
+def test_every_regression_rule_has_a_hunt_query(corpus: Path) -> None:
+    assert _assert_all_convert([corpus / "sigma-regression" / "rules_under_test"]) == 92
+
+
+HUNT_RULES = {
+    "process": ("""
+title: Net user from cmd
+id: 5b0f3f4e-3a4c-4d55-9a51-7f7e1f0c2a11
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    ParentImage|endswith: '\\\\cmd.exe'
+    Image|endswith: '\\\\net.exe'
+    CommandLine|contains: ' user '
+  condition: selection
+""", "((winlog.channel.caseless:Microsoft\\-Windows\\-Sysmon\\/Operational AND "
+     "event.code.caseless:1) OR (winlog.channel.caseless:Security AND "
+     "event.code.caseless:4688)) AND (process.parent.executable.caseless:*\\\\cmd.exe AND "
+     "process.executable.caseless:*\\\\net.exe AND process.command_line.caseless:*\\ user\\ *)",
+     True),
+    "logon": ("""
+title: Failed logon of admin
+id: 0c1f7a3e-1b2d-4c5e-8f90-1a2b3c4d5e6f
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    EventID: 4625
+    TargetUserName|startswith: 'adm'
+  filter:
+    IpAddress: '-'
+  condition: selection and not filter
+""", "winlog.channel.caseless:Security AND ((event.code.caseless:4625 AND "
+     "winlog.event_data.TargetUserName.caseless:adm*) AND (NOT "
+     "source.ip.caseless:\\-))", True),
+    "regex": ("""
+title: Encoded PowerShell
+id: 7d2e9f10-2b3c-4d5e-9f01-2b3c4d5e6f70
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    CommandLine|re: '-[Ee]nc(odedCommand)? '
+  condition: selection
+""", "((winlog.channel.caseless:Microsoft\\-Windows\\-Sysmon\\/Operational AND "
+     "event.code.caseless:1) OR (winlog.channel.caseless:Security AND "
+     "event.code.caseless:4688)) AND process.command_line:/-[Ee]nc(odedCommand)? /", True),
+    "fieldref": ("""
+title: Same user
+id: 9e3f0a21-3c4d-4e5f-a012-3c4d5e6f7081
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    EventID: 4624
+  same:
+    TargetUserName|fieldref: SubjectUserName
+  condition: selection and not same
+""", "winlog.channel.caseless:Security AND (event.code.caseless:4624 AND (NOT (NOT *:*)))",
+     False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUNT_RULES))
+def test_hunt_queries_are_pinned(name: str) -> None:
+    from sigma.collection import SigmaCollection
+
+    from soc.stores.es.hunt import hunt_queries
+
+    text, expected, exact = HUNT_RULES[name]
+    (query,) = hunt_queries(SigmaCollection.from_yaml(text).rules)
+    assert query.error is None
+    assert query.query == expected
+    assert query.exact is exact
+    assert query.dsl()["bool"]["filter"][0]["query_string"]["query"] == expected
+
+
+# --- Kibana --------------------------------------------------------------------------------------
+
+
+def test_the_shipped_ndjson_is_what_the_builder_writes() -> None:
+    from soc.stores.es.kibana import NDJSON, ndjson
+    from soc.stores.es.names import Names
+
+    assert NDJSON.read_text(encoding="utf-8") == ndjson(Names())
+    objects = [json.loads(line) for line in NDJSON.read_text(encoding="utf-8").splitlines()]
+    kinds = [(o["type"], o["id"]) for o in objects]
+    assert ("index-pattern", "soc-events") in kinds
+    assert ("dashboard", "soc-alerts-overview") in kinds
+    dashboard = objects[-1]
+    assert [r["id"] for r in dashboard["references"]] == [
+        "soc-alerts-by-severity", "soc-alerts-by-rule", "soc-alerts-by-unit",
+        "soc-alerts-by-system"]
+
+
+def test_install_imports_into_kibana(opened: Opened, peer: Peer) -> None:
+    peer.routes[("POST", "/api/saved_objects/_import")] = (200, {"success": True,
+                                                                "successCount": 10})
+    done = opened.store.install(kibana_url=peer.url)
+    assert done[-1] == f"kibana saved objects: 10 imported into {peer.url}"
+    _, _, headers, body = next(r for r in peer.requests if r[1] == "/api/saved_objects/_import")
+    assert headers["Kbn-Xsrf"] == "true"
+    assert headers["Authorization"] == f"ApiKey {API_KEY}"
+    assert b'"soc-alerts-overview"' in body and b'filename="soc.ndjson"' in body

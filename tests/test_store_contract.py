@@ -7,6 +7,9 @@ skip otherwise). Tests use only the methods of :class:`soc.stores.base.Store`.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +32,67 @@ def _embedded(tmp_path: Path) -> Store:
     return SQLiteStore.open(Config(path=None, data_dir=tmp_path / "data"))
 
 
-FACTORIES: dict[str, StoreFactory] = {"embedded": _embedded}
+_ES_RUN = f"soctest-{uuid.uuid4().hex[:8]}-"  # one index prefix per run, removed at its end
+
+
+def _elasticsearch(tmp_path: Path) -> Store:
+    """A cluster store under a per-test prefix (the same on reopen), when $SOC_TEST_ES_URL is set
+    (credentials in the URL, or $SOC_TEST_ES_API_KEY; $SOC_TEST_ES_CA for a private CA)."""
+    url = os.environ.get("SOC_TEST_ES_URL")
+    if not url:
+        pytest.skip("SOC_TEST_ES_URL is not set: Elasticsearch contract tests skipped")
+    from soc.config import StoreConfig
+    from soc.stores.es.store import ElasticsearchStore
+
+    test = hashlib.blake2b(str(tmp_path).encode(), digest_size=4).hexdigest()
+    options = {**_es_options(url), "index_prefix": f"{_ES_RUN}{test}-", "refresh": "wait_for",
+               "replicas": 0}
+    config = Config(path=None, data_dir=tmp_path / "data",
+                    store=StoreConfig("elasticsearch", options))
+    return ElasticsearchStore.open(config)
+
+
+def _es_options(url: str) -> dict[str, Any]:
+    options: dict[str, Any] = {"hosts": [url]}
+    if os.environ.get("SOC_TEST_ES_API_KEY"):
+        options["api_key"] = os.environ["SOC_TEST_ES_API_KEY"]
+    if os.environ.get("SOC_TEST_ES_CA"):
+        options["ca_certs"] = os.environ["SOC_TEST_ES_CA"]
+    return options
+
+
+def _es_remove_prefix(url: str, prefix: str) -> None:
+    """Delete by exact name (wildcard deletes of indices are refused by default)."""
+    from soc.stores.es.connection import EsOptions, connect
+
+    client, _ = connect(EsOptions.from_mapping(_es_options(url), data_dir=Path(".")))
+    quiet = client.options(ignore_status=404)
+    streams = quiet.indices.get_data_stream(name=f"{prefix}*").get("data_streams", [])
+    for stream in streams:
+        quiet.indices.delete_data_stream(name=stream["name"])
+    for index in quiet.indices.get(index=f"{prefix}*", expand_wildcards="all"):
+        quiet.indices.delete(index=index)
+    for t in quiet.indices.get_index_template(name=f"{prefix}*").get("index_templates", []):
+        quiet.indices.delete_index_template(name=t["name"])
+    found = quiet.cluster.get_component_template(name=f"{prefix}*")
+    for t in found.get("component_templates", []):
+        quiet.cluster.delete_component_template(name=t["name"])
+    for name in client.ilm.get_lifecycle():
+        if name.startswith(prefix):
+            quiet.ilm.delete_lifecycle(name=name)
+    client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_es_test_indices() -> Iterator[None]:
+    """Delete every stream, index, template and policy this run created in the test cluster."""
+    yield
+    url = os.environ.get("SOC_TEST_ES_URL")
+    if url:
+        _es_remove_prefix(url, _ES_RUN)
+
+
+FACTORIES: dict[str, StoreFactory] = {"embedded": _embedded, "elasticsearch": _elasticsearch}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
