@@ -1,0 +1,174 @@
+"""Alerts on a real SQLite store: ids, suppression, idempotence, lifecycle with audit, CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from soc import alerts as lib
+from soc.alerts import AlertSink, Finding
+from soc.cli.main import main
+from soc.ecs import format_ts
+from soc.errors import InputError, NotFoundError
+from soc.models import AlertQuery, AlertStatus, Severity
+from soc.stores.sqlite import SQLiteStore
+
+RULE = "11111111-1111-4111-8111-111111111111"
+T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+def finding(n: int, minute: float, *, ip: str = "203.0.113.45", rule: str = RULE,
+            level: Severity | None = Severity.HIGH, system: str = "portal") -> Finding:
+    ts = format_ts(T0 + timedelta(minutes=minute))
+    entity = {"host.name": "web01", "source.ip": ip, "labels.system": system,
+              "organization.id": "vp"}
+    return Finding(rule_id=rule, title="Web scanner", level=level,
+                   tags=("attack.reconnaissance", "attack.t1595", "scanner"), ts=ts, anchor=ts,
+                   group=dict(entity),
+                   entity=entity, triggers=((f"e{n}", ts),), event={"event.id": f"e{n}"})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    with SQLiteStore.open_path(tmp_path / "store.db") as s:
+        yield s
+
+
+def test_repeats_within_the_window_update_one_alert(store: SQLiteStore) -> None:
+    sink = AlertSink(store)
+    first = sink.raise_alerts([finding(1, 0), finding(2, 10)])
+    assert len(first.new) == 1 and not first.updated
+    again = sink.raise_alerts([finding(3, 50), finding(4, 100)])  # 40 min after the last
+    assert not again.new and [a.id for a in again.updated] == [first.new[0].id]
+    (alert,) = store.list_alerts()
+    assert (alert.count, alert.first_seen, alert.last_seen) == (
+        4, "2026-11-24T08:00:00.000Z", "2026-11-24T09:40:00.000Z")
+    assert alert.event_ids == ("e1", "e2", "e3", "e4")
+    assert alert.severity is Severity.HIGH and alert.attack == ("attack.reconnaissance",
+                                                                "attack.t1595")
+    assert alert.entity == {"host.name": "web01", "source.ip": "203.0.113.45",
+                            "labels.system": "portal", "organization.id": "vp"}
+    assert (alert.system, alert.unit, alert.status) == ("portal", "vp", AlertStatus.OPEN)
+
+
+def test_past_the_window_or_another_group_is_another_alert(store: SQLiteStore) -> None:
+    sink = AlertSink(store, suppress=timedelta(minutes=30))
+    sink.raise_alerts([finding(1, 0), finding(2, 31), finding(3, 40, ip="198.51.100.7")])
+    found = sorted((a.first_seen[11:16], a.entity["source.ip"], a.count)
+                   for a in store.list_alerts())
+    assert found == [("08:00", "203.0.113.45", 1), ("08:31", "203.0.113.45", 1),
+                     ("08:40", "198.51.100.7", 1)]
+
+
+def test_ids_are_deterministic_and_rereads_change_nothing(tmp_path: Path) -> None:
+    ids = []
+    for name in ("a", "b"):
+        with SQLiteStore.open_path(tmp_path / f"{name}.db") as s:
+            AlertSink(s).raise_alerts([finding(1, 0), finding(2, 5)])
+            ids.append([a.id for a in s.list_alerts()])
+    assert ids[0] == ids[1] and len(ids[0]) == 1
+    with SQLiteStore.open_path(tmp_path / "a.db") as s:
+        again = AlertSink(s).raise_alerts([finding(2, 5), finding(1, 0)])  # after a crash
+        assert not again.new
+        assert [a.count for a in s.list_alerts()] == [2]
+
+
+def test_a_closed_alert_stays_closed_and_new_activity_opens_another(
+        store: SQLiteStore) -> None:
+    sink = AlertSink(store)
+    (alert,) = sink.raise_alerts([finding(1, 0), finding(2, 5)]).new
+    lib.close(store, alert.id, "scanner of our own vulnerability team", "lan")
+    assert not sink.raise_alerts([finding(2, 5)]).new  # the same events again: nothing new
+    (reopened,) = sink.raise_alerts([finding(3, 10)]).new
+    assert reopened.id != alert.id and reopened.status is AlertStatus.OPEN
+    assert store.get_alert(alert.id).status is AlertStatus.CLOSED  # type: ignore[union-attr]
+
+
+def test_lifecycle_writes_the_audit_trail(store: SQLiteStore) -> None:
+    (alert,) = AlertSink(store).raise_alerts([finding(1, 0)]).new
+    lib.acknowledge(store, alert.id[:8], "lan")
+    lib.assign(store, alert.id, "minh", "lan")
+    lib.close(store, alert.id, "false positive: pentest", "minh")
+    final = store.get_alert(alert.id)
+    assert final is not None
+    assert (final.status, final.assignee, final.reason) == (
+        AlertStatus.CLOSED, "minh", "false positive: pentest")
+    trail = [(e.actor, e.action, e.subject, e.details) for e in store.audit_trail(alert.id)]
+    assert trail == [
+        ("lan", "alert.ack", alert.id, {"from": "open", "to": "acknowledged"}),
+        ("lan", "alert.assign", alert.id, {"from": None, "to": "minh"}),
+        ("minh", "alert.close", alert.id,
+         {"from": "acknowledged", "to": "closed", "reason": "false positive: pentest"}),
+    ]
+    with pytest.raises(InputError):
+        lib.close(store, alert.id, "  ", "minh")
+    with pytest.raises(NotFoundError):
+        lib.acknowledge(store, "ffffffffff", "lan")
+
+
+def test_list_filters(store: SQLiteStore) -> None:
+    sink = AlertSink(store)
+    sink.raise_alerts([finding(1, 0), finding(2, 1, ip="198.51.100.7", level=Severity.LOW,
+                                                  system="mail"),
+                       finding(3, 2, rule="22222222-2222-4222-8222-222222222222",
+                               level=None)])
+    def ips(**kw: object) -> list[str]:
+        return sorted(a.entity["source.ip"] + "/" + a.severity.value
+                      for a in store.list_alerts(AlertQuery(**kw)))  # type: ignore[arg-type]
+    assert ips() == ["198.51.100.7/low", "203.0.113.45/high", "203.0.113.45/medium"]
+    assert ips(min_severity=Severity.MEDIUM) == ["203.0.113.45/high", "203.0.113.45/medium"]
+    assert ips(system="mail") == ["198.51.100.7/low"]
+    assert ips(rule=RULE, unit="vp") == ["198.51.100.7/low", "203.0.113.45/high"]
+    assert ips(since="2026-11-24T08:02:00.000Z") == ["203.0.113.45/medium"]
+    assert ips(status=AlertStatus.CLOSED) == []
+
+
+def test_actor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOC_ACTOR", "trung")
+    assert lib.current_actor(None) == "trung"
+    assert lib.current_actor("lan") == "lan"
+    monkeypatch.delenv("SOC_ACTOR")
+    assert lib.current_actor(None)
+
+
+# --- the CLI ---------------------------------------------------------------------------------
+
+
+def test_alerts_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    with SQLiteStore.open_path(data / "store.db") as s:
+        (alert,) = AlertSink(s).raise_alerts([finding(1, 0)]).new
+    base = ["--data-dir", str(data)]
+    monkeypatch.setenv("SOC_ACTOR", "lan")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([*base, *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, _ = run("alerts", "list", "--nl")
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [alert.id]
+    code, out, _ = run("alerts", "list")
+    assert out.splitlines()[0].split() == ["ID", "LAST_SEEN", "SEVERITY", "STATUS",
+                                           "RULE_TITLE", "COUNT", "ENTITY", "SYSTEM",
+                                           "ASSIGNEE"]
+    assert run("alerts", "list", "--severity", "critical") == (0, "", "No alerts match.\n")
+    assert run("alerts", "ack", alert.id[:10]) == (
+        0, "", f"Acknowledged {alert.id} (Web scanner).\n")
+    assert run("alerts", "assign", alert.id, "minh", "--actor", "trung")[0] == 0
+    code, _, err = run("alerts", "close", alert.id)
+    assert code == 2 and "Missing option '--reason'" in err
+    assert run("alerts", "close", alert.id, "--reason", "pentest")[0] == 0
+    code, out, _ = run("alerts", "show", alert.id, "--json")
+    shown = json.loads(out)
+    assert (shown["status"], shown["assignee"], shown["reason"]) == ("closed", "minh", "pentest")
+    assert [(a["actor"], a["action"]) for a in shown["audit"]] == [
+        ("lan", "alert.ack"), ("trung", "alert.assign"), ("lan", "alert.close")]
+    code, _, err = run("alerts", "show", "nosuchalert")
+    assert code == 7 and err.startswith("Error: no alert 'nosuchalert'\nHint: List alerts")
+    assert run("alerts", "list", "--status", "closed", "--nl")[1].count("\n") == 1
