@@ -52,8 +52,10 @@ def flag_names(flags: int) -> list[str]:
 
 
 def tcp_state(flow: Flow) -> str:
-    """A Zeek-like connection state: S0 (no reply), REJ (rejected), SH, S1 (established),
-    SF (closed normally), S2/S3 (closed by one side), RSTO/RSTR (reset by either), OTH."""
+    """A Zeek-like connection state: S0 (no reply), REJ (rejected), SH (SYN and FIN, no
+    reply), RSTOS1 (reset by the originator before it acknowledged the SYN-ACK: a half-open
+    SYN-scan probe), S1 (established), SF (closed normally), S2/S3 (FIN from one side only),
+    RSTO/RSTR (established, then reset by either side), OTH (no SYN seen)."""
     fo, fr = flow.flags_o, flow.flags_r
     if not fo & SYN:
         return "OTH"
@@ -61,6 +63,8 @@ def tcp_state(flow: Flow) -> str:
         return "SH" if fo & FIN else "S0"
     if not fr & SYN:
         return "REJ" if fr & RST else "OTH"
+    if fo & RST and not fo & ACK:
+        return "RSTOS1"  # SYN, SYN-ACK, RST: a half-open (SYN scan) probe of an open port
     if fo & RST:
         return "RSTO"
     if fr & RST:

@@ -68,6 +68,7 @@ def flow_event(flow: Flow, reason: str, ident: str) -> Event:
         ev["netsensor.icmp.code"] = 0 if paired else flow.dport
     elif flow.proto == 6:
         ev["netsensor.flow.tcp_flags"] = flag_names(flow.flags_o | flow.flags_r)
+        ev["netsensor.flow.source_tcp_flags"] = flag_names(flow.flags_o)
         ev["netsensor.flow.state"] = tcp_state(flow)
     app = flow.app or {}
     if app.get("credentials"):
