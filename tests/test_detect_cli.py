@@ -1,0 +1,143 @@
+"""``soc detect``: offline triage of files, output parsed exactly, exit codes; a corpus EVTX."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from soc.cli.main import main
+
+RULES = """\
+title: Failed login
+id: 00000000-0000-4000-8000-00000000d001
+name: failed
+status: test
+level: low
+tags: [attack.credential-access, attack.t1110]
+logsource: {product: linux, service: sshd}
+detection:
+  sel: {event.action: ssh_failed_password}
+  condition: sel
+---
+title: Brute force
+id: 00000000-0000-4000-8000-00000000d002
+status: test
+level: high
+correlation:
+  type: event_count
+  rules: [failed]
+  generate: true
+  group-by: [source.ip]
+  timespan: 5m
+  condition: {gte: 3}
+---
+title: Log cleared
+id: 00000000-0000-4000-8000-00000000d003
+status: test
+level: critical
+logsource: {product: windows, service: system}
+detection:
+  sel: {EventID: 104, Provider_Name: Microsoft-Windows-Eventlog}
+  condition: sel
+"""
+
+AUTH = "".join(
+    f"Nov 24 08:00:0{i} web01 sshd[{100 + i}]: Failed password for root from 203.0.113.45 "
+    f"port {40000 + i} ssh2\n" for i in range(1, 5)
+) + "Nov 24 08:00:09 web01 sshd[200]: Accepted password for quantri from 10.0.0.5 port 4 ssh2\n"
+
+
+@pytest.fixture
+def case(tmp_path: Path) -> Path:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yml").write_text(RULES, encoding="utf-8")
+    (tmp_path / "auth.log").write_text(AUTH, encoding="utf-8")
+    (tmp_path / "soc.yml").write_text("data_dir: data\ntimezone: UTC\n", encoding="utf-8")
+    return tmp_path
+
+
+def detect(case: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["-c", str(case / "soc.yml"), "detect", "-r", str(case / "rules"), *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_nl_output_is_one_finding_per_line(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = detect(case, capsys, "--nl", str(case / "auth.log"))
+    assert code == 10
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(d["rule_id"][-4:], d["level"], d["timestamp"][4:], d["kind"]) for d in lines] == [
+        ("d001", "low", "-11-24T08:00:01.000Z", "rule"),
+        ("d001", "low", "-11-24T08:00:02.000Z", "rule"),
+        ("d001", "low", "-11-24T08:00:03.000Z", "rule"),
+        ("d001", "low", "-11-24T08:00:04.000Z", "rule"),
+        ("d002", "high", "-11-24T08:00:03.000Z", "event_count"),
+    ]
+    first, corr = lines[0], lines[4]
+    assert list(first) == ["rule_id", "title", "level", "timestamp", "kind", "tags", "entity",
+                           "event"]
+    assert (first["title"], first["tags"], first["entity"]) == (
+        "Failed login", ["attack.credential-access", "attack.t1110"],
+        {"host.name": "web01", "user.name": "root", "source.ip": "203.0.113.45"})
+    assert first["event"]["event.original"] == AUTH.splitlines()[0]
+    assert first["event"]["event.action"] == "ssh_failed_password"
+    assert list(corr) == ["rule_id", "title", "level", "timestamp", "kind", "tags", "entity",
+                          "group", "count", "window_start", "events", "event"]
+    assert (corr["title"], corr["group"], corr["count"], corr["window_start"][4:]) == (
+        "Brute force", {"source.ip": "203.0.113.45"}, 3, "-11-24T08:00:01.000Z")
+    assert corr["events"] == [d["event"]["event.id"] for d in lines[:3]]
+    assert err == ""
+
+
+def test_table_json_and_min_level(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = detect(case, capsys, str(case / "auth.log"), "--min-level", "high")
+    assert code == 10
+    rows = out.splitlines()
+    assert rows[0].split() == ["TIMESTAMP", "LEVEL", "RULE", "ENTITY"]
+    assert len(rows) == 2 and "Brute force" in rows[1] and "source.ip=203.0.113.45" in rows[1]
+    assert err == "1 file(s), 5 event(s), 1 finding(s), 0 unparsed record(s), 0 error(s) in " \
+        + err.split(" in ")[1]
+    code, out, _ = detect(case, capsys, "--json", str(case / "auth.log"))
+    assert code == 10 and len(json.loads(out)) == 5
+
+
+def test_exit_codes(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    quiet = case / "quiet.log"
+    quiet.write_text(AUTH.splitlines()[-1] + "\n", encoding="utf-8")
+    assert detect(case, capsys, "--nl", str(quiet))[:2] == (0, "")
+    garbage = case / "garbage.log"
+    garbage.write_bytes(b"\x00\x01 not a log line\n")
+    assert detect(case, capsys, "--nl", str(garbage))[0] == 5  # nothing fired, input failed
+    code, _, err = detect(case, capsys, str(case / "missing.log"))
+    assert code == 8 and err.startswith("Error: no such file:")
+    assert detect(case, capsys, "--format", "nosuch", str(quiet))[0] == 8
+
+
+def test_a_folder_of_files_streams_in_order(case: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    folder = case / "case42"
+    folder.mkdir()
+    lines = AUTH.splitlines(keepends=True)
+    (folder / "a.log").write_text("".join(lines[:2]), encoding="utf-8")
+    (folder / "b.log").write_text("".join(lines[2:]), encoding="utf-8")
+    code, out, _ = detect(case, capsys, "--nl", str(folder))
+    # the correlation spans the two files: correlations run over the whole scan
+    assert code == 10
+    assert [json.loads(x)["rule_id"][-4:] for x in out.splitlines()] == [
+        "d001", "d001", "d001", "d001", "d002"]
+
+
+@pytest.mark.corpus
+def test_corpus_evtx(case: Path, corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evtx = corpus / "evtx-attack-samples" / "Defense Evasion" / "DE_104_system_log_cleared.evtx"
+    code, out, _ = detect(case, capsys, "--nl", str(evtx))
+    assert code == 10
+    (line,) = [json.loads(x) for x in out.splitlines()]
+    assert (line["rule_id"][-4:], line["title"], line["level"], line["timestamp"]) == (
+        "d003", "Log cleared", "critical", "2019-03-19T23:34:25.894Z")
+    event = line["event"]
+    assert (event["winlog.channel"], event["event.code"], event["host.name"],
+            event["winlog.record_id"]) == ("System", "104", "PC01.example.corp", 27736)
+    assert line["entity"] == {"host.name": "PC01.example.corp"}
