@@ -521,13 +521,19 @@ def _rule_files(root: Path) -> list[Path]:
 
 
 def _assert_all_convert(paths: list[Path]) -> int:
-    from soc.detection.loader import load_rules
+    """Every rule converts; ``%name%`` placeholders (from ``rules.placeholders`` in a real
+    configuration) get a sample value, as the in-process matcher would need too."""
+    from soc.detection.loader import load_rules, rule_files
     from soc.stores.es.hunt import hunt_queries
 
     loaded = load_rules(paths)
     assert loaded.issues == []
-    queries = hunt_queries(loaded.rules)
+    names = {m for f in rule_files(paths)
+             for m in re.findall(r"%(\w+)%", f.read_text(encoding="utf-8"))}
+    queries = hunt_queries(loaded.rules, {name: ["203.0.113.66"] for name in names})
     assert [(q.title, q.error) for q in queries if q.error] == []
+    # a correlation's base rule (not "output" for pySigma) still gets its own query
+    assert [q.title for q in queries if q.query == "*:*"] == []
     for q in queries:
         q.dsl()  # the request body builds
     return len(queries)

@@ -83,10 +83,16 @@ def convert_rule(rule: SigmaRule, pipeline: ProcessingPipeline) -> HuntQuery:
     """The hunt query of one rule; a conversion failure is reported, never raised."""
     rid = str(rule.id) if rule.id is not None else None
     backend = SocLuceneBackend(processing_pipeline=pipeline)
+    output = rule._output  # a correlation's base rule is not output: a hunt still needs it
+    rule._output = True
     try:
-        queries = [str(q) for q in backend.convert_rule(rule)]
+        queries = [str(q) for q in backend.convert_rule(rule) if str(q).strip()]
     except (SigmaError, ValueError, TypeError, KeyError) as exc:
         return HuntQuery(rid, rule.title, None, None, error=str(exc).split("\n")[0])
+    finally:
+        rule._output = output
+    if not queries:  # never "match everything" by accident
+        return HuntQuery(rid, rule.title, None, None, error="the backend wrote no query")
     lucene = queries[0] if len(queries) == 1 else " OR ".join(f"({q})" for q in queries)
     try:
         query = rewrite(lucene, hunt=True) or MATCH_ALL

@@ -64,6 +64,7 @@ class ElasticsearchStore(DocumentsMixin, Store):
         self.delivery = Delivery(self.writer, self.spool, self._reconnect)
         self.quarantined = 0
         self.spooled = 0
+        self._connected = False
 
     @classmethod
     def open(cls, config: Config, *, readonly: bool = False) -> Self:
@@ -85,22 +86,25 @@ class ElasticsearchStore(DocumentsMixin, Store):
                                  hint="Check store.hosts and that the cluster is up.") from exc
             log.warning("Elasticsearch unreachable (%s): writes go to the spool %s",
                         exc.message, store.spool.directory)
-            return store
-        if not readonly:
-            store.ensure_installed()
         return store
 
     def _reconnect(self) -> None:
-        """Ask the server its version once (8.x needs other headers than 9.x)."""
-        if self.major is not None:
+        """Once the cluster answers: agree on the API version (8.x needs other headers than
+        9.x) and, for a writer, install templates before the first document can create a
+        stream without them."""
+        if self._connected:
             return
         try:
-            self.major = server_major(self.client)
+            if self.major is None:
+                self.major = server_major(self.client)
+            transport = self.client.transport
+            if isinstance(transport, CompatTransport):
+                transport.compat_major = self.major if self.major < 9 else None
+            if not self.readonly:
+                self.ensure_installed()
         except (TransportConnectionError, ApiError) as exc:
             raise ClusterUnavailable(f"{', '.join(self.options.hosts)}: {exc}") from exc
-        transport = self.client.transport
-        if isinstance(transport, CompatTransport):
-            transport.compat_major = self.major if self.major < 9 else None
+        self._connected = True
 
     def close(self) -> None:
         self.client.close()
