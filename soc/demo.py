@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from soc.alerts import summary_row
 from soc.collect import collect
 from soc.config import DEFAULT_TIMEZONE, load_config
 from soc.ecs import Event
+from soc.models import AlertQuery
 from soc.pipeline import PassReport
 from soc.stores.base import open_store
 
@@ -125,7 +127,7 @@ class DemoResult:
     failures_by_ip: list[dict[str, Any]] = field(default_factory=list)
     success_after_failures: list[Event] = field(default_factory=list)
     privileged: list[Event] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # soc.alerts.summary_row
 
 
 def _failures(events: list[Event]) -> list[dict[str, Any]]:
@@ -159,7 +161,5 @@ def run_demo(directory: Path) -> DemoResult:
         ]
         result.privileged = list(store.search(
             "event.category:iam OR process.name:sudo", limit=None, order="asc"))
-        list_alerts = getattr(store, "list_alerts", None)
-        if list_alerts is not None:
-            result.alerts = [a if isinstance(a, dict) else a.to_dict() for a in list_alerts()]
+        result.alerts = [summary_row(a) for a in store.list_alerts(AlertQuery(limit=None))]
     return result
