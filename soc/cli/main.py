@@ -54,9 +54,22 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
 
 
 def _register() -> None:
-    from soc.cli import alerts, collect, detect, rules, search, setup, status, store
+    from soc.cli import (
+        alerts,
+        audit,
+        collect,
+        detect,
+        incidents,
+        playbooks,
+        rules,
+        search,
+        setup,
+        status,
+        store,
+    )
 
-    for module in (alerts, collect, detect, rules, search, setup, status, store):
+    for module in (alerts, collect, detect, rules, search, setup, status, store, audit,
+                   incidents, playbooks):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,0 +1,215 @@
+"""The hash-chained audit trail: who did what, when, with the state before and after.
+
+Each entry carries ``details["chain"] = {"prev": <hash of the entry before>, "hash": <sha256 of
+this entry's canonical JSON and prev>}``, so editing, deleting, inserting or reordering any entry
+breaks the chain at that point, and :func:`verify` names the first broken entry. Entries about an
+incident also carry the sha256 of the incident's stored document after the change
+(``details["state"]``), so an incident edited behind soc's back is caught too.
+
+:func:`seal` is the one function that chains; :func:`record` is how soc's own writers append.
+Deleting the newest entries leaves a valid but shorter chain: compare with a head recorded
+elsewhere (``soc audit verify --head SEQ:HASH``; each verify prints the current head), and with
+the local head file that :func:`record` keeps in the data directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from soc.ecs import now_ts
+from soc.errors import InputError
+from soc.models import AuditEntry
+from soc.stores.base import Store
+
+GENESIS = "0" * 64
+CHAIN = "chain"
+STATE = "state"
+HEAD_FILE = "audit-head.json"
+
+
+def canonical(value: Any) -> bytes:
+    """Deterministic JSON bytes: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str).encode("utf-8")
+
+
+def state_hash(doc: Mapping[str, Any]) -> str:
+    """sha256 of a stored record's document (what the trail says the record is after a change)."""
+    return hashlib.sha256(canonical(doc)).hexdigest()
+
+
+def entry_hash(entry: AuditEntry, prev: str) -> str:
+    """The hash of an entry: its fields (without the chain itself) and the previous hash."""
+    details = {k: v for k, v in entry.details.items() if k != CHAIN}
+    body = {"ts": entry.ts, "actor": entry.actor, "action": entry.action,
+            "subject": entry.subject, "details": details, "prev": prev}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def seal(entry: AuditEntry, prev: AuditEntry | None) -> AuditEntry:
+    """The entry chained to ``prev`` (the newest entry of the trail; None for the first)."""
+    prev_hash = chain_of(prev)[1] if prev is not None else GENESIS
+    chain = {"prev": prev_hash, "hash": entry_hash(entry, prev_hash)}
+    return replace(entry, details={**entry.details, CHAIN: chain})
+
+
+def chain_of(entry: AuditEntry) -> tuple[str, str]:
+    """``(prev, hash)`` of a sealed entry; empty strings for an entry written without a chain."""
+    chain = entry.details.get(CHAIN)
+    if not isinstance(chain, dict):
+        return "", ""
+    return str(chain.get("prev", "")), str(chain.get("hash", ""))
+
+
+def record(store: Store, *, actor: str, action: str, subject: str,
+           before: Any = None, after: Any = None, state: Mapping[str, Any] | None = None,
+           data_dir: Path | None = None, **extra: Any) -> AuditEntry:
+    """Append one sealed entry: who, what, about which record, before/after, resulting state."""
+    details: dict[str, Any] = {"before": before, "after": after, **extra}
+    if state is not None:
+        details[STATE] = state_hash(state)
+    details = json.loads(canonical(details))  # what the store will give back, exactly
+    trail = store.audit_trail()
+    entry = seal(AuditEntry(ts=now_ts(), actor=actor, action=action, subject=subject,
+                            details=details), trail[-1] if trail else None)
+    written = store.append_audit(entry)
+    if data_dir is not None:
+        _write_head(data_dir, written)
+    return written
+
+
+def _write_head(data_dir: Path, entry: AuditEntry) -> None:
+    path = data_dir / HEAD_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"seq": entry.seq, "hash": chain_of(entry)[1]}), encoding="utf-8")
+    tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class Head:
+    """A point of the trail recorded elsewhere: entry number and hash."""
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def parse(cls, text: str) -> Head:
+        seq, sep, digest = text.partition(":")
+        if not sep or not seq.isdigit() or len(digest) != 64:
+            raise InputError(f"not a trail head: {text!r}",
+                             hint="Give it as SEQ:SHA256, as 'soc audit verify' prints it.")
+        return cls(int(seq), digest.lower())
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+def read_head(data_dir: Path) -> Head | None:
+    """The head :func:`record` left in the data directory, if any."""
+    try:
+        data = json.loads((data_dir / HEAD_FILE).read_text(encoding="utf-8"))
+        return Head(int(data["seq"]), str(data["hash"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int | None
+    subject: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "subject": self.subject, "problem": self.message}
+
+
+@dataclass(frozen=True)
+class Verification:
+    entries: int
+    head: Head | None
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "entries": self.entries,
+                "head": str(self.head) if self.head else None,
+                "problems": [p.to_dict() for p in self.problems]}
+
+
+def _chain_problems(trail: list[AuditEntry]) -> list[Problem]:
+    problems: list[Problem] = []
+    prev_hash, prev_seq = GENESIS, 0
+    for e in trail:
+        stored_prev, stored_hash = chain_of(e)
+        where = f"entry #{e.seq} ({e.action} {e.subject}, {e.ts})"
+        if not stored_hash:
+            problems.append(Problem(e.seq, e.subject, f"{where} has no chain: it was written "
+                                    "without soc.audit.seal, or its chain was removed"))
+        elif stored_prev != prev_hash:
+            problems.append(Problem(e.seq, e.subject, f"{where} does not follow the entry before "
+                                    "it: an entry was deleted, inserted or reordered"))
+        elif entry_hash(e, stored_prev) != stored_hash:
+            problems.append(Problem(e.seq, e.subject, f"{where} was edited after it was written"))
+        if e.seq is not None and e.seq != prev_seq + 1:
+            problems.append(Problem(e.seq, e.subject, f"entries #{prev_seq + 1} to #{e.seq - 1} "
+                                    "are missing"))
+        prev_hash, prev_seq = stored_hash or prev_hash, e.seq or prev_seq
+    return problems
+
+
+def _state_problems(trail: list[AuditEntry],
+                    records: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
+    last: dict[str, AuditEntry] = {}
+    for e in trail:
+        if STATE in e.details:
+            last[e.subject] = e
+    problems = []
+    for rid, doc in sorted(records.items()):
+        entry = last.get(rid)
+        if entry is None:
+            problems.append(Problem(None, rid, f"record {rid} has no entry in the trail"))
+        elif entry.details[STATE] != state_hash(doc):
+            problems.append(Problem(entry.seq, rid, f"record {rid} differs from its state after "
+                                    f"entry #{entry.seq}: it was changed outside soc"))
+    return problems
+
+
+def _head_problems(trail: list[AuditEntry], head: Head) -> list[Problem]:
+    at = next((e for e in trail if e.seq == head.seq), None)
+    if at is None:
+        return [Problem(head.seq, "", f"entry #{head.seq} of the recorded head {head} is gone: "
+                        "the newest entries were deleted")]
+    if chain_of(at)[1] != head.hash:
+        return [Problem(head.seq, at.subject, f"entry #{head.seq} differs from the recorded "
+                        f"head {head}")]
+    return []
+
+
+def verify(store: Store, *, heads: Sequence[Head] = (),
+           records: Mapping[str, Mapping[str, Any]] | None = None) -> Verification:
+    """Check the chain, the records' current states, and heads recorded earlier."""
+    trail = store.audit_trail()
+    problems = _chain_problems(trail)
+    if records is not None:
+        problems += _state_problems(trail, records)
+    for head in heads:
+        problems += _head_problems(trail, head)
+    current = Head(trail[-1].seq or len(trail), chain_of(trail[-1])[1]) if trail else None
+    return Verification(len(trail), current, tuple(problems))
+
+
+def verify_store(store: Store, data_dir: Path | None = None,
+                 head: Head | None = None) -> Verification:
+    """:func:`verify` with the stored incidents and the local head file as well."""
+    records = {str(d["id"]): d for d in store.list_incidents()}
+    local = read_head(data_dir) if data_dir is not None else None
+    return verify(store, records=records,
+                  heads=[h for h in (head, local) if h is not None])
