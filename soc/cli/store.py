@@ -19,10 +19,15 @@ def store_group() -> None:
 
 
 @store_group.command("init")
+@click.option("--kibana", metavar="URL", help="Also import the Kibana data views and dashboard "
+              "(Elasticsearch store).")
 @pass_app
-def init_cmd(app: App) -> int:
-    """Create the store (or migrate it to this version's schema)."""
+def init_cmd(app: App, kibana: str | None) -> int:
+    """Create the store, or bring it to this version (schema; on Elasticsearch templates, ILM
+    policies and indices)."""
     with open_store(app.config) as store:
+        for line in store.install(kibana_url=kibana):
+            info(line)
         stats = store.stats()
     info(f"Store ready ({app.config.store.type}, schema {stats.get('schema_version')}).")
     return int(ExitCode.OK)

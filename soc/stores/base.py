@@ -176,6 +176,16 @@ class Store(ABC):
     def stats(self) -> dict[str, Any]:
         """Counts and sizes for ``soc store stats`` and ``soc status``."""
 
+    def install(self, kibana_url: str | None = None) -> list[str]:
+        """Create or update what the store needs beyond ``open`` (templates, policies, Kibana
+        objects); returns what it did. The embedded store needs nothing more."""
+        if kibana_url:
+            from soc.errors import SocError
+
+            raise SocError(f"Kibana objects need the Elasticsearch store, not {self.kind}",
+                           hint="Set 'store: {type: elasticsearch}' in soc.yml.")
+        return []
+
     def doctor(self) -> list[dict[str, str]]:
         """Checks for ``soc store doctor``: ``{"check", "status" (ok|warn|fail), "detail"}``."""
         return []
