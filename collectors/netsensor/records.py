@@ -22,6 +22,12 @@ from soc.ecs import Event
 ZERO_MAC = b"\0" * 6
 
 
+def nanoseconds(seconds: float) -> int:
+    """``event.duration``: captures time to the microsecond, floats of epoch seconds hold
+    little more, so round there."""
+    return round(seconds * 1e6) * 1000
+
+
 def endpoints(flow: Flow) -> Event:
     """Addresses, ports and protocol of a flow, the originator as ``source``."""
     ev: Event = {"source.ip": ip_str(flow.src), "destination.ip": ip_str(flow.dst),
@@ -43,7 +49,7 @@ def endpoints(flow: Flow) -> Event:
 def _span(ev: Event, first: float, last: float) -> None:
     ev["event.start"] = ts_str(first)
     ev["event.end"] = ts_str(last)
-    ev["event.duration"] = round((last - first) * 1e9)
+    ev["event.duration"] = nanoseconds(last - first)
 
 
 def _volumes(ev: Event, flow: Flow) -> None:
@@ -99,7 +105,7 @@ def dns_event(query: tuple[float, int, dnsmod.Message, Flow | None, bool] | None
     ev["dns.header_flags"] = reply.flags
     ev["dns.response_code"] = dnsmod.RCODES.get(reply.rcode, str(reply.rcode))
     if query:
-        ev["event.duration"] = round((answer[0] - query[0]) * 1e9)
+        ev["event.duration"] = nanoseconds(answer[0] - query[0])
     _answers(ev, reply)
     return ev
 
