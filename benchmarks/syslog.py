@@ -4,8 +4,8 @@
     python benchmarks/syslog.py --messages 500000 --cpu 0
 
 Each phase starts a real ``soc listen`` subprocess on 127.0.0.1 (ephemeral ports), pinned to one
-CPU (``--cpu``; the sender runs on the others), with detection as configured (none with this
-benchmark's config) and the embedded store:
+CPU (``--cpu``; the sender runs on the others), with the project's rules running (``--no-detect``
+to leave them out) and the embedded store:
 
 1. *spool only*: the drain is held back (``drain_interval: 1h``); time until every message is
    fsynced in the spool. Then SIGTERM: the final drain runs the whole spool through the pipeline,
@@ -84,13 +84,14 @@ def soc_argv(work: Path) -> tuple[list[str], dict[str, str]]:
 
 class Daemon:
     def __init__(self, work: Path, runner: tuple[list[str], dict[str, str]], listen: str,
-                 cpu: int | None) -> None:
+                 cpu: int | None, detect: bool = True) -> None:
         self.dir = Path(tempfile.mkdtemp(dir=work))
         self.cfg = self.dir / "soc.yml"
         self.cfg.write_text(f"data_dir: data\nlisten:\n  status_interval: 100ms\n{listen}")
         argv, env = runner
         pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-        self.proc = subprocess.Popen([*argv, "-c", str(self.cfg), "listen"], env=env,
+        extra = [] if detect else ["--no-detect"]
+        self.proc = subprocess.Popen([*argv, "-c", str(self.cfg), "listen", *extra], env=env,
                                      stderr=subprocess.PIPE, text=True, preexec_fn=pin)
         status = self.wait(lambda s: s.get("pid") == self.proc.pid and s["state"] == "running")
         self.ports = {b.split()[0]: int(b.rsplit(":", 1)[1]) for b in status["listeners"]}
@@ -150,7 +151,8 @@ def send_tcp(port: int, payload: list[bytes], connections: int) -> None:
 def tcp_phases(args: argparse.Namespace, work: Path, runner: Any) -> dict[str, Any]:
     n = args.messages
     payload = messages(n)
-    held = Daemon(work, runner, "  tcp: 127.0.0.1:0\n  drain_interval: 1h\n", args.cpu)
+    held = Daemon(work, runner, "  tcp: 127.0.0.1:0\n  drain_interval: 1h\n", args.cpu,
+                  args.detect)
     t0 = time.perf_counter()
     send_tcp(held.ports["tcp"], payload, args.connections)
     held.wait(lambda s: s["spooled"] >= n)
@@ -158,7 +160,8 @@ def tcp_phases(args: argparse.Namespace, work: Path, runner: Any) -> dict[str, A
     held_peak = held.peak_mib()
     drain_s = held.stop()
     stored = held.status()["drain"]["events"]
-    e2e = Daemon(work, runner, "  tcp: 127.0.0.1:0\n  drain_interval: 200ms\n", args.cpu)
+    e2e = Daemon(work, runner, "  tcp: 127.0.0.1:0\n  drain_interval: 200ms\n", args.cpu,
+                 args.detect)
     t0 = time.perf_counter()
     send_tcp(e2e.ports["tcp"], payload, args.connections)
     final = e2e.wait(lambda s: s["drain"]["events"] + s["drain"]["dead_letters"] >= n)
@@ -175,7 +178,8 @@ def tcp_phases(args: argparse.Namespace, work: Path, runner: Any) -> dict[str, A
 
 
 def udp_phase(args: argparse.Namespace, work: Path, runner: Any) -> list[dict[str, Any]]:
-    d = Daemon(work, runner, "  udp: 127.0.0.1:0\n  drain_interval: 200ms\n", args.cpu)
+    d = Daemon(work, runner, "  udp: 127.0.0.1:0\n  drain_interval: 200ms\n", args.cpu,
+               args.detect)
     payload = messages(args.burst)
     results = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -226,6 +230,8 @@ def main() -> None:
                     default=[5_000, 10_000, 20_000, 40_000, 80_000, 160_000])
     ap.add_argument("--cpu", type=int, default=0, help="CPU to pin the daemon to (-1: none)")
     ap.add_argument("--skip-udp", action="store_true")
+    ap.add_argument("--no-detect", dest="detect", action="store_false",
+                    help="store without running the rules (default: the project's rules run)")
     args = ap.parse_args()
     args.cpu = None if args.cpu < 0 else args.cpu
     if args.cpu is not None:
@@ -235,7 +241,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="soc-bench-syslog-") as tmp:
         work = Path(tmp)
         runner = soc_argv(work)
-        report: dict[str, Any] = {"tcp": tcp_phases(args, work, runner)}
+        report: dict[str, Any] = {"cpu": args.cpu, "detect": args.detect,
+                                  "tcp": tcp_phases(args, work, runner)}
         print(json.dumps(report["tcp"]), file=sys.stderr)
         if not args.skip_udp:
             report["udp"] = udp_phase(args, work, runner)

@@ -106,7 +106,7 @@ class Daemon:
         return data
 
     def wait(self, ok: Callable[[dict[str, Any]], bool], what: str,
-             timeout: float = 30) -> dict[str, Any]:
+             timeout: float = 90) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.status()
@@ -139,14 +139,14 @@ class Daemon:
         with open_store(load_config(self.cfg), readonly=True) as store:
             return store.count()
 
-    def wait_count(self, n: int, timeout: float = 60) -> None:
+    def wait_count(self, n: int, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while self.count() < n:
             if time.monotonic() > deadline:
                 pytest.fail(f"timed out waiting for {n} events in the store ({self.count()})")
             time.sleep(0.1)
 
-    def wait_stored(self, n: int, timeout: float = 60) -> dict[str, Any]:
+    def wait_stored(self, n: int, timeout: float = 120) -> dict[str, Any]:
         return self.wait(lambda s: s["drain"]["events"] + s["drain"]["dead_letters"] >= n,
                          f"{n} stored", timeout)
 
