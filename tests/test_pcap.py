@@ -1,0 +1,193 @@
+"""The pcap collector: capture files built with scapy, through the pipeline into the store."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scapy.layers.dns import DNS, DNSQR, DNSRR
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import PcapNgWriter, PcapWriter
+
+from collectors.pcap import PcapCollector
+from soc import registry
+from soc.collect import ingest
+from soc.config import Config, Source, load_config, parse_config
+from soc.errors import ConfigError
+from soc.state import StateStore
+from soc.stores.base import open_store
+
+T0 = 1795482900.0  # 2026-11-24T01:15:00Z
+PLUGINS = {"soc.collectors": {"pcap": "collectors.pcap:PcapCollector",
+                              "netcapture": "collectors.pcap:CaptureSpoolCollector"},
+           "soc.parsers": {"netevent": "collectors.netsensor.parser:NetEventParser"}}
+
+
+def register_plugins(where: Path) -> None:
+    """Register the sensor's entry points (as setup.cfg will) when they are not installed."""
+    if "pcap" in registry.available("collector") and "netevent" in registry.available("parser"):
+        return
+    info = where / "soc_netsensor_tests-0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: soc-netsensor-tests\n"
+                                   "Version: 0\n")
+    (info / "entry_points.txt").write_text("".join(
+        f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in names.items())
+        for group, names in PLUGINS.items()))
+    sys.path.insert(0, str(where))
+    registry.available.cache_clear()
+    registry.parsers.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plugins(tmp_path_factory: pytest.TempPathFactory) -> None:
+    register_plugins(tmp_path_factory.mktemp("entry-points"))
+
+
+def stamp(packets: list[Packet], start: float = T0, step: float = 0.01) -> list[Packet]:
+    for i, pkt in enumerate(packets):
+        pkt.time = start + i * step
+    return packets
+
+
+def traffic() -> list[Packet]:
+    """A handshake with an HTTP request, a small SYN scan, a DNS query, an ARP change, a
+    truncated and a malformed frame."""
+    c = Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b") / IP(src="10.20.0.9",
+                                                                      dst="10.20.0.15")
+    s = Ether(src="02:00:00:00:00:0b", dst="02:00:00:00:00:0a") / IP(src="10.20.0.15",
+                                                                      dst="10.20.0.9")
+    pkts = [c / TCP(sport=50000, dport=80, flags="S"), s / TCP(sport=80, dport=50000, flags="SA"),
+            c / TCP(sport=50000, dport=80, flags="A"),
+            c / TCP(sport=50000, dport=80, flags="PA") / Raw(
+                b"GET / HTTP/1.1\r\nHost: portal.hagiang.gov.vn\r\n\r\n"),
+            s / TCP(sport=80, dport=50000, flags="PA") / Raw(b"HTTP/1.1 200 OK\r\n\r\n"),
+            c / TCP(sport=50000, dport=80, flags="FA"), s / TCP(sport=80, dport=50000, flags="FA"),
+            c / TCP(sport=50000, dport=80, flags="A")]
+    a = Ether() / IP(src="203.0.113.66", dst="10.20.0.15")
+    r = Ether() / IP(src="10.20.0.15", dst="203.0.113.66")
+    for port in (21, 22, 23):
+        pkts += [a / TCP(sport=40000 + port, dport=port, flags="S"),
+                 r / TCP(sport=port, dport=40000 + port, flags="RA")]
+    pkts += [c / UDP(sport=53001, dport=53) / DNS(id=1, qd=DNSQR(qname="hagiang.gov.vn")),
+             s / UDP(sport=53, dport=53001) / DNS(id=1, qr=1, qd=DNSQR(qname="hagiang.gov.vn"),
+                                                  an=DNSRR(rrname="hagiang.gov.vn",
+                                                           rdata="10.20.0.15"))]
+    pkts += [Ether() / ARP(op=2, psrc="10.20.0.1", hwsrc="02:00:00:00:00:01"),
+             Ether() / ARP(op=2, psrc="10.20.0.1", hwsrc="02:00:00:00:00:66")]
+    cut = Ether(bytes(c / TCP(sport=1, dport=2))[:38])
+    cut.wirelen = 60
+    bad = Ether(bytes(c / TCP(sport=1, dport=2)))
+    bad[IP].ihl = 3
+    return stamp([*pkts, cut, Ether(bytes(bad))])
+
+
+EXPECTED = Counter({"network.flow": 5, "network.http": 1, "network.dns": 1, "network.arp": 2})
+
+
+def write_pcap(path: Path, packets: list[Packet], ng: bool = False) -> Path:
+    writer = PcapNgWriter(str(path)) if ng else PcapWriter(str(path))
+    for pkt in packets:
+        writer.write(pkt)
+    writer.close()
+    return path
+
+
+def stored(config: Config) -> list[dict[str, Any]]:
+    with open_store(config, readonly=True) as store:
+        return list(store.search("*", limit=None, order="asc"))
+
+
+@pytest.mark.parametrize("ng", [False, True], ids=["pcap", "pcapng"])
+def test_ingest_into_the_store_once(tmp_path: Path, ng: bool) -> None:
+    path = write_pcap(tmp_path / ("cap.pcapng" if ng else "cap.pcap"), traffic(), ng)
+    config = load_config(None, data_dir=tmp_path / "data")
+    report = ingest(config, [str(path)], detect=False)
+    assert (report.events, report.dead_letters, report.sources[0].error) == (9, 0, None)
+    events = stored(config)
+    assert Counter(e["event.dataset"] for e in events) == EXPECTED
+    assert all(e["log.file.path"] == str(path.resolve()) for e in events)
+    http = next(e for e in events if e["event.dataset"] == "network.http")
+    assert (http["url.domain"], http["http.response.status_code"]) == (
+        "portal.hagiang.gov.vn", 200)
+    lag = report.sources[0].lag
+    assert (lag["files"], lag["packets"], lag["truncated"], lag["malformed"]) == (0, 20, 1, 1)
+    again = ingest(config, [str(path)], detect=False)
+    assert again.events == 0
+    copy = shutil.copy(path, tmp_path / "renamed.bin")  # same identity: not read again
+    assert ingest(config, [str(copy)], detect=False).events == 0
+
+
+def collector(tmp_path: Path, *paths: Path, **options: Any) -> tuple[PcapCollector, StateStore]:
+    config = load_config(None, data_dir=tmp_path / "data")
+    state = StateStore(tmp_path / "data" / "state.db")
+    source = Source(name="caps", type="pcap", paths=tuple(str(p) for p in paths),
+                    options=options)
+    return PcapCollector(source, state, config), state
+
+
+def ids(batches: Iterator[Any]) -> list[str]:
+    return [r.id for b in batches for r in b.records]
+
+
+def test_resume_inside_a_file_gives_the_uninterrupted_events(tmp_path: Path) -> None:
+    path = write_pcap(tmp_path / "cap.pcap", traffic())
+    whole, _ = collector(tmp_path / "a", path)
+    expected = ids(whole.batches(3))
+    crashed, state = collector(tmp_path / "b", path)
+    batches = crashed.batches(3)
+    first = next(batches)
+    crashed.commit(first)  # then the process dies
+    state.close()
+    resumed, _ = collector(tmp_path / "b", path)
+    rest = ids(resumed.batches(3))
+    assert [r.id for r in first.records] + rest == expected
+    assert len(set(expected)) == 9
+
+
+def test_cut_file_and_non_capture_become_dead_letters(tmp_path: Path) -> None:
+    full = write_pcap(tmp_path / "full.pcap", traffic()[:8])
+    (tmp_path / "cut.pcap").write_bytes(full.read_bytes()[:-30])
+    (tmp_path / "notes.pcap").write_text("not a capture at all\n")
+    coll, _ = collector(tmp_path, tmp_path)
+    batches = list(coll.batches(100))
+    reasons = sorted(d.reason for b in batches for d in b.dead_letters)
+    assert reasons == ["capture file ends inside frame 7 (the file was cut short)",
+                       "not a pcap/pcapng file (starts with 6e6f7420)"]
+    assert len([r for b in batches for r in b.records]) == 4  # both files: HTTP and its flow
+    assert PcapCollector.sniff_file(full) and not PcapCollector.sniff_file(tmp_path / "notes.pcap")
+
+
+def test_sensor_limits_from_the_config_and_the_source(tmp_path: Path) -> None:
+    config = parse_config({"network": {"max_flows": 2, "idle_timeout": "2m"}}, None, tmp_path)
+    syslog = [Ether() / IP(src=f"10.20.0.{i}", dst="10.20.0.5") / UDP(sport=514, dport=514)
+              for i in range(5)]
+    path = write_pcap(tmp_path / "cap.pcap", stamp(syslog))
+    state = StateStore(tmp_path / "state.db")
+    coll = PcapCollector(Source("caps", "pcap", (str(path),), options={"max_flows": 3}),
+                         state, config)
+    assert coll.limits == {"max_flows": 3, "idle_timeout": 120.0}
+    batches = list(coll.batches(100))
+    for batch in batches:
+        coll.commit(batch)
+    events = [r.text for b in batches for r in b.records]
+    assert sum('"netsensor.flow.end_reason":"evicted"' in t for t in events) == 2
+    assert coll.lag()["evicted"] == 2
+    with pytest.raises(ConfigError, match="unknown key 'snaplen'"):
+        PcapCollector(Source("caps", "pcap", (str(path),), options={"snaplen": 1}), state, config)
+
+
+def test_min_age_leaves_files_being_written(tmp_path: Path) -> None:
+    path = write_pcap(tmp_path / "cap.pcap", traffic())
+    coll, _ = collector(tmp_path, tmp_path, min_age="10m")
+    assert coll.files() == []
+    os.utime(path, (T0, T0))
+    assert coll.files() == [str(path.resolve())]
