@@ -444,7 +444,7 @@ def _rule(after: str, within: timedelta | None) -> str:
     from soc.playbooks import format_duration
 
     if within is None:
-        return f"no deadline ({after})"
+        return "after the end of the response, no deadline" if after == "end" else "no deadline"
     return "immediately" if not within else f"{after} + {format_duration(within)}"
 
 

@@ -159,14 +159,14 @@ def step_cmd(app: App, incident: str, step: str, state: str | None, skip: str | 
             inc, results = lib.run_step(store, config, incident, step, who,
                                         allow_actions=allow_actions)
             _show_results(results)
-        chosen = lib.StepState(state) if state else lib.StepState.SKIPPED if skip else \
-            lib.StepState.BLOCKED if block else None
+        chosen = lib.StepState(state) if state else lib.StepState.SKIPPED \
+            if skip is not None else lib.StepState.BLOCKED if block is not None else None
         if chosen or assign or answer or not run:
             if not (chosen or assign or answer):
                 raise InputError("nothing to change", hint="Give --done, --start, --skip "
                                  "REASON, --block REASON, --assign, --answer or --run.")
-            change = lib.StepChange(state=chosen, reason=skip or block, assignee=assign,
-                                    answer=answer, note=note)
+            change = lib.StepChange(state=chosen, reason=skip if skip is not None else block,
+                                    assignee=assign, answer=answer, note=note)
             inc = lib.update_step(store, config, incident, step, change, who)
     rec = inc.step(step)
     info(f"{inc.id} {step}: {rec.state.value}" + (f" ({rec.reason})" if rec.reason else ""))
