@@ -15,7 +15,7 @@ import struct
 from collections import Counter
 from dataclasses import dataclass, field
 
-from scapy.layers.dns import dnsclasses, dnstypes
+from scapy.layers.dns import dnsclasses, dnsqtypes, dnstypes
 
 HEADER = struct.Struct("!6H")
 QTAIL = struct.Struct("!HH")
@@ -53,7 +53,7 @@ class Message:
 
 
 def type_name(value: int) -> str:
-    name = dnstypes.get(value)
+    name = dnstypes.get(value) or dnsqtypes.get(value)  # query-only types: AXFR, ANY...
     return name if isinstance(name, str) else f"TYPE{value}"
 
 

@@ -231,7 +231,11 @@ class Sensor:
     # --- DNS -----------------------------------------------------------------------------------
 
     def _dns_packet(self, d: Decoded, flow: Flow, ts: float, index: int) -> None:
-        payload = d.payload[2:] if d.proto == TCP_PROTO else d.payload
+        payload = d.payload
+        if d.proto == TCP_PROTO:  # one whole length-prefixed message per segment, or nothing
+            if len(payload) < 14 or payload[0] << 8 | payload[1] > len(payload) - 2:
+                return
+            payload = payload[2:2 + (payload[0] << 8 | payload[1])]
         try:
             msg = dnsmod.parse(payload)
         except dnsmod.DnsError:
