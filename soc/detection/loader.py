@@ -42,14 +42,23 @@ class LoadedRules:
     issues: list[RuleIssue] = field(default_factory=list)
 
 
+SKIPPED_DIRS = ("pipelines", "tests")
+"""Folders of a rules directory that hold no rules: processing pipelines and rule samples."""
+
+
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Every rule file under ``paths`` (files as given, directories recursively), sorted."""
+    """Every rule file under ``paths`` (files as given, directories recursively), sorted; a
+    directory's top-level ``pipelines/`` and ``tests/`` are skipped (pipelines and samples)."""
     found: set[Path] = set()
-    for p in map(Path, paths):
-        if p.is_dir():
-            found.update(f for f in p.rglob("*") if f.suffix in RULE_SUFFIXES and f.is_file())
-        else:
-            found.add(p)
+    for path in map(Path, paths):
+        if not path.is_dir():
+            found.add(path)
+            continue
+        skipped = [path / d for d in SKIPPED_DIRS]
+        for f in path.rglob("*"):
+            if (f.suffix in RULE_SUFFIXES and f.is_file()
+                    and not any(f.is_relative_to(s) for s in skipped)):
+                found.add(f)
     return sorted(found)
 
 
