@@ -409,6 +409,13 @@ def schema() -> dict[str, Any]:
     return data
 
 
+@cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
 def _line_at(data: Any, path: Sequence[Any]) -> int | None:
     """The line of the deepest node of ``path`` that the line-aware loader marked."""
     line: int | None = getattr(data, "line", None)
@@ -530,11 +537,8 @@ def _dates_as_text(node: Any) -> None:
 def check(data: Any, path: str, *, known_rules: set[str] | None = None,
           report_kinds: set[str] | None = None) -> list[Issue]:
     """Every problem of a loaded playbook document: schema first, then the semantic checks."""
-    from jsonschema import Draft202012Validator
-
     _dates_as_text(data)
-    validator = Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     issues = [_schema_issue(e, data, path) for e in errors]
     if issues:
         return sorted(issues, key=lambda i: i.line or 0)
