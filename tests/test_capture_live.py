@@ -1,0 +1,168 @@
+"""Live capture on a veth pair whose far end lives in a network namespace made for the test.
+
+Traffic is sent with scapy from the near end to addresses that exist only inside that namespace
+(10.99.0.0/24), so nothing leaves the machine. Needs root (namespaces, raw sockets); skips
+otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scapy.layers.dns import DNS, DNSQR
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.l2 import ARP, Ether
+from scapy.sendrecv import sendp
+
+from soc.capture import CaptureConfig, CaptureError, capture_source, open_socket, run_capture
+from soc.config import load_config
+from soc.pipeline import Pipeline
+from soc.state import StateStore
+from soc.stores.base import open_store
+from tests.test_pcap import register_plugins
+
+NEAR, FAR = "10.99.0.1", "10.99.0.2"
+pytestmark = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                                reason="live capture needs root (network namespaces)")
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def plugins(tmp_path_factory: pytest.TempPathFactory) -> None:
+    register_plugins(tmp_path_factory.mktemp("entry-points"))
+
+
+@pytest.fixture(scope="module")
+def veth() -> Iterator[tuple[str, str]]:
+    """``(near interface, its MAC)``; the far end, 10.99.0.2, is in its own namespace."""
+    tag = f"{os.getpid() % 100000}"
+    ns, near, far = f"soccap{tag}", f"socv{tag}a", f"socv{tag}b"
+    try:
+        ip("netns", "add", ns)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot create a network namespace: {exc}")
+    try:
+        ip("link", "add", near, "type", "veth", "peer", "name", far)
+        ip("link", "set", far, "netns", ns)
+        Path(f"/proc/sys/net/ipv6/conf/{near}/disable_ipv6").write_text("1")
+        ip("link", "set", near, "up")
+        ip("-n", ns, "addr", "add", f"{FAR}/24", "dev", far)
+        ip("-n", ns, "link", "set", far, "up")
+        mac = Path(f"/sys/class/net/{near}/address").read_text().strip()
+        ip("-n", ns, "neigh", "add", NEAR, "lladdr", mac, "dev", far)  # replies need no ARP
+        time.sleep(0.2)
+        yield near, mac
+    finally:
+        subprocess.run(["ip", "link", "del", near], capture_output=True, timeout=10)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+
+
+def far_mac(veth: tuple[str, str]) -> str:
+    tag = veth[0][4:-1]
+    out = subprocess.run(["ip", "-n", f"soccap{tag}", "-o", "link", "show", f"socv{tag}b"],
+                         check=True, capture_output=True, text=True, timeout=10).stdout
+    return out.split("link/ether ")[1].split()[0]
+
+
+def send_traffic(iface: str, mac: str, dst_mac: str) -> None:
+    out = Ether(src=mac, dst=dst_mac) / IP(src=NEAR, dst=FAR)
+    sendp([out / TCP(sport=40022, dport=22, flags="S"),  # closed port: RST-ACK back
+           out / ICMP(type=8, id=7, seq=1),  # echo reply back
+           out / UDP(sport=53001, dport=53) / DNS(id=9, qd=DNSQR(qname="portal.example"))],
+          iface=iface, verbose=False)
+    spoof = Ether(src="02:00:00:00:00:31", dst="ff:ff:ff:ff:ff:ff")
+    sendp([spoof / ARP(op=2, psrc="10.99.0.50", hwsrc="02:00:00:00:00:31", pdst=FAR),
+           Ether(src="02:00:00:00:00:66", dst="ff:ff:ff:ff:ff:ff")
+           / ARP(op=2, psrc="10.99.0.50", hwsrc="02:00:00:00:00:66", pdst=FAR)],
+          iface=iface, verbose=False)
+
+
+def capture(config: Any, iface: str, bpf: str, sink: Any = None) -> tuple[threading.Thread,
+                                                                          threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=run_capture, args=(config, iface, bpf, stop),
+                              kwargs={"sink": sink, "flush_interval": 0.2}, daemon=True)
+    thread.start()
+    time.sleep(0.5)  # the socket is open
+    return thread, stop
+
+
+def test_live_capture_finds_the_events(veth: tuple[str, str], tmp_path: Path) -> None:
+    iface, mac = veth
+    config = load_config(None, data_dir=tmp_path)
+    events: list[dict[str, Any]] = []
+    thread, stop = capture(config, iface, "", events.extend)
+    send_traffic(iface, mac, far_mac(veth))
+    time.sleep(1.0)
+    stop.set()
+    thread.join(10)
+    flows = {(e["event.dataset"], e.get("destination.port"), e.get("netsensor.flow.state"))
+             for e in events if e.get("source.ip") == NEAR}
+    assert ("network.flow", 22, "REJ") in flows
+    icmp = [e for e in events if e["event.dataset"] == "network.icmp" and
+            e["netsensor.icmp.type"] == 8]
+    assert [(e["source.packets"], e["destination.packets"]) for e in icmp] == [(1, 1)]
+    dns = [e for e in events if e["event.dataset"] == "network.dns"]
+    assert [(d["dns.question.name"], d["dns.type"]) for d in dns] == [("portal.example", "query")]
+    arp = [e for e in events if e["event.dataset"] == "network.arp"
+           and e["source.ip"] == "10.99.0.50"]
+    assert [e["event.action"] for e in arp] == ["arp-binding-new", "arp-binding-changed"]
+    assert all(e["observer.ingress.interface.name"] == iface for e in events)
+
+
+def test_live_capture_with_bpf_through_the_spool_into_the_store(veth: tuple[str, str],
+                                                                 tmp_path: Path) -> None:
+    pytest.importorskip("scapy.libs.winpcapy", reason="BPF filters need libpcap")
+    iface, mac = veth
+    config = load_config(None, data_dir=tmp_path)
+    thread, stop = capture(config, iface, "tcp")
+    send_traffic(iface, mac, far_mac(veth))
+    time.sleep(1.0)
+    stop.set()
+    thread.join(10)
+    source = capture_source(CaptureConfig(iface))
+    with open_store(config) as store:
+        state = StateStore(tmp_path / "state.db")
+        report = Pipeline(config, store, state).run_source(source)
+        state.close()
+        events = list(store.search("*", limit=None))
+    assert (report.error, report.dead_letters) == (None, 0)
+    assert {e["event.dataset"] for e in events} == {"network.flow"}  # the filter kept TCP only
+    flow = events[0]
+    assert (flow["destination.port"], flow["netsensor.flow.state"]) == (22, "REJ")
+    assert "log.source.address" not in flow and flow["event.created"]
+
+
+def test_unknown_interface_and_bad_filter() -> None:
+    with pytest.raises(CaptureError, match="cannot capture on nosuchif0"):
+        open_socket("nosuchif0")
+    with pytest.raises(CaptureError, match="BPF filter"):
+        open_socket("lo", "port port port")
+
+
+def test_without_cap_net_raw_the_error_says_what_to_do() -> None:
+    code = ("from soc.capture import open_socket, CaptureError\n"
+            "try:\n    open_socket('lo')\nexcept CaptureError as e:\n"
+            "    print(e.message); print(e.hint)\n")
+    try:
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              "--inh-caps=-all", "--bounding-set=-net_raw", sys.executable,
+                              "-c", code], capture_output=True, text=True, timeout=60,
+                             cwd=str(Path(__file__).resolve().parent.parent))
+    except FileNotFoundError:
+        pytest.skip("setpriv is not installed")
+    if "No module named" in out.stderr or out.returncode != 0:
+        pytest.skip(f"cannot run as nobody here: {out.stderr.strip()[-200:]}")
+    assert out.stdout.splitlines()[0] == "capturing on lo needs root or the CAP_NET_RAW capability"
+    assert "AmbientCapabilities=CAP_NET_RAW" in out.stdout
