@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from soc.alerts import summary_row
 from soc.collect import collect
-from soc.config import DEFAULT_TIMEZONE, load_config
+from soc.config import DEFAULT_TIMEZONE, Config, load_config
 from soc.ecs import Event
 from soc.models import AlertQuery
 from soc.pipeline import PassReport
@@ -33,6 +33,7 @@ DEMO_CONFIG = """\
 # Written by 'soc demo'. A real deployment starts from 'soc init'.
 data_dir: soc-data
 timezone: {tz}
+profile: mps-2026              # reporting duties: mps-2026 or legacy-mic-2017
 inventory:
   units:
     - id: vp-ubnd
@@ -40,6 +41,10 @@ inventory:
       contacts:
         - {{role: owner, name: Chánh Văn phòng, email: vanphong@example.gov.vn}}
         - {{role: operator, name: Trung tâm Thông tin - Công báo, email: ttcb@example.gov.vn}}
+    - id: ca-tinh
+      name: Công an tỉnh
+      contacts:
+        - {{role: mps_agency, name: Phòng An ninh mạng (PA05), email: pa05@example.gov.vn}}
   systems:
     - id: cong-ttdt
       name: Cổng thông tin điện tử tỉnh
@@ -128,6 +133,8 @@ class DemoResult:
     success_after_failures: list[Event] = field(default_factory=list)
     privileged: list[Event] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # soc.alerts.summary_row
+    incident: dict[str, Any] = field(default_factory=dict)  # opened from the alerts
+    due: list[dict[str, Any]] = field(default_factory=list)  # soc.incidents.DueItem rows
 
 
 def _failures(events: list[Event]) -> list[dict[str, Any]]:
@@ -162,4 +169,25 @@ def run_demo(directory: Path) -> DemoResult:
         result.privileged = list(store.search(
             "event.category:iam OR process.name:sudo", limit=None, order="asc"))
         result.alerts = [summary_row(a) for a in store.list_alerts(AlertQuery(limit=None))]
+    if result.alerts:
+        result.incident, result.due = open_demo_incident(config, [a["id"] for a in
+                                                                  result.alerts])
     return result
+
+
+def open_demo_incident(config: Config, alert_ids: list[str]) -> tuple[dict[str, Any],
+                                                                      list[dict[str, Any]]]:
+    """Open an incident from the demo's alerts with the suggested playbook; what is due."""
+    from soc import incidents
+    from soc.profiles import active_profile
+
+    profile = active_profile(config)
+    req = incidents.OpenRequest(alert_ids=tuple(alert_ids), actor="soc-demo")
+    with open_store(config) as store:
+        inc = incidents.open_incident(store, config, incidents.load_playbooks(config), profile,
+                                      req)
+    now = datetime.now(UTC)
+    due = [item.to_dict(now) for item in incidents.due([inc], {profile.id: profile})]
+    header = {"id": inc.id, "title": inc.title, "playbook": inc.playbook,
+              "classification": inc.classification, "t0": inc.t0, "profile": inc.profile}
+    return header, due

@@ -57,8 +57,16 @@ def _show(r: DemoResult) -> None:
     if r.alerts:
         click.echo("\n== Alerts ==")
         emit_rows(r.alerts, ["severity", "rule_title", "count", "entity"])
+    if r.incident:
+        click.echo(f"\n== Incident {r.incident['id']} opened with playbook "
+                   f"{r.incident['playbook']}, T0 {r.incident['t0']}: next steps ==")
+        emit_rows([d for d in r.due if d["kind"] != "report"][:5],
+                  ["deadline", "left", "step", "title"])
+        click.echo(f"\n== Reports due under profile {r.incident['profile']} ==")
+        emit_rows([{**d, "deadline": d["deadline"] or d["rule"]} for d in r.due
+                   if d["kind"] == "report"], ["deadline", "left", "step", "title", "to"])
     info(f"\nExplore: soc -c {r.config} search 'source.ip:203.0.113.45' --since 1d; "
-         f"soc -c {r.config} status")
+         f"soc -c {r.config} status; soc -c {r.config} incidents due")
 
 
 @click.group("config")
