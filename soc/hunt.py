@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import cast
@@ -41,6 +41,7 @@ from soc.state import StateStore
 from soc.stores.base import Store
 
 BATCH = 2000
+EVTX_MAGIC = b"ElfFile\x00"
 MAX_QUERY_CLAUSES = 200  # past this a hunt reads every event (the matcher routes anyway)
 
 
@@ -80,7 +81,7 @@ def read_events(config: Config, paths: Sequence[str], *, fmt: str | None = None,
     report = report if report is not None else ScanReport()
     if fmt:
         registry_check_parser(fmt)
-    sources = ingest_sources(paths, fmt)
+    sources = [_evtx_aware(s) for s in ingest_sources(paths, fmt)]
     report.files += len(sources)
     state = StateStore(Path(":memory:"))  # checkpoints that vanish with the scan
     # parse_batch needs the config and inventory only; nothing is written anywhere
@@ -93,6 +94,18 @@ def read_events(config: Config, paths: Sequence[str], *, fmt: str | None = None,
                 report.errors.append(f"{source.name.removeprefix(INGEST_PREFIX)}: {exc}")
     finally:
         state.close()
+
+
+def _evtx_aware(source: Source) -> Source:
+    """EVTX files go to the evtx collector even while it cannot sniff them itself."""
+    if source.type != "file" or "evtx" not in registry.available("collector"):
+        return source
+    try:
+        with open(source.name.removeprefix(INGEST_PREFIX), "rb") as fh:
+            magic = fh.read(len(EVTX_MAGIC))
+    except OSError:
+        return source
+    return replace(source, type="evtx") if magic == EVTX_MAGIC else source
 
 
 def _read_source(config: Config, pipeline: Pipeline, source: Source,
