@@ -706,7 +706,7 @@ def fill(template: str, values: Mapping[str, Sequence[str]]) -> tuple[str, list[
         return vals[0]
 
     text = re.sub(r'"%([A-Za-z0-9_.@-]+)%"', quoted, template)
-    return re.sub(r"%([A-Za-z0-9_.@-]+)%", bare, text), missing
+    return re.sub(r"%([A-Za-z0-9_.@-]+)%", bare, text), list(dict.fromkeys(missing))
 
 
 def _questions(store: Store, inc: Incident, rec: StepRecord) -> list[dict[str, Any]]:
