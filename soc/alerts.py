@@ -6,8 +6,8 @@ the suppression window of an alert update that alert (first/last seen, linked ev
 raising another. Alert ids are digests of (rule, group, anchor time), and counts are distinct
 linked events, so a batch read again after a crash changes nothing.
 
-The lifecycle (:func:`acknowledge`, :func:`close`, :func:`assign`) writes one audit entry per
-change through ``store.append_audit``.
+The lifecycle (:func:`acknowledge`, :func:`close`, :func:`assign`) writes one entry per change
+to the hash-chained audit trail (:func:`soc.audit.record`, over ``store.append_audit``).
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from soc import audit
 from soc.detection.correlation import CorrelationMatch
 from soc.detection.hits import Hit
 from soc.ecs import now_ts, parse_ts
 from soc.errors import InputError, NotFoundError
-from soc.models import ENTITY_FIELDS, Alert, AlertStatus, AuditEntry, Severity
+from soc.models import ENTITY_FIELDS, Alert, AlertStatus, Severity
 from soc.stores.base import Store
 
 DEFAULT_SUPPRESS = timedelta(hours=1)
@@ -242,39 +244,42 @@ def get(store: Store, alert_id: str) -> Alert:
     return alert
 
 
-def _change(store: Store, alert: Alert, actor: str, action: str,
-            details: dict[str, Any], **changes: Any) -> Alert:
+def _change(store: Store, alert: Alert, actor: str, action: str, before: Any, after: Any,
+            data_dir: Path | None, extra: dict[str, Any] | None = None,
+            **changes: Any) -> Alert:
     updated = replace(alert, updated=now_ts(), **changes)
     store.update_alert(updated)
-    store.append_audit(AuditEntry(ts=updated.updated, actor=actor, action=action,
-                                  subject=alert.id, details=details))
+    audit.record(store, actor=actor, action=action, subject=alert.id, before=before,
+                 after=after, state=updated.to_dict(), data_dir=data_dir, **(extra or {}))
     return updated
 
 
-def acknowledge(store: Store, alert_id: str, actor: str) -> Alert:
-    """Mark an alert as seen and being looked at."""
+def acknowledge(store: Store, alert_id: str, actor: str, *,
+                data_dir: Path | None = None) -> Alert:
+    """Mark an alert as seen and being looked at (audited)."""
     alert = get(store, alert_id)
-    return _change(store, alert, actor, "alert.ack",
-                   {"from": alert.status.value, "to": AlertStatus.ACKNOWLEDGED.value},
-                   status=AlertStatus.ACKNOWLEDGED)
+    return _change(store, alert, actor, "alert.ack", alert.status.value,
+                   AlertStatus.ACKNOWLEDGED.value, data_dir, status=AlertStatus.ACKNOWLEDGED)
 
 
-def close(store: Store, alert_id: str, reason: str, actor: str) -> Alert:
-    """Close an alert with a reason (false positive, handled in incident X...)."""
+def close(store: Store, alert_id: str, reason: str, actor: str, *,
+          data_dir: Path | None = None) -> Alert:
+    """Close an alert with a reason (false positive, handled in incident X...) (audited)."""
     if not reason.strip():
         raise InputError("a reason is needed to close an alert",
                          hint="Say why: soc alerts close ID --reason 'false positive: ...'")
     alert = get(store, alert_id)
-    return _change(store, alert, actor, "alert.close",
-                   {"from": alert.status.value, "to": AlertStatus.CLOSED.value,
-                    "reason": reason}, status=AlertStatus.CLOSED, reason=reason)
+    return _change(store, alert, actor, "alert.close", alert.status.value,
+                   AlertStatus.CLOSED.value, data_dir, {"reason": reason},
+                   status=AlertStatus.CLOSED, reason=reason)
 
 
-def assign(store: Store, alert_id: str, user: str, actor: str) -> Alert:
-    """Give an alert to an analyst."""
+def assign(store: Store, alert_id: str, user: str, actor: str, *,
+           data_dir: Path | None = None) -> Alert:
+    """Give an alert to an analyst (audited)."""
     alert = get(store, alert_id)
-    return _change(store, alert, actor, "alert.assign",
-                   {"from": alert.assignee, "to": user}, assignee=user)
+    return _change(store, alert, actor, "alert.assign", alert.assignee, user, data_dir,
+                   assignee=user)
 
 
 def summary_row(alert: Alert) -> dict[str, Any]:

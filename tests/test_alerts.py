@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from soc import alerts as lib
+from soc import audit
 from soc.alerts import AlertSink, Finding
 from soc.cli.main import main
 from soc.ecs import format_ts
@@ -97,13 +98,16 @@ def test_lifecycle_writes_the_audit_trail(store: SQLiteStore) -> None:
     assert final is not None
     assert (final.status, final.assignee, final.reason) == (
         AlertStatus.CLOSED, "minh", "false positive: pentest")
-    trail = [(e.actor, e.action, e.subject, e.details) for e in store.audit_trail(alert.id)]
-    assert trail == [
-        ("lan", "alert.ack", alert.id, {"from": "open", "to": "acknowledged"}),
-        ("lan", "alert.assign", alert.id, {"from": None, "to": "minh"}),
-        ("minh", "alert.close", alert.id,
-         {"from": "acknowledged", "to": "closed", "reason": "false positive: pentest"}),
+    trail = store.audit_trail(alert.id)
+    assert [(e.actor, e.action, e.subject, e.details["before"], e.details["after"],
+             e.details.get("reason")) for e in trail] == [
+        ("lan", "alert.ack", alert.id, "open", "acknowledged", None),
+        ("lan", "alert.assign", alert.id, None, "minh", None),
+        ("minh", "alert.close", alert.id, "acknowledged", "closed", "false positive: pentest"),
     ]
+    # chained, and the last entry names the stored alert's state
+    assert audit.verify(store).ok
+    assert trail[-1].details["state"] == audit.state_hash(final.to_dict())
     with pytest.raises(InputError):
         lib.close(store, alert.id, "  ", "minh")
     with pytest.raises(NotFoundError):

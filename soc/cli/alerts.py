@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -81,9 +82,9 @@ def show_cmd(app: App, alert_id: str) -> int:
     return int(ExitCode.OK)
 
 
-def _change(app: App, action: Callable[[Store], Alert], done: str) -> int:
+def _change(app: App, action: Callable[[Store, Path], Alert], done: str) -> int:
     with open_store(app.config) as store:
-        alert = action(store)
+        alert = action(store, app.config.data_dir)
     info(f"{done} {alert.id} ({alert.rule_title}).")
     return int(ExitCode.OK)
 
@@ -95,7 +96,8 @@ def _change(app: App, action: Callable[[Store], Alert], done: str) -> int:
 def ack_cmd(app: App, alert_id: str, actor: str | None) -> int:
     """Acknowledge an alert: someone is looking at it."""
     who = lib.current_actor(actor)
-    return _change(app, lambda s: lib.acknowledge(s, alert_id, who), "Acknowledged")
+    return _change(app, lambda s, d: lib.acknowledge(s, alert_id, who, data_dir=d),
+                   "Acknowledged")
 
 
 @alerts_group.command("close")
@@ -107,7 +109,7 @@ def ack_cmd(app: App, alert_id: str, actor: str | None) -> int:
 def close_cmd(app: App, alert_id: str, reason: str, actor: str | None) -> int:
     """Close an alert with a reason. New activity later raises a new alert."""
     who = lib.current_actor(actor)
-    return _change(app, lambda s: lib.close(s, alert_id, reason, who), "Closed")
+    return _change(app, lambda s, d: lib.close(s, alert_id, reason, who, data_dir=d), "Closed")
 
 
 @alerts_group.command("assign")
@@ -118,7 +120,8 @@ def close_cmd(app: App, alert_id: str, reason: str, actor: str | None) -> int:
 def assign_cmd(app: App, alert_id: str, user: str, actor: str | None) -> int:
     """Give an alert to an analyst (USER)."""
     who = lib.current_actor(actor)
-    return _change(app, lambda s: lib.assign(s, alert_id, user, who), f"Assigned to {user}:")
+    return _change(app, lambda s, d: lib.assign(s, alert_id, user, who, data_dir=d),
+                   f"Assigned to {user}:")
 
 
 COMMANDS = [alerts_group]
