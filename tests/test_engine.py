@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import string
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from soc.detection.engine import Engine
 from soc.detection.prefilter import NaiveMatcher, Prefilter, make_matcher
-from soc.detection.routing import anchors
+from soc.detection.routing import anchor_groups, regex_literal
 from soc.detection.values import Folded
 from soc.models import Severity
 
@@ -196,18 +197,20 @@ def test_prefilter_never_drops_a_rule_that_matches(
         tmp_path: Path, make: Callable[[tuple[str, ...]], Any]) -> None:
     """Random rules and events: every rule the full evaluation matches is a candidate."""
     rng = random.Random(7)
-    alphabet = "ab\\ -./:é" + string.digits[:3] + "\U0001f600"
-    event_alphabet = alphabet + "\x02\x03"  # the prefilter's sentinels, in values
-    kinds = ["", "|contains", "|startswith", "|endswith", "|contains|all"]
+    alphabet = "abik\\ -./:é" + string.digits[:3] + "\U0001f600"
+    # the prefilter's sentinels, and characters whose casefold differs from what |re|i matches
+    event_alphabet = alphabet + "\x02\x03İıK"
+    kinds = ["", "|contains", "|startswith", "|endswith", "|contains|all", "|re", "|re|i"]
     d = tmp_path / "r"
     d.mkdir()
     for n in range(160):
         sel = []
         for field in rng.sample(["CommandLine", "Image", "ParentImage"], rng.randint(1, 2)):
-            values = [_random_text(rng, alphabet, rng.randint(1, 6)).replace("\\", "\\\\")
-                      for _ in range(rng.randint(1, 3))]
+            kind = rng.choice(kinds)
+            make_value = _random_regex if kind.startswith("|re") else _random_value
+            values = [make_value(rng, alphabet) for _ in range(rng.randint(1, 3))]
             quoted = ", ".join(_quoted(v) for v in values)
-            sel.append(f"    {field}{rng.choice(kinds)}: [{quoted}]")
+            sel.append(f"    {field}{kind}: [{quoted}]")
         keywords = "  keywords:\n    - " + _quoted(_random_text(rng, alphabet, 3)) + "\n"
         det = "  sel:\n" + "\n".join(sel) + "\n  filter:\n    User: x\n" + keywords + \
             "  condition: " + rng.choice(["sel", "sel and not filter", "sel or filter",
@@ -216,8 +219,8 @@ def test_prefilter_never_drops_a_rule_that_matches(
     engine = Engine.from_paths([d], use_cache=False)
     assert engine.errors == []
     compiled = engine._rules  # the rules in engine order, with their predicates
-    prefilter = Prefilter(((i, anchors(r.prepared.ir.condition)) for i, r in enumerate(compiled)),
-                          make)
+    prefilter = Prefilter(
+        ((i, anchor_groups(r.prepared.ir.condition)) for i, r in enumerate(compiled)), make)
     matched = 0
     for _ in range(3000):
         ev = sysmon_1(**{
@@ -235,6 +238,17 @@ def test_prefilter_never_drops_a_rule_that_matches(
     assert matched > 100  # the random rules do match, so the check means something
 
 
+def _random_value(rng: random.Random, alphabet: str) -> str:
+    return _random_text(rng, alphabet, rng.randint(1, 6)).replace("\\", "\\\\")
+
+
+def _random_regex(rng: random.Random, alphabet: str) -> str:
+    pieces = [_random_text(rng, alphabet, rng.randint(1, 3)) for _ in range(3)]
+    forms = ["{}", "{}", ".", ".*", "(?:{})+", "(?:{})?", "[ab]", "(?i:{})", "(?-i:{})", "{}|{}"]
+    regex = "".join(rng.choice(forms).format(re.escape(p), re.escape(p[::-1])) for p in pieces)
+    return rng.choice(["", "(?i)", "^"]) + regex
+
+
 def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -243,10 +257,11 @@ def _quoted(value: str) -> str:
 def test_prefilter_anchor_kinds(make: Callable[[tuple[str, ...]], Any]) -> None:
     """Each anchor kind finds exactly what it says; sentinels in values only add candidates."""
     prefilter = Prefilter([
-        (10, [("eq", "f", "cmd.exe")]), (11, [("prefix", "f", "c:\\")]),
-        (12, [("suffix", "f", "\\cmd.exe")]), (13, [("contains", "f", "md.e")]),
-        (14, [("contains", None, "ové")]), (15, None), (16, []),
-        (17, [("prefix", "f", "x"), ("eq", "g", "1")])], make)
+        (10, ([("eq", "f", "cmd.exe")],)), (11, ([("prefix", "f", "c:\\")],)),
+        (12, ([("suffix", "f", "\\cmd.exe")],)), (13, ([("contains", "f", "md.e")],)),
+        (14, ([("contains", None, "ové")],)), (15, ()), (16, ([],)),
+        (17, ([("prefix", "f", "x"), ("eq", "g", "1")],)),
+        (18, ([("eq", "g", "1")], [("contains", "f", "cmd")]))], make)
 
     def cands(event: dict[str, Any]) -> set[int]:
         return prefilter.candidates(Folded(event)) - {15}
@@ -256,7 +271,65 @@ def test_prefilter_anchor_kinds(make: Callable[[tuple[str, ...]], Any]) -> None:
     assert cands({"f": "C:\\Windows\\cmd.exe"}) == {11, 12, 13}
     assert cands({"f": "xcmd.exe"}) == {13, 17}
     assert cands({"g": 1}) == {17}
+    assert cands({"g": 1, "f": "cmd"}) == {17, 18}  # 18: both groups hold
+    assert cands({"g": 2, "f": "cmd"}) == set()  # 18: only one group holds
     assert cands({"f": ["a", "X"]}) == {17}
     assert cands({"h": "PROVÉ 😀", "f": 3}) == {14}
     assert cands({"f": "a\x02c:\\cmd.exe\x03b"}) >= {13}
     assert cands({"f": "ab"}) == set()
+
+
+# --- regex literals ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("pattern", "flags", "literal"), [
+    (r"ipconfig\s+/all", 0, "ipconfig"),
+    (r"(?i)\.exe[\"']?\s+[^\"]{0,64}werfaultsecure\.exe", 0, "werfaultsecure.exe"),
+    (r'"(?:\{\d\})+"\s*-f', 0, "-f"),
+    (r"(?:\{\d\})+", 0, "{"),            # a repeat taken at least once is required
+    (r"(?:abcdef)?x", 0, "x"),           # an optional one is not
+    (r"(abc){0,2}", 0, ""),
+    (r"abc|defgh", 0, ""),               # nor is one branch of several
+    (r"(?=abcdef)x", 0, "x"),
+    ("ipconfig", re.IGNORECASE, "pconf"),  # no i under IGNORECASE: it matches İ and ı
+    ("Ärger", re.IGNORECASE, "rger"),     # no non-ASCII under IGNORECASE
+    ("Ärger", 0, "Ärger"),
+    ("(?-i:Abc)", re.IGNORECASE, "Abc"),
+    ("(?i:Xyz)ab", 0, "Xyz"),
+    ("(?x) a b c", 0, "abc"),
+    ("[", 0, ""),                        # not a regex: no anchor (the compiler reports it)
+])
+def test_regex_literal(pattern: str, flags: int, literal: str) -> None:
+    assert regex_literal(pattern, flags) == literal
+    if literal:
+        text = "zz" + literal.upper() + "zz"
+        assert re.search(pattern, text, flags | re.IGNORECASE) is None or \
+            literal.casefold() in text.casefold()
+
+
+def test_ignorecase_ascii_matches_only_characters_with_the_same_casefold() -> None:
+    """What :func:`regex_literal` relies on: under IGNORECASE an ASCII character other than i
+    matches only characters whose casefold is its own, over all of Unicode."""
+    ascii_class = re.compile("[" + re.escape("".join(map(chr, range(128)))) + "]", re.IGNORECASE)
+    for code in range(128, 0x110000):
+        x = chr(code)
+        if 0xD800 <= code < 0xE000 or not ascii_class.fullmatch(x):
+            continue
+        for c in map(chr, range(128)):
+            if c not in "iI" and re.fullmatch(re.escape(c), x, re.IGNORECASE):
+                assert x.casefold() == c.casefold(), (x, c)
+
+
+def test_regex_rules_are_prefiltered_soundly(tmp_path: Path) -> None:
+    d = tmp_path / "r"
+    d.mkdir()
+    write_rule(d, "re_i", uid(20), PROC, "  sel:\n    CommandLine|re: '(?i)mimikatz'\n"
+               "  condition: sel\n")
+    write_rule(d, "re_cased", uid(21), PROC, "  sel:\n    CommandLine|re: 'Ärger\\s+/all'\n"
+               "  condition: sel\n")
+    engine = Engine.from_paths([d], use_cache=False)
+    assert sorted(a for r in engine.rules for g in r.groups for a in g) == [
+        ("contains", "process.command_line", "katz"),  # no i under |i: it matches İ and ı
+        ("contains", "process.command_line", "ärger")]
+    for text, expected in [("x MİMİKATZ y", [uid(20)]), ("MıMıKATZ", [uid(20)]),
+                           ("Ärger   /all", [uid(21)]), ("ärger /all", [])]:
+        assert ids(engine, sysmon_1(**{"process.command_line": text})) == expected

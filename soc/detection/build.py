@@ -19,7 +19,7 @@ from sigma.rule import SigmaRule
 from soc.detection.ir import LoweringError, RuleIR, lower_rule
 from soc.detection.loader import RuleIssue, issue_for, load_rules, rule_path
 from soc.detection.pipelines import PIPELINE_DIR, build_pipeline
-from soc.detection.routing import Anchor, Route, anchors, rule_routes
+from soc.detection.routing import Anchor, Route, anchor_groups, rule_routes
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class PreparedRule:
 
     ir: RuleIR
     routes: frozenset[Route]
-    anchors: list[Anchor] | None
+    groups: tuple[list[Anchor], ...]  # anchor groups: one anchor of each must hold
 
 
 @dataclass
@@ -72,7 +72,7 @@ def prepare(rule: SigmaRule, pipeline: ProcessingPipeline) -> PreparedRule | Rul
                           (("product", product), ("category", category), ("service", service)) if v)
         return issue_for(rule, f"no pipeline maps the log source ({where or 'empty'})",
                          "logsource")
-    return PreparedRule(ir, found, anchors(ir.condition))
+    return PreparedRule(ir, found, anchor_groups(ir.condition))
 
 
 def _referenced(rule: SigmaRule) -> bool:

@@ -172,7 +172,7 @@ class Engine:
             for c in (code, None) if code is not None else (None,):
                 found.update(self._by_route.get((src, c), ()))
         ids = tuple(sorted(found))
-        return _Bucket(ids, Prefilter((i, self._rules[i].prepared.anchors) for i in ids),
+        return _Bucket(ids, Prefilter((i, self._rules[i].prepared.groups) for i in ids),
                        tuple(self._rules[i] for i in ids))
 
 

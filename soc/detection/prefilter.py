@@ -43,22 +43,11 @@ except ImportError:  # pragma: no cover - the tests run NaiveMatcher directly
 
 
 class Matcher(Protocol):
-    """Multi-pattern search: the index of every pattern occurrence in ``text``."""
+    """Multi-pattern search, as ``ahocorasick_rs.AhoCorasick`` does it: a tuple starting with the
+    pattern's index for every occurrence in ``haystack``."""
 
-    def find(self, text: str) -> list[int]: ...
-
-
-class AutomatonMatcher:
-    """Aho-Corasick over the patterns (a DFA), every occurrence reported."""
-
-    __slots__ = ("_find",)
-
-    def __init__(self, patterns: tuple[str, ...]) -> None:
-        automaton = AhoCorasick(list(patterns), implementation=Implementation.DFA)
-        self._find = functools.partial(automaton.find_matches_as_indexes, overlapping=True)
-
-    def find(self, text: str) -> list[int]:
-        return [m[0] for m in self._find(text)]
+    def find_matches_as_indexes(self, haystack: str,
+                                overlapping: bool = ...) -> list[tuple[int, int, int]]: ...
 
 
 class NaiveMatcher:
@@ -69,8 +58,9 @@ class NaiveMatcher:
     def __init__(self, patterns: tuple[str, ...]) -> None:
         self.patterns = patterns
 
-    def find(self, text: str) -> list[int]:
-        return [i for i, p in enumerate(self.patterns) if p in text]
+    def find_matches_as_indexes(self, haystack: str,
+                                overlapping: bool = False) -> list[tuple[int, int, int]]:
+        return [(i, 0, 0) for i, p in enumerate(self.patterns) if p in haystack]
 
 
 @functools.lru_cache(maxsize=512)
@@ -78,7 +68,7 @@ def make_matcher(patterns: tuple[str, ...]) -> Matcher:
     """A matcher for ``patterns`` (shared between buckets that index the same literals)."""
     if not HAVE_AUTOMATON:
         return NaiveMatcher(patterns)
-    return AutomatonMatcher(patterns)
+    return AhoCorasick(list(patterns), implementation=Implementation.DFA)
 
 
 def pattern(kind: str, lit: str) -> str:
@@ -97,7 +87,7 @@ class FieldIndex:
 
     def __init__(self, eq: dict[str, int], patterns: dict[str, int],
                  make: Callable[[tuple[str, ...]], Matcher] = make_matcher) -> None:
-        self.eq = eq
+        self.eq = eq or None
         keys = tuple(sorted(patterns))
         self.masks = tuple(patterns[k] for k in keys)
         self.matcher = make(keys) if keys else None
@@ -105,46 +95,60 @@ class FieldIndex:
 
     def probe(self, value: str) -> int:
         """The bits of the rules whose anchor on this field holds for ``value`` (casefolded)."""
-        bits = self.eq.get(value, 0)
+        bits = self.eq.get(value, 0) if self.eq is not None else 0
         if self.matcher is not None:
             masks = self.masks
-            for i in self.matcher.find(STX + value + ETX if self.affixes else value):
-                bits |= masks[i]
+            text = STX + value + ETX if self.affixes else value
+            for m in self.matcher.find_matches_as_indexes(text, True):
+                bits |= masks[m[0]]
         return bits
 
 
+Requirement = tuple[list[Anchor], ...]
+"""A rule's anchor groups (:func:`soc.detection.routing.anchor_groups`): one anchor of each group
+must hold; no group: the rule is always a candidate."""
+
+
 class Prefilter:
-    """Candidates for one route bucket; rule ``i`` of the entries (in order) owns bit ``i``."""
+    """Candidates for one route bucket.
 
-    __slots__ = ("always", "fields", "rules")
+    Rule ``i`` of the entries (in order) owns bit ``i`` for its first anchor group and bit
+    ``n + i`` for its second (``n`` rules): a probe ORs the bits of the anchors that hold, and a
+    rule is a candidate when both its bits are set (or it has a single group and the first is).
+    """
 
-    def __init__(self, entries: Iterable[tuple[int, list[Anchor] | None]],
+    __slots__ = ("always", "fields", "full", "rules", "single", "width")
+
+    def __init__(self, entries: Iterable[tuple[int, Requirement]],
                  make: Callable[[tuple[str, ...]], Matcher] = make_matcher) -> None:
-        rules: list[int] = []
-        always = 0
+        listed = list(entries)
+        n = len(listed)
+        self.rules = tuple(rule for rule, _ in listed)
+        self.width, self.full = n, (1 << n) - 1
+        self.always = self.single = 0
         eqs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         pats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for bit, (rule, found) in enumerate(entries):
-            rules.append(rule)
-            if found is None:
-                always |= 1 << bit
-                continue
-            for kind, field, lit in found:
-                if field is None:  # keyword: searched in all the text, all kinds as contains
-                    pats[JOINED][lit] |= 1 << bit
-                elif kind == "eq":
-                    eqs[field][lit] |= 1 << bit
-                else:
-                    pats[field][pattern(kind, lit)] |= 1 << bit
-        self.rules = tuple(rules)
-        self.always = always
+        for pos, (_, groups) in enumerate(listed):
+            if not groups:
+                self.always |= 1 << pos
+            elif len(groups) == 1:
+                self.single |= 1 << pos
+            for g, group in enumerate(groups[:2]):
+                bit = 1 << (pos + g * n)
+                for kind, field, lit in group:
+                    if field is None:  # keyword: searched in all the text, all kinds as contains
+                        pats[JOINED][lit] |= bit
+                    elif kind == "eq":
+                        eqs[field][lit] |= bit
+                    else:
+                        pats[field][pattern(kind, lit)] |= bit
         self.fields = tuple(
             (key, FieldIndex(dict(eqs.get(key, {})), dict(pats.get(key, {})), make))
             for key in sorted({*eqs, *pats}))
 
     def bits(self, f: Folded) -> int:
-        """The candidate rules of this event, as bits."""
-        bits = self.always
+        """The candidate rules of this event, as bits (rule ``i``: bit ``i``)."""
+        bits = 0
         for key, index in self.fields:
             value = f[key]
             if value is None:
@@ -154,7 +158,7 @@ class Prefilter:
             else:
                 for v in value:
                     bits |= index.probe(v)
-        return bits
+        return self.always | (bits & self.full & ((bits >> self.width) | self.single))
 
     def candidates(self, f: Folded) -> set[int]:
         """Rules of this bucket that may match the event."""

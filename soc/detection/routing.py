@@ -14,6 +14,9 @@ conservative: when in doubt they answer "anything" (None), never a wrong "no".
 
 from __future__ import annotations
 
+import re
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
 from typing import Any
 
 from soc.detection.ir import Node, RuleIR
@@ -129,7 +132,62 @@ def _leaf_anchors(field: str | None, test: tuple[Any, ...]) -> list[Anchor] | No
     if kind == "glob":
         lit = _glob_literal(test[1])
         return [("contains", field, lit.casefold())] if lit else None
+    if kind == "re":
+        lit = regex_literal(test[1], int(test[2]))
+        return [("contains", field, lit.casefold())] if lit else None
     return None
+
+
+def anchor_groups(node: Node) -> tuple[list[Anchor], ...]:
+    """Up to two disjunctions of anchors that must both hold for ``node`` to match (the two most
+    selective children of a top-level AND); ``()``: no anchor, the rule is always a candidate."""
+    if node[0] == "and":
+        found = [a for a in (anchors(child) for child in node[1]) if a is not None]
+        found.sort(key=score, reverse=True)
+        return tuple(found[:2])
+    single = anchors(node)
+    return () if single is None else (single,)
+
+
+_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
+_FOLD_UNSAFE = frozenset("iI")
+"""With ``re.IGNORECASE``, ``i`` also matches ``İ`` and ``ı``, whose casefolds are not ``i``: a
+literal with one is not an anchor. Every other ASCII character matches only characters whose
+casefold is its own (``k``: ``K``, ``s``: ``ſ``; ``tests/test_engine.py`` checks all of Unicode)."""
+
+
+def regex_literal(pattern: str, flags: int) -> str:
+    """The longest literal text that every match of ``pattern`` contains ("" if none).
+
+    Any text the regex matches contains it, so the casefolded text contains its casefold: for a
+    case-insensitive pattern only ASCII characters other than ``i`` count as literal."""
+    try:
+        parsed = _parser.parse(pattern, flags)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return ""
+    runs: list[str] = []
+    _literal_runs(list(parsed), runs, bool(parsed.state.flags & re.IGNORECASE))
+    return max(runs, key=len, default="")
+
+
+def _literal_runs(items: list[tuple[Any, Any]], runs: list[str], nocase: bool) -> None:
+    """The runs of consecutive literals of a sequence that every match goes through."""
+    cur: list[str] = []
+    for op, av in items:
+        if op is sre.LITERAL and not (nocase and (av > 127 or chr(av) in _FOLD_UNSAFE)):
+            cur.append(chr(av))
+            continue
+        runs.append("".join(cur))
+        cur = []
+        if op in _REPEATS and av[0] >= 1:
+            _literal_runs(list(av[2]), runs, nocase)
+        elif op is sre.SUBPATTERN:
+            _group, add, remove, sub = av
+            local = (nocase or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
+            _literal_runs(list(sub), runs, local)
+        elif op is sre.ATOMIC_GROUP:
+            _literal_runs(list(av), runs, nocase)
+    runs.append("".join(cur))
 
 
 def _glob_literal(pattern: str) -> str:
