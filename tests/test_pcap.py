@@ -168,8 +168,8 @@ def test_cut_file_and_non_capture_become_dead_letters(tmp_path: Path) -> None:
 
 def test_sensor_limits_from_the_config_and_the_source(tmp_path: Path) -> None:
     config = parse_config({"network": {"max_flows": 2, "idle_timeout": "2m"}}, None, tmp_path)
-    syslog = [Ether() / IP(src=f"10.20.0.{i}", dst="10.20.0.5") / UDP(sport=514, dport=514)
-              for i in range(5)]
+    syslog: list[Packet] = [Ether() / IP(src=f"10.20.0.{i}", dst="10.20.0.5")
+                            / UDP(sport=514, dport=514) for i in range(5)]
     path = write_pcap(tmp_path / "cap.pcap", stamp(syslog))
     state = StateStore(tmp_path / "state.db")
     coll = PcapCollector(Source("caps", "pcap", (str(path),), options={"max_flows": 3}),

@@ -4,7 +4,8 @@ A flow starts with the first packet of a 5-tuple not in the table (a SYN-ACK see
 receiver the originator). It ends, and the sensor emits it, on RST, on FIN from both sides, after
 ``idle_timeout`` without packets, when the table is full and it is the least recently seen
 (eviction, counted), or at the end of the input. A TCP flow that ended keeps a small tombstone for
-``linger`` seconds that absorbs the trailing ACK/RST packets, so that they do not start new flows.
+``linger`` seconds (in a table of its own, ordered by end time, so memory follows the open
+flows) that absorbs the trailing ACK/RST packets, so that they do not start new flows.
 ICMP flows are keyed like Community ID: request and reply types pair up.
 """
 
@@ -28,7 +29,7 @@ Key = tuple[int, bytes, int, bytes, int]
 class Flow:
     """One flow's counters; ``o`` is the originator's side, ``r`` the responder's."""
 
-    __slots__ = ("app", "bytes_o", "bytes_r", "closed", "dport", "dst", "fin", "first",
+    __slots__ = ("app", "bytes_o", "bytes_r", "dport", "dst", "fin", "first",
                  "flags_o", "flags_r", "index", "key", "last", "mac_o", "mac_r", "pkts_o",
                  "pkts_r", "proto", "sport", "src")
 
@@ -40,7 +41,6 @@ class Flow:
         self.pkts_o = self.pkts_r = self.bytes_o = self.bytes_r = 0
         self.flags_o = self.flags_r = 0
         self.fin = 0  # 1: originator sent FIN, 2: responder did
-        self.closed = False  # ended and emitted: a tombstone
         self.mac_o: bytes | None = None
         self.mac_r: bytes | None = None
         self.app: dict[str, Any] | None = None  # application dissectors' state
@@ -89,6 +89,8 @@ class FlowTable:
     def __init__(self, ended: Callable[[Flow, str], None], *, max_flows: int = 100_000,
                  idle_timeout: float = 60.0, linger: float = 2.0) -> None:
         self.flows: OrderedDict[Key, Flow] = OrderedDict()
+        self.closed: OrderedDict[Key, float] = OrderedDict()  # tombstones by end time
+        self.absorbed = 0  # packets of ended flows taken in by their tombstone
         self.ended = ended
         self.max_flows = max_flows
         self.idle_timeout = idle_timeout
@@ -99,8 +101,9 @@ class FlowTable:
     def __len__(self) -> int:
         return len(self.flows)
 
-    def packet(self, d: Decoded, ts: float, index: int) -> tuple[Flow, bool]:
-        """Account one packet; ``(flow, sent by the responder)``. The hot path."""
+    def packet(self, d: Decoded, ts: float, index: int) -> tuple[Flow | None, bool]:
+        """Account one packet; ``(flow, sent by the responder)``, or ``(None, False)`` for a
+        packet absorbed by an ended flow's tombstone. The hot path."""
         if ts >= self.next_sweep:
             self.sweep(ts)
         key = flow_key(d)
@@ -110,9 +113,9 @@ class FlowTable:
         if flow is None:
             flow = flows.get((key[0], key[3], key[4], key[1], key[2]))
             reverse = flow is not None
-        if flow is not None and flow.closed:
-            flow = self._reopen(flow, d, ts)
         if flow is None:
+            if self.closed and self._absorbed(key, d, ts):
+                return None, False
             flow, reverse = self._new(key, d, ts, index)
         else:
             flows.move_to_end(flow.key)
@@ -125,9 +128,22 @@ class FlowTable:
             flow.pkts_o += 1
             flow.bytes_o += d.size
             flow.flags_o |= d.flags
-        if d.flags & (FIN | RST) and not flow.closed:
+        if d.flags & (FIN | RST):
             self._tcp_end(flow, d.flags, reverse)
         return flow, reverse
+
+    def _absorbed(self, key: Key, d: Decoded, ts: float) -> bool:
+        """A trailing packet of a flow that ended (the last ACK, a repeated RST)?"""
+        closed = self.closed
+        tomb = key if key in closed else (key[0], key[3], key[4], key[1], key[2])
+        ended = closed.get(tomb)
+        if ended is None:
+            return False
+        if d.flags & (SYN | ACK) == SYN or ts - ended > self.linger:
+            del closed[tomb]  # a new connection on the same 5-tuple
+            return False
+        self.absorbed += 1
+        return True
 
     def _new(self, key: Key, d: Decoded, ts: float, index: int) -> tuple[Flow, bool]:
         reverse = d.proto == TCP_PROTO and d.flags & (SYN | ACK) == SYN | ACK
@@ -140,13 +156,6 @@ class FlowTable:
         self.flows[key] = flow
         return flow, reverse
 
-    def _reopen(self, tomb: Flow, d: Decoded, ts: float) -> Flow | None:
-        """A packet for a flow that ended: absorbed while it lingers, unless it opens anew."""
-        if d.flags & (SYN | ACK) == SYN or ts - tomb.last > self.linger:
-            del self.flows[tomb.key]
-            return None
-        return tomb
-
     def _tcp_end(self, flow: Flow, flags: int, reverse: bool) -> None:
         if flags & RST:
             self._end(flow, "rst")
@@ -156,34 +165,40 @@ class FlowTable:
             self._end(flow, "fin")
 
     def _end(self, flow: Flow, reason: str) -> None:
+        """A flow ended by RST or FIN: emit it, leave a tombstone."""
         self.ended(flow, reason)
-        flow.closed = True
         flow.app = None
+        del self.flows[flow.key]
+        closed = self.closed
+        closed[flow.key] = flow.last
+        if len(closed) > self.max_flows:
+            closed.popitem(last=False)
 
     def _evict(self) -> None:
         _, flow = self.flows.popitem(last=False)
-        if not flow.closed:
-            self.evicted += 1
-            self.ended(flow, "evicted")
+        self.evicted += 1
+        self.ended(flow, "evicted")
 
     def sweep(self, now: float) -> None:
         """End flows idle for ``idle_timeout`` and drop tombstones past ``linger``."""
         self.next_sweep = now + 1.0
+        closed = self.closed
+        while closed:
+            key, ended = next(iter(closed.items()))
+            if now - ended <= self.linger:
+                break
+            del closed[key]
         flows = self.flows
         while flows:
             flow = next(iter(flows.values()))
-            idle = now - flow.last
-            if flow.closed and idle > self.linger:
-                del flows[flow.key]
-            elif idle > self.idle_timeout:
-                del flows[flow.key]
-                self.ended(flow, "idle")
-            else:
+            if now - flow.last <= self.idle_timeout:
                 return
+            del flows[flow.key]
+            self.ended(flow, "idle")
 
     def flush(self) -> None:
         """End every open flow (end of input, shutdown)."""
         for flow in list(self.flows.values()):
-            if not flow.closed:
-                self.ended(flow, "end_of_input")
+            self.ended(flow, "end_of_input")
         self.flows.clear()
+        self.closed.clear()

@@ -101,7 +101,7 @@ class Sensor:
             if ts >= self.flows.next_sweep and self.dns:
                 self._dns_sweep(ts)
             flow, reverse = self.flows.packet(d, ts, index)
-            if d.payload:
+            if flow is not None and d.payload:
                 self._payload(d, flow, reverse, ts, index)
         elif isinstance(d, ArpPacket):
             self._arp(d, ts, index)
