@@ -40,7 +40,11 @@ class _Node(dict[str, Any]):
 
 
 class _LineLoader(yaml.SafeLoader):
-    pass
+    """Line-aware mappings; the pure-Python scanner, whose error marks are the precise ones."""
+
+
+class _FastLineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The same with libyaml's scanner (about 10x faster), used first."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Node:
@@ -55,7 +59,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Node:
     return out
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+for _loader in (_LineLoader, _FastLineLoader):
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_yaml(path: Path) -> Any:
@@ -67,6 +72,10 @@ def load_yaml(path: Path) -> Any:
                           hint="Run 'soc init' to write one.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", path=path) from exc
+    try:
+        return yaml.load(text, Loader=_FastLineLoader)
+    except yaml.YAMLError:
+        pass  # parse again with the Python scanner for the exact place of the error
     try:
         return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:

@@ -21,12 +21,12 @@ from typing import Any
 import yaml
 
 from soc.config import load_yaml
+from soc.content import content_dir
 from soc.errors import ConfigError, NotFoundError
 from soc.timeutil import parse_duration
 
-ROOT = Path(__file__).resolve().parents[1]
-PLAYBOOK_DIR = ROOT / "playbooks"
-RULES_DIR = ROOT / "rules"
+PLAYBOOK_DIR = content_dir("playbooks")
+RULES_DIR = content_dir("rules")
 SCHEMA_PATH = PLAYBOOK_DIR / "schema.json"
 
 

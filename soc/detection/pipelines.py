@@ -24,9 +24,10 @@ from sigma.processing.transformations import (
     ValueListPlaceholderTransformation,
 )
 
+from soc.content import content_dir
 from soc.errors import RuleError
 
-PIPELINE_DIR = Path(__file__).resolve().parents[2] / "rules" / "pipelines"
+PIPELINE_DIR = content_dir("rules") / "pipelines"
 """The project's own pipelines (``rules/pipelines/*.yml``)."""
 
 ES_SUFFIXES = (".caseless", ".keyword", ".text", ".wildcard")
