@@ -37,7 +37,7 @@ from soc.listen_config import Endpoint, ListenConfig, load_listen_config, spool_
 from soc.listen_drain import DrainProcess
 from soc.lock import PassLock
 from soc.spool import SpoolWriter, spool_bytes, spool_dir
-from soc.syslog_server import Intake, Listener, start, udp_kernel_drops
+from soc.syslog_server import Intake, Listener, start, tls_context, udp_kernel_drops
 
 log = logging.getLogger("soc.listen")
 STATUS_FILE = "listen.json"
@@ -302,6 +302,15 @@ def _daemon_lock(config: Config) -> Iterator[None]:
         yield
     finally:
         lock.__exit__(None, None, None)
+
+
+def check_listen(config: Config) -> dict[str, Any]:
+    """Validate the ``listen:`` settings, TLS certificates included; the effective settings."""
+    settings = load_listen_config(config)
+    for endpoint in settings.endpoints:
+        if endpoint.transport == "tls":
+            tls_context(endpoint)
+    return settings.to_dict()
 
 
 def listen(config: Config, *, detect: bool = True) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from soc.errors import ConfigError
 from soc.listen_config import Endpoint
 from soc.spool import OVERSIZE, TRUNCATED, Peer, encode
 
@@ -351,14 +352,26 @@ class Listener:
 
 
 def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
-    """Server context: TLS 1.2+, the configured certificate, client certificates if asked."""
+    """Server context: TLS 1.2+, the configured certificate, client certificates if asked.
+    A :class:`ConfigError` names the file that cannot be used."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     password = endpoint.key_password.reveal() if endpoint.key_password else None
     assert endpoint.cert is not None and endpoint.key is not None
-    ctx.load_cert_chain(endpoint.cert, endpoint.key, password=password)
+    try:
+        ctx.load_cert_chain(endpoint.cert, endpoint.key, password=password)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"listen.tls: cannot use the certificate {endpoint.cert} and key "
+                          f"{endpoint.key}: {exc}",
+                          hint="Both must be PEM; the key must match the certificate "
+                               "(and key_password must be right if the key is encrypted).",
+                          ) from None
     if endpoint.ca is not None:
-        ctx.load_verify_locations(cafile=str(endpoint.ca))
+        try:
+            ctx.load_verify_locations(cafile=str(endpoint.ca))
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(f"listen.tls: cannot use the CA file {endpoint.ca}: {exc}",
+                              hint="It must hold PEM certificates.") from None
         ctx.verify_mode = ssl.CERT_REQUIRED if endpoint.require_client_cert else ssl.CERT_OPTIONAL
     return ctx
 

@@ -444,6 +444,13 @@ def test_refuses_without_listeners_and_when_already_running(
                          env=env, timeout=60)
     assert out.returncode == ExitCode.CONFIG
     assert f"Error: {empty}: listen: no listener is configured" in out.stderr
+    (tmp_path / "bad.pem").write_text("not a certificate\n")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("data_dir: data\nlisten:\n  tls: {port: 0, cert: bad.pem, key: bad.pem}\n")
+    out = subprocess.run([*argv, "-c", str(bad), "listen", "--check"], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert out.returncode == ExitCode.CONFIG
+    assert f"Error: listen.tls: cannot use the certificate {tmp_path / 'bad.pem'}" in out.stderr
     d = daemons("  tcp: 127.0.0.1:0\n")
     out = subprocess.run([*argv, "-c", str(d.cfg), "listen"], capture_output=True, text=True,
                          env=env, timeout=60)

@@ -9,8 +9,7 @@ import click
 from soc.cli.main import App, pass_app
 from soc.cli.output import Format, current_format, emit_object, format_options, info
 from soc.errors import ExitCode
-from soc.listen import listen
-from soc.listen_config import load_listen_config
+from soc.listen import check_listen, listen
 
 
 def _logging(verbose: int) -> None:
@@ -24,12 +23,12 @@ def _logging(verbose: int) -> None:
 
 @click.command("listen")
 @click.option("--check", is_flag=True,
-              help="Validate the listen: settings, print them, and exit.")
+              help="Validate the listen: settings (and TLS files), print them, and exit.")
 @click.option("--no-detect", is_flag=True, help="Store events without running the rules.")
 @format_options
 @pass_app
 def listen_cmd(app: App, check: bool, no_detect: bool) -> int:
-    """Receive syslog over UDP, TCP and TLS until SIGTERM; the daemon behind soc collect.
+    """Receive syslog over UDP, TCP and TLS until SIGTERM (run it as a service).
 
     Every accepted message is written to a durable spool in the data directory, then parsed,
     enriched, matched against the rules and stored by the same pipeline as 'soc collect'.
@@ -37,7 +36,7 @@ def listen_cmd(app: App, check: bool, no_detect: bool) -> int:
     Counters: <data_dir>/listen.json (also in 'soc status'). See docs/listen.md.
     """
     if check:
-        emit_object(load_listen_config(app.config).to_dict())
+        emit_object(check_listen(app.config))
         return int(ExitCode.OK)
     _logging(app.verbose)
     final = listen(app.config, detect=not no_detect)
