@@ -209,3 +209,19 @@ def test_unexpected_errors_say_bug_and_traceback_shows_stack(
     assert code in (ExitCode.STORE, ExitCode.ERROR)
     assert "Traceback (most recent call last)" in err
     assert "Error: " in err
+
+
+def test_status_flags_a_dead_listen_daemon(project: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    data = project.parent / "soc-data"
+    data.mkdir(exist_ok=True)
+    (data / "listen.json").write_text(json.dumps({
+        "state": "running", "pid": 4242, "updated": "2026-01-01T00:00:00.000Z",
+        "listeners": ["tcp 127.0.0.1:5514"], "received": 10, "spooled": 10, "dropped": 0,
+        "drain": {"events": 9, "dead_letters": 1}, "spool": {"bytes": 0},
+    }))
+    code, out, err = run(["-c", str(project), "status", "--json"], capsys)
+    assert code == ExitCode.FINDINGS
+    listen = json.loads(out)["listen"]
+    assert (listen["state"], listen["received"], listen["stored"]) == ("dead", 10, 9)
+    assert "Warning: soc listen is dead: not running" in err

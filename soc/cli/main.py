@@ -60,6 +60,7 @@ def _register() -> None:
         collect,
         detect,
         incidents,
+        listen,
         playbooks,
         rules,
         search,
@@ -69,7 +70,7 @@ def _register() -> None:
     )
 
     for module in (alerts, collect, detect, rules, search, setup, status, store, audit,
-                   incidents, playbooks):
+                   incidents, playbooks, listen):
         for command in module.COMMANDS:
             cli.add_command(command)
 

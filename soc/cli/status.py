@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from soc.cli.main import App, pass_app
 from soc.cli.output import Format, current_format, emit_object, emit_rows, format_options, info
 from soc.collect import state_path
 from soc.errors import ExitCode, SocError
+from soc.listen import status_summary
 from soc.state import StateStore
 from soc.status import COLUMNS, gaps, source_rows
 from soc.stores.base import open_store
@@ -24,6 +27,8 @@ def status_cmd(app: App) -> int:
     config = app.config
     runs = StateStore(state_path(config)).runs() if state_path(config).exists() else {}
     rows = source_rows(config, runs)
+    daemon = status_summary(config)
+    findings = gaps(rows) + ([daemon] if daemon_gap(daemon) else [])
     try:
         with open_store(config, readonly=True) as store:
             stats = store.stats()
@@ -34,11 +39,27 @@ def status_cmd(app: App) -> int:
         if not rows:
             info("No sources configured. Hint: add 'sources:' to soc.yml (see 'soc init').")
         info(_store_line(stats))
+        if daemon is not None:
+            info(_listen_line(daemon))
     else:
-        emit_object({"sources": rows, "store": stats, "gaps": len(gaps(rows))})
+        emit_object({"sources": rows, "store": stats, "listen": daemon, "gaps": len(findings)})
     for gap in gaps(rows):
         info(f"Warning: source {gap['source']} is {gap['state']}: {gap['note']}")
-    return int(ExitCode.FINDINGS if gaps(rows) else ExitCode.OK)
+    if daemon is not None and daemon_gap(daemon):
+        info(f"Warning: soc listen is {daemon['state']}: {daemon['problem']}")
+    return int(ExitCode.FINDINGS if findings else ExitCode.OK)
+
+
+def daemon_gap(daemon: dict[str, Any] | None) -> bool:
+    """The receiver is a gap when it died, or runs with a problem (drops, full spool...)."""
+    if daemon is None:
+        return False
+    return daemon["state"] == "dead" or (daemon["state"] == "running" and bool(daemon["problem"]))
+
+
+def _listen_line(d: dict[str, Any]) -> str:
+    return (f"Listen: {d['state']}, {d['received']} received, {d['stored']} stored, "
+            f"{d['dead_letters']} dead, {d['dropped']} dropped, spool {d['spool_bytes']} B")
 
 
 def _store_line(stats: dict[str, object]) -> str:
