@@ -191,3 +191,61 @@ def test_min_age_leaves_files_being_written(tmp_path: Path) -> None:
     assert coll.files() == []
     os.utime(path, (T0, T0))
     assert coll.files() == [str(path.resolve())]
+
+
+# --- the rules of rules/network on their samples, the IoC rule, the demo capture ---------------
+
+RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+def network_rule_ids() -> list[str]:
+    import yaml
+
+    return sorted(str(yaml.safe_load(p.read_text())["id"])
+                  for p in (RULES / "network").glob("*.yml"))
+
+
+def test_network_rules_pass_their_samples(tmp_path: Path) -> None:
+    from soc.detection.stage import load_detector
+    from soc.rules_test import run_tests
+
+    config = load_config(None, data_dir=tmp_path)
+    detector = load_detector([RULES], use_cache=False)
+    wanted = [r for r in network_rule_ids() if r != "3011493d-d3e8-49a2-955b-f0beb4b2d2e0"]
+    report = run_tests(config, detector, [RULES], wanted)
+    assert [r.explain() for r in report.failed] == []
+    assert report.untested == []
+    assert len(report.results) == 36
+
+
+def test_ioc_rule_needs_its_list_and_then_fires(tmp_path: Path) -> None:
+    from soc.detection.stage import load_detector
+
+    ioc = "3011493d-d3e8-49a2-955b-f0beb4b2d2e0"
+    without = load_detector([RULES / "network"], use_cache=False)
+    assert [i.reason for i in without.issues if i.rule_id == ioc] == [
+        "placeholder %ioc_ips% has no value: set rules.placeholders.ioc_ips in soc.yml"]
+    detector = load_detector([RULES / "network"], use_cache=False,
+                             placeholders={"ioc_ips": ["203.0.113.66", "198.51.100.7"]})
+    flow = {"@timestamp": "2026-11-24T01:15:00.000Z", "event.dataset": "network.flow",
+            "source.ip": "10.20.0.9", "destination.ip": "198.51.100.7",
+            "destination.port": 443, "network.transport": "tcp"}
+    assert [h.rule_id for h in detector.match([flow])] == [ioc]
+    assert detector.match([{**flow, "destination.ip": "198.51.100.8"}]) == []
+
+
+def test_demo_capture_raises_the_port_scan(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from collectors.netsensor.demo import write_demo_pcap
+    from soc.detection.stage import load_detector
+    from soc.hunt import scan_files
+
+    path = tmp_path / "portal-scan.pcap"
+    assert write_demo_pcap(path, "203.0.113.66", "10.20.0.15",
+                           datetime(2026, 11, 24, 1, 15, tzinfo=UTC)) == 239
+    config = load_config(None, data_dir=tmp_path / "data")
+    detector = load_detector([RULES / "network"], use_cache=False)
+    found = {(f.title, f.entity.get("source.ip"), f.entity.get("destination.ip"))
+             for f in scan_files(config, [str(path)], detector)}
+    assert ("Port Scan From One Source", "203.0.113.66", "10.20.0.15") in found
