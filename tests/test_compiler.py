@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import random
+import re
 from typing import Any
 
 import pytest
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
+from sigma.types import SpecialChars
 
-from soc.detection.compiler import compile_node, matched_fields
-from soc.detection.ir import LoweringError, lower_rule
+from soc.detection.compiler import compile_node, glob_matcher, matched_fields
+from soc.detection.ir import LoweringError, glob_regex, lower_rule
 from soc.detection.pipelines import matcher_pipeline, placeholder_pipeline
 from soc.detection.values import Folded
 
@@ -374,3 +377,34 @@ def test_matched_fields() -> None:
     event = {"A": "axe", "B": 2, "D": 4}
     assert pred(event)
     assert matched_fields(ir.condition, Folded(event)) == {"A": "axe", "B": 2}
+
+
+# --- glob regexes: unanchored ends are searched, with the same answers -----------------------
+
+def test_glob_matcher_agrees_with_fullmatch() -> None:
+    """A glob's leading/trailing ``*`` is searched rather than backtracked: same answers."""
+    rng = random.Random(3)
+    stars = {SpecialChars.WILDCARD_MULTI, SpecialChars.WILDCARD_SINGLE}
+    for _ in range(2000):
+        parts: list[Any] = [rng.choice(["a", "b.", "\\", "*x", rng.choice(list(stars))])
+                            for _ in range(rng.randint(1, 5))]
+        source = glob_regex(parts, str.casefold)
+        check = glob_matcher(source)
+        for _ in range(10):
+            text = "".join(rng.choice("ab.\\*x\n") for _ in range(rng.randint(0, 8)))
+            assert check(text) is (re.fullmatch(source, text, re.DOTALL) is not None), \
+                (source, text)
+
+
+@pytest.mark.parametrize(("rule", "value", "expected"), [
+    ("F|contains: 'a*b'", "a\nb", True),
+    ("F|startswith: 'a*b'", "a-b-c", True),
+    ("F|startswith: 'a*b'", "xa-b", False),
+    ("F|endswith: 'a*b'", "x-a-b", True),
+    ("F|endswith: 'a*b'", "a-b-x", False),
+    ("F|endswith: 'a?b'", "xxa\nb", True),
+    ("F: '*a*b?'", "zzazbq", True),
+    ("F: '*a*b?'", "zzazb", False),
+])
+def test_glob_ends(rule: str, value: str, expected: bool) -> None:
+    assert match(sel(rule), {"F": value}) is expected

@@ -165,8 +165,28 @@ def _value_test(key: str, cased: bool, check: Callable[[str], bool]) -> Predicat
 
 
 def _glob_test(key: str, test: tuple[Any, ...]) -> Predicate:
-    rx = _regex(test[1], re.DOTALL)
-    return _value_test(key, bool(test[2]), lambda v: rx.fullmatch(v) is not None)
+    return _value_test(key, bool(test[2]), glob_matcher(test[1]))
+
+
+def glob_matcher(source: str) -> Callable[[str], bool]:
+    """A test for a glob regex (:func:`soc.detection.ir.glob_regex`): a leading or trailing ``.*``
+    (a ``*`` of the glob: ``re.escape`` never leaves a bare ``*``) becomes an unanchored side,
+    searched rather than backtracked: ``fullmatch('.*a.*b.*')`` is ``search('a.*b')``."""
+    lead = source.startswith(".*")
+    core = source[2:] if lead else source
+    trail = core.endswith(".*")
+    core = core[:-2] if trail else core
+    if lead and trail:
+        rx = _regex(core, re.DOTALL)
+        return lambda v: rx.search(v) is not None
+    if lead:
+        rx = _regex(f"(?:{core})\\Z", re.DOTALL)
+        return lambda v: rx.search(v) is not None
+    if trail:
+        rx = _regex(core, re.DOTALL)
+        return lambda v: rx.match(v) is not None
+    rx = _regex(source, re.DOTALL)
+    return lambda v: rx.fullmatch(v) is not None
 
 
 def _re_test(key: str, test: tuple[Any, ...]) -> Predicate:
