@@ -216,6 +216,11 @@ def run_capture(config: Config, interface: str, bpf: str, stop_event: threading.
     """Capture on ``interface`` until ``stop_event`` is set; events go to ``sink`` (default:
     the spool of ``source``, ``capture-<interface>``) every ``flush_interval`` seconds."""
     sock = open_socket(interface, bpf, promiscuous)
+    return _run(config, sock, interface, stop_event, sink, source, flush_interval)
+
+
+def _run(config: Config, sock: socket.socket, interface: str, stop_event: threading.Event,
+         sink: Sink | None, source: str | None, flush_interval: float) -> CaptureReport:
     own_sink = sink is None
     out: Sink = sink if sink is not None else SpoolSink(config, source or f"capture-{interface}")
     ident = event_id("capture", socket.gethostname(), interface, time.time_ns(), os.getpid())
@@ -236,6 +241,36 @@ def run_capture(config: Config, interface: str, bpf: str, stop_event: threading.
         if own_sink and isinstance(out, SpoolSink):
             out.close()
     return report
+
+
+class CaptureThread(threading.Thread):
+    """One configured capture for ``soc listen``: the socket opens in the constructor (so a
+    missing capability or interface is a :class:`CaptureError` at start-up, not in a thread);
+    :meth:`start` captures into the spool of :func:`capture_source`; :meth:`finish` stops,
+    flushes the open flows and joins. ``report``/``error`` tell how it went."""
+
+    def __init__(self, config: Config, capture: CaptureConfig, *,
+                 sink: Sink | None = None) -> None:
+        super().__init__(name=f"soc-capture-{capture.interface}", daemon=True)
+        self.config = config
+        self.capture = capture
+        self.sink = sink
+        self.stop_event = threading.Event()
+        self.sock = open_socket(capture.interface, capture.bpf, capture.promiscuous)
+        self.report: CaptureReport | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.report = _run(self.config, self.sock, self.capture.interface, self.stop_event,
+                               self.sink, capture_source(self.capture).name, 0.5)
+        except Exception as exc:  # noqa: BLE001 - reported to the daemon, which logs it
+            self.error = exc
+
+    def finish(self, timeout: float = 10.0) -> CaptureReport | None:
+        self.stop_event.set()
+        self.join(timeout)
+        return self.report
 
 
 def _loop(sock: socket.socket, sensor: Any, sink: Sink, stop: threading.Event,

@@ -22,7 +22,14 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.sendrecv import sendp
 
-from soc.capture import CaptureConfig, CaptureError, capture_source, open_socket, run_capture
+from soc.capture import (
+    CaptureConfig,
+    CaptureError,
+    CaptureThread,
+    capture_source,
+    open_socket,
+    run_capture,
+)
 from soc.config import load_config
 from soc.pipeline import Pipeline
 from soc.state import StateStore
@@ -126,12 +133,14 @@ def test_live_capture_with_bpf_through_the_spool_into_the_store(veth: tuple[str,
     pytest.importorskip("scapy.libs.winpcapy", reason="BPF filters need libpcap")
     iface, mac = veth
     config = load_config(None, data_dir=tmp_path)
-    thread, stop = capture(config, iface, "tcp")
+    settings = CaptureConfig(iface, bpf="tcp")
+    thread = CaptureThread(config, settings)  # as soc listen runs a configured capture
+    thread.start()
     send_traffic(iface, mac, far_mac(veth))
     time.sleep(1.0)
-    stop.set()
-    thread.join(10)
-    source = capture_source(CaptureConfig(iface))
+    report = thread.finish()
+    assert thread.error is None and report is not None and report.events >= 1
+    source = capture_source(settings)
     with open_store(config) as store:
         state = StateStore(tmp_path / "state.db")
         report = Pipeline(config, store, state).run_source(source)
