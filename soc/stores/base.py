@@ -83,6 +83,22 @@ class Store(ABC):
     def get_event(self, event_id: str, *, ts: str | None = None) -> Event | None:
         """One event by id (``ts``, its ``@timestamp``, makes the look-up direct)."""
 
+    def aggregate(self, query: str = "*", *, since: datetime | None = None,
+                  until: datetime | None = None, group_by: Sequence[str] = (),
+                  interval: str | None = None, top: int | None = None,
+                  timezone: str = "UTC") -> list[dict[str, Any]]:
+        """Count the events matching a Lucene query in ``[since, until)``, grouped in the store.
+
+        One row per group: the ``group_by`` fields with their values, ``@timestamp`` (the
+        bucket's start, canonical) when ``interval`` (``1h``, ``1d``...) is given, and
+        ``count``. Buckets are aligned to midnight in ``timezone`` (its UTC offset at ``since``);
+        empty buckets are left out. An event without a value for a ``group_by`` field is not
+        counted (Elasticsearch ``terms`` semantics); group by single-valued fields. ``top`` keeps
+        the groups with the most events over the whole window (ties: smaller values first).
+        Rows come sorted by :func:`aggregate_order`.
+        """
+        raise self._unsupported("aggregate events")
+
     # dead letters ------------------------------------------------------------------------------
 
     @abstractmethod
@@ -194,6 +210,43 @@ class Store(ABC):
     def retention(self, keep_days: Callable[[int | None], int], *, now: datetime,
                   apply: bool = False) -> list[RetentionItem]:
         """Partitions and whether they are past their retention; ``apply`` drops those that are."""
+
+
+# --- aggregations: what every store computes the same way ----------------------------------------
+
+
+def bucket_seconds(interval: str) -> int:
+    """The length of an aggregation bucket in whole seconds (``1h`` → 3600)."""
+    from soc.timeutil import parse_duration
+
+    try:
+        seconds = int(parse_duration(interval).total_seconds())
+    except ValueError as exc:
+        raise StoreError(f"bad aggregation interval: {exc}") from None
+    if seconds < 1:
+        raise StoreError(f"bad aggregation interval {interval!r}: at least 1s")
+    return seconds
+
+
+def utc_offset(timezone: str, at: datetime | None) -> int:
+    """Seconds east of UTC of ``timezone`` at ``at`` (now when None): buckets align to its
+    midnight."""
+    from datetime import UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise StoreError(f"unknown time zone {timezone!r}",
+                         hint="Use an IANA name such as Asia/Ho_Chi_Minh.") from None
+    offset = (at or datetime.now(UTC)).astimezone(zone).utcoffset()
+    return int(offset.total_seconds()) if offset else 0
+
+
+def aggregate_order(row: Mapping[str, Any], group_by: Sequence[str]) -> tuple[Any, ...]:
+    """Rows by bucket, then most events first, then by their values as text."""
+    return (str(row.get("@timestamp", "")), -int(row["count"]),
+            tuple(str(row[f]) for f in group_by))
 
 
 def open_store(config: Config, *, readonly: bool = False) -> Store:

@@ -24,7 +24,14 @@ from soc.ecs import Event, format_ts, normalize_ts, parse_ts
 from soc.errors import NotFoundError, StoreError, StoreLockedError
 from soc.models import Alert, AlertQuery, AuditEntry, DeadLetter, RuleHit
 from soc.search import MATCH_ALL, compile_query, setup_connection
-from soc.stores.base import RetentionItem, Store, WriteResult
+from soc.stores.base import (
+    RetentionItem,
+    Store,
+    WriteResult,
+    aggregate_order,
+    bucket_seconds,
+    utc_offset,
+)
 
 if TYPE_CHECKING:
     from soc.config import Config
@@ -459,6 +466,35 @@ class SQLiteStore(Store):
                     total += row[0] if row else 0
         return total
 
+    def aggregate(self, query: str = "*", *, since: datetime | None = None,
+                  until: datetime | None = None, group_by: Sequence[str] = (),
+                  interval: str | None = None, top: int | None = None,
+                  timezone: str = "UTC") -> list[dict[str, Any]]:
+        """Grouped counts (see :meth:`Store.aggregate`): one SQL ``GROUP BY`` over the
+        partitions of the window, fields read with ``json_extract`` (``@timestamp`` and
+        ``event.dataset`` from their columns)."""
+        fields = list(group_by)
+        keys = [_key_sql(f) for f in fields]
+        if interval is not None:
+            step, offset = bucket_seconds(interval), utc_offset(timezone, since)
+            keys.append(f"((CAST(strftime('%s', substr(ts, 1, 19)) AS INTEGER) + {offset}) "
+                        f"/ {step}) * {step} - {offset}")
+        names = [f"k{i}" for i in range(len(keys))]
+        where, params = compile_query(query, columns=_COLUMNS)
+        window, window_params = _window(since, until)
+        with self._errors("cannot aggregate events"):
+            tables = [t for _day, ts in self._days(since, until, descending=False) for t in ts]
+            if not tables:
+                return []
+            select = ", ".join([*(f"{k} AS {n}" for k, n in zip(keys, names, strict=True)),
+                                "1 AS one"])
+            arms = " UNION ALL ".join(f"SELECT {select} FROM {t} WHERE ({where}){window}"
+                                      for t in tables)
+            sql, args = _grouped(arms, names, len(fields), top)
+            rows = self._rows(sql, [*params, *window_params] * len(tables) + args)
+            out = [_agg_row(fields, names, row, interval is not None) for row in rows]
+        return sorted(out, key=lambda r: aggregate_order(r, fields))
+
     def _days(self, since: datetime | None, until: datetime | None,
               *, descending: bool) -> list[tuple[str, list[str]]]:
         """Partition tables grouped by day, for the days that can intersect [since, until)."""
@@ -827,6 +863,44 @@ def _alert_filters(q: AlertQuery) -> tuple[str, list[object]]:
         parts.append("last_seen >= ?")
         params.append(q.since)
     return " AND ".join(parts), params
+
+
+def _key_sql(field: str) -> str:
+    """The SQL expression of a group-by field: a column when one holds it, else json_extract."""
+    if field == "event.dataset":
+        return "dataset"
+    if field == "@timestamp":
+        return "ts"
+    return "json_extract(doc, '$.\"" + field.replace("'", "''").replace('"', '\\"') + "\"')"
+
+
+def _grouped(arms: str, names: list[str], fields: int, top: int | None) -> tuple[str, list[object]]:
+    """The GROUP BY over the union of partitions; ``top`` keeps the biggest groups overall
+    (with buckets: over all buckets)."""
+    cols = ", ".join(names)
+    not_null = " AND ".join(f"{n} IS NOT NULL" for n in names) or "1"
+    grouped = f"SELECT {cols}, count(*) AS c FROM ({arms}) WHERE {not_null} GROUP BY {cols}"
+    if not names:
+        grouped = f"SELECT count(*) AS c FROM ({arms}) HAVING count(*) > 0"
+    if top is None or fields == 0:
+        return grouped, []
+    group_cols = ", ".join(names[:fields])
+    if fields == len(names):
+        return f"{grouped} ORDER BY c DESC, {group_cols} LIMIT ?", [top]
+    on = " AND ".join(f"g.{n} = t.{n}" for n in names[:fields])
+    sql = (f"WITH g AS ({grouped}), t AS (SELECT {group_cols} FROM g GROUP BY {group_cols} "
+           f"ORDER BY sum(c) DESC, {group_cols} LIMIT ?) "
+           f"SELECT g.* FROM g JOIN t ON {on}")
+    return sql, [top]
+
+
+def _agg_row(fields: list[str], names: list[str], row: tuple[Any, ...],
+             bucketed: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {f: row[i] for i, f in enumerate(fields)}
+    if bucketed:
+        out["@timestamp"] = format_ts(datetime.fromtimestamp(row[len(fields)], UTC))
+    out["count"] = int(row[-1])
+    return out
 
 
 def _utc(dt: datetime) -> datetime:

@@ -234,6 +234,26 @@ class ElasticsearchStore(DocumentsMixin, Store):
                                      ignore_unavailable=True)
         return int(resp["count"])
 
+    def aggregate(self, query: str = "*", *, since: datetime | None = None,
+                  until: datetime | None = None, group_by: Sequence[str] = (),
+                  interval: str | None = None, top: int | None = None,
+                  timezone: str = "UTC") -> list[dict[str, Any]]:
+        """Grouped counts (see :meth:`Store.aggregate`) with ``terms``/``multi_terms`` and
+        ``date_histogram`` aggregations (:mod:`soc.stores.es.aggs`)."""
+        from soc.stores.base import aggregate_order, bucket_seconds, utc_offset
+        from soc.stores.es import aggs
+
+        fields = list(group_by)
+        step = bucket_seconds(interval) if interval is not None else None
+        request = aggs.request(fields, step, utc_offset(timezone, since), top)
+        with es_errors("cannot aggregate events", self.options):
+            resp = self.client.search(index=self.names.events, query=search_query(query, since,
+                                      until), size=0, aggs=request or None, track_total_hits=True,
+                                      ignore_unavailable=True)
+        total = int(resp["hits"]["total"]["value"])
+        out = aggs.rows(resp.get("aggregations"), fields, step is not None, total)
+        return sorted(out, key=lambda r: aggregate_order(r, fields))
+
     def get_event(self, event_id: str, *, ts: str | None = None) -> Event | None:
         """One event by ``event.id`` (and ``@timestamp`` when known)."""
         filters: list[dict[str, Any]] = [{"ids": {"values": [event_id]}}]

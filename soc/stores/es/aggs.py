@@ -1,0 +1,79 @@
+"""Grouped counts on Elasticsearch: ``terms`` / ``multi_terms`` and ``date_histogram``.
+
+:func:`request` builds the aggregation of :meth:`soc.stores.base.Store.aggregate` and
+:func:`rows` flattens the answer into the rows the embedded store returns. The group-by fields
+are read as stored (``keyword``, numbers, ``ip``), so values keep their case as on the embedded
+store. Groups are capped at :data:`MAX_GROUPS` when no ``top`` is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from soc.ecs import format_ts
+
+MAX_GROUPS = 10000
+Json = dict[str, Any]
+
+
+def _offset_text(seconds: int) -> str:
+    sign = "+" if seconds >= 0 else "-"
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+
+def _terms(fields: Sequence[str], size: int) -> Json:
+    order = [{"_count": "desc"}, {"_key": "asc"}]
+    if len(fields) == 1:
+        return {"terms": {"field": fields[0], "size": size, "order": order}}
+    return {"multi_terms": {"terms": [{"field": f} for f in fields], "size": size,
+                            "order": order}}
+
+
+def request(fields: Sequence[str], step: int | None, offset: int, top: int | None) -> Json:
+    """The ``aggs`` of a search (``size: 0``): groups outside, buckets inside, so that ``top``
+    picks the groups with the most events over the whole window."""
+    histogram: Json | None = None
+    if step is not None:
+        histogram = {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{step}s",
+                                        "time_zone": _offset_text(offset), "min_doc_count": 1}}
+    if not fields:
+        return {"buckets": histogram} if histogram else {}
+    groups = _terms(fields, top or MAX_GROUPS)
+    if histogram:
+        groups["aggs"] = {"buckets": histogram}
+    return {"groups": groups}
+
+
+def _key(bucket: Mapping[str, Any], count: int) -> list[Any]:
+    key = bucket["key"]
+    values = key if isinstance(key, list) else [key]
+    if count == 1 and "key_as_string" in bucket and not isinstance(key, list | int | float):
+        values = [bucket["key_as_string"]]
+    return list(values)
+
+
+def _bucket_ts(bucket: Mapping[str, Any]) -> str:
+    return format_ts(datetime.fromtimestamp(int(bucket["key"]) / 1000, UTC))
+
+
+def rows(aggregations: Mapping[str, Any] | None, fields: Sequence[str], bucketed: bool,
+         total: int) -> list[dict[str, Any]]:
+    """Flatten an aggregation answer into ``{field: value, '@timestamp', 'count'}`` rows."""
+    aggregations = aggregations or {}
+    if not fields:
+        if not bucketed:
+            return [{"count": total}] if total else []
+        return [{"@timestamp": _bucket_ts(b), "count": int(b["doc_count"])}
+                for b in aggregations["buckets"]["buckets"]]
+    out: list[dict[str, Any]] = []
+    for group in aggregations["groups"]["buckets"]:
+        values = dict(zip(fields, _key(group, len(fields)), strict=True))
+        if not bucketed:
+            out.append({**values, "count": int(group["doc_count"])})
+            continue
+        for b in group["buckets"]["buckets"]:
+            out.append({**values, "@timestamp": _bucket_ts(b), "count": int(b["doc_count"])})
+    return out
