@@ -294,3 +294,23 @@ def test_brute_force_over_three_collect_passes_is_one_alert(tmp_path: Path) -> N
         mine = [a for a in store.list_alerts() if a.rule_id.endswith("c1")]
         assert [(a.id, a.count) for a in mine] == [(alert.id, 9)]
         assert len(store.hits(alert.rule_id, since="0", until="9")) <= 9
+
+
+def test_a_chain_sees_a_long_attack_without_one_hit_per_event(tmp_path: Path) -> None:
+    success_after = correlation("""\
+  type: temporal_ordered
+  rules: [corr, success]
+  group-by: [source.ip]
+  timespan: 15m
+""", cid="00000000-0000-4000-8000-0000000000c2", name="after")
+    d = detector(tmp_path, EVENT_COUNT, success_after)
+    log = MemoryHitLog()
+    corr = Correlator(d.specs, log)
+    found: list[CorrelationMatch] = []
+    for b in range(20):  # 100 minutes of one failure every 6 seconds, 50 per batch
+        found += corr.process(d.match([ev(b * 50 + i, (b * 50 + i) * 6) for i in range(50)]))
+    found += corr.process(d.match([ev(9999, 6000, action="ssh_login")]))
+    assert [m.trigger for m in found if m.spec.id.endswith("c2")] == ["e9999"]
+    inner = [h for h in log.window(d.specs[1].id, {'["203.0.113.45"]'}, "0", "9")
+             if h.rule_id.endswith("c1")]
+    assert len(inner) <= 12  # a tenth of 15 minutes apart within the window, not 150

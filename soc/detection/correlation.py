@@ -16,6 +16,7 @@ re-reading the same events gives the same ids.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -125,8 +126,10 @@ def compile_correlations(correlations: Iterable[SigmaCorrelationRule], usable: C
     an issue, never a silent no-op. A correlation may reference another correlation (its matches
     are its hits); the specs come out in evaluation order, referenced ones first.
     """
-    pipeline = build_pipeline(placeholders, pipeline_dir)
     pending = list(correlations)
+    if not pending:
+        return [], []
+    pipeline = build_pipeline(placeholders, pipeline_dir)
     known = set(usable)
     specs: list[CorrelationSpec] = []
     issues: list[RuleIssue] = []
@@ -333,6 +336,12 @@ class Correlator:
             for rid in dict.fromkeys(spec.rules):
                 self._by_rule.setdefault(rid, []).append(spec)
         self._last: dict[tuple[str, str], str] = {}  # episodes: (spec, group) → last match time
+        self._fed: dict[tuple[str, str], str] = {}  # chains: (spec, group) → last match fed on
+        self._gaps: dict[str, timedelta] = {}
+        for spec in self.specs:
+            for rid in spec.rules:
+                gap = spec.span / 10
+                self._gaps[rid] = min(self._gaps.get(rid, gap), gap)
 
     def process(self, hits: Iterable[Hit]) -> list[CorrelationMatch]:
         """Keep the hits the correlations need, then evaluate the windows they close.
@@ -355,9 +364,25 @@ class Correlator:
                 continue
             self.log.add(batch)
             found = self._evaluate(spec, batch, events)
-            available.extend(_as_hit(m) for m in found)
+            available.extend(_as_hit(m) for m in self._thin(spec, found))
             matches.extend(m for m in found if not self._repeat(m))
         return matches
+
+    def _thin(self, spec: CorrelationSpec, found: list[CorrelationMatch]) -> list[CorrelationMatch]:
+        """The matches a referencing correlation sees: at most one per group every tenth of
+        the shortest timespan that references ``spec`` (a long attack would otherwise feed it
+        one hit per event)."""
+        gap = self._gaps.get(spec.id)
+        if gap is None:
+            return []
+        out = []
+        for m in found:
+            key = (spec.id, json.dumps(m.group, sort_keys=True))
+            last = self._fed.get(key)
+            if last is None or m.ts >= _shift(last, gap) or m.ts < last:
+                self._fed[key] = m.ts
+                out.append(m)
+        return out
 
     def _repeat(self, m: CorrelationMatch) -> bool:
         """episodes: whether the match goes on with the group's last reported one."""
@@ -407,9 +432,9 @@ class Correlator:
         return out
 
     def _forget(self, spec: CorrelationSpec, before: str) -> None:
-        if self.episodes:
-            for k in [k for k, ts in self._last.items() if k[0] == spec.id and ts < before]:
-                del self._last[k]
+        for table in (self._last, self._fed):
+            for k in [k for k, ts in table.items() if k[0] == spec.id and ts < before]:
+                del table[k]
 
     @staticmethod
     def _match(spec: CorrelationSpec, key: str, hits: list[RuleHit], span: tuple[int, int, int],
@@ -426,19 +451,28 @@ class Correlator:
 
 
 class _Window:
-    """Incremental counts of the hits in a window."""
+    """Incremental counts of the hits in a window (added in time order)."""
 
     def __init__(self, spec: CorrelationSpec) -> None:
         self.spec = spec
         self.events: Counter[str] = Counter()
         self.values: Counter[str] = Counter()
         self.rules: Counter[str] = Counter()
+        # temporal_ordered: chain[k] = latest start time of hits matching rules[:k] in order
+        self.chain: list[str | None] = [None] * (len(spec.rules) + 1)
 
     def add(self, h: RuleHit) -> None:
         self.events[h.event_id] += 1
         self.rules[h.rule_id] += 1
         if h.value is not None:
             self.values[h.value] += 1
+        if self.spec.type == "temporal_ordered":
+            rules, chain = self.spec.rules, self.chain
+            for k in range(len(rules) - 1, -1, -1):  # backwards: a hit fills one step only
+                if rules[k] == h.rule_id:
+                    start = h.ts if k == 0 else chain[k]
+                    if start is not None and start > (chain[k + 1] or ""):
+                        chain[k + 1] = start
 
     def remove(self, h: RuleHit) -> None:
         for counter, key in ((self.events, h.event_id), (self.rules, h.rule_id),
@@ -463,16 +497,8 @@ class _Window:
             return len(self.values)
         if kind == "temporal":
             return len(self.rules)
-        return _in_order(self.spec.rules, hits[left:right + 1])
-
-
-def _in_order(rules: Sequence[str], window: Iterable[RuleHit]) -> int:
-    """temporal_ordered: how many of ``rules`` matched in their order (greedy)."""
-    i = 0
-    for h in window:
-        if i < len(rules) and h.rule_id == rules[i]:
-            i += 1
-    return i
+        start = hits[left].ts  # temporal_ordered: the longest chain that starts in the window
+        return max(k for k, ts in enumerate(self.chain) if k == 0 or (ts or "") >= start)
 
 
 def _as_hit(m: CorrelationMatch) -> Hit:
@@ -515,6 +541,7 @@ def _shared(window: Sequence[RuleHit]) -> dict[str, Any]:
     return common
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _shift(ts: str, delta: timedelta) -> str:
     return format_ts(parse_ts(ts) + delta)
 
