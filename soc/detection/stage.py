@@ -120,7 +120,8 @@ def load_detector(paths: Sequence[str | Path], *,
     """Load (once per process for the same rule files) the engine and its correlations."""
     files = rule_files(paths)
     frozen = tuple(sorted((k, tuple(v)) for k, v in (placeholders or {}).items()))
-    key = (tuple(files), frozen, use_cache)  # the cache directory changes nothing loaded
+    # a rule file edited while a process runs (soc listen) is seen; the cache dir changes nothing
+    key = (tuple((f, _mtime(f)) for f in files), frozen, use_cache)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -131,6 +132,13 @@ def load_detector(paths: Sequence[str | Path], *,
     detector = Detector(engine, specs, issues, silent_rules(specs))
     _CACHE[key] = detector
     return detector
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def config_detector(config: Config, extra: Sequence[str | Path] = ()) -> Detector:
