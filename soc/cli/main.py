@@ -62,6 +62,7 @@ def _register() -> None:
         incidents,
         listen,
         playbooks,
+        reports,
         rules,
         search,
         setup,
@@ -70,7 +71,7 @@ def _register() -> None:
     )
 
     for module in (alerts, collect, detect, rules, search, setup, status, store, audit,
-                   incidents, playbooks, listen):
+                   incidents, playbooks, listen, reports):
         for command in module.COMMANDS:
             cli.add_command(command)
 
