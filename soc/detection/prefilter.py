@@ -117,7 +117,7 @@ class Prefilter:
     rule is a candidate when both its bits are set (or it has a single group and the first is).
     """
 
-    __slots__ = ("always", "fields", "full", "rules", "single", "width")
+    __slots__ = ("always", "fields", "full", "keywords", "probes", "rules", "single", "width")
 
     def __init__(self, entries: Iterable[tuple[int, Requirement]],
                  make: Callable[[tuple[str, ...]], Matcher] = make_matcher) -> None:
@@ -145,24 +145,40 @@ class Prefilter:
         self.fields = tuple(
             (key, FieldIndex(dict(eqs.get(key, {})), dict(pats.get(key, {})), make))
             for key in sorted({*eqs, *pats}))
+        self.keywords = next((index for key, index in self.fields if key == JOINED), None)
+        self.probes = tuple(
+            (key, index, index.eq, index.matcher.find_matches_as_indexes if index.matcher else None,
+             index.masks, index.affixes) for key, index in self.fields if key != JOINED)
 
     def bits(self, f: Folded) -> int:
         """The candidate rules of this event, as bits (rule ``i``: bit ``i``)."""
-        bits = 0
-        for key, index in self.fields:
-            value = f[key]
-            if value is None:
+        bits = 0 if self.keywords is None else self.keywords.probe(f[JOINED])  # type: ignore[arg-type]
+        get = f.event.get
+        for key, index, eq, find, masks, affixes in self.probes:  # FieldIndex.probe, inlined
+            raw = get(key)
+            if raw is None:
                 continue
-            if value.__class__ is str:
-                bits |= index.probe(value)
-            else:
-                for v in value:
+            if raw.__class__ is not str:  # numbers, lists: as the predicates see them
+                for v in _values(f[key]):
                     bits |= index.probe(v)
+                continue
+            value = raw.casefold()  # not kept in f: few events have candidates that read it
+            if eq is not None:
+                bits |= eq.get(value, 0)
+            if find is not None:
+                for m in find(STX + value + ETX if affixes else value, True):
+                    bits |= masks[m[0]]
         return self.always | (bits & self.full & ((bits >> self.width) | self.single))
 
     def candidates(self, f: Folded) -> set[int]:
         """Rules of this bucket that may match the event."""
         return {self.rules[i] for i in iter_bits(self.bits(f))}
+
+
+def _values(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
 
 
 def iter_bits(bits: int) -> Iterable[int]:
