@@ -70,8 +70,8 @@ def _entry(d: Any, path: Path, roles: Mapping[str, Text]) -> Periodic:
                               path=path, line=line)
     due = d.get("due") or {}
     on = None
-    if "on" in due:
-        month, day = str(due["on"]).split("-")
+    if "day" in due:  # not "on": YAML 1.1 reads that key as true
+        month, day = str(due["day"]).split("-")
         on = (int(month), int(day))
     return Periodic(id=str(d["id"]), kind=str(d["kind"]), title=Text.from_dict(d["title"]),
                     period=str(d["period"]), to=tuple(d.get("to") or ()),
@@ -117,19 +117,23 @@ def _contacts(config: Config, roles: Iterable[str]) -> str:
 
 def periodic_due(config: Config, profile: Profile, now: datetime,
                  horizon: timedelta) -> list[dict[str, Any]]:
-    """The next deadline of each periodic duty (and later ones within ``horizon``)."""
+    """The next deadline of each periodic duty, and its later ones within ``horizon``."""
     duties, labels = load_calendar(config, profile)
     today: date = now.astimezone(config.tz).date()
     rows = []
     for d in duties:
         period = containing(d.period, today, config.tz).previous()
+        listed = 0
         for _ in range(400):
             when = d.deadline(period)
             if when is not None and when >= now:
-                rows.append(_row(config, d, period, when, now, labels))
-                if when > now + horizon or d.period == "day":
+                if listed and when > now + horizon:
                     break
-            elif period.start > today:
+                rows.append(_row(config, d, period, when, now, labels))
+                listed += 1
+                if d.period == "day":
+                    break
+            elif period.start > today + horizon:
                 break
             period = period.next()
     return rows
