@@ -21,7 +21,16 @@ from typing import IO, Any
 
 from collectors.fileid import Entry, id_hasher
 from collectors.filelines import Chunk, LongLine, is_binary, read_lines
-from collectors.fileplan import FileFailure, Plan, Planner, Work, describe, find_files
+from collectors.fileplan import (
+    LOCAL,
+    FileFailure,
+    FileSystem,
+    Plan,
+    Planner,
+    Work,
+    describe,
+    find_files,
+)
 from soc.config import Config, Source
 from soc.ecs import event_id, now_ts
 from soc.errors import ConfigError, PartialError
@@ -98,7 +107,12 @@ class FileCollector:
     Files that cannot be read are listed in :attr:`failures`; once every other file was read,
     :meth:`batches` raises :class:`PartialError` naming them, so the pass counts an error for
     the source and nothing readable is held back.
+
+    Subclasses reading files elsewhere (``collectors.sftp``) set :attr:`fs` and override
+    :meth:`open_work` and :meth:`is_final`.
     """
+
+    fs: FileSystem = LOCAL
 
     def __init__(self, source: Source, state: StateStore, config: Config) -> None:
         self.source = source
@@ -106,12 +120,13 @@ class FileCollector:
         self.config = config
         self.options = FileOptions.from_source(source)
         self.failures: list[FileFailure] = []
+        self.plan: Plan | None = None
 
     # the Collector protocol -------------------------------------------------------------------
 
     def batches(self, size: int) -> Iterator[Batch]:
         """Batches of at most ``size`` records (and dead letters) from the stored checkpoints."""
-        plan = self._plan()
+        self.plan = plan = self._plan()
         self._save_plan(plan)
         self.failures = list(plan.failures)
         reader = _Pass(self, max(1, size))
@@ -144,8 +159,8 @@ class FileCollector:
         first_pass = META_KEY not in stored
         entries = {k: Entry.from_dict(k, v) for k, v in stored.items() if k != META_KEY}
         planner = Planner(entries, start_at_end=first_pass and self.options.start_at == "end",
-                          forget_after=self.options.forget_after)
-        return planner.run(find_files(self.source.paths, self.options.exclude))
+                          forget_after=self.options.forget_after, fs=self.fs)
+        return planner.run(find_files(self.source.paths, self.options.exclude, self.fs))
 
     def _save_plan(self, plan: Plan) -> None:
         """New files, detached inodes, paths and forgotten files: no read position moves, so
@@ -155,6 +170,17 @@ class FileCollector:
             values[META_KEY] = {"first_pass": now_ts()}
         if values or plan.removed:
             self.state.put(self.source.name, values, remove=tuple(plan.removed))
+
+    # reading -----------------------------------------------------------------------------------
+
+    def open_work(self, w: Work) -> _Opened | None:
+        """Open a planned file, or ``None`` if its path now holds another file."""
+        return _open(w)
+
+    def is_final(self, f: IO[bytes], w: Work) -> Callable[[], bool]:
+        """A check for EOF: will this file never grow again? (Else a last line without newline
+        waits for the next pass.)"""
+        return _final_check(f, w)
 
 
 def _unread(w: Work) -> int:
@@ -167,6 +193,7 @@ class _Pass:
     """The reading half of one pass: files in order, lines into batches."""
 
     def __init__(self, owner: FileCollector, size: int) -> None:
+        self.owner = owner
         self.name = owner.source.name
         self.max_line = owner.options.max_line_bytes
         self.encoding = owner.options.encoding
@@ -185,7 +212,7 @@ class _Pass:
 
     def _file(self, w: Work) -> Iterator[Batch]:
         try:
-            f = _open(w)
+            f = self.owner.open_work(w)
         except FileNotFoundError:
             return  # vanished since planning: nothing to read
         except OSError as exc:
@@ -204,7 +231,7 @@ class _Pass:
             self.dirty[w.entry.fid] = w.entry
 
     def _read(self, f: IO[bytes], w: Work) -> Iterator[Batch]:
-        final = _final_check(f, w)
+        final = self.owner.is_final(f, w)
         for piece in read_lines(f, w.entry.offset, max_line=self.max_line, final=final):
             if isinstance(piece, LongLine):
                 self._long(piece, w)

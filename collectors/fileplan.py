@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import IO, Protocol
 
 from collectors.fileid import (
     FP_BYTES,
@@ -33,6 +34,57 @@ from soc.ecs import format_ts, parse_ts
 
 TAIL_BYTES = 1 << 20
 """How far back ``start_at: end`` looks for the end of the last complete line."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """What planning needs to know of a file: where it lives, how big it is, what it is."""
+
+    dev: int
+    ino: int
+    size: int
+    regular: bool
+
+
+class FileSystem(Protocol):
+    """Where a source's files live: the local disk, or a remote host (``collectors.sftp``).
+
+    ``stable_inodes`` is false when ``ino`` is only a stand-in (a hash of the path, for servers
+    that give no inode): a file that shrank is then taken for a new one.
+    """
+
+    stable_inodes: bool
+
+    def glob(self, pattern: str) -> list[str]:
+        """Paths matching ``pattern`` (``**`` recurses)."""
+        ...
+
+    def stat(self, path: str) -> FileStat:
+        """Follows symlinks; raises :class:`FileNotFoundError` (or another ``OSError``)."""
+        ...
+
+    def open(self, path: str) -> IO[bytes]:
+        """Open for binary reading, seekable."""
+        ...
+
+
+class LocalFS:
+    """The local disk."""
+
+    stable_inodes = True
+
+    def glob(self, pattern: str) -> list[str]:
+        return glob.glob(pattern, recursive=True)
+
+    def stat(self, path: str) -> FileStat:
+        st = os.stat(path)
+        return FileStat(st.st_dev, st.st_ino, st.st_size, stat.S_ISREG(st.st_mode))
+
+    def open(self, path: str) -> IO[bytes]:
+        return open(path, "rb")
+
+
+LOCAL = LocalFS()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +133,13 @@ class Plan:
     removed: list[str] = field(default_factory=list)
 
 
-def find_files(patterns: Iterable[str], exclude: Iterable[str]) -> list[str]:
+def find_files(patterns: Iterable[str], exclude: Iterable[str],
+               fs: FileSystem = LOCAL) -> list[str]:
     """Regular-file candidates matching the globs, minus the excluded ones, sorted."""
     excluded = tuple(exclude)
     found: set[str] = set()
     for pattern in patterns:
-        found.update(glob.glob(pattern, recursive=True))
+        found.update(fs.glob(pattern))
     return sorted(p for p in found if not _excluded(p, excluded))
 
 
@@ -95,27 +148,27 @@ def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def look(path: str) -> Seen | FileFailure | None:
+def look(path: str, fs: FileSystem = LOCAL) -> Seen | FileFailure | None:
     """Stat a file and read its first bytes; ``None`` if it vanished or is not a regular file."""
     try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
+        st = fs.stat(path)
+        if not st.regular:
             return None
         gz = is_compressed(path)
-        head = _head(path, gz)
+        head = _head(fs, path, gz)
     except FileNotFoundError:
         return None
     except (OSError, EOFError, zlib.error) as exc:
         return FileFailure(path, describe(exc))
-    return Seen(path, st.st_dev, st.st_ino, st.st_size, gz, head)
+    return Seen(path, st.dev, st.ino, st.size, gz, head)
 
 
-def _head(path: str, gz: bool) -> bytes:
-    if gz:
-        with gzip.open(path, "rb") as zf:
-            return zf.read(FP_BYTES)
-    with open(path, "rb") as f:
-        return f.read(FP_BYTES)
+def _head(fs: FileSystem, path: str, gz: bool) -> bytes:
+    with fs.open(path) as raw:
+        if gz:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as zf:
+                return zf.read(FP_BYTES)
+        return raw.read(FP_BYTES)
 
 
 def describe(exc: BaseException) -> str:
@@ -135,7 +188,9 @@ class Planner:
     """Matches the files found to the stored entries of one source."""
 
     def __init__(self, entries: dict[str, Entry], *, start_at_end: bool,
-                 forget_after: timedelta, now: datetime | None = None) -> None:
+                 forget_after: timedelta, now: datetime | None = None,
+                 fs: FileSystem = LOCAL) -> None:
+        self.fs = fs
         self.entries = entries
         self.start_at_end = start_at_end
         self.forget_after = forget_after
@@ -150,7 +205,7 @@ class Planner:
     def run(self, paths: list[str]) -> Plan:
         seen: list[Seen] = []
         for path in paths:
-            item = look(path)
+            item = look(path, self.fs)
             if isinstance(item, FileFailure):
                 self.plan.failures.append(item)
                 self._claim_inode(path)
@@ -188,13 +243,17 @@ class Planner:
             return False
         if entry.fid in self.claimed:
             return True  # the same file by another path (symlink, hard link): read it once
-        if entry.matches(s.head) and s.size >= entry.offset:
+        if entry.matches(s.head) and s.size >= entry.offset and self._not_shrunk(entry, s):
             if entry.offset == 0:
                 return False  # nothing read yet: a copy of a known file is checked for first
             self._take(entry, s, "plain")
             return True
         self._detach(entry)  # the inode holds something else now: truncated or reused
         return False
+
+    def _not_shrunk(self, entry: Entry, s: Seen) -> bool:
+        """Without real inodes, a file smaller than when last seen was truncated: a new one."""
+        return self.fs.stable_inodes or s.size >= entry.size
 
     def _by_content(self, s: Seen, here: Entry | None) -> bool:
         """A file that starts like an unclaimed entry is a copy of it.
@@ -246,7 +305,7 @@ class Planner:
         if s.gz:
             entry.done = True
         else:
-            entry.offset = last_line_end(s.path, s.size)
+            entry.offset = last_line_end(s.path, s.size, self.fs)
 
     def _take(self, entry: Entry, s: Seen, kind: str) -> None:
         self.claimed[entry.fid] = kind
@@ -294,10 +353,10 @@ class Planner:
     def _claim_inode(self, path: str) -> None:
         """A file we cannot read still exists: its entry must not be taken for gone."""
         try:
-            st = os.stat(path)
+            st = self.fs.stat(path)
         except OSError:
             return
-        entry = self._on_inode(st.st_dev, st.st_ino, gz=is_compressed(path))
+        entry = self._on_inode(st.dev, st.ino, gz=is_compressed(path))
         if entry is not None:
             self.claimed[entry.fid] = "failed"
 
@@ -314,10 +373,10 @@ class Planner:
                 self.plan.changed.pop(e.fid, None)
 
 
-def last_line_end(path: str, size: int) -> int:
+def last_line_end(path: str, size: int, fs: FileSystem = LOCAL) -> int:
     """The offset just past the last newline (``start_at: end``): history is skipped, a line
     being written is not cut. With no newline in the last MiB, the file's size."""
-    with open(path, "rb") as f:
+    with fs.open(path) as f:
         start = max(0, size - TAIL_BYTES)
         f.seek(start)
         tail = f.read(size - start)
