@@ -59,6 +59,17 @@ sources:
     parser: auto
     system: cong-ttdt
     expected_interval: 1d
+reports:                       # who reports; see docs/configuration.md (Reports)
+  place: Hà Giang
+  organization: {{name: Trung tâm Thông tin - Công báo, owner_agency: Văn phòng UBND tỉnh,
+                 address: "1 Nguyễn Trãi, TP Hà Giang", phone: 0219 3860 000,
+                 email: ttcb@example.gov.vn}}
+  contact: {{name: Nguyễn Văn An, title: Chuyên viên giám sát, phone: 0912 000 111,
+            email: an.nv@example.gov.vn}}
+  signatory: {{authority: KT. GIÁM ĐỐC, title: PHÓ GIÁM ĐỐC, name: Trần Thị Bình}}
+  systems:
+    cong-ttdt: {{os: Ubuntu 22.04 LTS, services: [web], measures: [firewall],
+                domains: [cong.example.gov.vn], purpose: Cổng thông tin điện tử của tỉnh}}
 """
 
 
@@ -135,6 +146,7 @@ class DemoResult:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # soc.alerts.summary_row
     incident: dict[str, Any] = field(default_factory=dict)  # opened from the alerts
     due: list[dict[str, Any]] = field(default_factory=list)  # soc.incidents.DueItem rows
+    reports: list[Path] = field(default_factory=list)  # the notice and the weekly report
 
 
 def _failures(events: list[Event]) -> list[dict[str, Any]]:
@@ -172,7 +184,31 @@ def run_demo(directory: Path) -> DemoResult:
     if result.alerts:
         result.incident, result.due = open_demo_incident(config, [a["id"] for a in
                                                                   result.alerts])
+        result.reports = write_demo_reports(config, directory / "reports",
+                                            str(result.incident["id"]))
     return result
+
+
+def write_demo_reports(config: Config, folder: Path, incident_id: str) -> list[Path]:
+    """The story's incident notice (the next report due under the profile) and the weekly
+    monitoring report of this week, as HTML and DOCX under ``folder``."""
+    from soc.reports.incident import incident_document
+    from soc.reports.period import containing
+    from soc.reports.periodic import periodic_document
+    from soc.reports.render import Format, render
+
+    week = containing("week", datetime.now(UTC).astimezone(config.tz).date(), config.tz)
+    written = []
+    with open_store(config, readonly=True) as store:
+        notice, duty = incident_document(store, config, incident_id)
+        weekly = periodic_document(store, config, "weekly", week)
+    folder.mkdir(parents=True, exist_ok=True)
+    for doc, name in ((notice, f"{incident_id}-{duty.id}"), (weekly, f"weekly-{week.code}")):
+        for fmt in (Format.HTML, Format.DOCX):
+            path = folder / f"{name}.{fmt.value}"
+            path.write_bytes(render(doc, fmt))
+            written.append(path)
+    return written
 
 
 def open_demo_incident(config: Config, alert_ids: list[str]) -> tuple[dict[str, Any],

@@ -65,8 +65,12 @@ def _show(r: DemoResult) -> None:
         click.echo(f"\n== Reports due under profile {r.incident['profile']} ==")
         emit_rows([{**d, "deadline": d["deadline"] or d["rule"]} for d in r.due
                    if d["kind"] == "report"], ["deadline", "left", "step", "title", "to"])
+    if r.reports:
+        click.echo("\n== Reports written (soc report due lists what else is due) ==")
+        for path in r.reports:
+            click.echo(str(path))
     info(f"\nExplore: soc -c {r.config} search 'source.ip:203.0.113.45' --since 1d; "
-         f"soc -c {r.config} status; soc -c {r.config} incidents due")
+         f"soc -c {r.config} status; soc -c {r.config} report due")
 
 
 @click.group("config")
