@@ -71,11 +71,13 @@ def _heading(doc: object) -> None:
     center = WD_ALIGN_PARAGRAPH.CENTER
     table = doc.add_table(rows=1, cols=2)  # type: ignore[attr-defined]
     _no_borders(table)
+    table.autofit = False
     left, right = table.rows[0].cells
+    left.width, right.width = (Mm(70), Mm(95)) if not LANDSCAPE[0] else (Mm(110), Mm(142))
     _first(left, "{{ doc.heading.agency }}", align=center)
     _para(left, "{{ doc.heading.organization or EMPTY }}", bold=True, align=center)
     _para(left, "{{ doc.heading.number }}", align=center)
-    _first(right, "{{ NATION }}", bold=True, align=center)
+    _first(right, "{{ NATION }}", bold=True, align=center).runs[0].font.size = Pt(12)
     _para(right, "{{ MOTTO }}", bold=True, align=center)
     _para(right, "{{ doc.heading.place_date }}", italic=True, align=center)
 
@@ -124,7 +126,11 @@ def _signature(doc: object) -> None:
     _para(right, "{{ doc.signature.name }}", bold=True, align=center)
 
 
+LANDSCAPE = [False]  # the page of the template being built (the heading's column widths)
+
+
 def build(landscape: bool) -> Document:
+    LANDSCAPE[0] = landscape
     doc = Document()
     style = doc.styles["Normal"]
     style.font.name = FONT

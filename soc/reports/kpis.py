@@ -13,7 +13,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from soc.config import Config
@@ -80,8 +80,9 @@ def event_figures(store: Store, config: Config, fig: Figures) -> None:
     p, q = fig.period, fig.scope.query()
     since, until = p.since, p.until
     interval = "1h" if p.kind == "day" else "1d"
-    fig.events_trend = _pairs(store.aggregate(q, since=since, until=until, interval=interval,
-                                              timezone=config.timezone), "@timestamp")
+    found = dict(_pairs(store.aggregate(q, since=since, until=until, interval=interval,
+                                        timezone=config.timezone), "@timestamp"))
+    fig.events_trend = [(ts, found.get(ts, 0)) for ts in buckets(p, interval)]
     fig.events_by_dataset = _pairs(store.aggregate(q, since=since, until=until,
                                                    group_by=["event.dataset"]), "event.dataset")
     pairs = store.aggregate(q, since=since, until=until,
@@ -95,6 +96,16 @@ def event_figures(store: Store, config: Config, fig: Figures) -> None:
     fig.events_by_system = systems.most_common()
     fig.changes = store.aggregate(fig.scope.query(CHANGE_QUERY), since=since, until=until,
                                   group_by=["labels.system", "event.action"], top=20)
+
+
+def buckets(period: Period, interval: str) -> list[str]:
+    """Every bucket start of the period (the store leaves empty buckets out)."""
+    step = timedelta(hours=1) if interval == "1h" else timedelta(days=1)
+    out, at = [], period.since.astimezone(UTC)
+    while at < period.until:
+        out.append(format_ts(at))
+        at += step
+    return out
 
 
 def alert_figures(store: Store, fig: Figures) -> None:
