@@ -96,20 +96,32 @@ def parse_record(
 ) -> Event:
     """Parse ``record`` and complete the event for the store.
 
-    Adds ``event.id`` (``record.id``), ``event.original`` (the text, unless ``keep_original`` is
-    false), ``event.ingested`` (``ingested``, a canonical timestamp the caller computes once per
-    batch; now if None) and ``record.fields`` for the keys the parser did not set itself.
-    Raises :class:`ParseError` when the parser does, or when it left out ``@timestamp`` or
+    A record that carries an event its collector built (:attr:`RawRecord.event`) is not
+    parsed: that event is checked and completed in place. Adds ``event.id`` (``record.id``),
+    ``event.original`` (the text, when there is one and ``keep_original`` is true),
+    ``event.ingested`` (``ingested``, a canonical timestamp the caller computes once per batch;
+    now if None) and ``record.fields`` for the keys the event does not set itself.
+    Raises :class:`ParseError` when the parser does, or when the event lacks ``@timestamp`` or
     ``event.dataset``.
     """
-    event = parser.parse(record.text, ctx)
-    if not (event.get("@timestamp") and event.get("event.dataset")):
-        missing = [key for key in REQUIRED if not event.get(key)]
-        raise ParseError(f"parser {parser.name!r} gave no {' and no '.join(missing)}")
-    if record.fields:
-        event = {**record.fields, **event}  # the parser knows better than the transport
+    event = record.event
+    if event is None:
+        event = parser.parse(record.text, ctx)
+        _check(event, f"parser {parser.name!r} gave")
+        if record.fields:
+            event = {**record.fields, **event}  # the parser knows better than the transport
+    else:
+        _check(event, "the collector's event has")
+        for key, value in record.fields.items():
+            event.setdefault(key, value)
     event["event.id"] = record.id
-    if keep_original:
+    if keep_original and record.text:
         event["event.original"] = record.text
     event["event.ingested"] = ingested or now_ts()
     return event
+
+
+def _check(event: Event, who: str) -> None:
+    if not (event.get("@timestamp") and event.get("event.dataset")):
+        missing = [key for key in REQUIRED if not event.get(key)]
+        raise ParseError(f"{who} no {' and no '.join(missing)}")

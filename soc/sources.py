@@ -2,7 +2,9 @@
 
 A collector yields :class:`Batch` es of :class:`RawRecord` s and is told to commit a batch's
 checkpoint only after the store has committed its events. A parser turns one record's text into an
-event. Both are plugins (entry point groups ``soc.collectors`` and ``soc.parsers``).
+event; a collector that already holds the event (the network sensor) hands it over in
+:attr:`RawRecord.event` instead. Both are plugins (entry point groups ``soc.collectors`` and
+``soc.parsers``).
 """
 
 from __future__ import annotations
@@ -22,12 +24,19 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class RawRecord:
-    """One record as read: its text, its deterministic id, and what the transport knows of it."""
+    """One record as read: its text, its deterministic id, and what the transport knows of it.
+
+    ``event``: an event the collector built itself (a flat ECS dict with at least
+    ``@timestamp`` and ``event.dataset``). The pipeline then uses it instead of parsing
+    ``text`` and completes it in place (the collector gives it away); ``text`` may be empty,
+    and only a non-empty one becomes ``event.original``.
+    """
 
     text: str
     id: str
     fields: dict[str, Any] = field(default_factory=dict)  # log.file.path, log.offset, host.name...
     origin: str = ""  # where it came from, for people: "path:offset", "udp 10.0.0.1:514"
+    event: Event | None = None  # pre-built by the collector: no parsing
 
 
 @dataclass(slots=True)

@@ -540,6 +540,46 @@ def test_parse_record_requires_timestamp_and_dataset() -> None:
     assert info.value.message == "parser 'sloppy' gave no @timestamp and no event.dataset"
 
 
+class Refuses:
+    """A parser that must not be called: the record carries its event."""
+
+    name: ClassVar[str] = "refuses"
+    priority: ClassVar[int] = 99
+
+    def sniff(self, text: str) -> bool:
+        return False
+
+    def parse(self, text: str, ctx: ParseContext) -> Event:
+        raise AssertionError("parsed a record that carries its event")
+
+
+def test_parse_record_uses_the_event_the_collector_built() -> None:
+    built = {"@timestamp": TS, "event.dataset": "network.flow", "log.file.path": "/own/path"}
+    record = RawRecord(text="", id="f00d", event=built,
+                       fields={"log.file.path": "/cap.pcap", "host.name": "sensor1"})
+    ev = parse_record(Refuses(), record, CTX, ingested="2026-11-24T03:00:00.000Z")
+    assert ev is built  # completed in place: no copy
+    assert ev == {"@timestamp": TS, "event.dataset": "network.flow",
+                  "log.file.path": "/own/path", "host.name": "sensor1", "event.id": "f00d",
+                  "event.ingested": "2026-11-24T03:00:00.000Z"}  # no event.original: no text
+
+
+def test_parse_record_keeps_the_text_of_a_built_event_as_original() -> None:
+    record = RawRecord(text="the line", id="f00d",
+                       event={"@timestamp": TS, "event.dataset": "x.y"})
+    assert parse_record(Refuses(), record, CTX)["event.original"] == "the line"
+    record = RawRecord(text="the line", id="f00d",
+                       event={"@timestamp": TS, "event.dataset": "x.y"})
+    assert "event.original" not in parse_record(Refuses(), record, CTX, keep_original=False)
+
+
+def test_parse_record_checks_a_built_event_too() -> None:
+    record = RawRecord(text="", id="f00d", event={"event.dataset": "network.flow"})
+    with pytest.raises(ParseError) as info:
+        parse_record(Refuses(), record, CTX)
+    assert info.value.message == "the collector's event has no @timestamp"
+
+
 MORE_VARIANTS = [
     ("su[1]: Successful su for root by alice", "su", "success", "alice", None),
     ("su[1]: + pts/0 alice:root", "su", "success", "alice", None),
