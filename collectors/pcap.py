@@ -3,7 +3,9 @@ that live capture fills).
 
 ``pcap``: files and directories of pcap/pcapng (``paths``; directories are walked for
 ``.pcap``, ``.pcapng``, ``.cap``, ``.dmp``). Each file goes through its own
-:class:`~collectors.netsensor.Sensor`; events travel as compact JSON for the ``netevent`` parser.
+:class:`~collectors.netsensor.Sensor`, whose events the records carry as they are
+(:attr:`soc.sources.RawRecord.event`: nothing to parse, and no ``event.original``: a packet has
+no text).
 Checkpoint per file, keyed by its identity (a hash of its first 64 KiB, so a copy or a renamed file
 is not read again): the frames done, whether it was read to its end, and the sensor's counters.
 A pass interrupted inside a file decodes that file again from its first frame and drops the events
@@ -14,6 +16,9 @@ uninterrupted pass (flows spanning the checkpoint included), and event ids
 Options: ``recursive`` (default true), ``min_age`` (skip files modified more recently, e.g.
 ``2m`` for a directory that ``tcpdump -G`` is still writing; default 0), and the sensor limits of
 the ``network:`` section (``max_flows``, ``idle_timeout``...), which they override.
+
+``netcapture``: the spool holds the events as JSON (it is bytes on disk, shared with another
+process); each is loaded once, straight into the record's event.
 """
 
 from __future__ import annotations
@@ -25,13 +30,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import orjson
+
 from collectors.netsensor import Sensor, SensorConfig
 from collectors.netsensor.capfile import SUFFIXES, CaptureFileError, frames, identity, is_capture
-from collectors.netsensor.parser import dumps
+from collectors.netsensor.events import MODULE
 from collectors.spool import SpoolCollector
 from soc.capture import SENSOR_KEYS, load_network_config, sensor_limits
 from soc.config import Config, Source, _Reader
-from soc.ecs import Event, event_id, now_ts
+from soc.ecs import event_id, now_ts
 from soc.errors import ConfigError
 from soc.models import DeadLetter
 from soc.sources import Batch, RawRecord
@@ -39,7 +46,6 @@ from soc.state import StateStore
 from soc.timeutil import parse_duration
 
 PARSER = "netevent"
-_ID_MARK = '"event.id":"'
 
 
 def new_sensor(ident: str, limits: dict[str, Any], observer: dict[str, Any] | None) -> Sensor:
@@ -167,7 +173,15 @@ class _FileReader:
                         yield self._batch(complete=False)
         except CaptureFileError as exc:
             self.dead.append(self.owner.dead(self.path, self.fid, "open", str(exc)))
-        sensor.flush()
+        yield from self._flush(size)
+
+    def _flush(self, size: int) -> Iterator[Batch]:
+        """End the flows still open, ``size`` at a time: at the end of a capture with 100k open
+        flows, one batch of them all would hold 100k events at once."""
+        while not self.sensor.flush(size):
+            self._take(final=True)
+            if len(self.records) >= size:
+                yield self._batch(complete=False)
         self._take(final=True)
         yield self._batch(complete=True)
 
@@ -175,8 +189,8 @@ class _FileReader:
         events = self.sensor.take()
         if self.sensor.index <= self.skip and not final:
             return  # stored by an earlier pass
-        path = self.path
-        self.records.extend(_record(ev, self.field, path) for ev in events)
+        fields, path = self.field, self.path
+        self.records.extend(RawRecord("", ev["event.id"], fields, path, ev) for ev in events)
 
     def _cut_file(self) -> None:
         index = self.sensor.index - 1
@@ -192,15 +206,12 @@ class _FileReader:
         return batch
 
 
-def _record(event: Event, fields: dict[str, Any], path: str) -> RawRecord:
-    return RawRecord(text=dumps(event), id=event["event.id"], fields=fields,
-                     origin=f"{path} {event['event.dataset']} {event['@timestamp']}")
-
-
 class CaptureSpoolCollector(SpoolCollector):
     """Drains the spool that :func:`soc.capture.run_capture` fills (source type
-    ``netcapture``): the syslog spool's reader, with the sensor's own event ids and no
-    sender fields (the sender of a captured event is the capture itself)."""
+    ``netcapture``): the syslog spool's reader, with the sensor's events loaded from their
+    JSON into the records (their own ids, no sender fields: the sender of a captured event is
+    the capture itself). A record that is not a sensor event keeps its text, which the
+    ``netevent`` parser then turns into a dead letter with the reason."""
 
     parser: ClassVar[str] = PARSER
 
@@ -213,14 +224,19 @@ class CaptureSpoolCollector(SpoolCollector):
         for batch in super().batches(size):
             for record in batch.records:
                 record.fields = {"event.created": record.fields.get("event.created")}
-                record.id = _event_id(record.text) or record.id
+                _load_event(record)
             batch.parser = PARSER
             yield batch
 
 
-def _event_id(text: str) -> str | None:
-    at = text.find(_ID_MARK, 0, 400)
-    if at < 0:
-        return None
-    start = at + len(_ID_MARK)
-    return text[start:text.find('"', start)]
+def _load_event(record: RawRecord) -> None:
+    """The sensor event a spooled record holds, into ``record.event`` (its text then goes:
+    the event is all there is to keep)."""
+    try:
+        event = orjson.loads(record.text)
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(event, dict) and event.get("event.module") == MODULE:
+        record.event = event
+        record.id = event.get("event.id") or record.id
+        record.text = ""

@@ -54,6 +54,7 @@ LINK_EN10MB, LINK_RAW = 1, 101
 SENSOR_KEYS = {"max_flows": int, "inspect_packets": int, "max_pending_dns": int,
                "max_arp": int, "idle_timeout": float, "dns_timeout": float, "linger": float}
 SPOOL_SEGMENT = 16 << 20
+FLUSH_CHUNK = 5000  # flows ended, and their events spooled, at a time when the capture stops
 Sink = Callable[[list[Event]], None]
 
 
@@ -230,10 +231,7 @@ def _run(config: Config, sock: socket.socket, interface: str, stop_event: thread
     report = CaptureReport(interface)
     try:
         _loop(sock, sensor, out, stop_event, flush_interval, report, interface == "lo")
-        sensor.flush()
-        events = sensor.take()
-        out(events)
-        report.events += len(events)
+        _flush(sensor, out, report)
     finally:
         report.kernel_drops += kernel_stats(sock)[1]
         report.sensor = sensor.stats.to_dict()
@@ -293,6 +291,16 @@ def _loop(sock: socket.socket, sensor: Any, sink: Sink, stop: threading.Event,
             report.events += len(events)
             report.kernel_drops += kernel_stats(sock)[1]
             next_flush = time.monotonic() + interval
+
+
+def _flush(sensor: Any, sink: Sink, report: CaptureReport) -> None:
+    """End the open flows, :data:`FLUSH_CHUNK` at a time (100k open flows are 100k events)."""
+    done = False
+    while not done:
+        done = sensor.flush(FLUSH_CHUNK)
+        events = sensor.take()
+        sink(events)
+        report.events += len(events)
 
 
 def check_capture_config(config: Config) -> NetworkConfig:

@@ -118,6 +118,7 @@ def test_ingest_into_the_store_once(tmp_path: Path, ng: bool) -> None:
     http = next(e for e in events if e["event.dataset"] == "network.http")
     assert (http["url.domain"], http["http.response.status_code"]) == (
         "portal.hagiang.gov.vn", 200)
+    assert not [e for e in events if "event.original" in e]  # the event itself, not its JSON
     lag = report.sources[0].lag
     assert (lag["files"], lag["packets"], lag["truncated"], lag["malformed"]) == (0, 20, 1, 1)
     again = ingest(config, [str(path)], detect=False)
@@ -153,6 +154,62 @@ def test_resume_inside_a_file_gives_the_uninterrupted_events(tmp_path: Path) -> 
     assert len(set(expected)) == 9
 
 
+def test_records_carry_the_sensor_events(tmp_path: Path) -> None:
+    coll, _ = collector(tmp_path, write_pcap(tmp_path / "cap.pcap", traffic()))
+    records = [r for b in coll.batches(100) for r in b.records]
+    assert {(r.text, r.id == r.event["event.id"]) for r in records if r.event} == {("", True)}
+    assert len([r for r in records if r.event]) == len(records) == 9
+
+
+def test_flows_open_at_the_end_come_in_batches_of_the_size(tmp_path: Path) -> None:
+    syslog: list[Packet] = [Ether() / IP(src=f"10.20.1.{i}", dst="10.20.0.5")
+                            / UDP(sport=514, dport=514) for i in range(50)]
+    coll, _ = collector(tmp_path, write_pcap(tmp_path / "cap.pcap", stamp(syslog)))
+    batches = list(coll.batches(10))
+    assert [len(b.records) for b in batches] == [10, 10, 10, 10, 10]
+    assert [b.checkpoint[next(iter(b.checkpoint))]["complete"] for b in batches] == [
+        False, False, False, False, True]
+    coll.commit(batches[1])  # then the process dies: the next pass ends them all again
+    again, _ = collector(tmp_path, tmp_path / "cap.pcap")
+    assert len(ids(again.batches(10))) == 50
+
+
+def test_live_capture_spool_into_the_store(tmp_path: Path) -> None:
+    from collectors.netsensor import Sensor
+    from soc.capture import CaptureConfig, SpoolSink, capture_source
+    from soc.pipeline import Pipeline
+    from soc.spool import SpoolWriter, encode, spool_dir
+
+    config = load_config(None, data_dir=tmp_path / "data")
+    settings = CaptureConfig("eth9")
+    source = capture_source(settings)
+    sensor = Sensor("live", observer={"observer.ingress.interface.name": "eth9"})
+    for i, pkt in enumerate(traffic()[:8]):
+        sensor.feed(T0 + i, bytes(pkt), 1)
+    sensor.flush()
+    taken = sensor.take()
+    sink = SpoolSink(config, source.name)
+    sink(taken)
+    sink.close()
+    writer = SpoolWriter(spool_dir(config.data_dir, source.name), 1 << 20)
+    writer.open()
+    writer.write([encode(b'{"not": "a sensor event"}', T0, (0, 0, b""))])
+    writer.close()
+    with open_store(config) as store:
+        state = StateStore(tmp_path / "state.db")
+        report = Pipeline(config, store, state).run_source(source)
+        state.close()
+        events = list(store.search("*", limit=None))
+        dead = store.dead_letters()
+    assert (report.events, report.dead_letters, report.error) == (2, 1, None)
+    assert sorted(e["event.dataset"] for e in events) == ["network.flow", "network.http"]
+    assert {e["event.id"] for e in events} == {e["event.id"] for e in taken}
+    assert all(e["event.created"] and "event.original" not in e and "log.source.address" not in e
+               and e["observer.ingress.interface.name"] == "eth9" for e in events)
+    assert [d.reason for d in dead] == [
+        "not a network sensor event (event.module is not netsensor)"]
+
+
 def test_cut_file_and_non_capture_become_dead_letters(tmp_path: Path) -> None:
     full = write_pcap(tmp_path / "full.pcap", traffic()[:8])
     (tmp_path / "cut.pcap").write_bytes(full.read_bytes()[:-30])
@@ -178,8 +235,9 @@ def test_sensor_limits_from_the_config_and_the_source(tmp_path: Path) -> None:
     batches = list(coll.batches(100))
     for batch in batches:
         coll.commit(batch)
-    events = [r.text for b in batches for r in b.records]
-    assert sum('"netsensor.flow.end_reason":"evicted"' in t for t in events) == 2
+    events = [r.event for b in batches for r in b.records]
+    assert sum(e is not None and e["netsensor.flow.end_reason"] == "evicted"
+               for e in events) == 2
     assert coll.lag()["evicted"] == 2
     with pytest.raises(ConfigError, match="unknown key 'snaplen'"):
         PcapCollector(Source("caps", "pcap", (str(path),), options={"snaplen": 1}), state, config)

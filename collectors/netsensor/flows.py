@@ -196,9 +196,14 @@ class FlowTable:
             del flows[flow.key]
             self.ended(flow, "idle")
 
-    def flush(self) -> None:
-        """End every open flow (end of input, shutdown)."""
-        for flow in list(self.flows.values()):
+    def flush(self, limit: int | None = None) -> int:
+        """End every open flow (end of input, shutdown), or the ``limit`` least recently seen;
+        how many were ended."""
+        flows = self.flows
+        count = len(flows) if limit is None else min(limit, len(flows))
+        for _ in range(count):
+            _, flow = flows.popitem(last=False)
             self.ended(flow, "end_of_input")
-        self.flows.clear()
-        self.closed.clear()
+        if not flows:
+            self.closed.clear()
+        return count

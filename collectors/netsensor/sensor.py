@@ -113,11 +113,16 @@ class Sensor:
         self.flows.sweep(now)
         self._dns_sweep(now)
 
-    def flush(self) -> None:
-        """End everything still open (end of input)."""
-        self.flows.flush()
-        for key in list(self.dns):
-            self._dns_unanswered(key)
+    def flush(self, limit: int | None = None) -> bool:
+        """End what is still open (end of input): every flow and pending DNS query, or at most
+        ``limit`` of them, oldest first, so that the caller can take the events in batches.
+        True when nothing is left open."""
+        ended = self.flows.flush(limit)
+        dns = self.dns
+        while dns and (limit is None or ended < limit):
+            self._dns_unanswered(next(iter(dns)))
+            ended += 1
+        return not (self.flows.flows or dns)
 
     def take(self) -> list[Event]:
         """The events produced since the last call."""
