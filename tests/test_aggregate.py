@@ -118,3 +118,28 @@ def test_elasticsearch_request_and_rows() -> None:
          "@timestamp": "2025-11-23T17:00:00.000Z", "count": 2}]
     assert aggs.request([], None, 0, None) == {}
     assert aggs.rows(None, [], False, 4) == [{"count": 4}]
+
+
+def test_embedded_cache_answers_again_and_follows_new_events(tmp_path: Path) -> None:
+    from soc.stores.sqlite import SQLiteStore
+
+    path = tmp_path / "store.db"
+    with SQLiteStore.open_path(path) as store:
+        store.write_events(EVENTS)
+        first = store.aggregate(group_by=["source.ip"], interval="1d")
+        cached = store.db.execute("SELECT count(*) FROM agg_cache").fetchone()[0]
+        assert cached == 5  # one row per partition (day, level) of the window
+        assert store.aggregate(group_by=["source.ip"], interval="1d") == first
+        store.write_events([ev(9, "2026-11-24T05:00:00.000Z", **{"source.ip": "203.0.113.9"})])
+        assert store.aggregate(group_by=["source.ip"], top=1) == [
+            {"source.ip": "203.0.113.9", "count": 4}]
+    with SQLiteStore.open_path(path, readonly=True) as reader:
+        assert reader.aggregate(group_by=["source.ip"], top=1) == [
+            {"source.ip": "203.0.113.9", "count": 4}]
+
+
+def test_windows_off_the_hour_are_counted_directly(store: Store) -> None:
+    rows = store.aggregate(since=utc("2026-11-23T16:59:59.999000"),
+                           until=utc("2026-11-24T02:30:00"), group_by=["source.ip"])
+    assert rows == [{"source.ip": "203.0.113.9", "count": 2},
+                    {"source.ip": "198.51.100.7", "count": 1}]

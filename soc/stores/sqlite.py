@@ -24,6 +24,7 @@ from soc.ecs import Event, format_ts, normalize_ts, parse_ts
 from soc.errors import NotFoundError, StoreError, StoreLockedError
 from soc.models import Alert, AlertQuery, AuditEntry, DeadLetter, RuleHit
 from soc.search import MATCH_ALL, compile_query, setup_connection
+from soc.stores import sqlite_aggs
 from soc.stores.base import (
     RetentionItem,
     Store,
@@ -475,6 +476,10 @@ class SQLiteStore(Store):
         ``event.dataset`` from their columns)."""
         fields = list(group_by)
         keys = [_key_sql(f) for f in fields]
+        step = bucket_seconds(interval) if interval is not None else None
+        if sqlite_aggs.usable(since, until, step, utc_offset(timezone, since)):
+            return self._aggregate_hourly(query, since, until, fields, step,
+                                          utc_offset(timezone, since), top)
         if interval is not None:
             step, offset = bucket_seconds(interval), utc_offset(timezone, since)
             keys.append(f"((CAST(strftime('%s', substr(ts, 1, 19)) AS INTEGER) + {offset}) "
@@ -493,6 +498,28 @@ class SQLiteStore(Store):
             sql, args = _grouped(arms, names, len(fields), top)
             rows = self._rows(sql, [*params, *window_params] * len(tables) + args)
             out = [_agg_row(fields, names, row, interval is not None) for row in rows]
+        return sorted(out, key=lambda r: aggregate_order(r, fields))
+
+    def _aggregate_hourly(self, query: str, since: datetime | None, until: datetime | None,
+                          fields: list[str], step: int | None, offset: int,
+                          top: int | None) -> list[dict[str, Any]]:
+        """:meth:`aggregate` for windows and buckets on whole hours: per partition, grouped by
+        the fields and the UTC hour, cached (:mod:`soc.stores.sqlite_aggs`)."""
+        where, params = compile_query(query, columns=_COLUMNS)
+        with self._errors("cannot aggregate events"):
+            wanted = {t for _day, ts in self._days(since, until, descending=False) for t in ts}
+            partitions = [(n, e) for n, e in self.db.execute(
+                "SELECT name, events FROM partitions ORDER BY day, level") if n in wanted]
+            counts = sqlite_aggs.hourly(
+                self.db, partitions, [_key_sql(f) for f in fields], where, params, since=since,
+                until=until, step=step, offset=offset, top=top, writable=not self.readonly)
+        out = []
+        for key, count in counts.items():
+            row: dict[str, Any] = dict(zip(fields, key[:-1], strict=True))
+            if step is not None:
+                row["@timestamp"] = format_ts(datetime.fromtimestamp(key[-1], UTC))
+            row["count"] = count
+            out.append(row)
         return sorted(out, key=lambda r: aggregate_order(r, fields))
 
     def _days(self, since: datetime | None, until: datetime | None,
