@@ -73,7 +73,9 @@ def _heading(doc: object) -> None:
     _no_borders(table)
     table.autofit = False
     left, right = table.rows[0].cells
-    left.width, right.width = (Mm(70), Mm(95)) if not LANDSCAPE[0] else (Mm(110), Mm(142))
+    widths = (Mm(68), Mm(97)) if not LANDSCAPE[0] else (Mm(110), Mm(142))
+    for column, cell, width in zip(table.columns, (left, right), widths, strict=True):
+        column.width = cell.width = width  # the grid (LibreOffice) and the cells (Word)
     _first(left, "{{ doc.heading.agency }}", align=center)
     _para(left, "{{ doc.heading.organization or EMPTY }}", bold=True, align=center)
     _para(left, "{{ doc.heading.number }}", align=center)
