@@ -98,6 +98,10 @@ def _fail(message: str, path: Path, node: Any, key: str | None = None) -> Config
 def _text(value: Any, path: Path, node: Any, key: str) -> Text:
     if not isinstance(value, dict) or not {"vi", "en"} <= set(value):
         raise _fail(f"'{key}' must have 'vi' and 'en'", path, node, key)
+    extra = sorted(str(k) for k in value if k not in ("vi", "en"))
+    if extra:  # an unquoted comma in a flow mapping makes a stray key of the text after it
+        raise _fail(f"'{key}' has unknown key(s) {', '.join(extra)}: quote a text that holds a "
+                    "comma", path, node, key)
     return Text.from_dict(value)
 
 

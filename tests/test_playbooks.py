@@ -10,6 +10,7 @@ import pytest
 
 from soc.cacao import to_cacao
 from soc.ecs import parse_ts
+from soc.errors import ConfigError
 from soc.playbooks import (
     Playbook,
     PlaybookError,
@@ -20,7 +21,7 @@ from soc.playbooks import (
     suggest,
     validate_files,
 )
-from soc.profiles import load_profile, report_kinds
+from soc.profiles import load_profile, load_profile_file, report_kinds
 
 SHIPPED = playbook_files()
 
@@ -103,6 +104,18 @@ def test_every_playbook_has_the_reporting_and_closing_phases(
         phases = [p.id for p in book.phases]
         assert phases[0] == "phat_hien" and phases[-1] == "tong_ket", book.id
         assert "bao_cao_ket_thuc" in {s.report for s in book.steps}, book.id
+
+
+def test_titles_are_whole(tmp_path: Path) -> None:
+    direction = load_profile("legacy-mic-2017").duty("xin_y_kien_chi_dao")
+    assert direction is not None
+    assert direction.title.vi == "Báo cáo xin ý kiến chỉ đạo, chỉ huy"
+    broken = tmp_path / "p.yml"
+    broken.write_text("format: 1\nid: p\ntitle: {vi: Một, hai, en: One}\nreports: []\n")
+    with pytest.raises(ConfigError) as err:
+        load_profile_file(broken)
+    assert err.value.line == 3
+    assert "unknown key(s) hai: quote a text that holds a comma" in err.value.message
 
 
 def test_report_kinds_of_both_profiles() -> None:
