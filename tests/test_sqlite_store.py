@@ -159,9 +159,9 @@ def test_migration_from_an_empty_database(path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.touch()
     with SQLiteStore.open_path(path) as store:
-        assert store.stats()["schema_version"] == SCHEMA_VERSION == 1
-    assert tables(path) == ["alerts", "audit", "dead_letters", "incidents", "meta",
-                            "partition_datasets", "partitions", "rule_hits"]
+        assert store.stats()["schema_version"] == SCHEMA_VERSION == len(sqlite_store.MIGRATIONS)
+    assert tables(path) == ["alert_events", "alerts", "audit", "dead_letters", "incidents",
+                            "meta", "partition_datasets", "partitions", "rule_hits"]
     assert pragma(path, "auto_vacuum") == 2  # incremental
     assert pragma(path, "journal_mode") == "wal"
 
@@ -198,13 +198,13 @@ def test_migrations_run_once(path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         db.execute("CREATE TABLE extra (id TEXT PRIMARY KEY)")
 
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, second))
-    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     SQLiteStore.open_path(path).close()
     SQLiteStore.open_path(path).close()
     assert ran == [1]
     assert "extra" in tables(path)
     with SQLiteStore.open_path(path, readonly=True) as store:
-        assert store.stats()["schema_version"] == 2
+        assert store.stats()["schema_version"] == SCHEMA_VERSION + 1
 
 
 def test_failed_migration_changes_nothing(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -215,7 +215,7 @@ def test_failed_migration_changes_nothing(path: Path, monkeypatch: pytest.Monkey
         db.execute("INSERT INTO nowhere VALUES (1)")
 
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", (*sqlite_store.MIGRATIONS, broken))
-    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(StoreError, match=r"^cannot open the store: no such table: nowhere"):
         SQLiteStore.open_path(path)
     assert "half" not in tables(path)
@@ -321,7 +321,8 @@ def test_doctor_all_ok_then_a_missing_partition(path: Path) -> None:
         store.write_events([ev(1, "2026-11-24T08:00:00.000Z")])
     with SQLiteStore.open_path(path, readonly=True) as store:
         assert store.doctor() == [
-            {"check": "schema", "status": "ok", "detail": "version 1 (this soc: 1)"},
+            {"check": "schema", "status": "ok",
+             "detail": f"version {SCHEMA_VERSION} (this soc: {SCHEMA_VERSION})"},
             {"check": "journal mode", "status": "ok", "detail": "wal (expected wal)"},
             {"check": "auto vacuum", "status": "ok", "detail": "2 (expected 2)"},
             {"check": "integrity", "status": "ok", "detail": "quick_check ok"},
