@@ -95,6 +95,17 @@ class EvtxCollector:
     default 1; 0 lets the library use every core), ``ansi_codec`` (default windows-1252).
     """
 
+    MAGIC = b"ElfFile\x00"
+
+    @classmethod
+    def sniff_file(cls, path: Path) -> bool:
+        """Whether ``path`` is an EVTX file (its header magic), for ``soc ingest``."""
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(len(cls.MAGIC)) == cls.MAGIC
+        except OSError:
+            return False
+
     def __init__(self, source: Source, state: StateStore, config: Config) -> None:
         self.source = source
         self.state = state

@@ -233,6 +233,7 @@ class RulesConfig:
     placeholders: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    suppress: timedelta = timedelta(hours=1)  # repeats of a rule+group within it update one alert
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,7 @@ class Config:
             "rules": {
                 "paths": [str(p) for p in self.rules.paths],
                 "placeholders": {k: list(v) for k, v in self.rules.placeholders.items()},
+                "suppress": int(self.rules.suppress.total_seconds()),
             },
         }
 
@@ -476,14 +478,19 @@ def _retention(root: _Reader) -> tuple[dict[int, int], int]:
 
 def _rules(root: _Reader, base: Path) -> RulesConfig:
     r = _Reader(root.data.get("rules"), root.path, "rules", root.line_of("rules"))
-    r.check_keys({"paths", "placeholders"})
+    r.check_keys({"paths", "placeholders", "suppress"})
     placeholders_raw = r.get("placeholders", dict, {})
     placeholders = {}
     for key, value in placeholders_raw.items():
         values = value if isinstance(value, list) else [value]
         placeholders[str(key)] = tuple(str(v) for v in values)
+    suppress_raw = r.get("suppress", (str, int), "1h")
+    try:
+        suppress = parse_duration(suppress_raw)
+    except ValueError as exc:
+        raise r.error(f"rules: suppress: {exc}", r.line_of("suppress")) from None
     return RulesConfig(paths=tuple(Path(_abs(p, base)) for p in r.str_list("paths")),
-                       placeholders=MappingProxyType(placeholders))
+                       placeholders=MappingProxyType(placeholders), suppress=suppress)
 
 
 TOP_KEYS = {"data_dir", "timezone", "store", "inventory", "sources", "retention", "rules",

@@ -18,8 +18,8 @@ import yaml
 
 from soc.config import Config
 from soc.detection.correlation import Correlator, MemoryHitLog
-from soc.detection.loader import RuleIssue
-from soc.detection.stage import Detector, rule_files
+from soc.detection.loader import RuleIssue, rule_files
+from soc.detection.stage import Detector
 from soc.hunt import ScanReport, read_events
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -161,3 +161,12 @@ def test_inventory_enrichment(tmp_path: Path) -> None:
     bound = {"host.ip": "10.10.7.5"}
     inv.enrich(bound, inv.systems["cong-ttdt"])
     assert bound["labels.system"] == "cong-ttdt"
+
+
+def test_alert_suppression_window(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).rules.suppress == timedelta(hours=1)
+    config = load_config(write(tmp_path, GOOD + "rules:\n  suppress: 15m\n"))
+    assert config.rules.suppress == timedelta(minutes=15)
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD + "rules:\n  suppress: often\n"))
+    assert (err.value.line, "not a duration: 'often'" in err.value.message) == (30, True)

@@ -87,3 +87,17 @@ def test_parent_image_rules_match_security_4688(tmp_path: Path) -> None:
     engine = Engine.from_paths([tmp_path], use_cache=False)
     hits = engine.match(winlog_event(EVENT_4688))
     assert [h.rule_id for h in hits] == ["5b0f3f4e-3a4c-4d55-9a51-7f7e1f0c2a11"]
+
+
+def test_ingest_recognises_evtx_files(tmp_path: Path, corpus: Path) -> None:
+    sample = next(iter(sorted((corpus / "evtx-attack-samples").rglob("*.evtx"))))
+    text = tmp_path / "notes.txt"
+    text.write_text("Nov 24 08:00:01 h sshd[1]: Accepted password for a from 10.0.0.1 port 2 ssh2\n")
+    from soc.collect import source_type_for
+
+    assert (source_type_for(sample), source_type_for(text)) == ("evtx", "file")
+    config = load_config(None, data_dir=tmp_path / "data")
+    report = ingest(config, [str(sample)], detect=False)
+    assert report.dead_letters == 0 and report.events > 0
+    with open_store(config, readonly=True) as store:
+        assert store.count("_exists_:winlog.channel") == report.events

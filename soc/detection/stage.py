@@ -11,7 +11,6 @@ Rules come from the project's ``rules/`` (:func:`project_rules_dir`) and ``rules
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soc.alerts import DEFAULT_SUPPRESS, AlertSink, Finding
+from soc.content import content_dir
 from soc.detection.correlation import (
     CorrelationSpec,
     Correlator,
@@ -28,7 +28,7 @@ from soc.detection.correlation import (
 )
 from soc.detection.engine import Engine
 from soc.detection.hits import Hit
-from soc.detection.loader import RULE_SUFFIXES, RuleIssue
+from soc.detection.loader import RuleIssue, rule_files
 from soc.ecs import Event
 from soc.stores.base import Store
 
@@ -37,18 +37,12 @@ if TYPE_CHECKING:
     from soc.pipeline import Stage
 
 log = logging.getLogger(__name__)
-SKIPPED_DIRS = ("pipelines", "tests")
-"""Folders of a rules directory that hold no rules: processing pipelines and rule samples."""
 
 
 def project_rules_dir() -> Path | None:
-    """The project's own ``rules/``: beside the package in a checkout (or an editable install),
-    else where ``setup.cfg``'s ``data_files`` put it (``<prefix>/share/soc/rules``)."""
-    for candidate in (Path(__file__).resolve().parents[2] / "rules",
-                      Path(sys.prefix) / "share" / "soc" / "rules"):
-        if candidate.is_dir():
-            return candidate
-    return None
+    """The project's own ``rules/`` (see :func:`soc.content.content_dir`), if installed."""
+    found = content_dir("rules")
+    return found if found.is_dir() else None
 
 
 def rule_sources(config: Config | None, extra: Sequence[str | Path] = ()) -> list[Path]:
@@ -62,22 +56,6 @@ def rule_sources(config: Config | None, extra: Sequence[str | Path] = ()) -> lis
     if config is not None:
         found.extend(config.rules.paths)
     return found
-
-
-def rule_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Rule files under ``paths``; a directory's top-level ``pipelines/`` and ``tests/`` are
-    skipped (they hold pipelines and samples, not rules)."""
-    found: set[Path] = set()
-    for path in map(Path, paths):
-        if not path.is_dir():
-            found.add(path)
-            continue
-        skipped = [path / d for d in SKIPPED_DIRS]
-        for f in path.rglob("*"):
-            if (f.suffix in RULE_SUFFIXES and f.is_file()
-                    and not any(f.is_relative_to(s) for s in skipped)):
-                found.add(f)
-    return sorted(found)
 
 
 @dataclass
@@ -149,9 +127,8 @@ def config_detector(config: Config, extra: Sequence[str | Path] = ()) -> Detecto
 
 
 def suppress_window(config: Config) -> timedelta:
-    """``rules.suppress`` when the configuration has it, else one hour."""
-    value = getattr(config.rules, "suppress", None)
-    return value if isinstance(value, timedelta) else DEFAULT_SUPPRESS
+    """``rules.suppress`` of the configuration (one hour unless set)."""
+    return config.rules.suppress
 
 
 class DetectionStage:
