@@ -92,7 +92,8 @@ def test_parent_image_rules_match_security_4688(tmp_path: Path) -> None:
 def test_ingest_recognises_evtx_files(tmp_path: Path, corpus: Path) -> None:
     sample = next(iter(sorted((corpus / "evtx-attack-samples").rglob("*.evtx"))))
     text = tmp_path / "notes.txt"
-    text.write_text("Nov 24 08:00:01 h sshd[1]: Accepted password for a from 10.0.0.1 port 2 ssh2\n")
+    text.write_text("Nov 24 08:00:01 h sshd[1]: Accepted password for a from 10.0.0.1 "
+                    "port 2 ssh2\n")
     from soc.collect import source_type_for
 
     assert (source_type_for(sample), source_type_for(text)) == ("evtx", "file")
