@@ -114,10 +114,14 @@ def load_network_config(config: Config) -> NetworkConfig:
     return NetworkConfig(MappingProxyType(sensor_limits(root)), tuple(captures))
 
 
-def capture_source(capture: CaptureConfig) -> Source:
-    """The source that drains a capture's spool through the pipeline."""
-    return Source(name=capture.source or f"capture-{capture.interface}", type=CAPTURE_TYPE,
-                  parser="netevent")
+def capture_source(capture: CaptureConfig, config: Config | None = None) -> Source:
+    """The source that drains a capture's spool through the pipeline: the one of that name in
+    ``config.sources`` (its ``system`` applies), else a default one."""
+    name = capture.source or f"capture-{capture.interface}"
+    for source in config.sources if config is not None else ():
+        if source.name == name:
+            return source
+    return Source(name=name, type=CAPTURE_TYPE, parser="netevent")
 
 
 # --- the socket ----------------------------------------------------------------------------------
@@ -180,13 +184,17 @@ def kernel_stats(sock: socket.socket) -> tuple[int, int]:
 
 @dataclass
 class CaptureReport:
-    """What one run of :func:`run_capture` did."""
+    """What one run of :func:`run_capture` did (kept up to date while it runs)."""
 
     interface: str
     frames: int = 0
     events: int = 0
     kernel_drops: int = 0
     sensor: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"interface": self.interface, "frames": self.frames, "events": self.events,
+                "kernel_drops": self.kernel_drops, "sensor": dict(self.sensor)}
 
 
 class SpoolSink:
@@ -221,14 +229,19 @@ def run_capture(config: Config, interface: str, bpf: str, stop_event: threading.
 
 
 def _run(config: Config, sock: socket.socket, interface: str, stop_event: threading.Event,
-         sink: Sink | None, source: str | None, flush_interval: float) -> CaptureReport:
-    own_sink = sink is None
-    out: Sink = sink if sink is not None else SpoolSink(config, source or f"capture-{interface}")
+         sink: Sink | None, source: str | None, flush_interval: float,
+         report: CaptureReport | None = None) -> CaptureReport:
+    try:
+        out: Sink = sink if sink is not None else SpoolSink(config,
+                                                            source or f"capture-{interface}")
+    except BaseException:
+        sock.close()
+        raise
     ident = event_id("capture", socket.gethostname(), interface, time.time_ns(), os.getpid())
     sensor = make_sensor(config, ident, {"observer.ingress.interface.name": interface,
                                          "observer.hostname": socket.gethostname(),
                                          "observer.type": "sensor"})
-    report = CaptureReport(interface)
+    report = report or CaptureReport(interface)
     try:
         _loop(sock, sensor, out, stop_event, flush_interval, report, interface == "lo")
         _flush(sensor, out, report)
@@ -236,7 +249,7 @@ def _run(config: Config, sock: socket.socket, interface: str, stop_event: thread
         report.kernel_drops += kernel_stats(sock)[1]
         report.sensor = sensor.stats.to_dict()
         sock.close()
-        if own_sink and isinstance(out, SpoolSink):
+        if sink is None and isinstance(out, SpoolSink):
             out.close()
     return report
 
@@ -245,30 +258,61 @@ class CaptureThread(threading.Thread):
     """One configured capture for ``soc listen``: the socket opens in the constructor (so a
     missing capability or interface is a :class:`CaptureError` at start-up, not in a thread);
     :meth:`start` captures into the spool of :func:`capture_source`; :meth:`finish` stops,
-    flushes the open flows and joins. ``report``/``error`` tell how it went."""
+    flushes the open flows and joins. ``report`` (kept up to date) and ``error`` tell how it
+    goes; :meth:`status` is both, for ``listen.json``."""
 
     def __init__(self, config: Config, capture: CaptureConfig, *,
                  sink: Sink | None = None) -> None:
         super().__init__(name=f"soc-capture-{capture.interface}", daemon=True)
         self.config = config
         self.capture = capture
+        self.source = capture_source(capture, config)
         self.sink = sink
         self.stop_event = threading.Event()
         self.sock = open_socket(capture.interface, capture.bpf, capture.promiscuous)
-        self.report: CaptureReport | None = None
+        self.report = CaptureReport(capture.interface)
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.report = _run(self.config, self.sock, self.capture.interface, self.stop_event,
-                               self.sink, capture_source(self.capture).name, 0.5)
+            _run(self.config, self.sock, self.capture.interface, self.stop_event, self.sink,
+                 self.source.name, 0.5, self.report)
         except Exception as exc:  # noqa: BLE001 - reported to the daemon, which logs it
             self.error = exc
 
-    def finish(self, timeout: float = 10.0) -> CaptureReport | None:
+    def finish(self, timeout: float = 10.0) -> CaptureReport:
+        """Stop, end and spool the open flows, join; a thread never started closes its
+        socket."""
         self.stop_event.set()
-        self.join(timeout)
+        if self.ident is None:
+            self.sock.close()
+        else:
+            self.join(timeout)
         return self.report
+
+    def status(self) -> dict[str, Any]:
+        """Counters and state, for ``listen.json``."""
+        return {**self.report.to_dict(), "source": self.source.name, "bpf": self.capture.bpf,
+                "running": self.is_alive(),
+                "error": None if self.error is None else _describe(self.error)}
+
+
+def open_captures(config: Config, captures: tuple[CaptureConfig, ...]) -> list[CaptureThread]:
+    """A :class:`CaptureThread` per capture, not started; the first :class:`CaptureError`
+    closes the sockets already open and propagates."""
+    threads: list[CaptureThread] = []
+    try:
+        for capture in captures:
+            threads.append(CaptureThread(config, capture))
+    except BaseException:
+        for thread in threads:
+            thread.finish()
+        raise
+    return threads
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, SocError) else f"{type(exc).__name__}: {exc}"
 
 
 def _loop(sock: socket.socket, sensor: Any, sink: Sink, stop: threading.Event,
@@ -290,6 +334,7 @@ def _loop(sock: socket.socket, sensor: Any, sink: Sink, stop: threading.Event,
             sink(events)
             report.events += len(events)
             report.kernel_drops += kernel_stats(sock)[1]
+            report.sensor = sensor.stats.to_dict()
             next_flush = time.monotonic() + interval
 
 
@@ -310,5 +355,12 @@ def check_capture_config(config: Config) -> NetworkConfig:
     if len(set(names)) != len(names):
         raise ConfigError("network.capture: two captures drain into the same source",
                           path=config.path)
+    for capture in settings.captures:
+        source = capture_source(capture, config)
+        if source.type != CAPTURE_TYPE:
+            raise ConfigError(
+                f"network.capture: source '{source.name}' of {capture.interface} is configured "
+                f"with type '{source.type}'; a capture needs a '{CAPTURE_TYPE}' source",
+                hint="Name another source in network.capture.source.", path=config.path)
     return settings
 

@@ -1,23 +1,28 @@
-"""``soc listen``: the syslog daemon. Receive → durable spool → the pipeline of ``soc collect``.
+"""``soc listen``: the syslog and live-capture daemon. Receive → durable spool → the pipeline of
+``soc collect``.
 
-Three parts run together (see docs/listen.md):
+These parts run together (see docs/listen.md):
 
 - the asyncio servers of :mod:`soc.syslog_server` put each message, framed and encoded, in a bounded
   in-memory intake;
 - the *pump* appends what the intake holds to the spool (:class:`soc.spool.SpoolWriter`) with one
   ``fdatasync`` per batch (every ``flush_messages`` messages or ``flush_interval``);
+- one :class:`soc.capture.CaptureThread` per ``network.capture`` interface turns frames into
+  sensor events and appends them to the spool of its ``netcapture`` source;
 - the *drain* child process (:mod:`soc.listen_drain`) runs
-  :meth:`soc.pipeline.Pipeline.run_source` over the ``syslog-spool`` source, exactly as
-  ``soc collect --source NAME`` does, whenever there is something to drain.
+  :meth:`soc.pipeline.Pipeline.run_source` over the ``syslog-spool`` source and the capture
+  sources, exactly as ``soc collect --source NAME`` does, whenever there is something to drain.
 
 SIGTERM or SIGINT: stop accepting, let connected peers finish for ``shutdown_grace``, spool what
-is in memory, drain the spool through the pipeline, write the status file, return.
+is in memory, stop the captures (their open flows are ended and spooled), drain the spools through
+the pipeline, write the status file, return.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -30,11 +35,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from soc.capture import (
+    CaptureThread,
+    NetworkConfig,
+    capture_source,
+    check_capture_config,
+    open_captures,
+)
 from soc.config import Config
 from soc.ecs import format_ts, parse_ts
 from soc.errors import BusyError, ConfigError, ExitCode, SocError, StoreError
 from soc.listen_config import Endpoint, ListenConfig, load_listen_config, spool_source
-from soc.listen_drain import DrainProcess
+from soc.listen_drain import DrainProcess, drained_sources
 from soc.lock import PassLock
 from soc.spool import SpoolWriter, spool_bytes, spool_dir
 from soc.syslog_server import Intake, Listener, start, tls_context, udp_kernel_drops
@@ -80,6 +92,7 @@ def status_summary(config: Config, now: datetime | None = None) -> dict[str, Any
         f"{status['dropped']} message(s) dropped" if status.get("dropped") else "",
         "spool full" if status.get("spool", {}).get("full") else "",
         f"drain: {drain['last_error']}" if drain.get("last_error") else "",
+        *(_capture_problem(c) for c in status.get("captures", ())),
     ) if p]
     return {
         "state": state, "pid": status["pid"], "updated": status["updated"],
@@ -87,20 +100,37 @@ def status_summary(config: Config, now: datetime | None = None) -> dict[str, Any
         "spooled": status["spooled"], "stored": drain.get("events", 0),
         "dead_letters": drain.get("dead_letters", 0), "dropped": status.get("dropped", 0),
         "spool_bytes": status.get("spool", {}).get("bytes", 0),
+        "captures": [c["interface"] for c in status.get("captures", ())],
+        "captured": sum(c["events"] for c in status.get("captures", ())),
         "problem": "; ".join(problems),
     }
+
+
+def _capture_problem(capture: dict[str, Any]) -> str:
+    """What needs a look in one capture's status: it failed, or the kernel dropped packets."""
+    if capture.get("error"):
+        return f"capture {capture['interface']}: {capture['error']}"
+    if capture.get("kernel_drops"):
+        return f"capture {capture['interface']}: {capture['kernel_drops']} packet(s) dropped"
+    return ""
 
 
 # --- the daemon ----------------------------------------------------------------------------------
 
 
 class Daemon:
-    """Servers, pump, drainer, status file and signals of one ``soc listen``."""
+    """Servers, captures, pump, drainer, status file and signals of one ``soc listen``.
 
-    def __init__(self, config: Config, listen: ListenConfig, *, detect: bool = True) -> None:
+    ``captures``: the capture threads, their sockets open (:func:`soc.capture.open_captures`);
+    the daemon starts them and finishes them."""
+
+    def __init__(self, config: Config, listen: ListenConfig, *, detect: bool = True,
+                 captures: list[CaptureThread] | None = None) -> None:
         self.config = config
         self.listen = listen
+        self.captures = list(captures or [])
         self.source = spool_source(config, listen)
+        self.drained_sources = drained_sources(config)  # as the drain process computes them
         self.directory = spool_dir(config.data_dir, self.source.name)
         self.writer = SpoolWriter(self.directory, listen.spool.segment_bytes)
         self.intake = Intake(limit=listen.queue_bytes)
@@ -115,6 +145,7 @@ class Daemon:
         self.unspooled = 0
         self.drained = False
         self._warned_full = False
+        self.failed_captures: list[CaptureThread] = []
 
     async def serve(self) -> bool:
         """Run until SIGTERM/SIGINT; True when everything received reached the store."""
@@ -132,6 +163,7 @@ class Daemon:
         housekeeping.cancel()
         await asyncio.get_running_loop().run_in_executor(self.executor, self.writer.close)
         self.executor.shutdown()
+        await self._finish_captures()
         self.drained = await self.drain.finish()
         self.state = "stopped"
         self._write_status()
@@ -141,17 +173,28 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
-        self.writer.open()
+        if self.listen.endpoints:
+            self.writer.open()
         self.spool_used = spool_bytes(self.directory)[0]
         for endpoint in self.listen.endpoints:
             self.intake.count(endpoint.transport)
             self.listeners.append(await _bind(endpoint, self.intake, self.listen))
+        for capture in self.captures:
+            capture.start()
         await self.drain.start()
         self.state = "running"
         self._write_status()
         for listener in self.listeners:
             log.info("listening on %s", listener.bound)
+        for capture in self.captures:
+            log.info("capturing on %s into %s", capture.capture.interface, capture.source.name)
         _notify("READY=1")
+
+    async def _finish_captures(self) -> None:
+        """Stop every capture: its open flows are ended and spooled before the last drain."""
+        for capture in self.captures:
+            await asyncio.to_thread(capture.finish)
+        self._check_captures()
 
     async def _close_listeners(self) -> None:
         for listener in self.listeners:
@@ -234,9 +277,19 @@ class Daemon:
             self.spool_used = spool_bytes(self.directory)[0]
             if inodes:
                 self.intake.count("udp").kernel_drops = udp_kernel_drops(inodes)
+            self._check_captures()
             if time.monotonic() >= next_status:
                 self._write_status()
                 next_status = time.monotonic() + self.listen.status_interval
+
+    def _check_captures(self) -> None:
+        """Log, once, a capture that failed (the interface went away, the spool cannot be
+        written...)."""
+        for capture in self.captures:
+            if capture.error is not None and capture not in self.failed_captures:
+                self.failed_captures.append(capture)
+                log.error("capture on %s failed: %s", capture.capture.interface,
+                          capture.status()["error"])
 
     def status(self) -> dict[str, Any]:
         """What ``<data_dir>/listen.json`` holds."""
@@ -255,6 +308,7 @@ class Daemon:
             "spool": {"path": str(self.directory), "bytes": size, "segments": segments,
                       "max_bytes": self.listen.spool.max_bytes, "full": self.intake.blocked},
             "drain": {**self.drain.stats, "pid": self.drain.pid},
+            "captures": [capture.status() for capture in self.captures],
         }
 
     def _write_status(self) -> None:
@@ -304,42 +358,78 @@ def _daemon_lock(config: Config) -> Iterator[None]:
         lock.__exit__(None, None, None)
 
 
-def check_listen(config: Config) -> dict[str, Any]:
-    """Validate the ``listen:`` settings, TLS certificates included; the effective settings."""
+def daemon_settings(config: Config) -> tuple[ListenConfig, NetworkConfig]:
+    """The ``listen:`` and ``network:`` settings of the daemon; :class:`ConfigError` when they
+    are invalid, or give it nothing to do."""
     settings = load_listen_config(config)
+    network = check_capture_config(config)
+    if not settings.endpoints and not network.captures:
+        raise ConfigError("listen: no listener and no capture is configured",
+                          hint="Add listen.udp, listen.tcp or listen.tls, or network.capture, "
+                               "to soc.yml (see docs/listen.md, docs/network-sensor.md).",
+                          path=config.path)
+    for capture in network.captures:
+        if capture.source == settings.source:
+            raise ConfigError(f"network.capture: {capture.interface} drains into "
+                              f"'{capture.source}', the source of listen.source",
+                              hint="Name another source in network.capture.source.",
+                              path=config.path)
+    return settings, network
+
+
+def check_listen(config: Config) -> dict[str, Any]:
+    """Validate the ``listen:`` settings (TLS certificates included) and the captures of
+    ``network:``; the effective settings."""
+    settings, network = daemon_settings(config)
     for endpoint in settings.endpoints:
         if endpoint.transport == "tls":
             tls_context(endpoint)
-    return settings.to_dict()
+    captures = [{**dataclasses.asdict(c), "source": capture_source(c, config).name}
+                for c in network.captures]
+    return {**settings.to_dict(), "captures": captures}
 
 
 def listen(config: Config, *, detect: bool = True) -> dict[str, Any]:
     """Run the daemon until SIGTERM/SIGINT; returns its final status.
 
     Raises :class:`ConfigError` when nothing is configured, :class:`BusyError` when another
-    ``soc listen`` uses this data directory, :class:`StoreError` when the final drain could
-    not write the store, :class:`SocError` when it failed otherwise
-    (the spool keeps what was not stored; the next start drains it).
+    ``soc listen`` uses this data directory, :class:`soc.capture.CaptureError` when a capture
+    cannot start (no CAP_NET_RAW, no such interface, a bad filter), :class:`StoreError` when
+    the final drain could not write the store, :class:`SocError` when it or a capture failed
+    otherwise (the spools keep what was not stored; the next start drains it).
     """
-    settings = load_listen_config(config)
-    if not settings.endpoints:
-        raise ConfigError("listen: no listener is configured",
-                          hint="Add listen.udp, listen.tcp or listen.tls to soc.yml "
-                               "(see docs/listen.md).", path=config.path)
+    settings, network = daemon_settings(config)
     with _daemon_lock(config):
-        daemon = Daemon(config, settings, detect=detect)
-        ok = asyncio.run(daemon.serve())
+        captures = open_captures(config, network.captures)
+        try:
+            daemon = Daemon(config, settings, detect=detect, captures=captures)
+            ok = asyncio.run(daemon.serve())
+        finally:
+            for capture in captures:
+                capture.finish()
     final = daemon.status()
     if daemon.unspooled:
         raise SocError(f"{daemon.unspooled} received message(s) could not be written to the "
                        f"spool {daemon.directory} and are lost",
                        hint="Check the free space and permissions of the data directory.")
     if not ok:
-        message = (f"the spool could not be drained completely: {final['drain']['last_error']}; "
-                   f"{final['spool']['bytes']} bytes stay in {daemon.directory}")
-        again = f"'soc listen' (or 'soc collect --source {daemon.source.name}')"
-        if daemon.drain.returncode == ExitCode.STORE:
-            raise StoreError(message, hint=f"The next {again} drains them once the store is back.")
-        raise SocError(message, hint=f"Nothing is lost: after a fix, the next {again} drains "
-                                     "them. Run with --traceback or see the log above.")
+        _undrained(daemon, final)
+    for capture in daemon.failed_captures:
+        raise SocError(f"live capture on {capture.capture.interface} failed: "
+                       f"{capture.status()['error']}",
+                       hint="What it captured until then is stored; see the log above.")
     return final
+
+
+def _undrained(daemon: Daemon, final: dict[str, Any]) -> None:
+    """Raise what the failed final drain left behind, and how to drain it later."""
+    names = [s.name for s in daemon.drained_sources]
+    where = (f"{final['spool']['bytes']} bytes stay in {daemon.directory}"
+             if daemon.listen.endpoints else
+             f"what was not stored stays in {daemon.config.data_dir / 'spool'}")
+    message = f"the spool could not be drained completely: {final['drain']['last_error']}; {where}"
+    again = f"'soc listen' (or 'soc collect --source {' / '.join(names)}')"
+    if daemon.drain.returncode == ExitCode.STORE:
+        raise StoreError(message, hint=f"The next {again} drains them once the store is back.")
+    raise SocError(message, hint=f"Nothing is lost: after a fix, the next {again} drains "
+                                 "them. Run with --traceback or see the log above.")

@@ -1,10 +1,12 @@
-"""The drain of ``soc listen``: the spool source through the pipeline, in a child process.
+"""The drain of ``soc listen``: the spool sources through the pipeline, in a child process.
 
 The receiver and the pipeline run in two processes so that parsing and storing (CPU-bound Python)
 never hold the receiver's GIL: UDP sockets are read on time, and a machine with two cores uses
 both. The child runs exactly what ``soc collect --source NAME`` runs
-(:meth:`soc.pipeline.Pipeline.run_source` over the ``syslog-spool`` source) in a loop, prints
-its cumulative counters as one JSON line after every pass, and ignores SIGTERM and SIGINT: when
+(:meth:`soc.pipeline.Pipeline.run_source`) over the ``syslog-spool`` source (when syslog is
+received) and the ``netcapture`` source of every live capture (:func:`drained_sources`), in a
+loop, prints its cumulative counters as one JSON line after every pass, and ignores SIGTERM and
+SIGINT: when
 its stdin closes (the daemon is done spooling, or died) it drains once more and exits: 0 when that
 last drain succeeded, 4 when the store could not be written, 1 when it failed otherwise.
 """
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from soc.capture import capture_source, load_network_config
 from soc.config import Config, Source, load_config
 from soc.ecs import format_ts
 from soc.errors import ExitCode, SocError, StoreError
@@ -48,27 +51,52 @@ class DrainStats:
     last_error: str | None = None
     lag: dict[str, Any] = field(default_factory=dict)
 
-    def add(self, rep: SourceReport) -> None:
+    def add(self, reps: list[SourceReport]) -> None:
+        """Count one pass over every source; ``lag`` sums theirs, ``last_error`` names the
+        source when there are several."""
         self.passes += 1
-        self.events += rep.events
-        self.duplicates += rep.duplicates
-        self.dead_letters += rep.dead_letters
-        self.alerts += rep.alerts
+        self.events += sum(rep.events for rep in reps)
+        self.duplicates += sum(rep.duplicates for rep in reps)
+        self.dead_letters += sum(rep.dead_letters for rep in reps)
+        self.alerts += sum(rep.alerts for rep in reps)
         self.last_drain = format_ts(datetime.now(UTC))
-        self.last_error = rep.error
-        self.lag = rep.lag
+        errors = [(rep.source, rep.error) for rep in reps if rep.error]
+        self.last_error = ("; ".join(e if len(reps) == 1 else f"{n}: {e}" for n, e in errors)
+                           or None)
+        self.lag = _sum_lags([rep.lag for rep in reps])
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
+def _sum_lags(lags: list[dict[str, Any]]) -> dict[str, Any]:
+    """What is left in every source: numbers add up, the first of any other value is kept."""
+    out: dict[str, Any] = {}
+    for lag in lags:
+        for key, value in lag.items():
+            if isinstance(value, int | float) and isinstance(out.get(key, 0), int | float):
+                out[key] = out.get(key, 0) + value
+            else:
+                out.setdefault(key, value)
+    return out
+
+
+def drained_sources(config: Config) -> list[Source]:
+    """What ``soc listen`` drains: the syslog spool when it receives syslog, and the spool of
+    every live capture (``network.capture``)."""
+    settings = load_listen_config(config)
+    sources = [spool_source(config, settings)] if settings.endpoints else []
+    captures = load_network_config(config).captures
+    return sources + [capture_source(c, config) for c in captures]
+
+
 class Drainer:
     """Drains until :meth:`finish`, then once more; survives store outages with a backoff."""
 
-    def __init__(self, config: Config, source: Source, *, detect: bool, interval: float,
-                 report: Any = None) -> None:
+    def __init__(self, config: Config, sources: list[Source], *, detect: bool,
+                 interval: float, report: Any = None) -> None:
         self.config = config
-        self.source = source
+        self.sources = sources
         self.detect = detect
         self.interval = interval
         self.report = report  # called with the stats after every pass
@@ -102,26 +130,34 @@ class Drainer:
         return min(MAX_BACKOFF, max(self.interval, delay * 2))
 
     def drain_once(self) -> tuple[bool, bool]:
-        """One pass over the spool source: ``(did it store anything, did it succeed)``."""
+        """One pass over every spool source: ``(did it store anything, did it succeed)``."""
+        reps: list[SourceReport] = []
         try:
             pipeline = self._pipeline or self._open()
-            rep = pipeline.run_source(self.source)
+            for source in self.sources:
+                reps.append(pipeline.run_source(source))
         except Exception as exc:  # noqa: BLE001 - the drain outlives a store outage or a bug
             self._failed(exc)
             return False, False
-        if rep.error and rep.error != self.stats.last_error:
-            log.warning("draining %s: %s", self.source.name, rep.error)
-        self.stats.add(rep)
+        before = self.stats.last_error
+        self.stats.add(reps)
+        if self.stats.last_error and self.stats.last_error != before:
+            log.warning("draining %s: %s", self._names, self.stats.last_error)
         if self.report is not None:
             self.report(self.stats)
-        return bool(rep.events or rep.duplicates or rep.dead_letters), rep.error is None
+        worked = any(rep.events or rep.duplicates or rep.dead_letters for rep in reps)
+        return worked, not any(rep.error for rep in reps)
+
+    @property
+    def _names(self) -> str:
+        return ", ".join(source.name for source in self.sources)
 
     def _failed(self, exc: Exception) -> None:
         message = str(exc) if isinstance(exc, SocError) else f"{type(exc).__name__}: {exc}"
         self.store_down = isinstance(exc, StoreError)
         if message != self.stats.last_error:
             log.warning("draining %s failed (the spool keeps everything; retrying): %s",
-                        self.source.name, message, exc_info=not isinstance(exc, SocError))
+                        self._names, message, exc_info=not isinstance(exc, SocError))
         self.stats.last_error = message
         if self.report is not None:
             self.report(self.stats)
@@ -159,9 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, signal.SIG_IGN)  # the daemon decides when we stop: stdin closes
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     config = load_config(args.config, data_dir=args.data_dir)
-    source = spool_source(config, load_listen_config(config))
-    drainer = Drainer(config, source, detect=not args.no_detect, interval=args.interval,
-                      report=_print_stats)
+    drainer = Drainer(config, drained_sources(config), detect=not args.no_detect,
+                      interval=args.interval, report=_print_stats)
     threading.Thread(target=_finish_on_eof, args=(drainer,), daemon=True).start()
     if drainer.run():
         return int(ExitCode.OK)

@@ -443,7 +443,7 @@ def test_refuses_without_listeners_and_when_already_running(
     out = subprocess.run([*argv, "-c", str(empty), "listen"], capture_output=True, text=True,
                          env=env, timeout=60)
     assert out.returncode == ExitCode.CONFIG
-    assert f"Error: {empty}: listen: no listener is configured" in out.stderr
+    assert f"Error: {empty}: listen: no listener and no capture is configured" in out.stderr
     (tmp_path / "bad.pem").write_text("not a certificate\n")
     bad = tmp_path / "bad.yml"
     bad.write_text("data_dir: data\nlisten:\n  tls: {port: 0, cert: bad.pem, key: bad.pem}\n")

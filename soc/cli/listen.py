@@ -1,4 +1,4 @@
-"""``soc listen``: the syslog receiver daemon (UDP, TCP, TLS)."""
+"""``soc listen``: the syslog receiver (UDP, TCP, TLS) and live-capture daemon."""
 
 from __future__ import annotations
 
@@ -23,17 +23,21 @@ def _logging(verbose: int) -> None:
 
 @click.command("listen")
 @click.option("--check", is_flag=True,
-              help="Validate the listen: settings (and TLS files), print them, and exit.")
+              help="Validate the listen: settings (and TLS files) and the network captures, "
+                   "print them, and exit.")
 @click.option("--no-detect", is_flag=True, help="Store events without running the rules.")
 @format_options
 @pass_app
 def listen_cmd(app: App, check: bool, no_detect: bool) -> int:
-    """Receive syslog over UDP, TCP and TLS until SIGTERM (run it as a service).
+    """Receive syslog over UDP, TCP and TLS, and capture network traffic (network.capture),
+    until SIGTERM (run it as a service).
 
-    Every accepted message is written to a durable spool in the data directory, then parsed,
-    enriched, matched against the rules and stored by the same pipeline as 'soc collect'.
-    SIGTERM or SIGINT stops accepting, spools and drains what was received, and exits 0.
-    Counters: <data_dir>/listen.json (also in 'soc status'). See docs/listen.md.
+    Every accepted message, and every event the network sensor makes of the captured traffic,
+    is written to a durable spool in the data directory, then enriched, matched against the
+    rules and stored by the same pipeline as 'soc collect'. SIGTERM or SIGINT stops accepting,
+    ends the open flows, spools and drains what was received, and exits 0.
+    Counters: <data_dir>/listen.json (also in 'soc status'). See docs/listen.md and
+    docs/network-sensor.md.
     """
     if check:
         emit_object(check_listen(app.config))
@@ -42,9 +46,13 @@ def listen_cmd(app: App, check: bool, no_detect: bool) -> int:
     final = listen(app.config, detect=not no_detect)
     if current_format() is not Format.TABLE:
         emit_object(final)
+    captured = sum(c["events"] for c in final["captures"])
+    drops = sum(c["kernel_drops"] for c in final["captures"])
     info(f"soc listen: {final['received']} received, {final['spooled']} spooled, "
-         f"{final['drain']['events']} stored, {final['drain']['dead_letters']} dead letter(s), "
-         f"{final['dropped']} dropped")
+         + (f"{captured} captured event(s) ({drops} packet(s) dropped), " if final["captures"]
+            else "")
+         + f"{final['drain']['events']} stored, {final['drain']['dead_letters']} dead "
+         f"letter(s), {final['dropped']} dropped")
     return int(ExitCode.OK)
 
 
