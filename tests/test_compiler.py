@@ -16,7 +16,7 @@ from sigma.types import SpecialChars
 from soc.detection.compiler import compile_node, glob_matcher, matched_fields
 from soc.detection.ir import LoweringError, glob_regex, lower_rule
 from soc.detection.pipelines import matcher_pipeline, placeholder_pipeline
-from soc.detection.values import Folded
+from soc.detection.values import SEP, Folded, all_texts, joined_text
 
 HEADER = "title: t\nid: 11111111-1111-1111-1111-111111111111\nlogsource: {product: test}\n"
 
@@ -408,3 +408,30 @@ def test_glob_matcher_agrees_with_fullmatch() -> None:
 ])
 def test_glob_ends(rule: str, value: str, expected: bool) -> None:
     assert match(sel(rule), {"F": value}) is expected
+
+
+def test_many_contains_literals_use_one_automaton() -> None:
+    words = ["mimikatz", "sekurlsa::", "Nguyễn", "STRASSE", "a\\b", "x*y", "dpapi", "kiwi",
+             "lsadump", "token::elevate"]
+    rule = sel("F|contains: [" + ", ".join(f"'{w}'" for w in words) + "]")
+    assert match(rule, {"F": "run SEKURLSA::logonpasswords"})
+    assert match(rule, {"F": "ông nguyễn văn"})
+    assert match(rule, {"F": "straße"})                 # casefold on both sides
+    assert match(rule, {"F": "xa\\by"})
+    assert match(rule, {"F": "x-anything-y"})          # the glob becomes a regex of its own
+    assert match(rule, {"F": ["nope", "KIWI"]})
+    assert not match(rule, {"F": "mimikat tokens::elevate"})
+    assert not match(rule, {"F": ""})
+
+
+def test_joined_text_holds_every_value_casefolded() -> None:
+    """The prefilter searches keyword literals in one text: every value's text is in it."""
+    class Name(str):
+        pass
+
+    event: dict[str, Any] = {"a": "Straße", "b": 4624, "c": 1e16, "d": 2.5, "e": True, "f": None,
+                             "g": ["X", 7, ["Y", False]], "h": {"k": "v"}, "i": Name("Sub"),
+                             "j": ("T", None)}
+    text = joined_text(event)
+    assert all(t.casefold() in text.split(SEP) for t in all_texts(event))
+    assert sorted(text.split(SEP)) == sorted(t.casefold() for t in all_texts(event))

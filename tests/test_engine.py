@@ -92,6 +92,17 @@ def test_category_routes_to_sysmon_1_and_security_4688(rules: Path, tmp_path: Pa
                         "process.executable": exe}) == []
 
 
+def test_routing_by_the_events_own_values_is_exact(rules: Path, tmp_path: Path) -> None:
+    """Buckets are also looked up by the event's raw values: 1 == True there, not in Sigma."""
+    engine = Engine.from_paths([rules], cache_dir=tmp_path / "cache")
+    for _ in range(2):  # the second time through the raw-value lookup
+        assert ids(engine, security("1")) == [uid(1)]
+        assert ids(engine, {"winlog.channel": "SECURITY", "event.code": 1}) == [uid(1)]
+        assert ids(engine, {"winlog.channel": "Security", "event.code": True}) == []
+        engine.match({"winlog.channel": ["Security"], "event.code": "1"})  # unhashable: no error
+        assert ids(engine, {"winlog.channel": "Security", "event.code": 1.0}) == [uid(1)]
+
+
 def test_non_windows_rules_route_by_dataset(rules: Path, tmp_path: Path) -> None:
     engine = Engine.from_paths([rules], cache_dir=tmp_path / "cache")
     ev = {"event.dataset": "apache.access", "url.query": "id=1 UNION SELECT pass",

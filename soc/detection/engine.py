@@ -80,6 +80,7 @@ class Engine:
             for route in rule.prepared.routes:
                 self._by_route.setdefault(route, []).append(i)
         self._buckets: dict[tuple[str | None, str | None, str | None], _Bucket] = {}
+        self._by_raw: dict[tuple[str | None, str | None, str | None], _Bucket] = {}
         self.stats = LoadStats(rules=len(self._rules), unusable=len(self._issues))
 
     @classmethod
@@ -151,6 +152,14 @@ class Engine:
                    event=event, fields=matched_fields(ir.condition, f, rule.plan), path=ir.path)
 
     def _bucket(self, f: Folded) -> _Bucket:
+        get = f.event.get
+        raw = (get("winlog.channel"), get("event.dataset"), get("event.code"))
+        try:  # the event's own values first: no casefolding for routes already seen
+            bucket = self._by_raw.get(raw)
+        except TypeError:  # a list
+            bucket = None
+        if bucket is not None:
+            return bucket
         key = (_single(f["winlog.channel"]), _single(f["event.dataset"]),
                _single(f["event.code"]))
         bucket = self._buckets.get(key)
@@ -158,6 +167,9 @@ class Engine:
             bucket = self._new_bucket(*key)
             if len(self._buckets) < MAX_BUCKETS:
                 self._buckets[key] = bucket
+        # only texts as raw keys: 1 == True == 1.0 in a dict, but their texts differ
+        if all(v is None or v.__class__ is str for v in raw) and len(self._by_raw) < MAX_BUCKETS:
+            self._by_raw[raw] = bucket
         return bucket
 
     def _new_bucket(self, channel: str | None, dataset: str | None,

@@ -94,7 +94,7 @@ class Folded(dict[str, Value]):
         if key == ALL:  # one casefold of the joined text rather than one per value
             value: Value = tuple(SEP.join(self.raw[ALL]).casefold().split(SEP))  # type: ignore[arg-type]
         elif key == JOINED:
-            value = SEP.join(joined_parts(self.event)).casefold()
+            value = joined_text(self.event)
         else:
             raw = self.event.get(key)
             value = raw.casefold() if raw.__class__ is str else fold(self.raw[key])
@@ -110,12 +110,21 @@ def all_texts(event: Event) -> tuple[str, ...]:
     return tuple(v.replace(SEP, " ") if SEP in v else v for v in joined_parts(event))
 
 
+def joined_text(event: Event) -> str:
+    """Every value of the event as text in one casefolded string (keyword literals are searched
+    in it by the prefilter)."""
+    return SEP.join(joined_parts(event)).casefold()
+
+
 def joined_parts(event: Event) -> list[str]:
     """Every value of the event as text, in order (list elements one by one)."""
     out: list[str] = []
     for value in event.values():
         if value.__class__ is str:
             out.append(value)
+            continue
+        if value.__class__ is int:
+            out.append(str(value))
             continue
         t = texts(value)
         if t is None:
