@@ -17,10 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from soc.detection.ir import Node
+from soc.detection.prefilter import make_matcher
 from soc.detection.values import ALL, Folded, Value, text
 
 Predicate = Callable[[Folded], bool]
 STR_KINDS = ("eq", "prefix", "suffix", "contains")
+MANY = 8
+"""From this many ``contains`` literals on, a value is searched with an Aho-Corasick automaton."""
 
 
 class CompileError(Exception):
@@ -147,6 +150,11 @@ def _str_check(kind: str, lits: tuple[str, ...]) -> Callable[[str], bool]:
     if len(lits) == 1:
         lit = lits[0]
         return lambda v: lit in v
+    if "" in lits:
+        return lambda v: True
+    if len(lits) >= MANY:  # one pass of an automaton over the text, not one search per literal
+        find = make_matcher(tuple(sorted(set(lits)))).find_matches_as_indexes
+        return lambda v: bool(find(v))
     return lambda v: any(lit in v for lit in lits)
 
 
@@ -208,11 +216,19 @@ def _cidr_test(key: str, test: tuple[Any, ...]) -> Predicate:
         raise CompileError(f"invalid network {test[1]!r}") from exc
 
     def in_net(v: str) -> bool:
-        try:
-            return ipaddress.ip_address(v.strip("[]")) in net
-        except ValueError:
-            return False
+        address = ip_address(v)
+        return address is not None and address in net
     return _value_test(key, True, in_net)
+
+
+@functools.lru_cache(maxsize=4096)
+def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address of a text (``[v6]`` brackets allowed), None if it is none; kept for the other
+    networks and rules that test the same value (rules list ten or more networks)."""
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
 
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
