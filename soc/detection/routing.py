@@ -142,7 +142,10 @@ def anchor_groups(node: Node) -> tuple[list[Anchor], ...]:
     """Up to two disjunctions of anchors that must both hold for ``node`` to match (the two most
     selective children of a top-level AND); ``()``: no anchor, the rule is always a candidate."""
     if node[0] == "and":
-        found = [a for a in (anchors(child) for child in node[1]) if a is not None]
+        found: list[list[Anchor]] = []
+        for sub in (anchors(child) for child in node[1]):
+            if sub is not None and sub not in found:  # the pipelines may repeat a rule's test
+                found.append(sub)
         found.sort(key=score, reverse=True)
         return tuple(found[:2])
     single = anchors(node)
@@ -220,13 +223,28 @@ def score(found: list[Anchor]) -> float:
     return worst - len(found) / 1000.0
 
 
+COMMON = tuple(sorted((
+    "\\windows\\system32\\", "\\windows\\syswow64\\", "\\windows\\", "system32\\", "c:\\",
+    ":\\", "\\program files\\", "\\program files (x86)\\", "\\programdata\\", "\\users\\",
+    "\\appdata\\local\\", "\\appdata\\roaming\\", "\\appdata\\", "\\microsoft\\",
+    "\\windows\\currentversion\\", "\\software\\", "hklm\\", "hkcu\\", "hku\\",
+    "\\currentcontrolset\\", "\\services\\", ".exe", ".dll",
+), key=len, reverse=True))
+"""Fragments that Windows paths, registry keys and command lines are full of: a literal made of
+them selects little, whatever its length (``\\windows\\`` vs ``\\..\\..\\``)."""
+
+
 def _anchor_quality(anchor: Anchor) -> float:
     kind, field, lit = anchor
-    base = float(min(len(lit), 16))
+    rare = lit
+    for fragment in COMMON:
+        if fragment in rare:
+            rare = rare.replace(fragment, "\x00")
+    base = float(min(len(rare), 24))
     if kind == "eq":
-        base += 8
+        base += 4
     elif kind in ("prefix", "suffix"):
-        base += 2
+        base += 1
     if field is None:
         base /= 2
     return base
