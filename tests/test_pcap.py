@@ -292,6 +292,33 @@ def test_ioc_rule_needs_its_list_and_then_fires(tmp_path: Path) -> None:
     assert detector.match([{**flow, "destination.ip": "198.51.100.8"}]) == []
 
 
+NETSENSOR_RULE = """title: Any Sensor Event From The Scanner {n}
+id: 5e1f0c55-0000-4000-8000-00000000000{n}
+status: test
+logsource: {{product: netsensor{service}}}
+detection:
+    selection:
+        source.ip: 203.0.113.66
+    condition: selection
+level: low
+"""
+
+
+def test_product_netsensor_routes_to_the_sensor_datasets(tmp_path: Path) -> None:
+    from soc.detection.stage import load_detector
+
+    (tmp_path / "any.yml").write_text(NETSENSOR_RULE.format(n=1, service=""))
+    (tmp_path / "arp.yml").write_text(NETSENSOR_RULE.format(n=2, service=", service: arp"))
+    detector = load_detector([tmp_path], use_cache=False)
+    assert detector.issues == []
+    base = {"@timestamp": "2026-11-24T01:15:00.000Z", "source.ip": "203.0.113.66"}
+    fired = {ds: sorted(h.rule_id[-1] for h in detector.match([{**base, "event.dataset": ds}]))
+             for ds in ("network.tls", "network.arp", "network.icmp", "linux.auth",
+                        "suricata.eve")}
+    assert fired == {"network.tls": ["1"], "network.arp": ["1", "2"], "network.icmp": ["1"],
+                     "linux.auth": [], "suricata.eve": []}
+
+
 def test_demo_capture_raises_the_port_scan(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
