@@ -323,3 +323,24 @@ def test_link_types(pkt: Packet, linktype: int) -> None:
 def test_timestamps_match_the_canonical_form() -> None:
     assert ts_str(T0 + 0.9999996) == "2026-11-24T01:15:01.000Z"
     assert ts_str(T0 + 0.1234) == "2026-11-24T01:15:00.123Z"
+
+
+def test_open_flows_keep_reader_state_only_when_a_reader_needs_it() -> None:
+    sensor = Sensor("test")
+    frames = handshake(dport=443, data=b"\x17" * 300, reply=b"y" * 600)[:5]  # no FIN yet
+    frames += handshake(sport=50001, dport=80, data=b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")[:4]
+    for ts, pkt in frames:
+        sensor.feed(ts, bytes(pkt), 1)
+    flows = {f.dport: f for f in sensor.flows.flows.values()}
+    assert (flows[443].seen, flows[443].app) == (2, None)  # nothing to keep: no state at all
+    assert (flows[80].seen, list(flows[80].app or ())) == (1, ["http"])
+
+
+def test_flush_with_a_limit_ends_the_oldest_flows_first() -> None:
+    sensor = Sensor("test")
+    for i in range(5):
+        sensor.feed(T0 + i, bytes(eth(CLIENT, SERVER) / UDP(sport=1000 + i, dport=514)), 1)
+    assert sensor.flush(2) is False
+    assert [e["source.port"] for e in sensor.take()] == [1000, 1001]
+    assert sensor.flush(10) is True
+    assert [e["source.port"] for e in sensor.take()] == [1002, 1003, 1004]

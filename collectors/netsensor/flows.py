@@ -31,7 +31,7 @@ class Flow:
 
     __slots__ = ("app", "bytes_o", "bytes_r", "dport", "dst", "fin", "first",
                  "flags_o", "flags_r", "index", "key", "last", "mac_o", "mac_r", "pkts_o",
-                 "pkts_r", "proto", "sport", "src")
+                 "pkts_r", "proto", "seen", "sport", "src")
 
     def __init__(self, key: Key, ts: float, index: int) -> None:
         self.key = key
@@ -43,7 +43,8 @@ class Flow:
         self.fin = 0  # 1: originator sent FIN, 2: responder did
         self.mac_o: bytes | None = None
         self.mac_r: bytes | None = None
-        self.app: dict[str, Any] | None = None  # application dissectors' state
+        self.seen = 0  # payload packets given to the application readers
+        self.app: dict[str, Any] | None = None  # their state, when they keep any
 
 
 def flag_names(flags: int) -> list[str]:

@@ -160,32 +160,28 @@ class Sensor:
         if (d.sport in DNS_PORTS or d.dport in DNS_PORTS) and d.proto in (UDP_PROTO, TCP_PROTO):
             self._dns_packet(d, flow, ts, index)
             return
-        if d.proto != TCP_PROTO:
+        if d.proto != TCP_PROTO or flow.seen >= self.config.inspect_packets:
             return
-        app = flow.app
-        if app is None:
-            app = flow.app = {"seen": 0}
-        if app["seen"] >= self.config.inspect_packets:
-            return
-        app["seen"] += 1
+        flow.seen += 1
         if flow.dport in LOGIN_PORTS:
-            http.login(flow.dport, d.payload, not reverse, app)
+            http.login(flow.dport, d.payload, not reverse, _state(flow))
         if reverse:
-            self._server_payload(flow, app, d.payload, ts)
+            self._server_payload(flow, d.payload, ts)
         else:
-            self._client_payload(flow, app, d.payload, ts, index)
+            self._client_payload(flow, d.payload, ts, index)
 
-    def _client_payload(self, flow: Flow, app: dict[str, Any], payload: bytes, ts: float,
-                        index: int) -> None:
-        if "tls" in app or tlsmod.record_length(payload):
-            self._client_tls(flow, app, payload, ts, index)
+    def _client_payload(self, flow: Flow, payload: bytes, ts: float, index: int) -> None:
+        if (flow.app is not None and "tls" in flow.app) or tlsmod.record_length(payload):
+            self._client_tls(flow, _state(flow), payload, ts, index)
             return
         request = http.request(payload)
         if request is not None:
-            app.setdefault("http", deque()).append((ts, index, request))
+            _state(flow).setdefault("http", deque()).append((ts, index, request))
 
-    def _server_payload(self, flow: Flow, app: dict[str, Any], payload: bytes,
-                        ts: float) -> None:
+    def _server_payload(self, flow: Flow, payload: bytes, ts: float) -> None:
+        app = flow.app
+        if app is None:
+            return
         if "hello" in app and tlsmod.record_length(payload):
             self._server_tls(flow, app, payload)
             return
@@ -208,7 +204,7 @@ class Sensor:
                 del app["tls"]
             return
         del app["tls"]
-        app["seen"] = self.config.inspect_packets - 2  # the ServerHello is next; then stop
+        flow.seen = self.config.inspect_packets - 2  # the ServerHello is next; then stop
         try:
             kind, hello = tlsmod.parse_hello(buf[0][:need])
         except tlsmod.TlsError:
@@ -295,3 +291,12 @@ class Sensor:
                   if mac == arp.sender_mac and ip != arp.sender_ip]
         self._emit(records.arp_event(arp, ts, previous, others,
                                      make_id(self.ident, "arp", index)))
+
+
+def _state(flow: Flow) -> dict[str, Any]:
+    """The application readers' state of a flow, made when one first keeps something (most
+    flows never need one: 100k open flows would hold 100k empty dicts)."""
+    app = flow.app
+    if app is None:
+        app = flow.app = {}
+    return app
