@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from soc.detection.ir import Node
-from soc.detection.prefilter import make_matcher
+from soc.detection.prefilter import Matcher, make_matcher
 from soc.detection.values import ALL, Folded, Value, text
 
 Predicate = Callable[[Folded], bool]
@@ -153,9 +153,20 @@ def _str_check(kind: str, lits: tuple[str, ...]) -> Callable[[str], bool]:
     if "" in lits:
         return lambda v: True
     if len(lits) >= MANY:  # one pass of an automaton over the text, not one search per literal
-        find = make_matcher(tuple(sorted(set(lits)))).find_matches_as_indexes
-        return lambda v: bool(find(v))
+        return _any_literal(tuple(sorted(set(lits))))
     return lambda v: any(lit in v for lit in lits)
+
+
+def _any_literal(lits: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a text contains one of ``lits``; the automaton is built at first use (most rules
+    are never candidates, and building them all would slow every start)."""
+    built: list[Matcher] = []
+
+    def contains_any(v: str) -> bool:
+        if not built:
+            built.append(make_matcher(lits))
+        return bool(built[0].find_matches_as_indexes(v))
+    return contains_any
 
 
 def _value_test(key: str, cased: bool, check: Callable[[str], bool]) -> Predicate:
