@@ -112,8 +112,14 @@ def all_texts(event: Event) -> tuple[str, ...]:
 
 def joined_text(event: Event) -> str:
     """Every value of the event as text in one casefolded string (keyword literals are searched
-    in it by the prefilter)."""
-    return SEP.join(joined_parts(event)).casefold()
+    in it by the prefilter), in no particular order."""
+    parts = joined_parts(event)
+    text = SEP.join(parts)
+    if text.isascii():
+        return text.casefold()
+    # casefold's general path is per character: keep it to the values that need it
+    return (SEP.join([p for p in parts if p.isascii()]).casefold() + SEP
+            + SEP.join([p for p in parts if not p.isascii()]).casefold())
 
 
 def joined_parts(event: Event) -> list[str]:
