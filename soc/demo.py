@@ -1,9 +1,13 @@
 """``soc demo``: the main job end to end on a small story written by the project.
 
 The story: the provincial portal server (Cổng thông tin điện tử tỉnh, security level 3) is
-brute-forced over SSH from 203.0.113.45; after many failures a password works; the intruder uses
-sudo to add a user and puts it in the sudo group. The demo writes the logs and a config into a
-folder, runs a collect pass into a fresh embedded store, and asks the store what happened.
+scanned from 203.0.113.45 (a capture of the network sensor; the firewall denies the same source on
+management ports), attacked through its public-service pages (scanners, SQL injection, a webshell:
+:mod:`soc.demo_story`) and brute-forced over SSH; after many failures a password works; the
+intruder uses sudo to add a user, puts it in the sudo group, and with it reaches the Windows file
+server, installs a service and clears the security log. The demo writes the logs and a config
+into a folder, runs a collect pass into a fresh embedded store, asks the store what happened,
+opens an incident from the alerts and writes the notice and the weekly report.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from soc import demo_story
 from soc.alerts import summary_row
 from soc.collect import collect
 from soc.config import DEFAULT_TIMEZONE, Config, load_config
@@ -51,7 +56,12 @@ inventory:
       unit: vp-ubnd
       security_level: 3
       hosts: [{host}, 10.10.1.0/24]
-      expected_sources: [portal-auth]
+      expected_sources: [portal-auth, portal-web]
+    - id: may-chu-tep
+      name: Máy chủ tệp dùng chung
+      unit: vp-ubnd
+      security_level: 2
+      hosts: [FS01.vpubnd.local, 10.10.2.0/24]
 sources:
   - name: portal-auth
     type: file
@@ -59,7 +69,21 @@ sources:
     parser: auto
     system: cong-ttdt
     expected_interval: 1d
-reports:                       # who reports; see docs/configuration.md (Reports)
+  - name: portal-web
+    type: file
+    paths: [logs/portal-web01/access.log*]
+    parser: apache
+    system: cong-ttdt
+  - name: firewall
+    type: file
+    paths: [logs/fgt-ubnd/traffic.log*]
+    parser: fortigate
+  - name: file-server
+    type: file
+    paths: [logs/fs01/*.jsonl]
+    parser: winlog
+    system: may-chu-tep
+{sensor}reports:                       # who reports; see docs/configuration.md (Reports)
   place: Hà Giang
   organization: {{name: Trung tâm Thông tin - Công báo, owner_agency: Văn phòng UBND tỉnh,
                  address: "1 Nguyễn Trãi, TP Hà Giang", phone: 0219 3860 000,
@@ -70,6 +94,13 @@ reports:                       # who reports; see docs/configuration.md (Reports
   systems:
     cong-ttdt: {{os: Ubuntu 22.04 LTS, services: [web], measures: [firewall],
                 domains: [cong.example.gov.vn], purpose: Cổng thông tin điện tử của tỉnh}}
+"""
+
+
+SENSOR_SOURCE = """\
+  - name: sensor
+    type: pcap
+    paths: [logs/sensor/*.pcap]
 """
 
 
@@ -127,8 +158,11 @@ def write_story(directory: Path, now: datetime | None = None) -> Path:
     logs = directory / "logs" / HOST
     logs.mkdir(parents=True, exist_ok=True)
     (logs / "auth.log").write_text("".join(story_lines(start)), encoding="utf-8")
+    demo_story.write_more(directory, start)
+    sensor = SENSOR_SOURCE if demo_story.capture_writer() is not None else ""
     config = directory / "soc.yml"
-    config.write_text(DEMO_CONFIG.format(tz=DEFAULT_TIMEZONE, host=HOST), encoding="utf-8")
+    config.write_text(DEMO_CONFIG.format(tz=DEFAULT_TIMEZONE, host=HOST, sensor=sensor),
+                      encoding="utf-8")
     return config
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from soc.errors import SocError
 
-GROUPS = {"store": "soc.stores", "collector": "soc.collectors", "parser": "soc.parsers"}
+GROUPS = {"store": "soc.stores", "collector": "soc.collectors", "parser": "soc.parsers",
+          "sample": "soc.samples"}  # sample: writers of demo data that only a plugin can make
 
 
 @cache

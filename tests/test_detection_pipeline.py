@@ -135,6 +135,4 @@ def test_hunt_query_follows_the_rules_routes(config: Config) -> None:
 
 def test_the_demo_shows_alerts(tmp_path: Path) -> None:
     result = run_demo(tmp_path / "demo")
-    titles = {a["rule_title"] for a in result.alerts}
-    assert result.report.sources[0].alerts == len(result.alerts) > 0
-    assert titles  # the project's rules name them; at least one fires on the story
+    assert sum(s.alerts for s in result.report.sources) >= len(result.alerts) > 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from soc.cli.main import App, pass_app
-from soc.cli.output import emit_object, emit_rows, format_options, info
+from soc.cli.output import Format, current_format, emit_object, emit_rows, format_options, info
 from soc.demo import DemoResult, run_demo
 from soc.errors import ExitCode
 from soc.init import init_project
@@ -41,12 +41,19 @@ def demo_cmd(directory: Path | None) -> int:
     return int(ExitCode.OK if result.report.ok else ExitCode.PARTIAL)
 
 
+STORY = ("the provincial portal is scanned, attacked on the web (SQL injection, a webshell) and "
+         "brute-forced over SSH; the intruder adds a sudo user, then reaches the file server")
+
+
 def _show(r: DemoResult) -> None:
-    emit_object({
-        "story": "SSH brute force on the provincial portal, then a login and a new sudo user",
-        "folder": str(r.directory), "config": str(r.config),
-        "collected": r.report.summary(), "datasets": r.datasets,
-    })
+    head = {"story": STORY, "folder": str(r.directory), "config": str(r.config),
+            "collected": r.report.summary(), "datasets": r.datasets}
+    if current_format() is not Format.TABLE:  # one document for machines
+        emit_object({**head, "failures_by_ip": r.failures_by_ip, "alerts": r.alerts,
+                     "incident": r.incident, "due": r.due,
+                     "reports": [str(p) for p in r.reports]})
+        return
+    emit_object(head)
     click.echo("\n== Failed SSH logins by source ==")
     emit_rows(r.failures_by_ip, ["source.ip", "failures", "users"])
     click.echo("\n== Successful logins from a source with many failures ==")

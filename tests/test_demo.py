@@ -1,0 +1,49 @@
+"""`soc demo`, as a user runs it: the whole story is collected, detected, opened, reported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EXPECTED_ALERTS = {
+    "SSH Brute Force From One Source",
+    "SSH Login Succeeds After Brute Force From The Same Source",
+    "Linux Local User Created",
+    "Linux User Added To A Privileged Group",
+    "Web Vulnerability Scanner Or Attack Tool",
+    "SQL Injection Attempt In URL",
+    "Path Traversal Or Sensitive File Access In URL",
+    "Cross-Site Scripting Attempt In URL",
+    "Webshell Access Pattern",
+    "Internet Connection To A Management Port Denied",
+    "Port Scan From One Source",
+    "Half-Open TCP Connection (SYN Scan Probe)",
+    "New Windows Service Installed",
+    "Windows Service Installed Running A Shell Or From A Writable Folder",
+    "Windows Security Audit Log Cleared",
+}
+
+
+def test_soc_demo_tells_the_whole_story(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    done = subprocess.run([sys.executable, "-m", "soc", "demo", "--dir", str(folder), "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["datasets"] == {"apache.access": 8, "fortigate.traffic": 5,
+                                   "linux.auth": 80, "network.flow": 118,
+                                   "windows.security": 2, "windows.system": 1}
+    assert "0 dead letter(s), 0 error(s)" in summary["collected"]
+    assert {a["rule_title"] for a in summary["alerts"]} == EXPECTED_ALERTS
+    alerts = subprocess.run([sys.executable, "-m", "soc", "-c", str(folder / "soc.yml"),
+                             "alerts", "list", "--nl"], capture_output=True, text=True,
+                            timeout=120)
+    titles = {json.loads(line)["rule_title"] for line in alerts.stdout.splitlines()}
+    assert titles == EXPECTED_ALERTS
+    assert (summary["incident"]["id"], summary["incident"]["playbook"]) == (
+        "SC-2026-0001", "public-app-exploit")
+    assert sorted(Path(p).suffix for p in summary["reports"]) == [
+        ".docx", ".docx", ".html", ".html"]
+    assert all(Path(p).stat().st_size > 1000 for p in summary["reports"])
