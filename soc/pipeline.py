@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
+
 from soc import registry
 from soc.config import Config, Source
 from soc.ecs import Event, format_ts
@@ -21,7 +23,7 @@ from soc.errors import SkipRecord, SocError, StoreError
 from soc.inventory import Inventory
 from soc.models import DeadLetter
 from soc.parsing import get_parser, parse_record
-from soc.sources import Batch, Collector, ParseContext, Parser
+from soc.sources import Batch, Collector, ParseContext, Parser, RawRecord
 from soc.state import StateStore
 from soc.stores.base import Store
 
@@ -215,13 +217,20 @@ class Pipeline:
                 reason = str(exc) if isinstance(exc, SocError) else f"{type(exc).__name__}: {exc}"
                 dead.append(DeadLetter(
                     id=record.id, source=source.name, origin=record.origin, reason=reason,
-                    raw=record.text.encode("utf-8", "surrogateescape"), received=ingested,
+                    raw=_raw(record), received=ingested,
                     parser=parser.name, fields=tuple(record.fields.items()),
                 ))
                 continue
             enrich(event, bound)
             events.append(event)
         return events, dead, skipped
+
+
+def _raw(record: RawRecord) -> bytes:
+    """What a dead letter keeps of a record: its text, or the collector's pre-built event."""
+    if record.text or record.event is None:
+        return record.text.encode("utf-8", "surrogateescape")
+    return orjson.dumps(record.event, default=str)
 
 
 def _safe_lag(collector: Collector) -> dict[str, Any]:

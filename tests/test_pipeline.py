@@ -102,3 +102,12 @@ def test_ingest_recognises_evtx_files(tmp_path: Path, corpus: Path) -> None:
     assert report.dead_letters == 0 and report.events > 0
     with open_store(config, readonly=True) as store:
         assert store.count("_exists_:winlog.channel") == report.events
+
+
+def test_a_bad_prebuilt_event_is_kept_whole_as_a_dead_letter() -> None:
+    from soc.pipeline import _raw
+    from soc.sources import RawRecord
+
+    record = RawRecord(text="", id="x", event={"source.ip": "203.0.113.9"})
+    assert _raw(record) == b'{"source.ip":"203.0.113.9"}'
+    assert _raw(RawRecord(text="a line", id="y")) == b"a line"
