@@ -14,8 +14,7 @@ import socket
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
-
-from scapy.layers.dns import dnsclasses, dnsqtypes, dnstypes
+from functools import cache
 
 HEADER = struct.Struct("!6H")
 QTAIL = struct.Struct("!HH")
@@ -52,13 +51,25 @@ class Message:
     answers: list[tuple[str, int, int, int, str]] = field(default_factory=list)
 
 
+@cache
+def _names() -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
+    """scapy's DNS tables, imported at the first DNS message: importing scapy costs seconds,
+    which ``soc ingest`` and ``soc collect`` of other formats must not pay."""
+    from scapy.layers.dns import dnsclasses, dnsqtypes, dnstypes
+
+    return dnstypes, dnsqtypes, dnsclasses
+
+
+@cache
 def type_name(value: int) -> str:
-    name = dnstypes.get(value) or dnsqtypes.get(value)  # query-only types: AXFR, ANY...
+    types, qtypes, _ = _names()
+    name = types.get(value) or qtypes.get(value)  # query-only types: AXFR, ANY...
     return name if isinstance(name, str) else f"TYPE{value}"
 
 
+@cache
 def class_name(value: int) -> str:
-    name = dnsclasses.get(value)
+    name = _names()[2].get(value)
     return name if isinstance(name, str) else f"CLASS{value}"
 
 
