@@ -54,7 +54,7 @@ TEXT_FIELDS = frozenset({"message", "event.original", "error.message"})
 
 _SYNTAX_HINT = 'Quote values with spaces or special characters: user.name:"Nguyễn Văn A".'
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
-_ELEMENT = "soc_fold(v.value, v.type)"
+_ELEMENT = "soc_fold({v}, {t})"
 _resolve_implicit = UnknownOperationResolver(resolve_to=AndOperation)
 
 
@@ -216,23 +216,46 @@ def _illegal_hint(message: str) -> str:
     return _SYNTAX_HINT
 
 
-def compile_query(query: str, *, columns: Mapping[str, str] | None = None) -> Fragment:
+def compile_query(query: str, *, columns: Mapping[str, str] | None = None,
+                  value_columns: Mapping[str, str] | None = None) -> Fragment:
     """Compile a Lucene query to a SQL WHERE fragment over a JSON ``doc`` column.
 
     ``columns`` names SQL columns that hold a field's value verbatim (``{"@timestamp": "ts"}``):
-    string ranges on those fields use the column, and so its index.
+    string ranges on those fields use the column, and so its index. ``value_columns`` names
+    columns that hold a field's value as ``json_extract`` reads it from the document, except
+    booleans, arrays and objects, held as their JSON text in a BLOB (the storage type marks
+    them): tests on those fields read the column instead of the document, with the same results.
     """
     tree = parse_query(query)
     if tree is None:
         return MATCH_ALL
-    return _Compiler(columns or {}).node(tree, None)
+    return _Compiler(columns or {}, value_columns or {}).node(tree, None)
+
+
+def _column_test(column: str, cond: str, params: list[object]) -> Fragment:
+    """``_field_test`` on a value column: the condition on the value itself, or on each element
+    of an array (a JSON BLOB); false when the field is missing or null, as in the document."""
+    each = cond.format(v="v.value", t="v.type")
+    scalar = cond.format(v=column, t=f"typeof({column})")
+    return (f"(CASE typeof({column}) WHEN 'blob' THEN EXISTS (SELECT 1 FROM "
+            f"json_each(CAST({column} AS TEXT)) AS v WHERE {each}) WHEN 'null' THEN 0 "
+            f"ELSE ({scalar}) END)", [*params, *params])
 
 
 class _Compiler:
     """Walks a luqum tree; ``field`` is the field the enclosing ``field:(...)`` names, if any."""
 
-    def __init__(self, columns: Mapping[str, str]) -> None:
+    def __init__(self, columns: Mapping[str, str], value_columns: Mapping[str, str]) -> None:
         self.columns = columns
+        self.value_columns = value_columns
+
+    def test(self, field: str, cond: str, params: list[object]) -> Fragment:
+        """Some element of ``field`` satisfies ``cond`` (``{v}``: the value, ``{t}``: its
+        JSON type): on its value column when it has one, else in the document."""
+        column = self.value_columns.get(field)
+        if column is not None:
+            return _column_test(column, cond, params)
+        return _field_test(field, cond.format(v="v.value", t="v.type"), params)
 
     def node(self, node: Item, field: str | None) -> Fragment:
         if isinstance(node, AndOperation | OrOperation):
@@ -264,7 +287,7 @@ class _Compiler:
             if not isinstance(node.expr, Word) or node.expr.has_wildcard():
                 raise QueryError("_exists_ needs a field name",
                                  hint="Write _exists_:source.ip, or source.ip:*")
-            return _field_test(node.expr.unescaped_value, "v.type <> 'null'", [])
+            return self.test(node.expr.unescaped_value, "{t} <> 'null'", [])
         if '"' in node.name or "\\" in node.name:
             raise QueryError(f"bad field name {node.name!r}")
         return self.node(node.expr, node.name)
@@ -277,11 +300,11 @@ class _Compiler:
             return self._range(field, *_bounds(node))
         if isinstance(node, Phrase):
             literal = re.sub(r"\\(.)", r"\1", node.value[1:-1])
-            return _literal(field, literal)
+            return _literal(self.test, field, literal)
         if isinstance(node, Word):
-            return _word(field, node.value)
+            return _word(self.test, field, node.value)
         if isinstance(node, Regex):
-            return _regex_term(field, node.value[1:-1])
+            return _regex_term(self.test, field, node.value[1:-1])
         if isinstance(node, BaseApprox):
             raise QueryError(f"fuzzy and proximity search ({node}) is not supported",
                              hint="Use wildcards instead: user.name:adm*n")
@@ -289,13 +312,13 @@ class _Compiler:
 
     def _range(self, field: str, low: Bound, high: Bound) -> Fragment:
         if low is None and high is None:
-            return _field_test(field, "v.type <> 'null'", [])
+            return self.test(field, "{t} <> 'null'", [])
         values = [b[0] for b in (low, high) if b is not None]
         numeric = all(_NUMBER.match(v) for v in values)
         conds: list[str] = []
         params: list[object] = []
         column = self.columns.get(field) if not numeric else None
-        target = "soc_num(v.value, v.type)" if numeric else (column or "v.value")
+        target = "soc_num({v}, {t})" if numeric else (column or "{v}")
         for bound, op in ((low, ">"), (high, "<")):
             if bound is not None:
                 value, inclusive = bound
@@ -304,8 +327,8 @@ class _Compiler:
         if column is not None:
             return "(" + " AND ".join(conds) + ")", params
         if not numeric:
-            conds.insert(0, "v.type = 'text'")
-        return _field_test(field, " AND ".join(conds), params)
+            conds.insert(0, "{t} = 'text'")
+        return self.test(field, " AND ".join(conds), params)
 
 
 Bound = tuple[str, bool] | None
@@ -348,32 +371,36 @@ def _field_test(field: str, cond: str, params: list[object]) -> Fragment:
     return f"EXISTS (SELECT 1 FROM json_each(doc, ?) AS v WHERE {cond})", [path, *params]
 
 
-def _word(field: str | None, raw: str) -> Fragment:
+FieldTest = Callable[[str, str, list[object]], Fragment]
+"""``test(field, cond, params)``: some element of the field satisfies the condition."""
+
+
+def _word(test: FieldTest, field: str | None, raw: str) -> Fragment:
     if raw == "*":
-        return MATCH_ALL if field is None else _field_test(field, "v.type <> 'null'", [])
+        return MATCH_ALL if field is None else test(field, "{t} <> 'null'", [])
     chunks = _chunks(raw)
     if not any(wild for wild, _ in chunks):
-        return _literal(field, "".join(text for _, text in chunks))
+        return _literal(test, field, "".join(text for _, text in chunks))
     if field is None:
         longest = max((text for wild, text in chunks if not wild), key=len, default="")
         return "soc_any(doc, ?, ?)", [_needle(longest), "w:" + _regex(chunks)]
     pattern = _glob(chunks)
     if field in TEXT_FIELDS:
         pattern = f"*{pattern}*"
-    return _field_test(field, f"{_ELEMENT} GLOB ?", [pattern])
+    return test(field, f"{_ELEMENT} GLOB ?", [pattern])
 
 
-def _literal(field: str | None, literal: str) -> Fragment:
+def _literal(test: FieldTest, field: str | None, literal: str) -> Fragment:
     """An exact value (case-insensitive); numbers also match JSON numbers numerically."""
     folded = fold(literal)
     if field is None:
         return "soc_any(doc, ?, ?)", [_needle(literal), "s:" + folded]
     if field in TEXT_FIELDS:
-        return _field_test(field, f"instr({_ELEMENT}, ?) > 0", [folded])
+        return test(field, f"instr({_ELEMENT}, ?) > 0", [folded])
     if _NUMBER.match(literal):
-        cond = f"({_ELEMENT} = ? OR (v.type IN ('integer', 'real') AND v.value = ?))"
-        return _field_test(field, cond, [folded, float(literal)])
-    return _field_test(field, f"{_ELEMENT} = ?", [folded])
+        cond = f"({_ELEMENT} = ? OR ({{t}} IN ('integer', 'real') AND {{v}} = ?))"
+        return test(field, cond, [folded, float(literal)])
+    return test(field, f"{_ELEMENT} = ?", [folded])
 
 
 def _needle(literal: str) -> str:
@@ -381,7 +408,7 @@ def _needle(literal: str) -> str:
     return json.dumps(fold(literal), ensure_ascii=False)[1:-1]
 
 
-def _regex_term(field: str | None, pattern: str) -> Fragment:
+def _regex_term(test: FieldTest, field: str | None, pattern: str) -> Fragment:
     try:
         re.compile(pattern)
     except re.error as exc:
@@ -389,4 +416,4 @@ def _regex_term(field: str | None, pattern: str) -> Fragment:
     if field is None:
         raise QueryError("a regular expression needs a field",
                          hint="Write field:/pattern/, e.g. user.name:/adm.n/")
-    return _field_test(field, "v.type = 'text' AND soc_regexp(?, v.value)", [pattern])
+    return test(field, "{t} = 'text' AND soc_regexp(?, {v})", [pattern])

@@ -260,3 +260,109 @@ def test_bad_queries(query: str, message: str, hint: str) -> None:
 def test_query_error_is_a_usage_error() -> None:
     assert issubclass(QueryError, SocError)
     assert QueryError.exit_code == ExitCode.USAGE
+
+
+# --- value columns: the same answers from a column as from the document ---------------------------
+
+COLUMN_DOCS: dict[str, dict[str, object]] = {
+    "portal": {
+        "labels.system": "Cổng TTĐT Tỉnh", "organization.id": "SỞ-KHCN",
+        "event.action": "ssh_failed_password", "event.category": ["authentication"],
+        "event.outcome": "failure", "source.ip": "10.0.0.5", "host.name": "MÁY-CHỦ-Web01"},
+    "iam": {
+        "labels.system": "dvc", "organization.id": "vp-ubnd", "event.action": "user_added",
+        "event.category": ["IAM", "Configuration"], "event.outcome": None,
+        "source.ip": ["10.0.0.6", "203.0.113.9"], "host.name": 42},
+    "odd": {
+        "labels.system": True, "event.category": "network", "event.outcome": "Thành công",
+        "host.name": {"nested": "x"}, "event.action": 7.5},
+    "bare": {},
+}
+COLUMN_QUERIES: list[tuple[str, list[str]]] = [
+    ('labels.system:"cổng ttđt tỉnh"', ["portal"]),
+    ("labels.system:CỔNG*", ["portal"]),
+    ("labels.system:*ttđt*", ["portal"]),
+    ('labels.system:"Cổng"', []),  # keyword fields match whole values
+    ("labels.system:true", ["odd"]),
+    ("labels.system:DVC", ["iam"]),
+    ("labels.system:/dv./", ["iam"]),
+    ("labels.system:[a TO e]", ["iam"]),
+    ("NOT labels.system:dvc", ["bare", "odd", "portal"]),
+    ("organization.id:sở-khcn", ["portal"]),
+    ("organization.id:VP-UBND", ["iam"]),
+    ("organization.id:(vp-ubnd OR sở-khcn)", ["iam", "portal"]),
+    ("_exists_:organization.id", ["iam", "portal"]),
+    ("event.action:SSH_FAILED_PASSWORD", ["portal"]),
+    ("event.action:7.5", ["odd"]),
+    ("event.action:>=7", ["odd"]),
+    ("event.action:ssh_*", ["portal"]),
+    ("event.category:iam", ["iam"]),
+    ("event.category:(iam OR configuration)", ["iam"]),
+    ("event.category:CONFIG*", ["iam"]),
+    ("event.category:network", ["odd"]),
+    ("event.category:authentication AND NOT event.category:iam", ["portal"]),
+    ("event.category:*", ["iam", "odd", "portal"]),
+    ("event.outcome:failure", ["portal"]),
+    ('event.outcome:"THÀNH CÔNG"', ["odd"]),
+    ("event.outcome:*", ["odd", "portal"]),  # null is not a value
+    ("NOT _exists_:event.outcome", ["bare", "iam"]),
+    ("source.ip:10.0.0.6", ["iam"]),
+    ("source.ip:203.0.113.9", ["iam"]),
+    ("source.ip:10.0.0.*", ["iam", "portal"]),
+    ("source.ip:[10.0.0.0 TO 10.0.0.5]", ["portal"]),
+    ("host.name:máy-chủ-web01", ["portal"]),
+    ("host.name:42", ["iam"]),
+    ("host.name:[40 TO 50]", ["iam"]),
+    ("host.name:*", ["iam", "odd", "portal"]),
+    ("host.name:x", ["odd"]),  # json_each walks an object's members, in both
+    ("host.*:máy*", ["portal"]),  # wildcard field names read the document
+]
+
+
+@pytest.fixture(scope="module")
+def column_db() -> Iterator[sqlite3.Connection]:
+    from soc.stores.sqlite import VALUE_COLUMNS, column_value
+
+    conn = sqlite3.connect(":memory:")
+    setup_connection(conn)
+    cols = list(VALUE_COLUMNS.values())
+    conn.execute(f"CREATE TABLE ev (id TEXT, ts TEXT, doc TEXT, {', '.join(cols)})")
+    conn.executemany(
+        f"INSERT INTO ev VALUES (?, '2026-11-24T08:00:00.000Z', ?{', ?' * len(cols)})",
+        [(k, json.dumps(d, ensure_ascii=False), *(column_value(d.get(f)) for f in VALUE_COLUMNS))
+         for k, d in COLUMN_DOCS.items()])
+    yield conn
+    conn.close()
+
+
+@pytest.mark.parametrize(("query", "expected"), COLUMN_QUERIES)
+def test_value_columns_answer_as_the_document(column_db: sqlite3.Connection, query: str,
+                                              expected: list[str]) -> None:
+    from soc.stores.sqlite import VALUE_COLUMNS
+
+    def ids(value_columns: dict[str, str]) -> list[str]:
+        where, params = compile_query(query, value_columns=value_columns)
+        return sorted(r[0] for r in column_db.execute(f"SELECT id FROM ev WHERE {where}", params))
+
+    assert ids({}) == expected  # the document
+    assert ids(VALUE_COLUMNS) == expected  # the columns
+
+
+def test_value_column_sql() -> None:
+    assert compile_query("labels.system:dvc", value_columns={"labels.system": "system"}) == (
+        "(CASE typeof(system) WHEN 'blob' THEN EXISTS (SELECT 1 FROM json_each(CAST(system AS "
+        "TEXT)) AS v WHERE soc_fold(v.value, v.type) = ?) WHEN 'null' THEN 0 "
+        "ELSE (soc_fold(system, typeof(system)) = ?) END)", ["dvc", "dvc"])
+
+
+def test_value_column_group_keys_equal_json_extract(column_db: sqlite3.Connection) -> None:
+    from soc.stores.sqlite import VALUE_COLUMNS, _key_sql
+
+    for field, column in VALUE_COLUMNS.items():
+        path = f'$."{field}"'
+        rows = column_db.execute(f"SELECT {_key_sql(field)}, json_extract(doc, ?), "
+                                 f"typeof({column}) FROM ev ORDER BY id", (path,)).fetchall()
+        assert [r[0] for r in rows] == [r[1] for r in rows], field
+    assert column_db.execute("SELECT typeof(category), CAST(category AS TEXT) FROM ev "
+                             "WHERE id = 'iam'").fetchone() == (
+        "blob", '["IAM","Configuration"]')

@@ -221,6 +221,72 @@ def test_failed_migration_changes_nothing(path: Path, monkeypatch: pytest.Monkey
     assert "half" not in tables(path)
 
 
+V2_PARTITION = ("CREATE TABLE ev_20261124_l3 (id TEXT NOT NULL, ts TEXT NOT NULL, dataset TEXT, "
+                "doc TEXT NOT NULL, UNIQUE (ts, id))")  # the shape of schema version 2
+
+
+def version_2_store(path: Path, events: list[Event]) -> None:
+    """A store as soc wrote it at schema version 2: partitions without value columns."""
+    path.parent.mkdir(parents=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in sqlite_store.MIGRATIONS[:2]:
+        migration(db)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    db.execute(V2_PARTITION)
+    db.executemany("INSERT INTO ev_20261124_l3 VALUES (?, ?, 'linux.auth', ?)",
+                   [(e["event.id"], e["@timestamp"], json.dumps(e, ensure_ascii=False))
+                    for e in events])
+    db.execute("INSERT INTO partitions VALUES ('ev_20261124_l3', '2026-11-24', 3, ?)",
+               (len(events),))
+    db.execute("CREATE TABLE agg_cache (partition TEXT, spec TEXT, events INTEGER, rows TEXT)")
+    db.close()
+
+
+def test_migration_3_fills_the_value_columns_of_a_version_2_store(path: Path) -> None:
+    version_2_store(path, [
+        ev(1, "2026-11-24T08:00:00.000Z", **{
+            "labels.system": "Cổng TTĐT", "organization.id": "sở-khcn",
+            "event.action": "user_added", "event.category": ["IAM", "configuration"],
+            "event.outcome": "success", "source.ip": "10.0.0.5", "host.name": "MÁY-01"}),
+        ev(2, "2026-11-24T09:00:00.000Z", **{
+            "labels.system": "dvc", "event.category": "network", "event.outcome": None,
+            "source.ip": ["10.0.0.6"], "host.name": 42, "event.action": True}),
+        ev(3, "2026-11-24T10:00:00.000Z"),
+    ])
+    with SQLiteStore.open_path(path) as store:
+        assert store.stats()["schema_version"] == SCHEMA_VERSION
+        rows = store.db.execute(
+            "SELECT system, unit, typeof(action), CAST(action AS TEXT), typeof(category), "
+            "CAST(category AS TEXT), outcome, typeof(source_ip), CAST(source_ip AS TEXT), host "
+            "FROM ev_20261124_l3 ORDER BY ts").fetchall()
+        assert rows == [
+            ("Cổng TTĐT", "sở-khcn", "text", "user_added", "blob", '["IAM","configuration"]',
+             "success", "text", "10.0.0.5", "MÁY-01"),
+            ("dvc", None, "blob", "true", "text", "network", None, "blob", '["10.0.0.6"]', 42),
+            (None, None, "null", None, "null", None, None, "null", None, None)]
+        assert "agg_cache" not in tables(path)  # its entries were keyed by the old SQL
+        assert [e["labels.n"] for e in store.search('labels.system:"cổng ttđt"')] == [1]
+        assert [e["labels.n"] for e in store.search("event.category:(iam OR network)")] == [2, 1]
+        assert [e["labels.n"] for e in store.search("event.action:true")] == [2]
+        assert store.aggregate(group_by=["labels.system", "organization.id"]) == [
+            {"labels.system": "Cổng TTĐT", "organization.id": "sở-khcn", "count": 1}]
+        store.write_events([ev(4, "2026-11-24T11:00:00.000Z", **{"labels.system": "dvc"})])
+        assert store.aggregate(group_by=["labels.system"]) == [
+            {"labels.system": "dvc", "count": 2}, {"labels.system": "Cổng TTĐT", "count": 1}]
+
+
+def test_new_partitions_have_the_value_columns(path: Path) -> None:
+    with SQLiteStore.open_path(path) as store:
+        store.write_events([ev(1, "2026-11-24T08:00:00.000Z", **{
+            "event.category": ["authentication"], "source.ip": "10.0.0.5", "labels.n": 2**70})])
+        columns = [r[1] for r in store.db.execute("PRAGMA table_info(ev_20261124_l3)")]
+        assert columns == ["id", "ts", "dataset", "doc", "system", "unit", "action", "outcome",
+                           "source_ip", "host", "category"]
+        assert store.db.execute(
+            "SELECT typeof(category), CAST(category AS TEXT), source_ip, system "
+            "FROM ev_20261124_l3").fetchone() == ("blob", '["authentication"]', "10.0.0.5", None)
+
+
 # --- partitions ----------------------------------------------------------------------------------
 
 

@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 STORE_FILE = "store.db"
 BUSY_TIMEOUT_S = 30.0
 _COLUMNS = {"@timestamp": "ts"}  # fields whose value an events-table column holds verbatim
+VALUE_COLUMNS = {  # fields reports and searches group and filter on: a column each (docs/store.md)
+    "labels.system": "system", "organization.id": "unit", "event.action": "action",
+    "event.outcome": "outcome", "source.ip": "source_ip", "host.name": "host",
+    "event.category": "category"}  # last: _values
+_SCALAR_FIELDS = tuple(VALUE_COLUMNS)[:-1]
+_INT64 = 2**63  # SQLite integers are 64-bit; larger ones are kept as JSON
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 WRITER_CACHE_KIB = 65536  # page cache of the writer: keeps the id indexes of a day in memory
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
@@ -65,7 +71,7 @@ def _dumps_orjson() -> Callable[[Any], str] | None:
 
 _dumps: Callable[[Any], str] = _dumps_orjson() or _ENCODER.encode
 
-Row = tuple[Any, str, Any, str]  # (id, ts, dataset, doc)
+Row = tuple[Any, ...]  # (id, ts, dataset, doc, *value columns)
 GroupKey = tuple[str, Any, Any]  # (day, raw security level, dataset)
 
 
@@ -132,7 +138,31 @@ def _migration_2(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migration_1, _migration_2)
+def _backfill_sql(field: str) -> str:
+    """SQL computing :func:`column_value` of a field from ``doc`` (migration 3)."""
+    path = "'$.\"" + field.replace("'", "''").replace('"', '\\"') + "\"'"
+    return (f"CASE json_type(doc, {path}) WHEN 'true' THEN CAST('true' AS BLOB) "
+            f"WHEN 'false' THEN CAST('false' AS BLOB) "
+            f"WHEN 'array' THEN CAST(json_extract(doc, {path}) AS BLOB) "
+            f"WHEN 'object' THEN CAST(json_extract(doc, {path}) AS BLOB) "
+            f"ELSE json_extract(doc, {path}) END")
+
+
+def _migration_3(db: sqlite3.Connection) -> None:
+    """Event partitions: a value column per field of ``VALUE_COLUMNS``, filled from the
+    documents (one UPDATE per partition); the aggregation cache, keyed by the old SQL, goes."""
+    tables = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                       "AND name LIKE 'ev\\_%' ESCAPE '\\'")]
+    assignments = ", ".join(f"{c} = {_backfill_sql(f)}" for f, c in VALUE_COLUMNS.items())
+    for table in tables:
+        for column in VALUE_COLUMNS.values():
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+        db.execute(f"UPDATE {table} SET {assignments}")
+    db.execute("DROP TABLE IF EXISTS agg_cache")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _migration_1, _migration_2, _migration_3)
 """Applied in order, in one transaction, when a store is opened for writing. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -347,8 +377,8 @@ class SQLiteStore(Store):
 
     def _insert(self, day: str, level: int, dataset: Any, rows: list[Row]) -> int:
         table = self._partition(day, level)
-        cur = self.db.executemany(
-            f"INSERT OR IGNORE INTO {table}(id, ts, dataset, doc) VALUES (?, ?, ?, ?)", rows)
+        cur = self.db.executemany(f"INSERT OR IGNORE INTO {table}({_INSERT_COLUMNS}) "
+                                  f"VALUES ({_INSERT_MARKS})", rows)
         written = cur.rowcount
         if written:
             self.db.execute("UPDATE partitions SET events = events + ? WHERE name = ?",
@@ -370,9 +400,11 @@ class SQLiteStore(Store):
         # One index, UNIQUE (ts, id): time order for searches and idempotence for re-reads (a
         # record read again has the same id and timestamp). Inserts land near its end, unlike
         # a unique index on the random ids alone, which cost as much again (docs/store.md).
+        # value columns have no declared type: they keep numbers, texts and BLOBs as given
         self.db.execute(
             f"CREATE TABLE IF NOT EXISTS {table} (id TEXT NOT NULL, ts TEXT NOT NULL, "
-            "dataset TEXT, doc TEXT NOT NULL, UNIQUE (ts, id))")
+            f"dataset TEXT, doc TEXT NOT NULL, {', '.join(VALUE_COLUMNS.values())}, "
+            "UNIQUE (ts, id))")
         self.db.execute("INSERT OR IGNORE INTO partitions(name, day, level) VALUES (?, ?, ?)",
                         (table, day, level))
         self._known.add(table)
@@ -417,7 +449,7 @@ class SQLiteStore(Store):
         order: Literal["asc", "desc"] = "desc",
     ) -> Iterator[Event]:
         """Events matching a Lucene query in ``[since, until)``, by ``@timestamp``."""
-        where, params = compile_query(query, columns=_COLUMNS)
+        where, params = _compile(query)
         window, window_params = _window(since, until)
         with self._errors("cannot search events"):
             days = self._days(since, until, descending=order == "desc")
@@ -453,7 +485,7 @@ class SQLiteStore(Store):
     def count(self, query: str = "*", *, since: datetime | None = None,
               until: datetime | None = None) -> int:
         """How many events match a Lucene query in ``[since, until)``."""
-        where, params = compile_query(query, columns=_COLUMNS)
+        where, params = _compile(query)
         with self._errors("cannot count events"):
             if (where, params) == MATCH_ALL and since is None and until is None:
                 return int(self.db.execute(
@@ -485,7 +517,7 @@ class SQLiteStore(Store):
             keys.append(f"((CAST(strftime('%s', substr(ts, 1, 19)) AS INTEGER) + {offset}) "
                         f"/ {step}) * {step} - {offset}")
         names = [f"k{i}" for i in range(len(keys))]
-        where, params = compile_query(query, columns=_COLUMNS)
+        where, params = _compile(query)
         window, window_params = _window(since, until)
         with self._errors("cannot aggregate events"):
             tables = [t for _day, ts in self._days(since, until, descending=False) for t in ts]
@@ -505,7 +537,7 @@ class SQLiteStore(Store):
                           top: int | None) -> list[dict[str, Any]]:
         """:meth:`aggregate` for windows and buckets on whole hours: per partition, grouped by
         the fields and the UTC hour, cached (:mod:`soc.stores.sqlite_aggs`)."""
-        where, params = compile_query(query, columns=_COLUMNS)
+        where, params = _compile(query)
         with self._errors("cannot aggregate events"):
             wanted = {t for _day, ts in self._days(since, until, descending=False) for t in ts}
             partitions = [(n, e) for n, e in self.db.execute(
@@ -839,10 +871,47 @@ class SQLiteStore(Store):
 # --- helpers -------------------------------------------------------------------------------------
 
 
+_INSERT_COLUMNS = ", ".join(["id", "ts", "dataset", "doc", *VALUE_COLUMNS.values()])
+_INSERT_MARKS = ", ".join("?" * (4 + len(VALUE_COLUMNS)))
+
+
+def column_value(value: object) -> object:
+    """How a value column holds a field: as ``json_extract`` reads it from the document, except
+    booleans, arrays and objects (and integers past 64 bits), kept as compact JSON in a BLOB."""
+    if value is None or type(value) is str or type(value) is float:
+        return value
+    if type(value) is int and -_INT64 <= value < _INT64:
+        return value
+    return _dumps(value).encode()
+
+
+_PLAIN = frozenset({str, type(None)})  # value types a column holds as they are
+_LIST_BLOBS: dict[tuple[str, ...], object] = {}  # event.category lists and their JSON
+
+
+def _values(event: Event) -> tuple[Any, ...]:
+    """The value columns of an event, ``event.category`` (a list, so JSON) last: strings, the
+    common case, as they are; lists of strings through a small cache of their JSON."""
+    get = event.get
+    values = tuple(map(get, _SCALAR_FIELDS))
+    if not _PLAIN.issuperset(map(type, values)):
+        values = tuple(map(column_value, values))
+    category = get("event.category")
+    if type(category) is list:
+        key = tuple(category)
+        blob = _LIST_BLOBS.get(key)
+        if blob is None:
+            if len(_LIST_BLOBS) > 4096:
+                _LIST_BLOBS.clear()
+            blob = _LIST_BLOBS[key] = column_value(category)
+        return (*values, blob)
+    return (*values, column_value(category))
+
+
 def _group(events: Sequence[Event]) -> dict[GroupKey, list[Row]]:
     """Rows to insert, grouped by (day, level, dataset); the only per-event Python work."""
     groups: dict[GroupKey, list[Row]] = {}
-    dumps = _dumps
+    dumps, values = _dumps, _values
     try:
         for event in events:
             ts = event["@timestamp"]
@@ -854,7 +923,7 @@ def _group(events: Sequence[Event]) -> dict[GroupKey, list[Row]]:
             rows = groups.get(key)
             if rows is None:
                 rows = groups[key] = []
-            rows.append((event["event.id"], ts, dataset, dumps(event)))
+            rows.append((event["event.id"], ts, dataset, dumps(event), *values(event)))
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"cannot store an event without a valid @timestamp and event.id "
                          f"({type(exc).__name__}: {exc})",
@@ -892,12 +961,21 @@ def _alert_filters(q: AlertQuery) -> tuple[str, list[object]]:
     return " AND ".join(parts), params
 
 
+def _compile(query: str) -> tuple[str, list[object]]:
+    """A Lucene query as a WHERE fragment over an events partition (its columns used)."""
+    return compile_query(query, columns=_COLUMNS, value_columns=VALUE_COLUMNS)
+
+
 def _key_sql(field: str) -> str:
     """The SQL expression of a group-by field: a column when one holds it, else json_extract."""
     if field == "event.dataset":
         return "dataset"
     if field == "@timestamp":
         return "ts"
+    column = VALUE_COLUMNS.get(field)
+    if column is not None:  # the value as json_extract gives it (BLOBs hold JSON)
+        return (f"CASE typeof({column}) WHEN 'blob' THEN json_extract(CAST({column} AS TEXT), "
+                f"'$') ELSE {column} END")
     return "json_extract(doc, '$.\"" + field.replace("'", "''").replace('"', '\\"') + "\"')"
 
 
