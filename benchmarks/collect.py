@@ -51,19 +51,22 @@ AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0 Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
-    "sqlmap/1.7.2#stable (https://sqlmap.org)",
-    "curl/8.4.0",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
 ]
 PATHS = ["/", "/tin-tuc/chi-tiet?id={n}", "/dich-vu-cong/ho-so/{n}", "/static/js/app.{n}.js",
-         "/wp-login.php", "/index.php?option=com_content&id={n}", "/api/v1/tra-cuu?ma={n}",
-         "/uploads/shell.php?cmd=whoami"]
+         "/static/css/site.css", "/index.php?option=com_content&id={n}",
+         "/api/v1/tra-cuu?ma={n}", "/images/banner-{n}.jpg"]
+ATTACKS = ["/wp-login.php", "/uploads/shell.php?cmd=whoami", "/index.php?id=1'%20OR%201=1--",
+           "/../../etc/passwd", "/.env"]
+ATTACK_SHARE = 0.01
+"""One request in a hundred is a scanner's (the scanner logs of the corpus are all attacks)."""
 
 
 # --- inputs --------------------------------------------------------------------------------------
 
 
 def make_access_log(path: Path, lines: int, seed: int = 11) -> None:
-    """Apache/Nginx combined-format lines for a provincial portal, with some scanning."""
+    """Apache/Nginx combined-format lines for a provincial portal, with a little scanning."""
     rnd = random.Random(seed)
     t = time.time() - lines * 0.02
     with path.open("w", encoding="utf-8") as fh:
@@ -71,12 +74,14 @@ def make_access_log(path: Path, lines: int, seed: int = 11) -> None:
             t += 0.02
             stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0700", time.localtime(t))
             ip = f"203.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
-            url = rnd.choice(PATHS).format(n=i % 9973)
+            attack = rnd.random() < ATTACK_SHARE
+            url = rnd.choice(ATTACKS if attack else PATHS).format(n=i % 9973)
+            agent = "sqlmap/1.7.2#stable (https://sqlmap.org)" if attack else rnd.choice(AGENTS)
             method = "POST" if i % 11 == 0 else "GET"
             status = rnd.choice((200, 200, 200, 304, 404, 302, 500))
             fh.write(f'{ip} - - [{stamp}] "{method} {url} HTTP/1.1" {status} '
                      f'{rnd.randrange(200, 90000)} "https://portal.example.gov.vn/" '
-                     f'"{rnd.choice(AGENTS)}"\n')
+                     f'"{agent}"\n')
 
 
 def corpus_access_logs(corpus: Path, dest: Path, repeat: int) -> Path | None:
@@ -267,7 +272,11 @@ def evtx_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 def access_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     synth = tmp / "access.log"
     make_access_log(synth, args.lines)
-    inputs = {"synthetic combined": f'  - {{name: web, type: file, paths: ["{synth}"]}}\n'}
+    inputs = {
+        "synthetic combined": f'  - {{name: web, type: file, paths: ["{synth}"]}}\n',
+        "synthetic, parser: apache": (f'  - {{name: web, type: file, paths: ["{synth}"], '
+                                      'parser: apache}\n'),
+    }
     corpus_dir = corpus_access_logs(args.corpus, tmp, args.repeat) if args.corpus else None
     if corpus_dir is not None:
         inputs[f"corpus web logs x{args.repeat}"] = (
@@ -298,7 +307,8 @@ def syslog_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             row["udp"] = udp = bench.udp_phase(ns, tmp, runner)
             first_loss = next((r for r in udp if r["lost"]), None)
             print(f"{'syslog UDP, detection ' + _mode(detect):>34}: "
-                  + ", ".join(f"{r['rate']:,}/s lost {r['lost']}" for r in udp)
+                  + ", ".join(f"{r['rate']:,}/s (sent at {r['achieved']:,}/s) lost {r['lost']}"
+                              for r in udp)
                   + (f"; loss begins at {first_loss['rate']:,}/s" if first_loss else
                      "; no loss at any rate tried"), flush=True)
         out[_mode(detect)] = row
