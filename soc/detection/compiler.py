@@ -357,6 +357,8 @@ def matched_fields(node: Node, f: Folded, plan: HitPlan | None = None) -> dict[s
     """Fields whose tests are true in an event a rule matched (for the hit; slow path only)."""
     out: dict[str, Any] = {}
     for field, test, predicate in plan if plan is not None else hit_plan(node):
+        if field in out:  # reported already, with the same value: skip its other tests
+            continue
         if predicate(f):
             if field is None:
                 out["keywords"] = _keyword_hit(test, f)
