@@ -132,19 +132,32 @@ def suppress_window(config: Config) -> timedelta:
 
 
 class DetectionStage:
-    """The pipeline stage: match, correlate over stored hits, raise alerts."""
+    """The pipeline stage: match, correlate over stored hits, raise alerts.
+
+    One correlator serves every batch of a store: the hits of open windows stay in memory, and
+    the store's copy (read once per correlation) carries them to the next process.
+    """
 
     def __init__(self, detector: Detector, *, suppress: timedelta = DEFAULT_SUPPRESS) -> None:
         self.detector = detector
         self.suppress = suppress
+        self._store: Store | None = None
+        self._correlator: Correlator | None = None
+
+    def correlator(self, store: Store) -> Correlator:
+        """The correlator of ``store`` (a new one when the store changes)."""
+        if self._correlator is None or store is not self._store:
+            self._store = store
+            self._correlator = Correlator(self.detector.specs, StoreHitLog(store),
+                                          quiet=self.detector.silent)
+        return self._correlator
 
     def process(self, events: Sequence[Event], store: Store) -> int:
         """Alerts for a batch; returns how many new alerts it raised."""
         hits = self.detector.match(events)
         if not hits:
             return 0
-        findings = self.detector.findings(
-            hits, Correlator(self.detector.specs, StoreHitLog(store)))
+        findings = self.detector.findings(hits, self.correlator(store))
         return len(AlertSink(store, suppress=self.suppress).raise_alerts(findings).new)
 
 
