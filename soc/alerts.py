@@ -12,13 +12,14 @@ to the hash-chained audit trail (:func:`soc.audit.record`, over ``store.append_a
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ def digest(*parts: object) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)
+def _dedup(rule_id: str, items: tuple[tuple[str, type, Any], ...]) -> str:
+    return digest(rule_id, {k: v for k, _, v in items})
+
+
 @dataclass(frozen=True)
 class Finding:
     """Something detection saw, before deduplication."""
@@ -65,15 +71,20 @@ class Finding:
     def severity(self) -> Severity:
         return self.level or DEFAULT_SEVERITY
 
-    @property
+    @functools.cached_property
     def dedup(self) -> str:
-        return digest(self.rule_id, self.group)
+        """Digest of rule and group: findings with one dedup key may update one alert."""
+        try:
+            items = tuple((k, type(v), v) for k, v in self.group.items())
+            return _dedup(self.rule_id, items)
+        except TypeError:  # a group value that cannot be hashed (a list)
+            return digest(self.rule_id, self.group)
 
-    @property
+    @functools.cached_property
     def alert_id(self) -> str:
         return digest(self.rule_id, self.group, self.anchor)
 
-    @property
+    @functools.cached_property
     def links(self) -> tuple[tuple[str, str], ...]:
         return tuple(dict.fromkeys((*self.triggers, *self.contributing)))
 
@@ -131,8 +142,7 @@ class AlertSink:
         pending: dict[str, tuple[Alert, bool]] = {}
         links: dict[str, dict[tuple[str, str], None]] = {}
         for key in sorted(by_key):
-            for alert, is_new, new_links in self._episodes(sorted(by_key[key],
-                                                                  key=lambda f: f.ts)):
+            for alert, is_new, new_links in self._episodes(sorted(by_key[key], key=_ts)):
                 if alert.id in pending:  # two episodes met one stored alert
                     before, was_new = pending[alert.id]
                     alert, is_new = _combine(before, alert), was_new or is_new
@@ -148,34 +158,63 @@ class AlertSink:
 
     def _episodes(self, findings: list[Finding]) -> Iterable[tuple[Alert, bool,
                                                                    list[tuple[str, str]]]]:
-        current: Alert | None = None
-        is_new = False
-        links: list[tuple[str, str]] = []
+        """Findings of one dedup key in time order, as alerts: each finding within the
+        suppression window of the current alert's seen range widens it."""
+        current: _Draft | None = None
         for f in findings:
-            if current is not None and _within(current, f.ts, self.suppress):
-                current = merge(current, f)
-                links.extend(f.links)
+            if current is not None and current.within(f.ts, self.suppress):
+                current.add(f)
                 continue
             if current is not None:
-                yield current, is_new, links
-            current, is_new, links = self._start(f)
+                yield current.done()
+            current = self._start(f)
         if current is not None:
-            yield current, is_new, links
+            yield current.done()
 
-    def _start(self, f: Finding) -> tuple[Alert, bool, list[tuple[str, str]]]:
+    def _start(self, f: Finding) -> _Draft:
         found = self.store.find_alert(f.dedup, f.ts, self.suppress)
         if found is not None and found.status is AlertStatus.CLOSED and found.id != f.alert_id:
             known = self.store.linked_events(found.id, [eid for eid, _ in f.links])
             if len(known) < len(f.links):
                 found = None  # new activity after a close: a new alert
         if found is None:
-            return new_alert(f), True, list(f.links)
-        return merge(found, f), False, list(f.links)
+            return _Draft(new_alert(f), True, f)
+        return _Draft(merge(found, f), False, f)
 
 
-def _within(alert: Alert, ts: str, window: timedelta) -> bool:
-    t = parse_ts(ts)
-    return parse_ts(alert.first_seen) - window <= t <= parse_ts(alert.last_seen) + window
+class _Draft:
+    """An alert being widened by the findings of one episode; :meth:`done` is
+    ``merge(merge(alert, f1), f2)...`` built once."""
+
+    __slots__ = ("alert", "findings", "first", "is_new", "last", "links")
+
+    def __init__(self, alert: Alert, is_new: bool, f: Finding) -> None:
+        self.alert, self.is_new = alert, is_new
+        self.first, self.last = alert.first_seen, alert.last_seen
+        self.findings: list[Finding] = []
+        self.links = list(f.links)
+
+    def within(self, ts: str, window: timedelta) -> bool:
+        t = _parse(ts)
+        return _parse(self.first) - window <= t <= _parse(self.last) + window
+
+    def add(self, f: Finding) -> None:
+        self.first = min(self.first, f.ts, f.anchor)
+        self.last = max(self.last, f.ts)
+        self.findings.append(f)
+        self.links.extend(f.links)
+
+    def done(self) -> tuple[Alert, bool, list[tuple[str, str]]]:
+        return merge_all(self.alert, self.findings), self.is_new, self.links
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _parse(ts: str) -> datetime:
+    return parse_ts(ts)
+
+
+def _ts(f: Finding) -> str:
+    return f.ts
 
 
 def new_alert(f: Finding) -> Alert:
@@ -199,6 +238,26 @@ def merge(alert: Alert, f: Finding) -> Alert:
         event_ids=_capped(alert.event_ids, (eid for eid, _ in f.triggers)),
         contributing=_capped(alert.contributing, (eid for eid, _ in f.contributing)),
         updated=now_ts(), event=alert.event or f.event)
+
+
+def merge_all(alert: Alert, findings: Sequence[Finding]) -> Alert:
+    """``merge`` of each finding in turn, in one step."""
+    if not findings:
+        return alert
+    if len(findings) == 1:
+        return merge(alert, findings[0])
+    entity = {k: v for k, v in alert.entity.items()
+              if all(f.entity.get(k) == v for f in findings)}
+    event = alert.event
+    for f in findings:
+        event = event or f.event
+    return replace(
+        alert, first_seen=min(alert.first_seen, *(min(f.ts, f.anchor) for f in findings)),
+        last_seen=max(alert.last_seen, *(f.ts for f in findings)), entity=entity,
+        event_ids=_capped(alert.event_ids, (eid for f in findings for eid, _ in f.triggers)),
+        contributing=_capped(alert.contributing,
+                             (eid for f in findings for eid, _ in f.contributing)),
+        updated=now_ts(), event=event)
 
 
 def _combine(a: Alert, b: Alert) -> Alert:
