@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -176,3 +177,29 @@ def test_alerts_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     code, _, err = run("alerts", "show", "nosuchalert")
     assert code == 7 and err.startswith("Error: no alert 'nosuchalert'\nHint: List alerts")
     assert run("alerts", "list", "--status", "closed", "--nl")[1].count("\n") == 1
+
+
+def test_an_episode_merged_at_once_is_the_alert_merged_finding_by_finding() -> None:
+    findings = [finding(n, n * 3, ip="203.0.113.45" if n % 4 else "198.51.100.7")
+                for n in range(1, 80)]
+    findings[5] = replace(findings[5], event=None, anchor=format_ts(T0 - timedelta(minutes=9)))
+    start = lib.new_alert(findings[0])
+    one_by_one = start
+    for f in findings[1:]:
+        one_by_one = lib.merge(one_by_one, f)
+    at_once = lib.merge_all(start, findings[1:])
+    assert replace(at_once, updated="") == replace(one_by_one, updated="")
+    assert (at_once.first_seen, len(at_once.event_ids), at_once.entity["host.name"]) == (
+        "2026-11-24T07:51:00.000Z", lib.MAX_IDS, "web01")
+    assert "source.ip" not in at_once.entity
+
+
+def test_many_findings_in_one_batch_are_one_alert_per_episode(store: SQLiteStore) -> None:
+    sink = AlertSink(store, suppress=timedelta(minutes=30))
+    burst = [finding(n, n / 10) for n in range(600)]  # one hour of a scanner, then quiet
+    later = [finding(1000 + n, 200 + n) for n in range(3)]
+    result = sink.raise_alerts([*reversed(burst), *later])
+    assert sorted((a.first_seen[11:16], a.last_seen[11:16], a.count) for a in result.new) == [
+        ("08:00", "08:59", 600), ("11:20", "11:22", 3)]
+    again = sink.raise_alerts(burst[300:])  # read again: nothing new, nothing counted twice
+    assert not again.new and [a.count for a in again.updated] == [600]

@@ -12,9 +12,11 @@ import pytest
 
 from soc.collect import collect
 from soc.config import load_config
-from soc.detection.correlation import CorrelationMatch, Correlator, MemoryHitLog
+from soc.detection.correlation import CorrelationMatch, Correlator, MemoryHitLog, StoreHitLog
 from soc.detection.stage import Detector, load_detector
 from soc.ecs import format_ts
+from soc.errors import StoreError
+from soc.models import RuleHit
 from soc.stores.sqlite import SQLiteStore
 
 BASE = """\
@@ -314,3 +316,126 @@ def test_a_chain_sees_a_long_attack_without_one_hit_per_event(tmp_path: Path) ->
     inner = [h for h in log.window(d.specs[1].id, {'["203.0.113.45"]'}, "0", "9")
              if h.rule_id.endswith("c1")]
     assert len(inner) <= 12  # a tenth of 15 minutes apart within the window, not 150
+
+
+# --- memory windows, the store's copy, and their semantics --------------------------------------
+
+VALUE_COUNT = correlation("""\
+  type: value_count
+  rules: [failed]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {gte: 3, field: user.name}
+""", cid="00000000-0000-4000-8000-0000000000c3", name="spray")
+ORDERED = correlation("""\
+  type: temporal_ordered
+  rules: [failed, success]
+  group-by: [source.ip]
+  timespan: 3m
+""", cid="00000000-0000-4000-8000-0000000000c4", name="ordered")
+
+
+def summary(matches: Sequence[CorrelationMatch]) -> list[tuple[Any, ...]]:
+    return [(m.spec.id[-2:], m.group, m.ts, m.window_start, m.trigger, m.contributing, m.value,
+             m.entity) for m in matches]
+
+
+def stream(n: int = 240) -> list[dict[str, Any]]:
+    """Failures and a few successes from three sources, some late, some read twice."""
+    events = [ev(i, i * 7 + (i % 5) * 3, action="ssh_login" if i % 17 == 0 else
+                 "ssh_failed_password", ip=f"198.51.100.{i % 3}",
+                 user=("root", "admin", "oracle", "root")[i % 4]) for i in range(n)]
+    for i in range(0, n - 10, 23):  # late arrivals
+        events[i], events[i + 9] = events[i + 9], events[i]
+    return events + events[100:110]  # a replay
+
+
+def test_the_store_log_gives_the_memory_log_s_matches_across_batches_and_processes(
+        tmp_path: Path) -> None:
+    d = detector(tmp_path, EVENT_COUNT, VALUE_COUNT, ORDERED)
+    events = stream()
+    batches = [events[i:i + 37] for i in range(0, len(events), 37)]
+    expected = summary(run(d, batches))
+    assert len({m[0] for m in expected}) == 3  # every correlation fired
+    found: list[CorrelationMatch] = []
+    for part in (batches[:3], batches[3:]):  # two processes on one store
+        with SQLiteStore.open_path(tmp_path / "store.db") as store:
+            log = StoreHitLog(store)
+            corr = Correlator(d.specs, log)
+            for batch in part:
+                found += corr.process(d.match(batch))
+                # memory mirrors the table, which stays bounded
+                assert len(log) == len(
+                    [h for s in d.specs for h in store.hits(s.id, since="", until="~")])
+    assert summary(found) == expected
+
+
+def test_a_late_hit_does_not_see_later_ones_until_a_newer_hit_closes_a_window(
+        tmp_path: Path) -> None:
+    d = detector(tmp_path, EVENT_COUNT)
+    corr = Correlator(d.specs, MemoryHitLog())
+    assert corr.process(d.match([ev(3, 20)])) == []
+    assert corr.process(d.match([ev(1, 0), ev(2, 10)])) == []  # the window ends at e2
+    (m,) = corr.process(d.match([ev(4, 30)]))
+    assert (m.trigger, m.value, [e for e, _ in m.contributing]) == ("e4", 4,
+                                                                   ["e1", "e2", "e3", "e4"])
+
+
+def test_a_batch_read_again_gives_its_matches_again(tmp_path: Path) -> None:
+    d = detector(tmp_path, EVENT_COUNT, ORDERED)
+    corr = Correlator(d.specs, MemoryHitLog())
+    first = [ev(1, 0), ev(2, 10), ev(3, 20), ev(4, 30, action="ssh_login")]
+    once = summary(corr.process(d.match(first)))
+    assert [m[4] for m in once] == ["e3", "e4"]
+    assert summary(corr.process(d.match(first))) == once  # the sweep starts again
+
+
+def test_quiet_correlations_build_only_the_matches_they_feed(tmp_path: Path) -> None:
+    success_after = correlation("""\
+  type: temporal_ordered
+  rules: [corr, success]
+  group-by: [source.ip]
+  timespan: 15m
+""", cid="00000000-0000-4000-8000-0000000000c2", name="after")
+    d = detector(tmp_path, EVENT_COUNT, success_after)
+    batches = [[ev(b * 50 + i, (b * 50 + i) * 6) for i in range(50)] for b in range(4)]
+    batches.append([ev(9999, 1250, action="ssh_login")])
+    loud = Correlator(d.specs, MemoryHitLog())
+    quiet = Correlator(d.specs, MemoryHitLog(), quiet=d.silent)
+    every = [m for b in batches for m in loud.process(d.match(b))]
+    fed = [m for b in batches for m in quiet.process(d.match(b))]
+    assert summary([m for m in every if m.spec.id.endswith("c2")]) == summary(
+        [m for m in fed if m.spec.id.endswith("c2")]) != []
+    assert len([m for m in every if m.spec.id.endswith("c1")]) == 198
+    assert len([m for m in fed if m.spec.id.endswith("c1")]) == 16  # about one every 90 s
+
+
+def rule_hit(hid: str, ts: str) -> RuleHit:
+    return RuleHit(id=hid, correlation="c", rule_id="r", group_key='["g"]', event_id=hid, ts=ts)
+
+
+def test_a_hit_kept_again_under_its_id_memory_keeps_the_last_the_store_the_first(
+        tmp_path: Path) -> None:
+    memory = MemoryHitLog()
+    memory.add([rule_hit("a", "2026-01-01T00:00:01.000Z"),
+                rule_hit("a", "2026-01-01T00:00:05.000Z")])
+    memory.add([rule_hit("a", "2026-01-01T00:00:03.000Z")])
+    assert [h.ts[17:19] for h in memory.window("c", ['["g"]'], "", "~")] == ["03"]
+    with SQLiteStore.open_path(tmp_path / "store.db") as store:
+        log = StoreHitLog(store)
+        log.add([rule_hit("a", "2026-01-01T00:00:01.000Z"),
+                 rule_hit("a", "2026-01-01T00:00:05.000Z")])
+        log.add([rule_hit("a", "2026-01-01T00:00:03.000Z")])
+        log.flush()
+        assert [h.ts[17:19] for h in log.window("c", ['["g"]'], "", "~")] == ["01"]
+        assert [h.ts[17:19] for h in store.hits("c", since="", until="~")] == ["01"]
+
+
+def test_a_store_that_cannot_be_written_leaves_no_hits_in_memory(tmp_path: Path) -> None:
+    SQLiteStore.open_path(tmp_path / "store.db").close()
+    with SQLiteStore.open_path(tmp_path / "store.db", readonly=True) as store:
+        log = StoreHitLog(store)
+        log.add([rule_hit("a", "2026-01-01T00:00:01.000Z")])
+        with pytest.raises(StoreError):
+            log.flush()
+        assert len(log) == 0  # the next batch reads the store again

@@ -136,3 +136,36 @@ def test_hunt_query_follows_the_rules_routes(config: Config) -> None:
 def test_the_demo_shows_alerts(tmp_path: Path) -> None:
     result = run_demo(tmp_path / "demo")
     assert sum(s.alerts for s in result.report.sources) >= len(result.alerts) > 0
+
+
+BRUTE_FORCE = "bfc3592f-ef2a-437b-a626-46794a8b9a52"  # rules/linux/lnx_auth_ssh_brute_force.yml
+
+
+def brute_force_alerts(config: Config, db: str, sizes: list[int]) -> list[tuple[object, ...]]:
+    """The project's SSH brute-force alerts after the stage saw the log in batches of
+    ``sizes`` (one stage, as one process, per size), on one store."""
+    log = config.data_dir.parent / "logs" / "ssh.log"
+    (events,) = list(read_events(config, [str(log)]))
+    with SQLiteStore.open_path(config.data_dir / db) as store:
+        done = 0
+        for size in sizes:
+            stage = detection_stage(config, store)
+            assert isinstance(stage, DetectionStage)
+            for i in range(done, min(done + size * 3, len(events)), size):
+                stage.process(events[i:min(i + size, done + size * 3)], store)
+            done = min(done + size * 3, len(events))
+        return sorted((a.id, a.count, a.first_seen, a.last_seen, a.group)
+                      for a in store.list_alerts() if a.rule_id == BRUTE_FORCE)
+
+
+def test_a_brute_force_is_one_alert_whatever_the_batches_and_passes(config: Config) -> None:
+    lines = [f"Nov 24 08:{m // 6:02d}:{m % 6 * 10:02d} web01 sshd[{900 + m}]: Failed password "
+             f"for root from 203.0.113.45 port {40000 + m} ssh2\n" for m in range(40)]
+    lines += [f"Nov 24 09:{m:02d}:00 web01 sshd[{990 + m}]: Failed password for admin from "
+              f"198.51.100.{m} port 22 ssh2\n" for m in range(12)]  # scattered: no alert
+    (config.data_dir.parent / "logs" / "ssh.log").write_text("".join(lines), encoding="utf-8")
+    whole = brute_force_alerts(config, "whole.db", [100])
+    assert [(count, group) for _, count, _, _, group in whole] == [
+        (40, {"source.ip": "203.0.113.45"})]
+    assert brute_force_alerts(config, "small.db", [1, 2, 3, 5, 100]) == whole
+    assert brute_force_alerts(config, "passes.db", [7, 7, 7, 100]) == whole
