@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from collectors.parsers.jsonl import JsonLinesParser
-from collectors.parsers.syslog import SyslogParser
+from collectors.parsers.syslog import SyslogParser, parse_header
 from soc.ecs import Event
 from soc.errors import ParseError, SocError
 from soc.parsing import AutoParser, get_parser, parse_record
@@ -168,6 +168,110 @@ def test_garbage_is_a_parse_error(line: str, reason: str) -> None:
 
 def test_trailing_newline_is_ignored() -> None:
     assert parse("Nov 24 09:15:02 web01 app: x\r\n")["message"] == "x"
+
+
+LOCAL7_NOTICE = {"log.syslog.priority": 189, "log.syslog.facility.code": 23,
+                 "log.syslog.facility.name": "local7", "log.syslog.severity.code": 5,
+                 "log.syslog.severity.name": "Notice"}
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    # Cisco IOS / Juniper / rsyslog templates with a year: local time in ctx.tz
+    ("Nov 24 2026 08:15:00 rtr1 %SYS-5-CONFIG_I: x", "2026-11-24T01:15:00.000Z"),
+    ("<189>Nov 24 2026 08:15:00 rtr1 %SYS-5-CONFIG_I: x", "2026-11-24T01:15:00.000Z"),
+    ("<189>Nov 24 2026 08:15:00.123 ICT: rtr1 %SYS-5-CONFIG_I: x", "2026-11-24T01:15:00.123Z"),
+    ("Nov 24 2026 08:15:00.5 UTC rtr1 %SYS-5-CONFIG_I: x", "2026-11-24T08:15:00.500Z"),
+    ("Nov 24 2026 08:15:00 GMT: rtr1 %SYS-5-CONFIG_I: x", "2026-11-24T08:15:00.000Z"),
+    ("Nov 24 2026 08:15:00 +02:00 rtr1 %SYS-5-CONFIG_I: x", "2026-11-24T06:15:00.000Z"),
+    ("<189>123: Nov 24 2026 08:15:00 rtr1 %SYS-5-CONFIG_I: x", "2026-11-24T01:15:00.000Z"),
+    ("Dec 31 2025 23:59:59 rtr1 %SYS-5-CONFIG_I: x", "2025-12-31T16:59:59.000Z"),  # no guessing
+])
+def test_bsd_timestamp_with_a_year(line: str, expected: str) -> None:
+    ev = parse(line)
+    assert (ev["@timestamp"], ev["host.name"], ev["process.name"], ev["message"]) == (
+        expected, "rtr1", "%SYS-5-CONFIG_I", "x")
+
+
+def test_year_header_with_pri_and_asa_tag() -> None:
+    line = "<189>Nov 24 2026 08:15:00 asa01 : %ASA-6-302013: Built"
+    assert parse(line) == {
+        "@timestamp": "2026-11-24T01:15:00.000Z", "host.hostname": "asa01", "host.name": "asa01",
+        **LOCAL7_NOTICE, "process.name": "%ASA-6-302013", "log.syslog.appname": "%ASA-6-302013",
+        "message": "Built", "event.dataset": "syslog", "event.module": "system"}
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("Feb 30 2026 08:15:00 h x: y", "no such date: day 30 of month 2 in 2026"),
+    ("Nov 24 2026 24:15:00 h x: y", "not a syslog line (no timestamp, host and program found)"),
+])
+def test_bad_year_timestamps(line: str, reason: str) -> None:
+    with pytest.raises(ParseError) as info:
+        parse(line)
+    assert info.value.message == reason
+
+
+# ---------------------------------------------------------------- parse_header
+
+FGT = 'date=2026-11-24 time=08:15:00 devname="FGT-HG-01" type="traffic"'
+
+
+@pytest.mark.parametrize(("text", "fields", "rest"), [
+    # no program tag: the rest is the payload as sent
+    (f"<189>{FGT}", LOCAL7_NOTICE, FGT),
+    (f"Nov 24 08:15:02 fw01 {FGT}", {"@timestamp": "2026-11-24T01:15:02.000Z",
+                                    "host.hostname": "fw01", "host.name": "fw01"}, FGT),
+    (f"<189>Nov 24 08:15:02 10.0.0.1 {FGT}", {
+        "@timestamp": "2026-11-24T01:15:02.000Z", "host.hostname": "10.0.0.1",
+        "host.name": "10.0.0.1", **LOCAL7_NOTICE}, FGT),
+    (FGT, {}, FGT),
+    ("<164>%ASA-4-106023: Deny", {**LOCAL7_NOTICE, "log.syslog.priority": 164,
+                                  "log.syslog.facility.code": 20,
+                                  "log.syslog.facility.name": "local4",
+                                  "log.syslog.severity.code": 4,
+                                  "log.syslog.severity.name": "Warning"}, "%ASA-4-106023: Deny"),
+    # a tag is read when there is one
+    ("Nov 24 09:15:02 web01 sshd[42]: Accepted", {
+        "@timestamp": "2026-11-24T02:15:02.000Z", "host.hostname": "web01", "host.name": "web01",
+        "process.name": "sshd", "log.syslog.appname": "sshd", "log.syslog.procid": "42",
+        "process.pid": 42}, "Accepted"),
+    ("2026-11-24T08:15:00+07:00 db02 postgres: ok", {
+        "@timestamp": "2026-11-24T01:15:00.000Z", "host.hostname": "db02", "host.name": "db02",
+        "process.name": "postgres", "log.syslog.appname": "postgres"}, "ok"),
+    ("<14>1 2026-11-24T01:15:00Z gw1 app 7 ID1 - hi", {
+        "@timestamp": "2026-11-24T01:15:00.000Z", "host.hostname": "gw1", "host.name": "gw1",
+        "log.syslog.priority": 14, "log.syslog.facility.code": 1,
+        "log.syslog.facility.name": "user", "log.syslog.severity.code": 6,
+        "log.syslog.severity.name": "Informational", "process.name": "app",
+        "log.syslog.appname": "app", "log.syslog.procid": "7", "process.pid": 7,
+        "log.syslog.version": "1", "log.syslog.msgid": "ID1"}, "hi"),
+])
+def test_parse_header(text: str, fields: Event, rest: str) -> None:
+    assert parse_header(text, CTX) == (fields, rest)
+
+
+def test_parse_header_bad_pri() -> None:
+    with pytest.raises(ParseError, match=r"PRI 192 out of range"):
+        parse_header("<192>Nov 24 09:15:02 h x: y", CTX)
+
+
+def test_repeated_headers_read_the_same() -> None:
+    parser = SyslogParser()
+    header = {"@timestamp": "2026-11-24T02:15:02.000Z", "host.hostname": "web01",
+              "host.name": "web01", "process.name": "sshd", "log.syslog.appname": "sshd",
+              "log.syslog.procid": "42", "process.pid": 42}
+    lines = ["Nov 24 09:15:02 web01 sshd[42]: Accepted",
+             "Nov 24 09:15:02 web01 sshd[42]: Connection closed by 1.2.3.4",
+             "Nov 24 09:15:02 web01 sshd[42]:x", "Nov 24 09:15:02 web01 sshd[42]:  two"]
+    events = [parser.parse(line, CTX) for line in lines]
+    for ev in events:
+        assert {k: ev[k] for k in header} == header
+    assert [ev["message"] for ev in events] == ["Accepted", "Connection closed by 1.2.3.4",
+                                                "x", " two"]
+    assert events[1]["event.action"] == "ssh_connection_closed"
+    events[0]["host.name"] = "changed"  # events are the caller's: no state shared
+    utc = ParseContext(tz=UTC, now=CTX.now)
+    again = parser.parse(lines[0], utc)
+    assert (again["@timestamp"], again["host.name"]) == ("2026-11-24T09:15:02.000Z", "web01")
 
 
 # ---------------------------------------------------------------- sshd

@@ -32,6 +32,14 @@ def fw(dataset: str, vendor: str, product: str, module: str, **more: Any) -> Eve
     return ev
 
 
+def pri(facility: int, severity: int, name: str, level: str) -> dict[str, Any]:
+    """The fields of a ``<PRI>`` (as ``**`` arguments of :func:`fw`: dots spelt ``__``)."""
+    return {"log__syslog__priority": facility * 8 + severity,
+            "log__syslog__facility__code": facility, "log__syslog__facility__name": name,
+            "log__syslog__severity__code": severity, "log__syslog__severity__name": level}
+
+
+LOCAL4_INFO = pri(20, 6, "local4", "Informational")
 DENIED = {"event.type": ["connection", "denied"], "event.outcome": "failure"}
 ALLOWED = {"event.type": ["connection", "allowed"], "event.outcome": "success"}
 
@@ -46,6 +54,7 @@ def test_fortigate_traffic_with_tz_field() -> None:
             'action="deny" policyid=12 policyname="Chan \\"IoT\\"" service="HTTPS" sentbyte=0')
     assert FortiGateParser().parse(line, CTX) == fw(
         "fortigate.traffic", "Fortinet", "FortiGate", "fortinet", **DENIED,
+        **pri(23, 5, "local7", "Notice"),
         observer__name="FGT-HG-01", observer__serial_number="FG100FTK20000001",
         event__code="0000000013", fortinet__firewall__subtype="forward", log__level="notice",
         fortinet__firewall__vd="root", source__ip="10.10.1.5", source__port=51234,
@@ -65,6 +74,14 @@ def test_fortigate_event_after_syslog_header_in_local_time() -> None:
     assert ev["@timestamp"] == TS and ev["event.dataset"] == "fortigate.event"
     assert (ev["source.ip"], ev["user.name"], ev["event.outcome"], ev["event.action"]) == (
         "203.0.113.20", "canbo01", "failure", "ssl-login-fail")
+
+
+def test_fortigate_pri_after_a_relay_header() -> None:
+    line = ('<190>Nov 24 08:15:02 10.0.0.1 date=2026-11-24 time=08:15:00 devid="FG1" '
+            'logid="0000000013" type="traffic" action="accept"')
+    ev = FortiGateParser().parse(line, CTX)
+    assert (ev["@timestamp"], ev["log.syslog.severity.name"], ev["log.syslog.facility.code"],
+            ev["event.outcome"]) == (TS, "Informational", 23, "success")
 
 
 def test_fortigate_utm_dataset() -> None:
@@ -100,7 +117,8 @@ def test_asa_built_outbound_swaps_to_the_inside_initiator() -> None:
            "inside:10.10.1.5/51000 (113.160.1.10/51000)")
     line = f"<166>Nov 24 2026 08:15:00 asa-hg-01 : %ASA-6-302013: {msg}"
     assert CiscoAsaParser().parse(line, CTX) == asa(
-        "302013", 6, msg, **ALLOWED, observer__name="asa-hg-01", network__transport="tcp",
+        "302013", 6, msg, **ALLOWED, **LOCAL4_INFO, observer__name="asa-hg-01",
+        network__transport="tcp",
         cisco__asa__connection_id="6789", destination__ip="8.8.8.8", destination__port=443,
         destination__nat__ip="8.8.8.8", destination__nat__port=443,
         observer__egress__interface__name="outside", source__ip="10.10.1.5",
@@ -113,6 +131,7 @@ def test_asa_deny_by_acl_without_timestamp_uses_now() -> None:
            '"outside_access_in" [0x0, 0x0]')
     assert CiscoAsaParser().parse(f"<164>%ASA-4-106023: {msg}", CTX) == asa(
         "106023", 4, msg, **DENIED, **{"@timestamp": "2026-11-24T03:00:00.000Z"},
+        **pri(20, 4, "local4", "Warning"),
         network__transport="tcp", observer__ingress__interface__name="outside",
         source__ip="203.0.113.5", source__port=4444,
         observer__egress__interface__name="dmz", destination__ip="10.20.0.10",
@@ -189,9 +208,24 @@ def test_asa_messages(message: str, expected: dict[str, Any]) -> None:
 
 def test_ftd_and_unknown_ids_keep_the_common_fields() -> None:
     ev = CiscoAsaParser().parse("<166>Nov 24 2026 08:15:00 ftd01 : %FTD-5-199999: hello", CTX)
-    assert ev == fw("cisco.ftd", "Cisco", "ftd", "cisco", observer__name="ftd01",
+    assert ev == fw("cisco.ftd", "Cisco", "ftd", "cisco", **LOCAL4_INFO, observer__name="ftd01",
                     event__code="199999", event__severity=5, log__level="notice",
                     cisco__asa__message_id="199999", message="hello")
+
+
+@pytest.mark.parametrize(("line", "ts", "name"), [
+    ("<166>Nov 24 2026 08:15:00.250 ICT: asa01 : %ASA-6-199999: x", "2026-11-24T01:15:00.250Z",
+     "asa01"),
+    ("<166>Nov 24 2026 01:15:00 UTC: %ASA-6-199999: x", "2026-11-24T01:15:00.000Z", None),
+    ("Nov 24 2026 08:15:00 asa01: %ASA-6-199999: x", TS, "asa01"),
+    ("<166>4711: Nov 24 2026 08:15:00 asa01 : %ASA-6-199999: x", TS, "asa01"),
+    ("<166>4711: %ASA-6-199999: x", "2026-11-24T03:00:00.000Z", None),
+    ("2026-11-24T08:15:00+07:00 relay1 %ASA-6-199999: x", TS, "relay1"),
+])
+def test_asa_headers(line: str, ts: str, name: str | None) -> None:
+    ev = CiscoAsaParser().parse(line, CTX)
+    assert (ev["@timestamp"], ev.get("observer.name"), ev["message"]) == (ts, name, "x")
+    assert ev.get("log.syslog.priority") == (166 if line.startswith("<") else None)
 
 
 @pytest.mark.parametrize("line", ["garbage", "%ASA-9-302013: x", "junk header %ASA-6-302013: x",
@@ -233,6 +267,17 @@ def test_pfsense_filterlog_rfc5424_ipv6_udp_pass() -> None:
 def test_pfsense_garbage(line: str) -> None:
     with pytest.raises(ParseError):
         PfSenseParser().parse(line, CTX)
+
+
+def test_pfsense_and_netfilter_keep_the_pri() -> None:
+    pf = PfSenseParser().parse("<134>Nov 24 08:15:00 pfsense filterlog[1]: 5,,,1000000103,igb1,"
+                               "match,pass,out,4,0x0,,64,1,0,DF,17,udp,60,10.0.0.1,10.0.0.2,1,53,"
+                               "40", CTX)
+    nf = IptablesParser().parse("<4>Nov 24 08:15:00 web01 kernel: IN=eth0 OUT= SRC=1.2.3.4 "
+                                "DST=5.6.7.8 PROTO=UDP SPT=1 DPT=2", CTX)
+    assert (pf["log.syslog.priority"], pf["destination.port"]) == (134, 53)
+    assert (nf["log.syslog.facility.name"], nf["log.syslog.severity.name"]) == (
+        "kernel", "Warning")
 
 
 def test_netfilter_kernel_line() -> None:

@@ -279,9 +279,6 @@ def test_rfc3164_and_5424_over_tcp_both_framings_and_udp(
     assert d.dead_letters() == []
 
 
-@pytest.mark.xfail(reason="parser gap (collectors/parsers/syslog.py): 'Mmm dd yyyy hh:mm:ss' "
-                          "BSD timestamps with a year (Cisco, Juniper) are not recognised yet",
-                   strict=False)
 def test_bsd_timestamp_with_a_year(daemons: Callable[..., Daemon]) -> None:
     d = daemons("  tcp: 127.0.0.1:0\n")
     tcp_send(d.ports["tcp"], b"<189>Nov 24 2026 08:30:00 rtr1 %SYS-5-CONFIG_I: with year\n")

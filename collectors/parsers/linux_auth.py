@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from soc.ecs import Event
 
@@ -36,6 +36,16 @@ class Spec:
     type: tuple[str, ...]
     outcome: str | None = None
     fields: tuple[tuple[str, str], ...] = ()  # constant fields the message implies
+    constants: dict[str, object] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One dict.update per event; the lists are placeholders, replaced by fresh copies.
+        constants: dict[str, object] = {"event.action": self.action, "event.category": None,
+                                        "event.type": None}
+        if self.outcome is not None:
+            constants["event.outcome"] = self.outcome
+        constants.update(self.fields)
+        object.__setattr__(self, "constants", constants)
 
 
 Put = str | Callable[[Event, str], None]
@@ -49,12 +59,22 @@ def _ip_like(value: str) -> bool:
 _IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _IPV6 = re.compile(r"[0-9A-Fa-f:.]+(?:%\w+)?")
 _PAM_KV = re.compile(r"(\w+)=(\S*)")
+_HOST_KEYS: dict[str, str] = {}  # remote host → "source.ip" or "source.domain"; hosts repeat
+
+
+def _host_key(value: str) -> str:
+    key = _HOST_KEYS.get(value)
+    if key is None:
+        if len(_HOST_KEYS) >= 4096:
+            _HOST_KEYS.clear()
+        key = _HOST_KEYS[value] = "source.ip" if _ip_like(value) else "source.domain"
+    return key
 
 
 def _put_host(ev: Event, value: str) -> None:
     """A remote host as written: an address goes to ``source.ip``, a name to ``source.domain``."""
     if value:
-        ev["source.ip" if _ip_like(value) else "source.domain"] = value
+        ev[_host_key(value)] = value
 
 
 def _put_addr(ev: Event, value: str) -> None:
@@ -83,15 +103,8 @@ def _put_reason(ev: Event, value: str) -> None:
     ev["event.reason"] = value.removesuffix(" [preauth]")
 
 
-def _setter(key: str, convert: Callable[[str], object] = str) -> Callable[[Event, str], None]:
-    def put(ev: Event, value: str) -> None:
-        if value:
-            ev[key] = convert(value)
-
-    return put
-
-
-# Named group of a pattern → how its value lands in the event.
+# Named group of a pattern → how its value lands in the event: under an event key as is, as an
+# int (_INTS), or through a function. Functions run after the plain keys of the same rule.
 _FIELDS: dict[str, Put] = {
     "user": "user.name",
     "uid": "user.id",
@@ -101,9 +114,7 @@ _FIELDS: dict[str, Put] = {
     "ip": _put_host,
     "addr": _put_addr,
     "domain": "source.domain",
-    "port": _setter("source.port", int),
     "dip": "destination.ip",
-    "dport": _setter("destination.port", int),
     "method": "system.auth.ssh.method",
     "sig": "system.auth.ssh.signature",
     "reason": _put_reason,
@@ -111,14 +122,19 @@ _FIELDS: dict[str, Put] = {
     "by": _add_related,
     "ruser": _add_related,
 }
+_INTS = {"port": "source.port", "dport": "destination.port"}
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A message pattern whose named groups are field names of :data:`_FIELDS`, and its meaning."""
+    """A message pattern whose named groups are field names of :data:`_FIELDS`, and its meaning.
+    The puts are split by kind and keyed by group index, so matching costs no per-group dispatch."""
 
     pattern: re.Pattern[str]
     spec: Spec | None
-    puts: tuple[Put, ...]  # one per group, in group order
+    keys: tuple[tuple[int, str], ...]  # group index → event key (the value as is)
+    ints: tuple[tuple[int, str], ...]  # group index → event key (the value as an int)
+    calls: tuple[tuple[int, Callable[[Event, str], None]], ...]  # group index → putter
 
 
 Table = dict[str, list[Rule]]
@@ -129,12 +145,24 @@ def _rule(pattern: str, spec: Spec | None) -> Rule:
     names = sorted(compiled.groupindex, key=compiled.groupindex.__getitem__)
     if len(names) != compiled.groups:
         raise ValueError(f"unnamed group in {pattern!r}")
-    return Rule(compiled, spec, tuple(_FIELDS[name] for name in names))
+    keys, ints, calls = [], [], []
+    for i, name in enumerate(names):
+        put = _INTS.get(name) or _FIELDS[name]
+        if name in _INTS:
+            ints.append((i, _INTS[name]))
+        elif isinstance(put, str):
+            keys.append((i, put))
+        else:
+            calls.append((i, put))
+    return Rule(compiled, spec, tuple(keys), tuple(ints), tuple(calls))
 
 
 PREAUTH = r"(?: \[preauth\])?$"
-# The user name is the client's choice and may contain " from 6.6.6.6 port 1": a greedy user and a
-# pattern anchored at the end of the line take the address sshd wrote last, which is the real one.
+# The user name is the client's choice and may contain " from 6.6.6.6 port 1": a pattern anchored
+# at the end of the line takes the address sshd wrote last, which is the real one. The user is
+# lazy (cheaper for short names) where that is the same: the tails after the user (FROM, "IP port
+# N") hold no second place to split, so at most one split matches. Not so after Accepted, whose
+# key signature may hold anything: that user stays greedy.
 FROM = r" from (?P<ip>\S+)(?: port (?P<port>\d+))?(?: ssh2)?" + PREAUTH
 KIND = r"(?:(?:invalid|authenticating) user |user )"
 
@@ -155,11 +183,11 @@ SSH: Table = {
         r"Accepted (?P<method>\S+) for (?P<user>.+) from (?P<ip>\S+) port (?P<port>\d+)"
         r"(?: ssh2)?(?:: (?P<sig>.+))?$", LOGIN_OK)],
     "Failed": [
-        _rule(r"Failed (?:password|keyboard-interactive/pam) for (?:invalid user )?(?P<user>.*)"
+        _rule(r"Failed (?:password|keyboard-interactive/pam) for (?:invalid user )?(?P<user>.*?)"
               + FROM, FAILED_PASSWORD),
-        _rule(r"Failed (?P<method>\S+) for (?:invalid user )?(?P<user>.*)" + FROM, FAILED_AUTH),
+        _rule(r"Failed (?P<method>\S+) for (?:invalid user )?(?P<user>.*?)" + FROM, FAILED_AUTH),
     ],
-    "Invalid": [_rule(r"Invalid user (?P<user>.*)" + FROM,
+    "Invalid": [_rule(r"Invalid user (?P<user>.*?)" + FROM,
                       Spec("ssh_invalid_user", AUTHENTICATION, ("info",), "failure"))],
     "input_userauth_request:": [_rule(
         r"input_userauth_request: invalid user (?P<user>.*?)" + PREAUTH,
@@ -168,12 +196,12 @@ SSH: Table = {
         r"Received disconnect from (?P<ip>[^\s:]+|\S+?)(?: port (?P<port>\d+))?: ?\d+: "
         r"(?P<reason>.*)", DISCONNECT)],
     "Disconnected": [
-        _rule(r"Disconnected from " + KIND + r"(?P<user>.*) (?P<ip>\S+) port (?P<port>\d+)"
+        _rule(r"Disconnected from " + KIND + r"(?P<user>.*?) (?P<ip>\S+) port (?P<port>\d+)"
               + PREAUTH, DISCONNECT),
         _rule(r"Disconnected from (?P<ip>\S+)(?: port (?P<port>\d+))?" + PREAUTH, DISCONNECT),
     ],
     "Connection": [
-        _rule(r"Connection (?:closed|reset) by " + KIND + r"(?P<user>.*) (?P<ip>\S+) "
+        _rule(r"Connection (?:closed|reset) by " + KIND + r"(?P<user>.*?) (?P<ip>\S+) "
               r"port (?P<port>\d+)" + PREAUTH, CLOSED),
         _rule(r"Connection (?:closed|reset) by (?P<ip>\S+)(?: port (?P<port>\d+))?" + PREAUTH,
               CLOSED),
@@ -181,18 +209,18 @@ SSH: Table = {
               Spec("ssh_connection", NETWORK, ("start",))),
     ],
     "maximum": [_rule(
-        r"maximum authentication attempts exceeded for (?:invalid user )?(?P<user>.*)" + FROM,
+        r"maximum authentication attempts exceeded for (?:invalid user )?(?P<user>.*?)" + FROM,
         Spec("ssh_max_auth_attempts_exceeded", AUTHENTICATION, ("info",), "failure"))],
     "Disconnecting:": [_rule(
         r"Disconnecting: Too many authentication failures(?: for (?:invalid user )?(?P<user>.+?))?"
         + PREAUTH, TOO_MANY)],
     "Disconnecting": [_rule(
-        r"Disconnecting " + KIND + r"(?P<user>.*) (?P<ip>\S+) port (?P<port>\d+): "
+        r"Disconnecting " + KIND + r"(?P<user>.*?) (?P<ip>\S+) port (?P<port>\d+): "
         r"Too many authentication failures" + PREAUTH, TOO_MANY)],
     "reverse": [_rule(
         r"reverse mapping checking getaddrinfo for (?P<domain>\S+) \[(?P<ip>[^\]]+)\] failed",
         REVERSE)],
-    "Address": [_rule(r"Address (?P<ip>\S+) maps to (?P<domain>[^\s,]+), but this does not map",
+    "Address": [_rule(r"Address (?P<addr>\S+) maps to (?P<domain>[^\s,]+), but this does not map",
                       REVERSE)],
     "Did": [_rule(r"Did not receive identification string from (?P<ip>\S+)"
                   r"(?: port (?P<port>\d+))?$",
@@ -292,7 +320,7 @@ SUDO_FAILED = Spec("sudo", AUTHENTICATION, ("info",), "failure")
 _SUDO = re.compile(r"\s*(?P<user>\S+) : (?P<rest>.*)")
 _SUDO_KEYS = {"USER": "user.effective.name", "GROUP": "user.effective.group.name",
               "PWD": "process.working_directory"}
-_PAM_PREFIX = re.compile(r"pam_\w+\((?P<svc>[^:)]+):(?P<kind>[^)]+)\): (?P<body>.*)")
+_PAM_PREFIX = re.compile(r"pam_\w+\([^:)]+:[^)]+\): ")
 
 
 def _apply(ev: Event, table: Table, message: str) -> None:
@@ -308,25 +336,25 @@ def _apply(ev: Event, table: Table, message: str) -> None:
         m = rule.pattern.match(message)
         if m is None:
             continue
-        for value, put in zip(m.groups(), rule.puts, strict=True):
-            if value:
-                if isinstance(put, str):
-                    ev[put] = value
-                else:
-                    put(ev, value)
+        groups = m.groups()
+        for i, key in rule.keys:
+            if groups[i]:
+                ev[key] = groups[i]
+        for i, key in rule.ints:
+            if groups[i]:
+                ev[key] = int(groups[i])
+        for i, put in rule.calls:
+            if groups[i]:
+                put(ev, groups[i])
         if rule.spec is not None:
             _put_spec(ev, rule.spec)
         return
 
 
 def _put_spec(ev: Event, spec: Spec) -> None:
-    ev["event.action"] = spec.action
-    ev["event.category"] = list(spec.category)
-    ev["event.type"] = list(spec.type)
-    if spec.outcome is not None:
-        ev["event.outcome"] = spec.outcome
-    for key, value in spec.fields:
-        ev[key] = value
+    ev.update(spec.constants)
+    ev["event.category"] = [*spec.category]
+    ev["event.type"] = [*spec.type]
 
 
 def _sudo(ev: Event, message: str) -> None:
@@ -353,7 +381,7 @@ def _sudo(ev: Event, message: str) -> None:
 def _pam(ev: Event, message: str) -> None:
     """``pam_unix(sshd:auth): <body>`` or, from old ``prog(pam_unix)`` tags, the bare body."""
     m = _PAM_PREFIX.match(message)
-    _apply(ev, PAM, m["body"] if m else message)
+    _apply(ev, PAM, message[m.end():] if m else message)
 
 
 TABLES: dict[str, Table] = {
@@ -372,16 +400,40 @@ def is_auth(program: str, tag: str, message: str) -> bool:
 
 def refine(ev: Event, program: str, tag: str, message: str) -> None:
     """Add the ``linux.auth`` fields a message carries to a syslog event (in place)."""
-    ev["event.dataset"] = DATASET
-    if "(pam" in tag or message.startswith("pam_"):
+    refiner = REFINERS.get(program)
+    if refiner is not None:
+        refiner(ev, program, tag, message)
+    else:  # PAM speaking for another program
+        ev["event.dataset"] = DATASET
         _pam(ev, message)
-    elif program == "sudo":
-        _sudo(ev, message)
-    else:
-        table = TABLES.get(program)
-        if table is not None:
+        _related(ev)
+
+
+def _refiner(table: Table) -> Callable[[Event, str, str, str], None]:
+    """The refiner of a program whose messages ``table`` knows (besides PAM's)."""
+    def refine_program(ev: Event, program: str, tag: str, message: str) -> None:
+        ev["event.dataset"] = DATASET
+        if message.startswith("pam_") or "(pam" in tag:
+            _pam(ev, message)
+        else:
             _apply(ev, table, message)
+        _related(ev)
+
+    return refine_program
+
+
+def _refine_sudo(ev: Event, program: str, tag: str, message: str) -> None:
+    ev["event.dataset"] = DATASET
+    if message.startswith("pam_") or "(pam" in tag:
+        _pam(ev, message)
+    else:
+        _sudo(ev, message)
     _related(ev)
+
+
+REFINERS = {**{program: _refiner(table) for program, table in TABLES.items()},
+            "sudo": _refine_sudo}
+"""Program → its refiner, chosen once per line by :mod:`.syslog` (no second dispatch here)."""
 
 
 def _related(ev: Event) -> None:
@@ -400,3 +452,4 @@ def _related(ev: Event) -> None:
         ev["related.ip"] = list(dict.fromkeys(x for x in (ip, ev["destination.ip"]) if x))
     elif ip is not None:
         ev["related.ip"] = [ip]
+

@@ -1,10 +1,11 @@
 """Firewall logs → ECS events: FortiGate key=value, Cisco ASA/FTD ``%ASA-n-nnnnnn``, pfSense
 ``filterlog``, netfilter/iptables kernel lines.
 
-Lines usually arrive in syslog framing (from ``soc listen`` or an rsyslog
-file); the syslog header is read by :class:`collectors.parsers.syslog.SyslogParser`, never here,
-except for FortiGate, whose lines carry no program tag (the key=value payload starts at the first
-``date=``/``logver=``... and what precedes it is ignored: ``devname`` names the device).
+Lines usually arrive in syslog framing (from ``soc listen`` or an rsyslog file); the syslog
+header is read by :func:`collectors.parsers.syslog.parse_header`, never here, and its PRI becomes
+``log.syslog.priority``/``.facility.*``/``.severity.*``. FortiGate lines carry no program tag: the
+key=value payload starts at the first ``date=``/``logver=``... after the header (``devname`` names
+the device). ASA headers may be the device's own (``Nov 24 2026 08:15:00 asa : ``, with a year).
 
 Conventions shared by every firewall dataset: ``observer.vendor``/``.product``/``.type`` and
 ``observer.name`` (the device), ``source.*``/``destination.*``, ``network.transport`` (lower
@@ -18,7 +19,7 @@ import re
 from datetime import datetime
 from typing import ClassVar
 
-from collectors.parsers.syslog import SyslogParser
+from collectors.parsers.syslog import parse_header
 from soc.ecs import Event, format_ts
 from soc.errors import ParseError
 from soc.sources import ParseContext
@@ -54,6 +55,18 @@ def put_verdict(ev: Event, action: str, kind: str = "connection") -> None:
         ev["event.type"] = [kind]
 
 
+_PRI_KEYS = ("log.syslog.priority", "log.syslog.facility.code", "log.syslog.facility.name",
+             "log.syslog.severity.code", "log.syslog.severity.name")
+
+
+def put_syslog(ev: Event, head: Event) -> None:
+    """The PRI fields (``log.syslog.priority``, ``.facility.*``, ``.severity.*``) of a header read
+    by :func:`~collectors.parsers.syslog.parse_header`, when it had a PRI."""
+    if "log.syslog.priority" in head:
+        for key in _PRI_KEYS:
+            ev[key] = head[key]
+
+
 def put_port(ev: Event, key: str, value: str | None) -> None:
     if value and value.isdigit():
         ev[key] = int(value)
@@ -61,7 +74,7 @@ def put_port(ev: Event, key: str, value: str | None) -> None:
 
 # --------------------------------------------------------------------------- FortiGate
 
-_FGT_START = re.compile(r"(?:^|(?<=[\s>]))(?:date|logver|devname|eventtime|itime)=")
+_FGT_START = re.compile(r"(?:^|(?<=\s))(?:date|logver|devname|eventtime|itime)=")
 _FGT_KV = re.compile(r'(\w+)=(?:"([^"\\]*+(?:\\.[^"\\]*+)*+)"|(\S*+))')
 _FGT_FIELDS: dict[str, tuple[str, type[int] | None]] = {
     "srcip": ("source.ip", None), "srcport": ("source.port", int),
@@ -102,17 +115,19 @@ class FortiGateParser:
 
     def parse(self, text: str, ctx: ParseContext) -> Event:
         """One log line → event; :class:`ParseError` otherwise."""
-        start = _FGT_START.search(text)
+        head, rest = parse_header(text, ctx)
+        start = _FGT_START.search(rest)
         if start is None:
             raise ParseError("not a FortiGate log (no date=, logver= or devname=)")
         kv = {m[1]: _unescape(m[2]) if m[2] is not None else m[3]
-              for m in _FGT_KV.finditer(text, start.start())}
+              for m in _FGT_KV.finditer(rest, start.start())}
         kind = kv.get("type")
         if not kind or "date" not in kv or "time" not in kv:
             raise ParseError("FortiGate log without type, date or time")
         ev = firewall_event(_fgt_time(kv, ctx), _FGT_DATASETS.get(kind, "fortigate.utm"),
                             "Fortinet", "FortiGate")
         ev["event.module"] = "fortinet"
+        put_syslog(ev, head)
         _fgt_fields(ev, kv)
         return ev
 
@@ -170,24 +185,22 @@ class PfSenseParser:
     name: ClassVar[str] = "pfsense"
     priority: ClassVar[int] = 12
 
-    def __init__(self) -> None:
-        self._syslog = SyslogParser()
-
     def sniff(self, text: str) -> bool:
         """The ``filterlog`` program name appears."""
         return "filterlog" in text
 
     def parse(self, text: str, ctx: ParseContext) -> Event:
         """One line → event; :class:`ParseError` otherwise."""
-        head = self._syslog.parse(text, ctx)
-        if head.get("process.name") != "filterlog":
+        head, message = parse_header(text.rstrip("\r\n"), ctx)
+        if head.get("process.name") != "filterlog" or "@timestamp" not in head:
             raise ParseError("not a pfSense filterlog line")
-        cols = head["message"].split(",")
+        cols = message.split(",")
         if len(cols) < 9 or cols[8] not in ("4", "6"):
             raise ParseError("filterlog CSV too short or of an unknown IP version")
         ev = firewall_event(head["@timestamp"], "pfsense.filterlog", "Netgate", "pfSense")
         if "host.name" in head:
             ev["observer.name"] = head["host.name"]
+        put_syslog(ev, head)
         _filterlog(ev, cols)
         return ev
 
@@ -236,23 +249,22 @@ class IptablesParser:
     name: ClassVar[str] = "iptables"
     priority: ClassVar[int] = 13
 
-    def __init__(self) -> None:
-        self._syslog = SyslogParser()
-
     def sniff(self, text: str) -> bool:
         """``IN=``, `` SRC=`` and `` DST=`` all present."""
         return " SRC=" in text and " DST=" in text and "IN=" in text
 
     def parse(self, text: str, ctx: ParseContext) -> Event:
         """One line → event; :class:`ParseError` otherwise."""
-        head = self._syslog.parse(text, ctx)
-        msg: str = head["message"]
+        head, msg = parse_header(text.rstrip("\r\n"), ctx)
+        if "@timestamp" not in head:
+            raise ParseError("not a netfilter log line (no syslog header)")
         cut = msg.find("IN=")
         if cut < 0 or " SRC=" not in msg:
             raise ParseError("not a netfilter log line (no IN= and SRC=)")
         ev = firewall_event(head["@timestamp"], "iptables.log", "Linux", "netfilter")
         if "host.name" in head:
             ev["observer.name"] = head["host.name"]
+        put_syslog(ev, head)
         prefix = _UPTIME.sub("", msg[:cut]).strip().rstrip(":")
         if prefix:
             ev["rule.name"] = prefix
@@ -286,12 +298,6 @@ def _netfilter(ev: Event, body: str) -> None:
 # --------------------------------------------------------------------------- Cisco ASA / FTD
 
 _ASA = re.compile(r"%(ASA|FTD|PIX|FWSM)-(?:[a-z]+-)?([0-7])-(\d{6}): ?")
-_ASA_TIME = re.compile(
-    r"(?:<\d{1,3}>)?(?:\d+: )?([A-Z][a-z]{2}) +(\d{1,2}) (\d{4}) (\d\d):(\d\d):(\d\d)"
-    r"(?:\.\d+)?(?: [A-Z]{3,4})?(?:: | (\S+) ?: ?|$)")
-_PRI_ONLY = re.compile(r"(?:<\d{1,3}>)?(?:\d+: )?$")
-_ASA_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 SEVERITY = ("emergency", "alert", "critical", "error", "warning", "notice", "informational",
             "debug")
 
@@ -383,12 +389,9 @@ class CiscoAsaParser:
     name: ClassVar[str] = "cisco_asa"
     priority: ClassVar[int] = 12
 
-    def __init__(self) -> None:
-        self._syslog = SyslogParser()
-
     def sniff(self, text: str) -> bool:
-        """``%ASA-`` or ``%FTD-`` appears."""
-        return "%ASA-" in text or "%FTD-" in text
+        """``%ASA-`` or ``%FTD-`` appears (one scan for ``%`` first: most lines have none)."""
+        return "%" in text and ("%ASA-" in text or "%FTD-" in text)
 
     def parse(self, text: str, ctx: ParseContext) -> Event:
         """One message → event; :class:`ParseError` otherwise."""
@@ -396,13 +399,18 @@ class CiscoAsaParser:
         if m is None:
             raise ParseError("no %ASA-n-nnnnnn: message id")
         product, level, mid = m.groups()
-        ts, host = self._header(text, m.start(), ctx)
+        head, rest = parse_header(text, ctx)
+        if "@timestamp" not in head and len(text) - len(rest) != m.start():
+            raise ParseError(f"unrecognised header before the ASA message id: "
+                             f"{text[:m.start()]!r}")
         ftd = product == "FTD"
-        ev = firewall_event(ts, "cisco.ftd" if ftd else "cisco.asa", "Cisco",
-                            "ftd" if ftd else "asa")
+        ev = firewall_event(head.get("@timestamp") or format_ts(ctx.now),
+                            "cisco.ftd" if ftd else "cisco.asa", "Cisco", "ftd" if ftd else "asa")
         ev["event.module"] = "cisco"
+        host = head.get("host.name") or _device_tag(head)
         if host:
             ev["observer.name"] = host
+        put_syslog(ev, head)
         message = text[m.end():].rstrip()
         ev.update({"event.code": mid, "event.severity": int(level),
                    "log.level": SEVERITY[int(level)], "cisco.asa.message_id": mid,
@@ -412,22 +420,11 @@ class CiscoAsaParser:
             _asa_fields(ev, rule, message)
         return ev
 
-    def _header(self, text: str, end: int, ctx: ParseContext) -> tuple[str, str | None]:
-        """(``@timestamp``, device name) from what precedes the message id."""
-        head = text[:end]
-        t = _ASA_TIME.match(head)
-        if t is not None and t[1] in _ASA_MONTHS:
-            mon, day, year, hh, mi, ss, host = t.groups()
-            try:
-                local = datetime(int(year), _ASA_MONTHS[mon], int(day), int(hh), int(mi),
-                                 int(ss), tzinfo=ctx.tz)
-            except ValueError:
-                raise ParseError(f"bad ASA timestamp {head!r}") from None
-            return format_ts(local), host
-        if _PRI_ONLY.match(head):
-            return format_ts(ctx.now), None
-        syslog = self._syslog.parse(text, ctx)
-        return syslog["@timestamp"], syslog.get("host.name")
+
+def _device_tag(head: Event) -> str | None:
+    """``Nov 24 2026 08:15:00 asa01: %ASA-...``: a tag other than the message id is the device."""
+    tag = head.get("log.syslog.appname")
+    return None if tag is None or tag.startswith("%") else str(tag)
 
 
 def _asa_fields(ev: Event, rule: tuple[re.Pattern[str], str, str | None], message: str) -> None:
