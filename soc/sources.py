@@ -76,6 +76,8 @@ class Parser(Protocol):
 
     name: ClassVar[str]
     priority: ClassVar[int]  # lower is tried first by auto-detection
+    # Optional ``carrier: ClassVar[bool] = True`` marks a container format (syslog framing, JSON
+    # lines) whose lines a more specific parser may claim: auto-detection then sniffs those first.
 
     def sniff(self, text: str) -> bool:
         """Cheap check: could this line be in my format? Used by auto-detection."""

@@ -77,6 +77,7 @@ class JsonLinesParser:
 
     name: ClassVar[str] = "jsonl"
     priority: ClassVar[int] = 10
+    carrier: ClassVar[bool] = True  # JSON lines may hold Suricata EVE or Windows events
     refiners: ClassVar[dict[str, Refiner]] = {}
     """``event.dataset`` → a function adding that dataset's fields to the event in place."""
     detectors: ClassVar[list[Detector]] = []
