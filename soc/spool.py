@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from soc.fsutil import fsync_dir
+
 MAGIC = b"\xa5S"
 HEAD = struct.Struct("<2sII")
 BODY = struct.Struct("<dBBIHB")
@@ -240,15 +242,8 @@ def _write_meta(directory: Path, meta: SpoolMeta) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, directory / META)
-    _fsync_dir(directory)
+    fsync_dir(directory)
 
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SpoolWriter:
@@ -280,7 +275,7 @@ class SpoolWriter:
         path = segment_path(self.directory, self.number)
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         self.size = os.fstat(self.fd).st_size
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def write(self, records: list[bytes]) -> int:
         """Append ``records`` and make them durable; returns the bytes written.

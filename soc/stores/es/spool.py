@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from soc.errors import StoreError
+from soc.fsutil import fsync_dir
 
 log = logging.getLogger("soc.stores.es")
 _BATCH = re.compile(r"^batch-(\d{12})\.json$")
@@ -122,7 +123,7 @@ class Spool:
         """Forget a batch the cluster has taken."""
         with suppress(FileNotFoundError):
             batch.path.unlink()
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         if not self:
             self._warned = 0.0
 
@@ -134,12 +135,5 @@ def _write_durably(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
