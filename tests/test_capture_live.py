@@ -35,15 +35,12 @@ from soc.config import load_config
 from soc.pipeline import Pipeline
 from soc.state import StateStore
 from soc.stores.base import open_store
+from tests.netns import veth_pair
 from tests.test_pcap import register_plugins
 
 NEAR, FAR = "10.99.0.1", "10.99.0.2"
 pytestmark = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                                 reason="live capture needs root (network namespaces)")
-
-
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -52,35 +49,11 @@ def plugins(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture(scope="module")
-def veth() -> Iterator[tuple[str, str]]:
-    """``(near interface, its MAC)``; the far end, 10.99.0.2, is in its own namespace."""
-    tag = f"{os.getpid() % 100000}"
-    ns, near, far = f"soccap{tag}", f"socv{tag}a", f"socv{tag}b"
-    try:
-        ip("netns", "add", ns)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot create a network namespace: {exc}")
-    try:
-        ip("link", "add", near, "type", "veth", "peer", "name", far)
-        ip("link", "set", far, "netns", ns)
-        Path(f"/proc/sys/net/ipv6/conf/{near}/disable_ipv6").write_text("1")
-        ip("link", "set", near, "up")
-        ip("-n", ns, "addr", "add", f"{FAR}/24", "dev", far)
-        ip("-n", ns, "link", "set", far, "up")
-        mac = Path(f"/sys/class/net/{near}/address").read_text().strip()
-        ip("-n", ns, "neigh", "add", NEAR, "lladdr", mac, "dev", far)  # replies need no ARP
-        time.sleep(0.2)
-        yield near, mac
-    finally:
-        subprocess.run(["ip", "link", "del", near], capture_output=True, timeout=10)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
-
-
-def far_mac(veth: tuple[str, str]) -> str:
-    tag = veth[0][4:-1]
-    out = subprocess.run(["ip", "-n", f"soccap{tag}", "-o", "link", "show", f"socv{tag}b"],
-                         check=True, capture_output=True, text=True, timeout=10).stdout
-    return out.split("link/ether ")[1].split()[0]
+def veth() -> Iterator[tuple[str, str, str]]:
+    """``(near interface, its MAC, the far end's MAC)``; the far end, 10.99.0.2, is in its own
+    namespace."""
+    with veth_pair("soccap", NEAR, FAR) as pair:
+        yield pair
 
 
 def send_traffic(iface: str, mac: str, dst_mac: str) -> None:
@@ -106,12 +79,12 @@ def capture(config: Any, iface: str, bpf: str, sink: Any = None) -> tuple[thread
     return thread, stop
 
 
-def test_live_capture_finds_the_events(veth: tuple[str, str], tmp_path: Path) -> None:
-    iface, mac = veth
+def test_live_capture_finds_the_events(veth: tuple[str, str, str], tmp_path: Path) -> None:
+    iface, mac, far_mac = veth
     config = load_config(None, data_dir=tmp_path)
     events: list[dict[str, Any]] = []
     thread, stop = capture(config, iface, "", events.extend)
-    send_traffic(iface, mac, far_mac(veth))
+    send_traffic(iface, mac, far_mac)
     time.sleep(1.0)
     stop.set()
     thread.join(10)
@@ -129,16 +102,16 @@ def test_live_capture_finds_the_events(veth: tuple[str, str], tmp_path: Path) ->
     assert all(e["observer.ingress.interface.name"] == iface for e in events)
 
 
-def test_live_capture_with_bpf_through_the_spool_into_the_store(veth: tuple[str, str],
+def test_live_capture_with_bpf_through_the_spool_into_the_store(veth: tuple[str, str, str],
                                                                  tmp_path: Path) -> None:
     if ctypes.util.find_library("pcap") is None:  # .ci/run installs it
         pytest.skip("BPF filters need libpcap (apt install libpcap0.8)")
-    iface, mac = veth
+    iface, mac, far_mac = veth
     config = load_config(None, data_dir=tmp_path)
     settings = CaptureConfig(iface, bpf="tcp")
     thread = CaptureThread(config, settings)  # as soc listen runs a configured capture
     thread.start()
-    send_traffic(iface, mac, far_mac(veth))
+    send_traffic(iface, mac, far_mac)
     time.sleep(1.0)
     report = thread.finish()
     assert thread.error is None and report is not None and report.events >= 1

@@ -30,6 +30,7 @@ from scapy.sendrecv import sendp
 from soc.config import load_config
 from soc.errors import ExitCode
 from soc.stores.base import open_store
+from tests.netns import veth_pair
 
 NEAR, FAR = "10.98.0.1", "10.98.0.2"
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,36 +40,12 @@ needs_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                                 reason="live capture needs root (network namespaces)")
 
 
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
 @pytest.fixture
 def veth() -> Iterator[tuple[str, str, str]]:
     """``(near interface, its MAC, the far end's MAC)``; the far end, 10.98.0.2, is in its own
     namespace."""
-    tag = f"{os.getpid() % 100000}"
-    ns, near, far = f"soclc{tag}", f"soclc{tag}a", f"soclc{tag}b"
-    try:
-        ip("netns", "add", ns)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot create a network namespace: {exc}")
-    try:
-        ip("link", "add", near, "type", "veth", "peer", "name", far)
-        ip("link", "set", far, "netns", ns)
-        Path(f"/proc/sys/net/ipv6/conf/{near}/disable_ipv6").write_text("1")
-        ip("link", "set", near, "up")
-        ip("-n", ns, "addr", "add", f"{FAR}/24", "dev", far)
-        ip("-n", ns, "link", "set", far, "up")
-        mac = Path(f"/sys/class/net/{near}/address").read_text().strip()
-        ip("-n", ns, "neigh", "add", NEAR, "lladdr", mac, "dev", far)  # replies need no ARP
-        out = subprocess.run(["ip", "-n", ns, "-o", "link", "show", far], check=True,
-                             capture_output=True, text=True, timeout=10).stdout
-        time.sleep(0.2)
-        yield near, mac, out.split("link/ether ")[1].split()[0]
-    finally:
-        subprocess.run(["ip", "link", "del", near], capture_output=True, timeout=10)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+    with veth_pair("soclc", NEAR, FAR) as pair:
+        yield pair
 
 
 def send_traffic(iface: str, mac: str, far_mac: str) -> None:
