@@ -29,10 +29,10 @@ from soc.spool import (
     BODY,
     OVERSIZE,
     TRUNCATED,
-    DrainLock,
     SpoolMeta,
     SpoolRecord,
     decode_body,
+    drain_lock,
     list_segments,
     read_bodies,
     read_meta,
@@ -62,8 +62,8 @@ class SpoolCollector:
         meta = read_meta(self.directory)
         if meta is None:
             return  # nothing was ever spooled here
-        lock = DrainLock(self.directory)
-        self.holder = lock.acquire(f"draining {self.source.name}")
+        lock = drain_lock(self.directory, f"draining {self.source.name}")
+        self.holder = lock.acquire()
         if self.holder is not None:
             return
         try:

@@ -23,10 +23,11 @@ class PassLock:
         self.what = what
         self._fh: IO[str] | None = None
 
-    def __enter__(self) -> Self:
+    def acquire(self) -> str | None:
+        """Take the lock without waiting: None, or who holds it when another process does."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(self.path, "a+", encoding="utf-8")
+            fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
         except OSError as exc:
             raise StoreError(f"cannot create the lock file {self.path}: {exc.strerror}",
                              hint="Check the data directory's permissions.") from exc
@@ -36,19 +37,29 @@ class PassLock:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
             fh.close()
-            raise BusyError(f"another pass holds {self.path.name} ({holder}); "
-                            f"this '{self.what}' did nothing") from None
+            return holder
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()}, soc {self.what}")
         fh.flush()
         self._fh = fh
-        return self
+        return None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def release(self) -> None:
+        """Give the lock back (the kernel also does when the process dies)."""
         if self._fh is not None:
             self._fh.truncate(0)
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+
+    def __enter__(self) -> Self:
+        holder = self.acquire()
+        if holder is not None:
+            raise BusyError(f"another pass holds {self.path.name} ({holder}); "
+                            f"this '{self.what}' did nothing")
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()

@@ -16,7 +16,6 @@ nothing will be appended to it again. Readers stop at an incomplete record in th
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from soc.fsutil import fsync_dir
+from soc.lock import PassLock
 
 MAGIC = b"\xa5S"
 HEAD = struct.Struct("<2sII")
@@ -317,33 +317,7 @@ class SpoolWriter:
             self.fd = -1
 
 
-class DrainLock:
-    """Non-blocking ``flock`` so that ``soc listen`` and ``soc collect`` never drain together."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / LOCK
-        self.fh: IO[str] | None = None
-
-    def acquire(self, who: str) -> str | None:
-        """Take the lock; returns None, or who holds it when someone else does."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            fh.close()
-            return holder
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} ({who})")
-        fh.flush()
-        self.fh = fh
-        return None
-
-    def release(self) -> None:
-        if self.fh is not None:
-            fcntl.flock(self.fh, fcntl.LOCK_UN)
-            self.fh.close()
-            self.fh = None
+def drain_lock(directory: Path, who: str) -> PassLock:
+    """The spool's ``drain.lock``, so that ``soc listen`` and ``soc collect`` never drain
+    together (``acquire()`` says who holds it instead of waiting)."""
+    return PassLock(directory / LOCK, what=who)
