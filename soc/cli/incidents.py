@@ -11,7 +11,15 @@ import click
 from soc import incidents as lib
 from soc.alerts import current_actor
 from soc.cli.main import App, pass_app
-from soc.cli.output import Format, current_format, emit_object, emit_rows, format_options, info
+from soc.cli.output import (
+    Format,
+    current_format,
+    emit_object,
+    emit_rows,
+    format_options,
+    info,
+    local_time,
+)
 from soc.ecs import format_ts
 from soc.errors import ExitCode, InputError
 from soc.profiles import active_profile, resolve
@@ -278,7 +286,8 @@ def close_cmd(app: App, incident: str, outcome: str, actor: str | None) -> int:
     """End the response; the report steps stay due (the final report counts from now)."""
     with open_store(app.config) as store:
         inc = lib.close_incident(store, app.config, incident, outcome, current_actor(actor))
-    info(f"{inc.id} closed at {inc.closed}. Reports still due: soc incidents due")
+    closed = local_time(inc.closed) if inc.closed else "now"
+    info(f"{inc.id} closed at {closed}. Reports still due: soc incidents due")
     return int(ExitCode.OK)
 
 

@@ -1,21 +1,32 @@
 """Rendering for the CLI: tables by default, ``--json`` and ``--nl`` for machines.
 
 stdout carries data only; people-facing messages go to stderr. The format never depends on
-whether stdout is a terminal.
+whether stdout is a terminal. Tables show times in the configured ``timezone`` with the offset
+(``2026-11-24 14:03:07 +07``); ``--json`` and ``--nl`` keep the stored ISO 8601 UTC text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
+from soc.config import DEFAULT_TIMEZONE
+from soc.ecs import parse_ts
+from soc.errors import SocError
+
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_CELL = 80
+_UTC_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]00:?00)",
+                       re.IGNORECASE)
+"""A cell that is a UTC timestamp as soc stores them (and nothing else)."""
 
 
 class Format(StrEnum):
@@ -48,11 +59,56 @@ def _dumps(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
 
 
-def _cell(value: Any) -> str:
+def display_zone() -> tzinfo:
+    """The zone tables show times in: the configuration's ``timezone``.
+
+    The configuration of the running command when it can be loaded, else the default zone."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return ZoneInfo(DEFAULT_TIMEZONE)
+    zone = ctx.meta.get("soc.tz")
+    if zone is None:
+        try:
+            zone = ctx.find_root().obj.config.tz
+        except (SocError, AttributeError):
+            zone = ZoneInfo(DEFAULT_TIMEZONE)
+        ctx.meta["soc.tz"] = zone
+    return zone
+
+
+def local_time(value: str | datetime, zone: tzinfo | None = None) -> str:
+    """``2026-11-24 14:03:07 +07``: a stored UTC time as analysts read it (offset shown)."""
+    moment = parse_ts(value) if isinstance(value, str) else value
+    local = moment.astimezone(zone or display_zone())
+    return f"{local:%Y-%m-%d %H:%M:%S} {_offset(local.utcoffset())}"
+
+
+def _offset(delta: timedelta | None) -> str:
+    minutes = int((delta or timedelta(0)).total_seconds() // 60)
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{'-' if minutes < 0 else '+'}{hours:02d}" + (f":{rest:02d}" if rest else "")
+
+
+def _time_cell(value: Any, zone: tzinfo) -> str | None:
+    """The local form of a cell that is a time, None for any other cell."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return local_time(value, zone)
+    if isinstance(value, str) and _UTC_TEXT.fullmatch(value):
+        try:
+            return local_time(value, zone)
+        except ValueError:
+            return None
+    return None
+
+
+def _cell(value: Any, zone: tzinfo | None = None) -> str:
     if value is None:
         return ""
+    shown = _time_cell(value, zone) if zone is not None else None
+    if shown is not None:
+        return shown
     if isinstance(value, list | tuple):
-        text = ",".join(_cell(v) for v in value)
+        text = ",".join(_cell(v, zone) for v in value)
     elif isinstance(value, dict):
         text = _dumps(value)
     elif isinstance(value, float):
@@ -63,9 +119,11 @@ def _cell(value: Any) -> str:
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
-def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """A plain aligned text table."""
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+          zone: tzinfo | None = None) -> str:
+    """A plain aligned text table; times in ``zone`` (default: :func:`display_zone`)."""
+    zone = zone or display_zone()
+    cells = [[_cell(row.get(c), zone) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     for r in cells:
@@ -100,8 +158,9 @@ def emit_object(obj: Mapping[str, Any], fmt: Format | None = None) -> None:
         click.echo(_dumps(obj))
     else:
         width = max((len(k) for k in obj), default=0)
+        zone = display_zone()
         for key, value in obj.items():
-            shown = _dumps(value) if isinstance(value, dict | list) else _cell(value)
+            shown = _dumps(value) if isinstance(value, dict | list) else _cell(value, zone)
             click.echo(f"{key.ljust(width)}  {shown}")
 
 
