@@ -4,7 +4,10 @@ Each entry carries ``details["chain"] = {"prev": <hash of the entry before>, "ha
 this entry's canonical JSON and prev>}``, so editing, deleting, inserting or reordering any entry
 breaks the chain at that point, and :func:`verify` names the first broken entry. Entries about an
 incident also carry the sha256 of the incident's stored document after the change
-(``details["state"]``), so an incident edited behind soc's back is caught too.
+(``details["state"]``), so an incident edited behind soc's back is caught too. Alerts keep
+changing after an audited change (new events widen them), so for them the check is narrower: the
+status and assignee stored must be what the last ``alert.ack``/``alert.close``/``alert.assign``
+entry set (open and unassigned when there is none).
 
 :func:`seal` is the one function that chains; :func:`record` is how soc's own writers append.
 Deleting the newest entries leaves a valid but shorter chain: compare with a head recorded
@@ -23,13 +26,15 @@ from typing import Any
 
 from soc.ecs import now_ts
 from soc.errors import InputError
-from soc.models import AuditEntry
+from soc.models import AlertQuery, AlertStatus, AuditEntry
 from soc.stores.base import Store
 
 GENESIS = "0" * 64
 CHAIN = "chain"
 STATE = "state"
 HEAD_FILE = "audit-head.json"
+ALERT_CHANGES = {"alert.ack": "status", "alert.close": "status", "alert.assign": "assignee"}
+"""The audited alert actions and the field whose new value each entry's ``after`` holds."""
 
 
 def canonical(value: Any) -> bytes:
@@ -182,6 +187,64 @@ def _state_problems(trail: list[AuditEntry],
     return problems
 
 
+@dataclass(frozen=True)
+class AlertState:
+    """What the store holds of an alert's lifecycle: the document's status and assignee, and the
+    status the store lists it under (they differ when one of them was edited by hand)."""
+
+    status: str
+    assignee: str | None
+    listed: str | None = None
+
+    def fields(self) -> dict[str, str | None]:
+        return {"status": self.status, "assignee": self.assignee}
+
+
+def stored_alerts(store: Store) -> dict[str, AlertState] | None:
+    """Every stored alert's :class:`AlertState`; None when the store keeps no alerts."""
+    if type(store).list_alerts is Store.list_alerts:
+        return None
+    out = {a.id: AlertState(a.status.value, a.assignee)
+           for a in store.list_alerts(AlertQuery(limit=None))}
+    for status in AlertStatus:
+        for a in store.list_alerts(AlertQuery(status=status, limit=None)):
+            if a.id in out:
+                out[a.id] = replace(out[a.id], listed=status.value)
+    return out
+
+
+def _audited_alerts(trail: list[AuditEntry]) -> dict[str, dict[str, tuple[AuditEntry, Any]]]:
+    """Per alert and field: the last entry that changed it, and the value it set."""
+    last: dict[str, dict[str, tuple[AuditEntry, Any]]] = {}
+    for e in trail:
+        name = ALERT_CHANGES.get(e.action)
+        if name is not None:
+            last.setdefault(e.subject, {})[name] = (e, e.details.get("after"))
+    return last
+
+
+def _alert_problems(trail: list[AuditEntry], alerts: Mapping[str, AlertState]) -> list[Problem]:
+    audited = _audited_alerts(trail)
+    start: dict[str, Any] = {"status": AlertStatus.OPEN.value, "assignee": None}
+    problems = []
+    for aid, state in sorted(alerts.items()):
+        if state.listed is not None and state.listed != state.status:
+            problems.append(Problem(None, aid, f"alert {aid} is listed as {state.listed} but its "
+                                    f"document says {state.status}: it was changed outside soc"))
+        changes = audited.get(aid, {})
+        for name, stored in state.fields().items():
+            entry, expected = changes.get(name, (None, start[name]))
+            if stored == expected:
+                continue
+            why = (f"its last audited change (entry #{entry.seq}, {entry.action}) set "
+                   f"{expected!r}" if entry is not None else
+                   "no audited change set it (a new alert is open and unassigned)")
+            problems.append(Problem(entry.seq if entry else None, aid,
+                                    f"alert {aid} has {name} {stored!r} but {why}: it was "
+                                    "changed outside soc"))
+    return problems
+
+
 def _head_problems(trail: list[AuditEntry], head: Head) -> list[Problem]:
     at = next((e for e in trail if e.seq == head.seq), None)
     if at is None:
@@ -194,12 +257,16 @@ def _head_problems(trail: list[AuditEntry], head: Head) -> list[Problem]:
 
 
 def verify(store: Store, *, heads: Sequence[Head] = (),
-           records: Mapping[str, Mapping[str, Any]] | None = None) -> Verification:
-    """Check the chain, the records' current states, and heads recorded earlier."""
+           records: Mapping[str, Mapping[str, Any]] | None = None,
+           alerts: Mapping[str, AlertState] | None = None) -> Verification:
+    """Check the chain, the records' current states, the alerts' status and assignee, and heads
+    recorded earlier."""
     trail = store.audit_trail()
     problems = _chain_problems(trail)
     if records is not None:
         problems += _state_problems(trail, records)
+    if alerts is not None:
+        problems += _alert_problems(trail, alerts)
     for head in heads:
         problems += _head_problems(trail, head)
     current = Head(trail[-1].seq or len(trail), chain_of(trail[-1])[1]) if trail else None
@@ -208,8 +275,8 @@ def verify(store: Store, *, heads: Sequence[Head] = (),
 
 def verify_store(store: Store, data_dir: Path | None = None,
                  head: Head | None = None) -> Verification:
-    """:func:`verify` with the stored incidents and the local head file as well."""
+    """:func:`verify` with the stored incidents and alerts and the local head file as well."""
     records = {str(d["id"]): d for d in store.list_incidents()}
     local = read_head(data_dir) if data_dir is not None else None
-    return verify(store, records=records,
+    return verify(store, records=records, alerts=stored_alerts(store),
                   heads=[h for h in (head, local) if h is not None])

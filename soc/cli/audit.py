@@ -23,7 +23,8 @@ def audit_group() -> None:
 @format_options
 @pass_app
 def verify_cmd(app: App, head: str | None) -> int:
-    """Check the chain and the stored incidents; exit 10 naming each broken entry."""
+    """Check the chain, the stored incidents, and the alerts' status and assignee; exit 10
+    naming each broken entry and each record changed outside soc."""
     expected = lib.Head.parse(head) if head else None
     with open_store(app.config, readonly=True) as store:
         result = lib.verify_store(store, app.config.data_dir, expected)
