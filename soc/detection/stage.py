@@ -161,11 +161,24 @@ class DetectionStage:
         return len(AlertSink(store, suppress=self.suppress).raise_alerts(findings).new)
 
 
+STATE_METHODS = ("write_hits", "hits", "prune_hits", "find_alert", "upsert_alerts",
+                 "linked_events")
+"""What detection needs of a store beyond events (both built-in stores have them all)."""
+
+
+def missing_state(store: Store) -> list[str]:
+    """The state methods detection needs that ``store`` does not implement."""
+    return [name for name in STATE_METHODS
+            if getattr(type(store), name) is getattr(Store, name)]
+
+
 def detection_stage(config: Config, store: Store) -> Stage | None:
     """The detection stage for this configuration, or None when there are no rules (or the
-    store cannot keep alerts yet, which is said on the log)."""
-    if type(store).upsert_alerts is Store.upsert_alerts:
-        log.warning("the %s store cannot keep alerts yet: detection is off", store.kind)
+    store, a third-party one, cannot keep rule hits and alerts, which is said on the log)."""
+    missing = missing_state(store)
+    if missing:
+        log.warning("the %s store cannot keep alerts (no %s): detection is off", store.kind,
+                    ", ".join(missing))
         return None
     detector = config_detector(config)
     if detector.empty:

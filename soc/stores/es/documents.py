@@ -1,13 +1,15 @@
 """Alerts, incidents, rule hits and the audit trail: documents with optimistic concurrency.
 
-Every update names the version it read (``if_seq_no``/``if_primary_term``): when another analyst
+Every replace names the version it read (``if_seq_no``/``if_primary_term``): when another analyst
 changed the document in between, the cluster answers 409 and :class:`ConflictError` says so,
-instead of one change silently overwriting the other.
+instead of one change silently overwriting the other. The store handle remembers the version of
+every state document it read or wrote (:meth:`DocumentsMixin._remember`); a write of a document
+this handle never read replaces whatever is there, as on the embedded store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +26,21 @@ if TYPE_CHECKING:
     from soc.stores.es.delivery import Delivery
     from soc.stores.es.names import Names
 
-KINDS = ("alerts", "incidents", "audit", "rule-hits")
+KINDS = ("alerts", "incidents", "audit", "rule-hits", "alert-events")
+PAGE = 1000
+Hit = dict[str, Any]
 
 
 class ConflictError(StoreError):
+    """A write named a version of a document that is no longer the stored one (exit code 4)."""
+
     default_hint = "Someone changed it meanwhile: show it again and redo the change."
+
+
+def conflict(noun: str, doc_id: str, hint: str | None = None) -> ConflictError:
+    """The error of a lost race on one document."""
+    return ConflictError(f"the {noun} {doc_id} was changed by someone else; re-read it",
+                         hint=hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +54,89 @@ class Versioned:
 
 
 class DocumentsMixin:
-    """Document methods of :class:`ElasticsearchStore` (beyond the Store contract)."""
+    """Document methods of :class:`ElasticsearchStore`: versioned reads, conditional writes,
+    paged searches of the state indices."""
 
     client: Elasticsearch
     names: Names
     options: EsOptions
     delivery: Delivery
+    readonly: bool
+    _versions: dict[tuple[str, str], tuple[int, int]]
+
+    def _writable(self, action: str) -> None:
+        if self.readonly:
+            raise StoreError(f"cannot {action}: the store was opened read-only")
 
     def _doc_index(self, kind: str) -> str:
         if kind not in KINDS:
             raise StoreError(f"unknown document kind {kind!r} (known: {', '.join(KINDS)})")
         return self.names.index(kind)
+
+    @property
+    def _visible(self) -> str | bool:
+        """The refresh of a write the next read must see."""
+        return self.options.refresh or "wait_for"
+
+    def _remember(self, kind: str, meta: Mapping[str, Any]) -> None:
+        """Keep the version of a document read or written (a get, a search hit, a response)."""
+        if "_seq_no" in meta and "_primary_term" in meta:
+            self._versions[(kind, str(meta["_id"]))] = (int(meta["_seq_no"]),
+                                                        int(meta["_primary_term"]))
+
+    def _fetch(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        """A document by id, real-time (no refresh needed), its version remembered; or None."""
+        with es_errors(f"cannot read {kind}", self.options):
+            try:
+                resp = self.client.get(index=self._doc_index(kind), id=doc_id)
+            except EsNotFound:
+                self._versions.pop((kind, doc_id), None)
+                return None
+        self._remember(kind, resp.body)
+        source: dict[str, Any] = resp["_source"]
+        return source
+
+    def _replace(self, kind: str, doc_id: str, doc: dict[str, Any], *, noun: str,
+                 hint: str | None = None) -> None:
+        """Write a document at the version this handle knows (create when it knows none);
+        :class:`ConflictError` when the stored one is another."""
+        version = self._versions.get((kind, doc_id))
+        cond: dict[str, Any] = ({"if_seq_no": version[0], "if_primary_term": version[1]}
+                                if version else {"op_type": "create"})
+        with es_errors(f"cannot write {kind}", self.options):
+            try:
+                resp = self.client.index(index=self._doc_index(kind), id=doc_id, document=doc,
+                                         refresh=self._visible, **cond)
+            except EsConflict as exc:
+                self._versions.pop((kind, doc_id), None)
+                raise conflict(noun, doc_id, hint) from exc
+        self._remember(kind, resp.body)
+
+    def _scan(self, kind: str, query: dict[str, Any], sort: list[dict[str, Any]],
+              limit: int | None = None, *, action: str, versions: bool = False) -> Iterator[Hit]:
+        """Every hit of a query in ``sort`` order (unique on its last key), page by page with
+        ``search_after``: no 10,000-hit window, no scroll context to leak."""
+        remaining = limit
+        after: list[Any] | None = None
+        while remaining is None or remaining > 0:
+            size = PAGE if remaining is None else min(PAGE, remaining)
+            with es_errors(action, self.options):
+                resp = self.client.search(index=self._doc_index(kind), query=query, sort=sort,
+                                          size=size, search_after=after,
+                                          seq_no_primary_term=versions or None,
+                                          track_total_hits=False, ignore_unavailable=True)
+            hits: list[Hit] = resp["hits"]["hits"]
+            for hit in hits:
+                if versions:
+                    self._remember(kind, hit)
+                yield hit
+            if remaining is not None:
+                remaining -= len(hits)
+            if len(hits) < size:
+                return
+            after = hits[-1]["sort"]
+
+    # generic documents (tools and tests) ------------------------------------------------------
 
     def put_documents(self, kind: str, docs: Sequence[tuple[str, dict[str, Any]]]) -> int:
         """Create documents by deterministic id (an alert raised twice is stored once);
@@ -78,8 +162,7 @@ class DocumentsMixin:
                 resp = self.client.index(
                     index=self._doc_index(kind), id=read.id, document=doc,
                     if_seq_no=read.seq_no, if_primary_term=read.primary_term,
-                    refresh=self.options.refresh or "wait_for")
+                    refresh=self._visible)
             except EsConflict as exc:
-                raise ConflictError(f"{kind} {read.id} was changed by someone else since it "
-                                    "was read") from exc
+                raise conflict(kind.rstrip("s"), read.id) from exc
         return Versioned(read.id, doc, int(resp["_seq_no"]), int(resp["_primary_term"]))

@@ -2,7 +2,7 @@
 
 Events go to data streams ``<prefix>logs-<dataset>-<unit>`` (Elastic's type-dataset-namespace
 scheme, the unit as namespace); alerts, incidents, rule hits, the audit trail, dead letters and
-quarantined documents have their own indices ``<prefix>soc-<name>``.
+quarantined documents (and the alert-event links) have their own indices ``<prefix>soc-<name>``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ _BAD = re.compile(r"[^a-z0-9._]+")
 MAX_PART = 100
 DEFAULT_DATASET = "generic"
 DEFAULT_UNIT = "default"
-STATE_INDICES = ("alerts", "incidents", "audit", "rule-hits", "dead-letters", "quarantine")
+STATE_INDICES = ("alerts", "alert-events", "incidents", "audit", "rule-hits", "dead-letters",
+                 "quarantine")
 LEVELS = (1, 2, 3, 4, 5)
 
 

@@ -26,10 +26,11 @@ from soc.stores.es.connection import (
     server_major,
 )
 from soc.stores.es.delivery import Delivery
-from soc.stores.es.documents import DocumentsMixin
 from soc.stores.es.names import Names
 from soc.stores.es.query import build, search_query
+from soc.stores.es.records import RecordsMixin
 from soc.stores.es.spool import Action, Spool
+from soc.stores.es.state import StateMixin
 from soc.stores.es.writer import BulkWriter, ClusterUnavailable
 
 if TYPE_CHECKING:
@@ -42,8 +43,9 @@ ID_CHUNK = 5000
 SORT_ORDER = ("@timestamp", "event.id")
 
 
-class ElasticsearchStore(DocumentsMixin, Store):
-    """Events in data streams, state in indices, a local spool for outages."""
+class ElasticsearchStore(StateMixin, RecordsMixin, Store):
+    """Events in data streams, state in indices (rule hits, alerts, audit, incidents: see
+    :mod:`soc.stores.es.state` and :mod:`soc.stores.es.records`), a local spool for outages."""
 
     kind = "elasticsearch"
 
@@ -65,6 +67,7 @@ class ElasticsearchStore(DocumentsMixin, Store):
         self.quarantined = 0
         self.spooled = 0
         self._connected = False
+        self._versions: dict[tuple[str, str], tuple[int, int]] = {}
 
     @classmethod
     def open(cls, config: Config, *, readonly: bool = False) -> Self:
@@ -108,10 +111,6 @@ class ElasticsearchStore(DocumentsMixin, Store):
 
     def close(self) -> None:
         self.client.close()
-
-    def _writable(self, action: str) -> None:
-        if self.readonly:
-            raise StoreError(f"cannot {action}: the store was opened read-only")
 
     # install ------------------------------------------------------------------------------------
 

@@ -201,8 +201,43 @@ def _stream_template(patterns: list[str], composed: list[str], priority: int,
             "_meta": dict(MANAGED)}
 
 
+def _keywords(*names: str) -> dict[str, Json]:
+    return {n: {"type": "keyword", "ignore_above": IGNORE_ABOVE} for n in names}
+
+
+def _dates(*names: str) -> dict[str, Json]:
+    return {n: {"type": "date"} for n in names}
+
+
+def _unindexed(*names: str) -> dict[str, Json]:
+    return {n: {"type": "object", "enabled": False} for n in names}
+
+
+_STATE: dict[str, Json] = {
+    # ids, filters and sort keys mapped; the rest stays in _source (dynamic: false), so no
+    # value in an alert's group, entity or first event can ever clash with a mapping
+    "alerts": {**_keywords("id", "rule_id", "rule_title", "severity", "status", "kind",
+                           "dedup", "tags", "event_ids", "contributing", "assignee"),
+               **_dates("@timestamp", "first_seen", "last_seen", "created", "updated"),
+               "count": {"type": "long"}, "severity_rank": {"type": "integer"},
+               "reason": {"type": "match_only_text"},
+               **_unindexed("group", "entity", "first_event"),
+               "rule": {"properties": {"level": {"type": "keyword"}}}},
+    "alert-events": {**_keywords("alert_id", "event_id"), **_dates("ts")},
+    # ts is a keyword: the contract compares hit times as strings ("" and "\uffff" bounds)
+    "rule-hits": {**_keywords("id", "correlation", "rule_id", "group_key", "event_id", "ts",
+                              "value"), **_unindexed("entity")},
+    "audit": {"seq": {"type": "long"}, **_keywords("actor", "action", "subject"),
+              **_dates("ts"), **_unindexed("details")},
+    "incidents": {**_keywords("id", "status"), **_dates("opened", "@timestamp"),
+                  **_unindexed("doc")},
+}
+
+
 def state_mappings(name: str) -> Json | None:
-    """Explicit mappings of the state indices that are no event-shaped documents."""
+    """Explicit mappings of the state indices (merged over the ``soc-state`` template's)."""
+    if name in _STATE:
+        return {"dynamic": False, "properties": _STATE[name]}
     if name == "dead-letters":
         return {"dynamic": False, "properties": {
             "id": {"type": "keyword"}, "source": {"type": "keyword"},
@@ -264,7 +299,7 @@ def _put_index_template(client: Elasticsearch, name: str, body: Json) -> None:
 
 def create_state_indices(client: Elasticsearch, names: Names,
                          which: Iterable[str] = STATE_INDICES) -> list[str]:
-    """Create the alerts, incidents, audit, rule-hits, dead-letters and quarantine indices."""
+    """Create the state indices (:data:`STATE_INDICES`) with their explicit mappings."""
     created = []
     for short in which:
         index = names.index(short)
