@@ -2,7 +2,8 @@
 
 Parametrised over store factories. The embedded store always runs; an Elasticsearch factory joins
 ``FACTORIES`` with its own issue and runs when ``$SOC_TEST_ES_URL`` points at a cluster (it must
-skip otherwise). Tests use only the methods of :class:`soc.stores.base.Store`.
+skip otherwise). Tests use only the methods of :class:`soc.stores.base.Store` (events, dead letters,
+retention, and the state methods: rule hits, alerts, the audit trail, incidents).
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from soc.config import Config
+from soc.detection.hitlog import LATEST
 from soc.ecs import Event, event_id
-from soc.errors import SocError
-from soc.models import DeadLetter
+from soc.errors import NotFoundError, SocError
+from soc.models import Alert, AlertQuery, AlertStatus, AuditEntry, DeadLetter, RuleHit, Severity
 from soc.stores.base import RetentionItem, Store, WriteResult
 
 StoreFactory = Callable[[Path], Store]
@@ -318,3 +321,208 @@ def test_retention_apply_drops_expired_partitions(store: Store) -> None:
     assert [i.expired for i in left] == [False] * 4
     # Re-writing a dropped event stores it again: retention is not a tombstone.
     assert store.write_events([SPREAD[0]]) == WriteResult(1, 0)
+
+
+# --- rule hits -----------------------------------------------------------------------------------
+
+
+def hit(n: int, ts: str, *, correlation: str = "brute", group: str = '["10.0.0.5"]') -> RuleHit:
+    return RuleHit(id=f"h{n:05d}", correlation=correlation, rule_id="failed-logon",
+                   group_key=group, event_id=f"e{n}", ts=ts, value=f"user{n % 3}",
+                   entity={"source.ip": "10.0.0.5", "user.name": f"user{n}"})
+
+
+HITS = [hit(3, "2026-11-24T08:00:02.000Z"), hit(1, "2026-11-24T08:00:00.000Z"),
+        hit(2, "2026-11-24T08:00:00.000Z", group='["10.0.0.6"]'),
+        hit(4, "2026-11-24T08:00:03.000Z", correlation="other")]
+
+
+def test_hits_are_kept_once_and_read_oldest_first(store: Store) -> None:
+    assert store.write_hits(HITS) == 4
+    assert store.write_hits([HITS[0], HITS[0], hit(5, "2026-11-24T08:00:04.000Z")]) == 1
+    everything = store.hits("brute", since="", until=LATEST)
+    assert [h.id for h in everything] == ["h00001", "h00002", "h00003", "h00005"]
+    assert everything[2] == HITS[0]  # the whole hit comes back, entity and value too
+    assert [h.id for h in store.hits("brute", since="2026-11-24T08:00:00.000Z",
+                                     until="2026-11-24T08:00:02.000Z")] == [
+        "h00001", "h00002", "h00003"]  # both bounds included
+    assert [h.id for h in store.hits("brute", since="2026-11-24T08:00:00.001Z",
+                                     until="2026-11-24T08:00:03.999Z")] == ["h00003"]
+    assert [h.id for h in store.hits("brute", since="", until=LATEST,
+                                     groups=['["10.0.0.6"]', '["nobody"]'])] == ["h00002"]
+    assert store.hits("brute", since="", until=LATEST, groups=[]) == []
+    assert [h.id for h in store.hits("other", since="", until=LATEST)] == ["h00004"]
+
+
+def test_prune_hits_forgets_one_correlation_before_a_time(store: Store) -> None:
+    store.write_hits(HITS)
+    assert store.prune_hits("brute", "2026-11-24T08:00:02.000Z") == 2
+    assert [h.id for h in store.hits("brute", since="", until=LATEST)] == ["h00003"]
+    assert [h.id for h in store.hits("other", since="", until=LATEST)] == ["h00004"]
+    assert store.prune_hits("brute", "2026-11-24T08:00:02.000Z") == 0
+
+
+def test_hits_past_ten_thousand_all_come_back(store: Store) -> None:
+    many = [hit(n, f"2026-11-24T08:{n // 6000:02d}:{n // 100 % 60:02d}.{n % 100:03d}Z")
+            for n in range(10_005)]
+    assert store.write_hits(many) == len(many)
+    found = store.hits("brute", since="", until=LATEST)
+    assert [h.id for h in found] == [h.id for h in sorted(many, key=lambda h: (h.ts, h.id))]
+
+
+# --- alerts --------------------------------------------------------------------------------------
+
+
+def alert(n: int, first: str, last: str, **fields: Any) -> Alert:
+    values: dict[str, Any] = {
+        "id": f"alert{n:02d}" + "0" * 20, "rule_id": f"rule-{n % 2}",
+        "rule_title": "Failed logons", "severity": Severity.HIGH, "first_seen": first,
+        "last_seen": last, "dedup": f"dedup{n}", "group": {"source.ip": "10.0.0.5"},
+        "entity": {"labels.system": "portal", "organization.id": "so-a",
+                   "source.ip": "10.0.0.5"},
+        "tags": ("attack.t1110",), "event_ids": (f"e{n}",), "created": first, "updated": last,
+        "event": {"@timestamp": first, "event.id": f"e{n}", "user.name": "Nguyễn"}}
+    return Alert(**{**values, **fields})
+
+
+def links(*ns: int) -> list[tuple[str, str]]:
+    return [(f"e{n}", f"2026-11-24T08:00:{n:02d}.000Z") for n in ns]
+
+
+def test_upsert_links_events_and_counts_distinct_ones(store: Store) -> None:
+    a = alert(1, "2026-11-24T08:00:00.000Z", "2026-11-24T08:00:02.000Z", count=99)
+    (stored,) = store.upsert_alerts([a], {a.id: links(1, 2, 2)})
+    assert stored == replace(a, count=2)
+    assert store.get_alert(a.id) == stored
+    wider = replace(a, last_seen="2026-11-24T08:00:05.000Z")
+    (again,) = store.upsert_alerts([wider], {a.id: links(2, 3, 4)})
+    assert again.count == 4
+    assert store.get_alert(a.id) == again
+    assert store.linked_events(a.id, ["e1", "e4", "e9"]) == {"e1", "e4"}
+    assert store.linked_events("alert99", ["e1"]) == set()
+    assert store.upsert_alerts([], {}) == []
+
+
+def test_find_alert_by_dedup_within_the_window(store: Store) -> None:
+    old = alert(1, "2026-11-24T06:00:00.000Z", "2026-11-24T06:10:00.000Z",
+                status=AlertStatus.CLOSED)
+    new = alert(2, "2026-11-24T08:00:00.000Z", "2026-11-24T08:10:00.000Z", dedup="dedup1")
+    other = alert(3, "2026-11-24T08:00:00.000Z", "2026-11-24T08:10:00.000Z")
+    store.upsert_alerts([old, new, other], {})
+    hour = timedelta(hours=1)
+    assert store.find_alert("dedup1", "2026-11-24T09:10:00.000Z", hour) == new  # edge: kept
+    assert store.find_alert("dedup1", "2026-11-24T09:10:00.001Z", hour) is None
+    assert store.find_alert("dedup1", "2026-11-24T07:00:00.000Z", hour) == new  # latest first
+    assert store.find_alert("dedup1", "2026-11-24T05:30:00.000Z", hour) == old  # closed too
+    assert store.find_alert("dedup1", "2026-11-24T04:59:59.999Z", hour) is None
+    assert store.find_alert("nope", "2026-11-24T08:00:00.000Z", hour) is None
+
+
+def test_list_alerts_filters_and_order(store: Store) -> None:
+    alerts = [
+        alert(1, "2026-11-24T06:00:00.000Z", "2026-11-24T06:00:00.000Z", severity=Severity.LOW),
+        alert(2, "2026-11-24T07:00:00.000Z", "2026-11-24T09:00:00.000Z",
+              status=AlertStatus.ACKNOWLEDGED),
+        alert(3, "2026-11-24T08:00:00.000Z", "2026-11-24T08:00:00.000Z",
+              severity=Severity.CRITICAL, entity={"labels.system": "mail",
+                                                  "organization.id": "so-b"}),
+        alert(4, "2026-11-24T05:00:00.000Z", "2026-11-24T09:00:00.000Z"),
+    ]
+    store.upsert_alerts(alerts, {})
+
+    def ids(**query: Any) -> list[int]:
+        return [int(a.id[5:7]) for a in store.list_alerts(AlertQuery(**query))]
+
+    assert ids() == [2, 4, 3, 1]  # last seen, newest first; ties by id
+    assert ids(limit=2) == [2, 4]
+    assert ids(limit=None) == [2, 4, 3, 1]
+    assert ids(status=AlertStatus.OPEN) == [4, 3, 1]
+    assert ids(min_severity=Severity.HIGH) == [2, 4, 3]
+    assert ids(rule="rule-1") == [3, 1]
+    assert ids(system="mail") == [3]
+    assert ids(unit="so-a") == [2, 4, 1]
+    assert ids(since="2026-11-24T08:00:00.000Z") == [2, 4, 3]
+    assert store.list_alerts() == [alerts[1], alerts[3], alerts[2], alerts[0]]
+
+
+def test_get_alert_by_id_or_unique_prefix(store: Store) -> None:
+    one, two = alert(1, "2026-11-24T06:00:00.000Z", "2026-11-24T06:00:00.000Z"), \
+        alert(2, "2026-11-24T06:00:00.000Z", "2026-11-24T06:00:00.000Z")
+    store.upsert_alerts([one, two], {})
+    assert store.get_alert(one.id) == one
+    assert store.get_alert("alert01") == one
+    assert store.get_alert("alert0") is None  # ambiguous
+    assert store.get_alert("alert") is None  # too short to be a prefix
+    assert store.get_alert("nothing-like-it") is None
+
+
+def test_update_alert_replaces_the_document(store: Store) -> None:
+    a = alert(1, "2026-11-24T06:00:00.000Z", "2026-11-24T06:00:00.000Z")
+    store.upsert_alerts([a], {a.id: links(1)})
+    read = store.get_alert(a.id)
+    assert read is not None
+    closed = replace(read, status=AlertStatus.CLOSED, reason="false positive", assignee="an")
+    store.update_alert(closed)
+    assert store.get_alert(a.id) == closed
+    assert store.list_alerts(AlertQuery(status=AlertStatus.CLOSED)) == [closed]
+    with pytest.raises(NotFoundError):
+        store.update_alert(alert(7, "2026-11-24T06:00:00.000Z", "2026-11-24T06:00:00.000Z"))
+
+
+def test_alerts_survive_reopen_and_another_handle_can_update(factory: StoreFactory,
+                                                             tmp_path: Path) -> None:
+    a = alert(1, "2026-11-24T06:00:00.000Z", "2026-11-24T06:00:00.000Z")
+    with factory(tmp_path) as first:
+        first.upsert_alerts([a], {a.id: links(1, 2)})
+    with factory(tmp_path) as second:
+        assert second.get_alert(a.id) == replace(a, count=2)
+        second.update_alert(replace(a, count=2, status=AlertStatus.ACKNOWLEDGED))
+    with factory(tmp_path) as third:
+        (again,) = third.upsert_alerts([a], {a.id: links(2, 3)})
+        assert again.count == 3
+
+
+# --- audit trail and incidents -------------------------------------------------------------------
+
+
+def entry(n: int, subject: str = "alert01") -> AuditEntry:
+    return AuditEntry(ts=f"2026-11-24T08:00:{n:02d}.000Z", actor="an", action="alert.ack",
+                      subject=subject, details={"before": "open", "after": n, "note": "Ánh"})
+
+
+def test_audit_trail_appends_in_order(store: Store) -> None:
+    written = [store.append_audit(entry(n, f"s{n % 2}")) for n in range(1, 5)]
+    assert [e.seq for e in written] == [1, 2, 3, 4]
+    assert store.audit_trail() == written
+    assert [e.seq for e in store.audit_trail("s1")] == [1, 3]
+    assert [e.seq for e in store.audit_trail(limit=2)] == [1, 2]
+    assert store.audit_trail("nobody") == []
+
+
+def test_audit_chain_verifies(store: Store, tmp_path: Path) -> None:
+    from soc import audit
+
+    for n in range(3):
+        audit.record(store, actor="an", action="incident.note", subject="INC-1", after=n,
+                     data_dir=tmp_path)
+    result = audit.verify_store(store, tmp_path)
+    assert result.ok and result.entries == 3
+    assert result.head == audit.read_head(tmp_path)
+
+
+INCIDENT = {"id": "INC-2", "title": "Phishing ở Sở A", "status": "open", "steps": [],
+            "score": 7.5, "flags": {"serious": False}}
+
+
+def test_incidents_round_trip_and_list(store: Store) -> None:
+    assert store.get_incident("INC-1") is None
+    store.put_incident("INC-2", "2026-11-24T09:00:00.000Z", "open", INCIDENT)
+    store.put_incident("INC-1", "2026-11-24T08:00:00.000Z", "closed", {"id": "INC-1"})
+    store.put_incident("INC-3", "2026-11-24T08:30:00.000Z", "open", {"id": "INC-3"})
+    assert store.get_incident("INC-2") == INCIDENT
+    assert [d["id"] for d in store.list_incidents()] == ["INC-1", "INC-3", "INC-2"]
+    assert [d["id"] for d in store.list_incidents("open")] == ["INC-3", "INC-2"]
+    changed = {**INCIDENT, "status": "closed"}
+    store.put_incident("INC-2", "2026-11-24T09:00:00.000Z", "closed", changed)
+    assert store.get_incident("INC-2") == changed
+    assert [d["id"] for d in store.list_incidents("open")] == ["INC-3"]
