@@ -186,8 +186,8 @@ def _salt_evtx_ids() -> None:
 
     original = ev.record_id
 
-    def salted(text: str, rid: int, path: str) -> str:
-        return event_id(original(text, rid, path), path)
+    def salted(system: Any, rid: int, path: str) -> str:
+        return event_id(original(system, rid, path), path)
 
     ev.record_id = salted  # type: ignore[assignment]
 

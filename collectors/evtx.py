@@ -1,8 +1,10 @@
 """The ``evtx`` collector: Windows event log files (``.evtx``), parsed by the Rust ``evtx`` package.
 
-Each record comes out as the JSON text ``evtx`` renders (the ``winlog`` parser turns it into an
-event). Its id is ``event_id(computer, channel, record id, time created)``, so the same record
-read from a copy of the file, or again after a crash, gets the same id. Records the library
+Each record comes out as the JSON text ``evtx`` renders, decoded once here and turned into its
+event by the ``winlog`` parser's :func:`winlog_event` (the text stays as ``event.original``; a
+record it refuses is parsed again by the pipeline, which makes it a dead letter with the reason).
+Its id is ``event_id(computer, channel, record id, time created)``, so the same record read from
+a copy of the file, or again after a crash, gets the same id. Records the library
 cannot parse, and the lost end of a file cut mid-chunk, become dead letters; the pass goes on.
 
 Checkpoint per file (key: the absolute path): size and mtime (an unchanged file is not parsed at
@@ -16,9 +18,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import io
-import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,18 +26,17 @@ from typing import Any
 
 import evtx
 
+from collectors.parsers.winlog import winlog_event
+from soc import jsonutil
 from soc.config import Config, Source
 from soc.ecs import event_id, now_ts
-from soc.errors import ConfigError
+from soc.errors import ConfigError, ParseError
 from soc.models import DeadLetter
 from soc.sources import Batch, RawRecord
 from soc.state import StateStore
 
 HEADER = 4096
 CHUNK = 65536
-_COMPUTER = re.compile(r'"Computer":"((?:[^"\\]|\\.)*)"')
-_CHANNEL = re.compile(r'"Channel":"((?:[^"\\]|\\.)*)"')
-_TIME = re.compile(r'"SystemTime":"([^"]*)"')
 
 
 @dataclass(slots=True)
@@ -264,19 +263,21 @@ class _FileReader:
     def _record(self, rec: dict[str, Any]) -> RawRecord | None:
         rid = int(rec["event_record_id"])
         text: str = rec["data"]
+        system = _system(text)
         if self.first:
             self.first = False
-            self._check_identity(rid, text)
+            self._check_identity(rid, text, system)
         self.max_id = rid if self.max_id is None else max(self.max_id, rid)
         if self.st.is_done(rid):
             return None
         self.st.add(rid)
-        return RawRecord(text=text, id=record_id(text, rid, self.path),
-                         fields={"log.file.path": self.path}, origin=f"{self.path}#{rid}")
+        return RawRecord(text=text, id=record_id(system, rid, self.path),
+                         fields={"log.file.path": self.path}, origin=f"{self.path}#{rid}",
+                         event=_event(system))
 
-    def _check_identity(self, rid: int, text: str) -> None:
+    def _check_identity(self, rid: int, text: str, system: _System) -> None:
         """A file now holding another log, or the same log cleared, is read from the start."""
-        log = _log_of(text)
+        log = f"{system.computer or ''}|{system.channel or ''}"
         digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
                                  digest_size=8).hexdigest()
         old = self.st.anchor
@@ -288,30 +289,54 @@ class _FileReader:
         self.st.log = log
 
 
-def _json_str(raw: str) -> str:
-    if "\\" not in raw:
-        return raw
-    value: str = json.loads(f'"{raw}"')
-    return value
+@dataclass(slots=True)
+class _System:
+    """What the collector needs of one record: its decoded JSON and the parts of its id."""
+
+    record: dict[str, Any] | None  # None: the text is not a JSON object
+    computer: str | None = None
+    channel: str | None = None
+    created: str = ""
 
 
-def _log_of(text: str) -> str:
-    computer = _COMPUTER.search(text)
-    channel = _CHANNEL.search(text)
-    return "|".join(_json_str(m.group(1)) if m else "" for m in (computer, channel))
+def _system(text: str) -> _System:
+    """The record's JSON decoded (once: the event is built from it) and its identity."""
+    try:
+        record = jsonutil.loads(text)
+    except ValueError:
+        return _System(None)
+    if type(record) is not dict:
+        return _System(None)
+    event = record.get("Event")
+    system = event.get("System") if type(event) is dict else None
+    if type(system) is not dict:
+        return _System(record)
+    computer, channel = system.get("Computer"), system.get("Channel")
+    created = system.get("TimeCreated")
+    attrs = created.get("#attributes") if type(created) is dict else None
+    when = attrs.get("SystemTime") if type(attrs) is dict else None
+    return _System(record, computer if type(computer) is str else None,
+                   channel if type(channel) is str else None,
+                   when if type(when) is str else "")
 
 
-def record_id(text: str, rid: int, path: str) -> str:
+def _event(system: _System) -> dict[str, Any] | None:
+    """The record's event; None leaves it to the pipeline (which dead-letters what fails)."""
+    if system.record is None:
+        return None
+    try:
+        return winlog_event(system.record)
+    except ParseError:
+        return None
+
+
+def record_id(system: _System, rid: int, path: str) -> str:
     """``event_id(computer, channel, record id, time created)``.
 
     The time is part of it because record ids restart at 1 when a log is cleared (and on
     machines reverted to a snapshot): the new records must not pass for the old ones. The file
     path stands in for computer and channel if the record names neither (never seen).
     """
-    computer = _COMPUTER.search(text)
-    channel = _CHANNEL.search(text)
-    created = _TIME.search(text)
-    when = created.group(1) if created else ""
-    if computer is None or channel is None:
-        return event_id("evtx-file", path, rid, when)
-    return event_id(_json_str(computer.group(1)), _json_str(channel.group(1)), rid, when)
+    if system.computer is None or system.channel is None:
+        return event_id("evtx-file", path, rid, system.created)
+    return event_id(system.computer, system.channel, rid, system.created)

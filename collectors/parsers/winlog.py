@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from itertools import chain
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -153,12 +153,14 @@ def winlog_event(record: Mapping[str, Any], *, tz: tzinfo = UTC) -> Event:
     :class:`ParseError` when the record is not a Windows event or lacks its time or event id.
     """
     try:
-        parts = _take_apart(record, tz)
+        event = record.get("Event")
+        if (type(event) is dict or isinstance(event, Mapping)) and "System" in event:
+            return _evtx_event(event)
+        return _build(_take_apart(record, tz))
     except ParseError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ParseError(f"not a usable Windows event: {type(exc).__name__}: {exc}") from None
-    return _build(parts)
 
 
 class WinlogParser:
@@ -191,9 +193,6 @@ class WinlogParser:
 
 
 def _take_apart(record: Mapping[str, Any], tz: tzinfo) -> _Parts:
-    event = record.get("Event")
-    if isinstance(event, Mapping) and "System" in event:
-        return _from_evtx(event)
     if isinstance(record.get("winlog"), Mapping) or "winlog.channel" in record:
         return _from_winlogbeat(record)
     if "EventID" in record and ("Channel" in record or "SourceName" in record):
@@ -212,30 +211,60 @@ def _attrs(node: Any) -> Mapping[str, Any]:
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-def _from_evtx(event: Mapping[str, Any]) -> _Parts:
+def _evtx_event(event: Mapping[str, Any]) -> Event:
+    """The evtx/evtx_dump shape, the hot path of EVTX collection: straight to the event."""
     system = event["System"]
-    provider = _attrs(system.get("Provider"))
-    execution = _attrs(system.get("Execution"))
     eid = system["EventID"]
-    parts = _Parts(
-        timestamp=_evtx_time(_attrs(system.get("TimeCreated")).get("SystemTime")),
-        channel=str(system.get("Channel") or ""),
-        event_id=int(eid["#text"] if isinstance(eid, Mapping) else eid),
-        provider_name=str(provider.get("Name") or ""),
-        provider_guid=_guid(provider.get("Guid")),
-        record_id=_int(system.get("EventRecordID")),
-        computer=_str(system.get("Computer")),
-        pid=_int(execution.get("ProcessID")),
-        tid=_int(execution.get("ThreadID")),
-        user_id=_str(_attrs(system.get("Security")).get("UserID")),
-        level=_LEVELS.get(_int(system.get("Level")) or 0),
-        version=_int(system.get("Version")),
-        keywords=_hex(system.get("Keywords")),
-        activity_id=_guid(_attrs(system.get("Correlation")).get("ActivityID")),
-    )
-    parts.event_data = _event_data(event.get("EventData"))
-    _user_data(parts, event.get("UserData"))
-    return parts
+    if type(eid) is not int:
+        eid = int(eid["#text"] if isinstance(eid, Mapping) else eid)
+    channel = system.get("Channel")
+    if type(channel) is not str:
+        channel = str(channel or "")
+    provider = _attrs(system.get("Provider"))
+    guid = provider.get("Guid")
+    ev = dict(_head(channel, str(provider.get("Name") or ""),
+                    guid if guid is None or type(guid) is str else str(guid), eid))
+    ev["@timestamp"] = _evtx_time(_attrs(system.get("TimeCreated")).get("SystemTime"))
+    _put_system(ev, system)
+    user_name, user_data = _user_data(event.get("UserData"))
+    _put_data(ev, channel, eid, _event_data(event.get("EventData")), user_name, user_data)
+    if channel == SECURITY:
+        _put_outcome(ev, _hex(system.get("Keywords")))
+    return ev
+
+
+def _put_system(ev: Event, system: Mapping[str, Any]) -> None:
+    """The optional ``System`` values of an evtx record (ints come as ints from evtx)."""
+    value: Any = system.get("EventRecordID")
+    if type(value) is int or (value := _int(value)) is not None:
+        ev["winlog.record_id"] = value
+    value = system.get("Computer")
+    if (type(value) is str and value) or (value := _str(value)) is not None:
+        ev["winlog.computer_name"] = ev["host.name"] = value
+    execution = _attrs(system.get("Execution"))
+    if execution:
+        value = execution.get("ProcessID")
+        if type(value) is int or (value := _int(value)) is not None:
+            ev["winlog.process.pid"] = value
+        value = execution.get("ThreadID")
+        if type(value) is int or (value := _int(value)) is not None:
+            ev["winlog.process.thread.id"] = value
+    security = system.get("Security")
+    if security:
+        value = _str(_attrs(security).get("UserID"))
+        if value is not None:
+            ev["winlog.user.identifier"] = value
+    value = _LEVELS.get(_int(system.get("Level")) or 0)
+    if value is not None:
+        ev["log.level"] = value
+    value = system.get("Version")
+    if type(value) is int or (value := _int(value)) is not None:
+        ev["winlog.version"] = value
+    correlation = system.get("Correlation")
+    if correlation:
+        value = _guid(_attrs(correlation).get("ActivityID"))
+        if value is not None:
+            ev["winlog.activity_id"] = value
 
 
 def _evtx_time(value: Any) -> str:
@@ -247,11 +276,14 @@ def _evtx_time(value: Any) -> str:
     return normalize_ts(value)
 
 
-def _event_data(node: Any) -> dict[str, Any]:
+def _event_data(node: Any) -> Mapping[str, Any]:
     """EventData as Name → value; unnamed ``Data`` become ``param1``... as Winlogbeat names them,
     and stay together under ``Data`` for Sigma rules that search ``Data``."""
-    if not isinstance(node, Mapping):
-        return {}
+    if type(node) is dict or isinstance(node, Mapping):
+        if "Data" not in node and "#attributes" not in node:
+            return node  # read, never written: no copy
+    else:
+        return _EMPTY
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "#attributes" or value is None:
@@ -272,12 +304,12 @@ def _unnamed(value: Any) -> list[str]:
     return [_text(v) for v in items]
 
 
-def _user_data(parts: _Parts, node: Any) -> None:
-    if not isinstance(node, Mapping) or not node:
-        return
+def _user_data(node: Any) -> tuple[str | None, Mapping[str, Any]]:
+    """UserData's element name and its content, flattened."""
+    if not node or not isinstance(node, Mapping):
+        return None, _EMPTY
     name, body = next(iter(node.items()))
-    parts.user_data_name = str(name)
-    parts.user_data = dict(_flatten(body)) if isinstance(body, Mapping) else {"value": body}
+    return str(name), dict(_flatten(body)) if isinstance(body, Mapping) else {"value": body}
 
 
 def _from_winlogbeat(record: Mapping[str, Any]) -> _Parts:
@@ -382,43 +414,43 @@ def _flat_time(record: Mapping[str, Any], tz: tzinfo) -> str:
 
 
 def _build(p: _Parts) -> Event:
+    """The event of a Winlogbeat or NXLog record taken apart."""
     ev: Event = dict(p.extra)
+    ev.update(_head(p.channel, p.provider_name, p.provider_guid, p.event_id))
     ev["@timestamp"] = p.timestamp
-    _put_winlog(ev, p)
-    for name, value in p.event_data.items():
-        ev["winlog.event_data." + name] = value if type(value) is str else _text_or_list(value)
-    if p.user_data_name:
-        ev["winlog.user_data.xml_name"] = p.user_data_name
-    for name, value in p.user_data.items():
-        ev[f"winlog.user_data.{name}"] = _text_or_list(value)
-    _put_event(ev, p)
-    _put_ecs(ev, p)
+    optional = {
+        "winlog.record_id": p.record_id, "winlog.computer_name": p.computer,
+        "winlog.process.pid": p.pid, "winlog.process.thread.id": p.tid,
+        "winlog.user.identifier": p.user_id, "winlog.version": p.version,
+        "winlog.activity_id": p.activity_id, "host.name": p.computer, "log.level": p.level,
+    }
+    ev.update({k: v for k, v in optional.items() if v is not None})
+    _put_data(ev, p.channel, p.event_id, p.event_data, p.user_data_name, p.user_data)
+    if p.channel == SECURITY:
+        _put_outcome(ev, p.keywords)
     return ev
 
 
-def _put_winlog(ev: Event, p: _Parts) -> None:
-    ev["winlog.channel"] = p.channel
-    ev["winlog.provider_name"] = p.provider_name
-    ev["winlog.event_id"] = p.event_id
-    optional = {
-        "winlog.provider_guid": p.provider_guid, "winlog.record_id": p.record_id,
-        "winlog.computer_name": p.computer, "winlog.process.pid": p.pid,
-        "winlog.process.thread.id": p.tid, "winlog.user.identifier": p.user_id,
-        "winlog.version": p.version, "winlog.activity_id": p.activity_id,
-        "host.name": p.computer, "log.level": p.level,
+@lru_cache(maxsize=1024)
+def _head(channel: str, provider: str, guid: str | None, eid: int) -> Mapping[str, Any]:
+    """What every event of one (channel, provider, event id) has in common: computed once.
+    Callers copy it."""
+    head: Event = {
+        "winlog.channel": channel, "winlog.provider_name": provider, "winlog.event_id": eid,
+        "event.code": str(eid), "event.kind": "event", "event.provider": provider,
+        "event.module": _MODULES.get(channel, "windows"), "event.dataset": dataset(channel),
     }
-    ev.update({k: v for k, v in optional.items() if v is not None})
+    guid = _guid(guid)
+    if guid is not None:
+        head["winlog.provider_guid"] = guid
+    return head
 
 
-def _put_event(ev: Event, p: _Parts) -> None:
-    ev["event.code"] = str(p.event_id)
-    ev["event.kind"] = "event"
-    ev["event.provider"] = p.provider_name
-    ev["event.module"] = _MODULES.get(p.channel, "windows")
-    ev["event.dataset"] = dataset(p.channel)
-    if p.channel == SECURITY and p.keywords is not None:
+def _put_outcome(ev: Event, keywords: int | None) -> None:
+    """``event.outcome`` of a Security event from its audit keywords."""
+    if keywords is not None:
         for bit, outcome in _AUDIT_OUTCOME.items():
-            if p.keywords & bit:
+            if keywords & bit:
                 ev["event.outcome"] = outcome
 
 
@@ -432,53 +464,119 @@ def dataset(channel: str) -> str:
     return f"windows.{slug}" if slug else "windows"
 
 
-def _contexts(p: _Parts) -> list[str]:
+def _contexts(channel: str, eid: int) -> tuple[str, ...]:
     """The Sigma categories / services whose variable mappings apply to this event."""
     found = []
-    if p.channel == SYSMON and p.event_id in _SYSMON_CATEGORY:
-        found.append(_SYSMON_CATEGORY[p.event_id])
-    if p.channel == SECURITY:
+    if channel == SYSMON and eid in _SYSMON_CATEGORY:
+        found.append(_SYSMON_CATEGORY[eid])
+    if channel == SECURITY:
         found.append("security")
-        if p.event_id == 4688:
+        if eid == 4688:
             found.append("process_creation")
-    if p.channel == PS_CLASSIC:
+    if channel == PS_CLASSIC:
         found.append("powershell-classic")
-    return found
+    return tuple(found)
 
 
-def _put_ecs(ev: Event, p: _Parts) -> None:
-    """Set every ECS field the ecs_windows pipeline would query for the fields present."""
-    mapping = _mapping(tuple(_contexts(p)))
-    values: dict[str, Any] = {}
-    for name, value in _all_fields(p):
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How the event data of one (channel, event id, field names in order) become event fields:
+    worked out once per layout (:func:`_plan`), then applied by position to every record."""
+
+    targets: tuple[str, ...]  # winlog.event_data.<name>, in the order of the names
+    single: tuple[tuple[int, str, int], ...]  # (position, ECS field, kind): one source
+    merged: tuple[tuple[str, int, tuple[int, ...]], ...]  # (ECS field, kind, positions)
+    mapping: Mapping[str, tuple[str, int]]  # Sigma field → (ECS field, kind), for the rare path
+    parent_fix: bool  # Security 4688: the parent's name is its executable
+
+
+@lru_cache(maxsize=4096)
+def _plan(channel: str, eid: int, names: tuple[str, ...]) -> _Plan:
+    mapping = _mapping(_contexts(channel, eid))
+    sources: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
         spec = mapping.get(name)
-        if spec is None:
-            continue
-        target, kind = spec
-        if kind == _STR and type(value) is str:
-            converted: Any = value
-        else:
-            converted = _ecs_value(kind, value)
-            if converted is None:
-                continue
-        seen = values.get(target)
-        if seen is None:
-            values[target] = converted
-        elif type(seen) is _Many:
-            if converted not in seen:
-                seen.append(converted)
-        elif seen != converted:
-            values[target] = _Many((seen, converted))
-    for target, value in values.items():
-        ev[target] = list(value) if type(value) is _Many else value
-    if p.event_id == 4688 and "process.parent.name" in ev and p.channel == SECURITY:
+        if spec is not None:
+            sources.setdefault(spec[0], []).append(i)
+    kinds = {target: kind for target, kind in mapping.values()}
+    return _Plan(
+        targets=tuple("winlog.event_data." + name for name in names),
+        single=tuple((at[0], t, kinds[t]) for t, at in sources.items() if len(at) == 1),
+        merged=tuple((t, kinds[t], tuple(at)) for t, at in sources.items() if len(at) > 1),
+        mapping=mapping, parent_fix=channel == SECURITY and eid == 4688)
+
+
+def _put_data(ev: Event, channel: str, eid: int, data: Mapping[str, Any],
+              user_data_name: str | None, user_data: Mapping[str, Any]) -> None:
+    """``winlog.event_data.*``, ``winlog.user_data.*`` and every ECS field the ecs_windows
+    pipeline would query for the fields present."""
+    plan = _plan(channel, eid, tuple(data))
+    values = tuple(data.values())
+    if set(map(type, values)) <= _STR_OR_INT:  # str() is _text() for these: done in C
+        ev.update(zip(plan.targets, map(str, values), strict=True))
+    else:
+        for target, value in zip(plan.targets, values, strict=True):
+            if type(value) is str:
+                ev[target] = value
+            elif value is not None:
+                ev[target] = _text_or_list(value)
+    if user_data_name:
+        ev["winlog.user_data.xml_name"] = user_data_name
+    for name, value in user_data.items():
+        ev[f"winlog.user_data.{name}"] = _text_or_list(value)
+    if user_data or channel == PS_CLASSIC:
+        fields = chain(data.items(), user_data.items(), _ps_classic_fields(data))
+        _merge_ecs(ev, plan.mapping, fields)
+    else:
+        _put_ecs(ev, plan, values)
+    if plan.parent_fix and "process.parent.name" in ev:
         # Sigma's ParentImage maps to process.parent.executable; 4688 names the parent only as
         # ParentProcessName (a full path), which Winlogbeat ships as the parent's executable.
         ev["process.parent.executable"] = ev["process.parent.name"]
 
 
-class _Many(list[Any]):
-    """Several distinct values met for one ECS field."""
+_STR_OR_INT = {str, int}
+
+
+def _put_ecs(ev: Event, plan: _Plan, values: tuple[Any, ...]) -> None:
+    """The ECS fields of the plan: one source each, or the distinct values of several (4624's
+    Subject and Target logon ids are both ``winlog.logon.id``), as an Elasticsearch array."""
+    for at, target, kind in plan.single:
+        value = values[at]
+        if kind == _STR and type(value) is str:
+            ev[target] = value
+        elif value is not None:
+            converted = _ecs_value(kind, value)
+            if converted is not None:
+                ev[target] = converted
+    for target, kind, ats in plan.merged:
+        found: list[Any] = []
+        for at in ats:
+            value = values[at]
+            if value is None:
+                continue
+            converted = value if kind == _STR and type(value) is str else _ecs_value(kind, value)
+            if converted is not None and converted not in found:
+                found.append(converted)
+        if found:
+            ev[target] = found[0] if len(found) == 1 else found
+
+
+def _merge_ecs(ev: Event, mapping: Mapping[str, tuple[str, int]],
+               fields: Iterable[tuple[str, Any]]) -> None:
+    """:func:`_put_ecs` for fields that are not all event data (UserData, Key=Value lines)."""
+    values: dict[str, list[Any]] = {}
+    for name, value in fields:
+        spec = mapping.get(name)
+        if spec is None or value is None:
+            continue
+        converted = _ecs_value(spec[1], value)
+        if converted is not None:
+            found = values.setdefault(spec[0], [])
+            if converted not in found:
+                found.append(converted)
+    for target, found in values.items():
+        ev[target] = found[0] if len(found) == 1 else found
 
 
 _STR, _INT, _DIRECTION, _BOOL = range(4)
@@ -493,12 +591,6 @@ def _mapping(contexts: tuple[str, ...]) -> Mapping[str, tuple[str, int]]:
     kinds = {"network.direction": _DIRECTION, "file.code_signature.signed": _BOOL}
     return {k: (v, _INT if v in _INT_FIELDS else kinds.get(v, _STR))
             for k, v in mapping.items() if not v.startswith("winlog.event_data.")}
-
-
-def _all_fields(p: _Parts) -> Iterable[tuple[str, Any]]:
-    if not p.user_data and p.channel != PS_CLASSIC:
-        return p.event_data.items()
-    return chain(p.event_data.items(), p.user_data.items(), _ps_classic_fields(p.event_data))
 
 
 def _ps_classic_fields(event_data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -516,6 +608,8 @@ def _ps_classic_fields(event_data: Mapping[str, Any]) -> Iterator[tuple[str, str
 def _ecs_value(kind: int, value: Any) -> Any:
     if type(value) is list:
         return None
+    if kind == _INT and type(value) is int:
+        return value
     text = value if type(value) is str else _text(value)
     if kind == _INT:
         return _int(text)
@@ -531,6 +625,10 @@ def _ecs_value(kind: int, value: Any) -> Any:
 
 def _text(value: Any) -> str:
     """A value as Winlogbeat ships event data: a string."""
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -545,7 +643,7 @@ def _text(value: Any) -> str:
 
 
 def _text_or_list(value: Any) -> Any:
-    if isinstance(value, list):
+    if type(value) is list:
         return [_text(v) for v in value]
     return _text(value)
 
