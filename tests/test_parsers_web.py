@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from collectors.parsers import web
 from collectors.parsers.web import (
     ApacheAccessParser,
     ApacheErrorParser,
@@ -104,6 +105,61 @@ def test_line_wrapped_in_quotes_and_odd_requests() -> None:
 def test_access_garbage(line: str) -> None:
     with pytest.raises(ParseError):
         ApacheAccessParser().parse(line, CTX)
+
+
+_BASE = '10.0.0.8 - u1 [24/Nov/2026:08:15:00 +0700] "GET /a?b=c HTTP/1.1" 200 12'
+
+
+@pytest.mark.parametrize("line", [
+    _BASE, _BASE + ' "r" "ag"', _BASE + ' "r" "ag" "10.1.1.1"', _BASE + ' "r" "ag" "x" tail',
+    _BASE + " trailing words", _BASE + ' "lone"', _BASE + ' "r"  "double space"',
+    _BASE + ' "r" "unterminated', _BASE + ' "r" "ag" "unterminated', _BASE + 'x "r" "ag"',
+    '10.0.0.8 - - [24/Nov/2026:08:15:00.5 -0330] "GET / HTTP/1.0" - - "-" "-"',
+    '10.0.0.8 - - [24/Nov/2026:08:15:00 +0700] "" 400 0',
+    '10.0.0.8 - - [24/Nov/2026:08:15:00 +0700] "GET / HTTP/1.0" 2000 1',
+    'portal.gov.vn:443 10.0.0.8 - - [24/Nov/2026:08:15:00 +0700] "GET / HTTP/1.0" 200 1',
+    'a b c d [24/Nov/2026:08:15:00 +0700] "GET / HTTP/1.0" 200 1',
+    '10.0.0.8 - - [24/Nov/2026:08:15:00 +0700] "GET /a"b HTTP/1.1" 200 1 "r" "a"',
+    '10.0.0.8 - - [24/Nov/2026:08:15:00 +0700] "GET / HTTP/1.0" 200 1 "a\\\\" "b"',
+    '"10.0.0.8 - - [24/Nov/2026:08:15:00 +0700] "GET / HTTP/1.0" 200 1 "r" "a""',
+])
+def test_access_fast_path_gives_what_the_full_pattern_gives(line: str) -> None:
+    """The find-based fast path either declines a line or splits it exactly as the regex of
+    the format (which handles escapes, vhosts, wrapped lines) does."""
+    fast = web._split_access(line)
+    if fast is not None:
+        full = web._ACCESS.match(line)
+        assert full is not None and fast == full.groups()
+
+
+def test_access_fast_path_takes_the_usual_lines() -> None:
+    assert web._split_access(_BASE + ' "r" "ag" "10.1.1.1"') == (
+        None, None, "10.0.0.8", "u1", "24/Nov/2026:08:15:00 +0700", "GET /a?b=c HTTP/1.1",
+        "200", "12", "r", "ag", "10.1.1.1")
+    assert web._split_access(_BASE) is not None
+    assert web._split_access('h:80 ' + _BASE) is None  # a vhost: the full pattern's
+
+
+def test_access_time_cache_keeps_fractions_and_offsets_apart() -> None:
+    parser = ApacheAccessParser()
+    stamps = [parser.parse(f"10.0.0.8 - - [24/Nov/2026:08:15:00{t}] \"GET / HTTP/1.1\" 200 1",
+                           CTX)["@timestamp"]
+              for t in (" +0700", ".25 +0700", ".123456 +0700", " +0000", " +0700", " -0330")]
+    assert stamps == ["2026-11-24T01:15:00.000Z", "2026-11-24T01:15:00.250Z",
+                      "2026-11-24T01:15:00.123Z", "2026-11-24T08:15:00.000Z",
+                      "2026-11-24T01:15:00.000Z", "2026-11-24T11:45:00.000Z"]
+
+
+def test_access_time_cache_is_bounded_and_bad_times_are_not_cached() -> None:
+    parser = ApacheAccessParser()
+    for s in range(web._AccessClock.LIMIT + 10):
+        parser._clock.stamp(f"24/Nov/2026:{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d} +0700")
+    assert 0 < len(parser._clock.seconds) <= web._AccessClock.LIMIT + 1
+    assert parser._clock.stamp("24/Nov/2026:01:08:29 +0700") == "2026-11-23T18:08:29.000Z"
+    bad = '10.0.0.8 - - [31/Feb/2026:08:15:00 +0700] "GET / HTTP/1.1" 200 1'
+    for _ in range(2):
+        with pytest.raises(ParseError, match="bad time"):
+            parser.parse(bad, CTX)
 
 
 def test_access_sniff() -> None:
