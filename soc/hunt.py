@@ -4,26 +4,33 @@
   (EVTX, line formats with auto-detection, JSON lines) are read with in-memory checkpoints,
   parsed and matched batch by batch; correlations run in memory. Nothing is stored; memory stays
   flat in the input size. Findings stream out as they are found.
-* :func:`hunt` (``soc hunt``): the given rules over stored history (``store.search`` restricted
-  to the rules' log sources, then the in-process matcher); alerts go to the store with the same
-  deterministic ids and suppression as live detection, so a hunt never doubles a live alert.
+* :func:`hunt` (``soc hunt``): the given rules over stored history. A store that runs rule
+  queries (Elasticsearch, :class:`RuleQueryStore`) gets each rule's own query and the events it
+  returns are confirmed by the in-process matcher; any other store is searched once with the
+  rules' log sources and every event goes through the matcher. Alerts go to the store with the
+  same deterministic ids and suppression as live detection, so a hunt never doubles a live
+  alert; a store that cannot keep alerts gets its findings listed instead.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
+import operator
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkable
 
 from soc import registry
 from soc.alerts import AlertSink, Finding
 from soc.collect import INGEST_PREFIX, ingest_sources, registry_check_parser
 from soc.config import Config, Source
 from soc.detection.correlation import CorrelationSpec, Correlator, MemoryHitLog
+from soc.detection.correlation_rules import rule_id_of
+from soc.detection.hits import Hit
 from soc.detection.routing import ANY_WINDOWS
 from soc.detection.stage import (
     Detector,
@@ -32,13 +39,16 @@ from soc.detection.stage import (
     rule_sources,
     suppress_window,
 )
-from soc.ecs import Event
-from soc.errors import NotFoundError, SocError
+from soc.ecs import Event, parse_ts
+from soc.errors import NotFoundError, SocError, StoreError
 from soc.models import Alert, Severity
 from soc.parsing import get_parser
 from soc.pipeline import Pipeline
 from soc.state import StateStore
 from soc.stores.base import Store
+
+if TYPE_CHECKING:
+    from soc.stores.es.hunt import HuntQuery
 
 BATCH = 2000
 EVTX_MAGIC = b"ElfFile\x00"
@@ -148,18 +158,36 @@ class HuntReport:
     """What a hunt read and raised."""
 
     rules: list[str] = field(default_factory=list)
-    query: str = "*"
+    query: str | None = "*"  # the pre-filter of a search; None when each rule sends its own
+    rule_queries: int = 0  # rules whose own query the store ran
     events: int = 0
     hits: int = 0
+    findings: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)  # per rule: events not confirmed
+    skipped: list[dict[str, str]] = field(default_factory=list)  # rules not hunted, and why
     new: list[Alert] = field(default_factory=list)
     updated: list[Alert] = field(default_factory=list)
+    alerts_error: str | None = None  # why alerts could not be stored (findings listed instead)
+    unstored: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
-        return {"rules": self.rules, "query": self.query, "events": self.events,
-                "hits": self.hits, "new_alerts": [a.id for a in self.new],
+        return {"rules": self.rules, "query": self.query, "rule_queries": self.rule_queries,
+                "events": self.events, "hits": self.hits, "findings": self.findings,
+                "rejected": self.rejected, "skipped": self.skipped,
+                "new_alerts": [a.id for a in self.new],
                 "updated_alerts": [a.id for a in self.updated],
+                "alerts_error": self.alerts_error, "unstored": self.unstored,
                 "seconds": round(self.seconds, 3)}
+
+
+@runtime_checkable
+class RuleQueryStore(Protocol):
+    """A store that runs each rule's own query (the Elasticsearch store): the cluster does the
+    matching; the events it returns are confirmed by the in-process matcher."""
+
+    def hunt(self, rule: HuntQuery, *, since: datetime | None = None,
+             until: datetime | None = None, limit: int | None = None) -> Iterator[Event]: ...
 
 
 def select(config: Config, selectors: Sequence[str]) -> tuple[Detector, set[str]]:
@@ -215,30 +243,184 @@ def _quote(value: str) -> str:
 
 def hunt(config: Config, store: Store, selectors: Sequence[str], *,
          since: datetime | None = None, until: datetime | None = None) -> HuntReport:
-    """Run rules over stored events in [since, until); alerts are stored (deduplicated)."""
+    """Run rules over stored events in [since, until); alerts are stored (deduplicated).
+
+    A store that runs rule queries (:class:`RuleQueryStore`) gets each rule's own query and
+    the events it returns are confirmed in-process; any other store is searched once with the
+    rules' log sources. Either way the matcher's hits give the findings and alerts, so both
+    stores raise the same alerts for the same events."""
     started = time.perf_counter()
     detector, chosen = select(config, selectors)
-    report = HuntReport(rules=sorted(chosen), query=hunt_query(detector, chosen))
+    report = HuntReport(rules=sorted(chosen))
     specs = needed_specs(detector, chosen)
-    feeding = chosen | {r for s in specs for r in s.rules}
+    batches: Iterator[list[Hit]]
+    if isinstance(store, RuleQueryStore):
+        report.query = None
+        queries = rule_queries(config, detector, _feeding(chosen, specs))
+        queries, specs = _usable(queries, specs, report)
+        feeding = _feeding(chosen, specs)
+        queries = [q for q in queries if q.rule_id in feeding]
+        batches = _hits_by_rule(store, detector, queries, report, since=since, until=until)
+    else:
+        report.query = hunt_query(detector, chosen)
+        batches = _hits_by_search(store, detector, report, since=since, until=until)
+    feeding = _feeding(chosen, specs)
     correlator = Correlator(specs, MemoryHitLog())
-    sink = AlertSink(store, suppress=suppress_window(config))
-    events = store.search(report.query, since=since, until=until, limit=None, order="asc")
-    for batch in _chunks(events, BATCH):
-        report.events += len(batch)
-        hits = [h for h in detector.match(batch) if h.rule_id in feeding]
+    alerts = _Alerts(AlertSink(store, suppress=suppress_window(config)), report)
+    for batch in batches:
+        hits = [h for h in batch if h.rule_id in feeding]
         report.hits += len(hits)
         findings = [Finding.from_hit(h) for h in hits if h.rule_id in chosen]
         findings += [Finding.from_match(m) for m in correlator.process(hits)
                      if m.spec.id in chosen]
-        result = sink.raise_alerts(findings)
-        report.new += result.new
-        report.updated += result.updated
+        alerts.take(findings)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _chunks(items: Iterable[dict[str, object]], size: int) -> Iterator[list[dict[str, object]]]:
+def _feeding(chosen: set[str], specs: Sequence[CorrelationSpec]) -> set[str]:
+    """The rules whose hits a hunt needs: the chosen ones and their correlations' rules."""
+    return chosen | {r for s in specs for r in s.rules}
+
+
+def rule_queries(config: Config, detector: Detector, ids: Collection[str]) -> list[HuntQuery]:
+    """The Elasticsearch query of each detection rule in ``ids``, in the engine's order
+    (conversion failures carry their reason). Needs no cluster."""
+    from soc.detection.loader import load_rules
+    from soc.stores.es.hunt import HuntQuery, hunt_queries
+
+    wanted = [r.ir for r in detector.engine.rules if r.ir.id in ids]
+    loaded = load_rules(sorted({ir.path for ir in wanted}))  # pySigma objects: the engine
+    rules = {rule_id_of(r): r for r in loaded.rules}  # keeps compiled rules only
+    converted = {q.rule_id: q for q in
+                 hunt_queries([rules[ir.id] for ir in wanted if ir.id in rules],
+                              config.rules.placeholders)}
+    return [converted.get(ir.id) or HuntQuery(ir.id, ir.title, None, None,
+                                              error="cannot read the rule from its file again")
+            for ir in wanted]
+
+
+def _usable(queries: list[HuntQuery], specs: list[CorrelationSpec],
+            report: HuntReport) -> tuple[list[HuntQuery], list[CorrelationSpec]]:
+    """Rules with a query, and the correlations all of whose rules have one; the others are
+    listed in ``report.skipped`` with their reason."""
+    lost = {q.rule_id for q in queries if q.query is None}
+    report.skipped += [{"rule_id": q.rule_id, "title": q.title, "reason": q.error or "no query"}
+                       for q in queries if q.query is None]
+    kept = []
+    for spec in specs:  # referenced correlations come first
+        missing = [r for r in spec.rules if r in lost]
+        if not missing:
+            kept.append(spec)
+            continue
+        lost.add(spec.id)
+        report.skipped.append({"rule_id": spec.id, "title": spec.title,
+                               "reason": f"its rule {missing[0]} has no query"})
+    return [q for q in queries if q.query is not None], kept
+
+
+def _hits_by_search(store: Store, detector: Detector, report: HuntReport, *,
+                    since: datetime | None, until: datetime | None) -> Iterator[list[Hit]]:
+    """One search with the rules' log sources, every event through the matcher."""
+    events = store.search(report.query or "*", since=since, until=until, limit=None,
+                          order="asc")
+    for batch in _chunks(events, BATCH):
+        report.events += len(batch)
+        yield detector.match(batch)
+
+
+def _hits_by_rule(store: RuleQueryStore, detector: Detector, queries: Sequence[HuntQuery],
+                  report: HuntReport, *, since: datetime | None,
+                  until: datetime | None) -> Iterator[list[Hit]]:
+    """One query per rule; their events merged in time order (as one search would return
+    them, each once) and confirmed: a rule's hit counts only on an event its query found."""
+    report.rule_queries = len(queries)
+    streams = [_tagged(store.hunt(q, since=since, until=until), q.rule_id) for q in queries]
+    for batch in _chunks(_merged(streams), BATCH):
+        report.events += len(batch)
+        hits: list[Hit] = []
+        for event, fetched in batch:
+            confirmed = [h for h in detector.engine.match(event) if h.rule_id in fetched]
+            hits += confirmed
+            for rid in fetched.difference(h.rule_id for h in confirmed):
+                report.rejected[rid] = report.rejected.get(rid, 0) + 1
+        yield hits
+
+
+Tagged = tuple[tuple[str, str], str, Event]
+
+
+def _tagged(events: Iterable[Event], rule_id: str) -> Iterator[Tagged]:
+    for e in events:
+        yield (str(e.get("@timestamp", "")), str(e.get("event.id", ""))), rule_id, e
+
+
+def _merged(streams: Sequence[Iterator[Tagged]]) -> Iterator[tuple[Event, frozenset[str]]]:
+    """Streams sorted by (@timestamp, event.id) as one stream: each event once, with the
+    rules whose query found it."""
+    merged = heapq.merge(*streams, key=operator.itemgetter(0))
+    for _, group in itertools.groupby(merged, key=operator.itemgetter(0)):
+        found = list(group)
+        yield found[0][2], frozenset(rid for _, rid, _ in found)
+
+
+class _Alerts:
+    """Findings to alerts; when the store cannot keep them (or stops), findings are listed in
+    the report instead, so that what the hunt read is never lost."""
+
+    def __init__(self, sink: AlertSink, report: HuntReport) -> None:
+        self.sink, self.report = sink, report
+        self.episodes: dict[str, tuple[str, datetime, datetime]] = {}  # dedup: id, first, last
+
+    def take(self, findings: list[Finding]) -> None:
+        self.report.findings += len(findings)
+        if not findings:
+            return
+        if self.report.alerts_error is None:
+            try:
+                result = self.sink.raise_alerts(findings)
+            except StoreError as exc:
+                self.report.alerts_error = exc.message
+            else:
+                self.report.new += result.new
+                self.report.updated += result.updated
+                return
+        self.report.unstored += [{**finding_row(f), "alert_id": self._alert_id(f)}
+                                 for f in sorted(findings, key=lambda f: f.ts)]
+
+    def _alert_id(self, f: Finding) -> str:
+        """The id of the alert the finding would raise or update: :class:`AlertSink`'s
+        episodes (a repeat within the suppression window), without earlier stored alerts."""
+        ts, window = parse_ts(f.ts), self.sink.suppress
+        episode = self.episodes.get(f.dedup)
+        if episode is not None and episode[1] - window <= ts <= episode[2] + window:
+            episode = (episode[0], min(episode[1], ts), max(episode[2], ts))
+        else:
+            episode = (f.alert_id, min(ts, parse_ts(f.anchor)), ts)
+        self.episodes[f.dedup] = episode
+        return episode[0]
+
+
+def finding_row(f: Finding) -> dict[str, Any]:
+    """A finding without its event: what it is, its events and its alert id."""
+    return {"rule_id": f.rule_id, "title": f.title, "level": f.severity.value,
+            "timestamp": f.ts, "kind": f.kind, "entity": f.entity,
+            "events": [eid for eid, _ in f.links], "alert_id": f.alert_id}
+
+
+def query_rows(config: Config, selectors: Sequence[str], *, since: datetime | None = None,
+               until: datetime | None = None) -> list[dict[str, Any]]:
+    """``soc hunt --show-queries``: the query each rule (and each rule of a chosen
+    correlation) would send to Elasticsearch, with the request body for the window."""
+    detector, chosen = select(config, selectors)
+    queries = rule_queries(config, detector, _feeding(chosen, needed_specs(detector, chosen)))
+    return [q.to_dict(since, until) for q in queries]
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     it = iter(items)
     while chunk := list(itertools.islice(it, size)):
         yield chunk

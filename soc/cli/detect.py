@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from soc.alerts import Finding
 from soc.cli.main import App, pass_app
-from soc.cli.output import Format, current_format, emit_object, format_options, info
+from soc.cli.output import (
+    Format,
+    current_format,
+    emit_object,
+    emit_rows,
+    format_options,
+    info,
+)
 from soc.cli.search import when
 from soc.errors import ExitCode
-from soc.hunt import ScanReport, hunt, offline_detector, scan_files
+from soc.hunt import HuntReport, ScanReport, hunt, offline_detector, query_rows, scan_files
 from soc.models import Severity
 from soc.stores.base import open_store
 
@@ -99,22 +107,68 @@ def _json(value: object, indent: int | None = None) -> str:
 @click.option("--since", metavar="WHEN", default="30d", show_default=True,
               help="From this time: 24h, 30d, or an ISO date.")
 @click.option("--until", metavar="WHEN", help="Up to this time (exclusive).")
+@click.option("--show-queries", is_flag=True,
+              help="Print the Elasticsearch query of each rule (Lucene and query DSL, with "
+                   "the time window) and stop; needs no store.")
 @format_options
 @pass_app
-def hunt_cmd(app: App, rules: tuple[str, ...], since: str, until: str | None) -> int:
+def hunt_cmd(app: App, rules: tuple[str, ...], since: str, until: str | None,
+             show_queries: bool) -> int:
     """Run rules over stored history and store their alerts (RULE: an id, a file or a folder).
 
     Alerts get the same ids and suppression as live detection, so a hunt never doubles an alert
-    the pipeline raised. Exit 10 when any alert was raised or updated.
+    the pipeline raised. On Elasticsearch each rule sends its own query and the events found
+    are confirmed in-process. Exit 10 when anything was found.
     """
     start, end = when(since, "--since"), when(until, "--until")
     resolved = [str(Path(r).resolve()) if Path(r).exists() else r for r in rules]
+    if show_queries:
+        return _show_queries(query_rows(app.config, resolved, since=start, until=end))
     with open_store(app.config) as store:
         report = hunt(app.config, store, resolved, since=start, until=end)
-    emit_object(report.to_dict())
-    info(f"{report.events} event(s) read, {report.hits} hit(s), {len(report.new)} new alert(s), "
-         f"{len(report.updated)} updated, in {report.seconds:.2f}s.")
-    return int(ExitCode.FINDINGS if report.new or report.updated else ExitCode.OK)
+    _emit_report(report, current_format())
+    for rule in report.skipped:
+        info(f"Warning: rule {rule['rule_id']} ({rule['title']}) not hunted: {rule['reason']}")
+    if report.alerts_error:
+        info(f"Warning: alerts not stored ({report.alerts_error}); "
+             f"{len(report.unstored)} finding(s) listed instead.")
+    rejected = sum(report.rejected.values())
+    info(f"{report.events} event(s) read, {report.hits} hit(s)"
+         + (f", {rejected} not confirmed by the matcher" if rejected else "")
+         + f", {len(report.new)} new alert(s), {len(report.updated)} updated, "
+         f"in {report.seconds:.2f}s.")
+    if report.findings or report.new or report.updated:
+        return int(ExitCode.FINDINGS)
+    return int(ExitCode.PARTIAL if report.skipped else ExitCode.OK)
+
+
+def _emit_report(report: HuntReport, fmt: Format) -> None:
+    """The report; as a table, findings that could not become alerts follow as rows."""
+    data = report.to_dict()
+    if fmt is not Format.TABLE:
+        emit_object(data, fmt)
+        return
+    emit_object({k: v for k, v in data.items() if k != "unstored"}, fmt)
+    if report.unstored:
+        click.echo()
+        emit_rows(report.unstored, ("timestamp", "level", "title", "alert_id"), fmt)
+
+
+def _show_queries(rows: list[dict[str, Any]]) -> int:
+    """The queries as JSON, or one block per rule: both texts and the request body."""
+    if current_format() is not Format.TABLE:
+        emit_rows(rows, ())
+    else:
+        for n, row in enumerate(rows):
+            click.echo(("\n" if n else "") + f"# {row['title']} ({row['rule_id']})"
+                       + ("" if row["exact"] else "  [inexact: re-checked in-process]"))
+            click.echo(f"error:  {row['error']}" if row["error"] else
+                       f"lucene: {row['lucene']}\nquery:  {row['query']}\n"
+                       f"dsl:    {_json(row['dsl'])}")
+    failed = [r for r in rows if r["error"]]
+    if failed:
+        info(f"Warning: {len(failed)} rule(s) have no Elasticsearch query.")
+    return int(ExitCode.PARTIAL if failed else ExitCode.OK)
 
 
 COMMANDS = [detect_cmd, hunt_cmd]

@@ -10,7 +10,8 @@ Field references (``|fieldref``) cannot be written in Lucene. Such a rule still 
 reference becomes "match everything" where it cannot exclude a match (under an even number of
 NOTs) and "match nothing" where it could, so the query finds a superset of the matches. Its
 :attr:`HuntQuery.exact` is False and the events it returns must go through the in-process
-matcher, which evaluates the reference.
+matcher, which evaluates the reference. Case-sensitive values (``|cased``) are widened the same
+way: the case-insensitive match outside a NOT, "match nothing" inside one.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
+from soc.detection.correlation_rules import rule_id_of
 from soc.detection.pipelines import placeholder_pipeline, store_pipelines
 from soc.search import QueryError
 from soc.stores.es.query import build, rewrite
@@ -39,7 +41,7 @@ MATCH_NONE = "(NOT *:*)"
 class HuntQuery:
     """The query of one rule, or why there is none."""
 
-    rule_id: str | None
+    rule_id: str  # the engine's id: the rule's UUID, else ``path#title``
     title: str
     lucene: str | None  # what pySigma's backend wrote
     query: str | None  # what is sent (after the case-insensitive rewrite)
@@ -53,6 +55,14 @@ class HuntQuery:
             raise QueryError(f"rule {self.title!r} has no Elasticsearch query: {self.error}")
         return build(self.query, since, until)
 
+    def to_dict(self, since: datetime | None = None,
+                until: datetime | None = None) -> dict[str, Any]:
+        """What ``soc hunt --show-queries`` prints: both query texts and the request body."""
+        return {"rule_id": self.rule_id, "title": self.title, "exact": self.exact,
+                "lucene": self.lucene, "query": self.query,
+                "dsl": self.dsl(since, until) if self.query is not None else None,
+                "error": self.error}
+
 
 class SocLuceneBackend(LuceneBackend):
     """The Lucene backend, with field references turned into a superset (see module doc)."""
@@ -61,12 +71,25 @@ class SocLuceneBackend(LuceneBackend):
 
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> Any:
         self.inexact = True
-        negations = 0
-        node = getattr(cond, "parent", None)
-        while node is not None:
-            negations += isinstance(node, ConditionNOT)
-            node = getattr(node, "parent", None)
-        return MATCH_ALL if negations % 2 == 0 else MATCH_NONE
+        return MATCH_ALL if _negations(cond) % 2 == 0 else MATCH_NONE
+
+    def convert_condition_field_eq_val_str_case_sensitive(self, cond: Any,
+                                                          state: ConversionState) -> Any:
+        """``|cased``: the case-insensitive match is a superset (re-checked in-process)."""
+        self.inexact = True
+        if _negations(cond) % 2:
+            return MATCH_NONE
+        return self.convert_condition_field_eq_val_str(cond, state)
+
+
+def _negations(cond: Any) -> int:
+    """How many NOTs are above a condition."""
+    negations = 0
+    node = getattr(cond, "parent", None)
+    while node is not None:
+        negations += isinstance(node, ConditionNOT)
+        node = getattr(node, "parent", None)
+    return negations
 
 
 def hunt_pipeline(placeholders: Mapping[str, Iterable[str]] | None = None) -> ProcessingPipeline:
@@ -81,13 +104,13 @@ def hunt_pipeline(placeholders: Mapping[str, Iterable[str]] | None = None) -> Pr
 
 def convert_rule(rule: SigmaRule, pipeline: ProcessingPipeline) -> HuntQuery:
     """The hunt query of one rule; a conversion failure is reported, never raised."""
-    rid = str(rule.id) if rule.id is not None else None
+    rid = rule_id_of(rule)
     backend = SocLuceneBackend(processing_pipeline=pipeline)
     output = rule._output  # a correlation's base rule is not output: a hunt still needs it
     rule._output = True
     try:
         queries = [str(q) for q in backend.convert_rule(rule) if str(q).strip()]
-    except (SigmaError, ValueError, TypeError, KeyError) as exc:
+    except (SigmaError, ValueError, TypeError, KeyError, NotImplementedError) as exc:
         return HuntQuery(rid, rule.title, None, None, error=str(exc).split("\n")[0])
     finally:
         rule._output = output
