@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from werkzeug import Request, Response
 from soc.config import Config, load_config
 from soc.ecs import Event, event_id
 from soc.errors import StoreError
+from soc.models import Alert, AlertStatus, AuditEntry, RuleHit, Severity
 from soc.state import StateStore
 from soc.stores.base import WriteResult
 from soc.stores.es.connection import EsOptions
@@ -40,6 +41,7 @@ class Peer:
     requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
     bulk_script: list[Handler] = field(default_factory=list)
     routes: dict[tuple[str, str], Any] = field(default_factory=dict)
+    handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -53,6 +55,8 @@ class Peer:
                 return self.bulk_script.pop(0)(request)
             return created(request)
         key = (request.method, request.path)
+        if key in self.handlers:
+            return self.handlers[key](request)
         if key in self.routes:
             status, payload = self.routes[key]
             return reply(payload, status)
@@ -74,6 +78,11 @@ class Peer:
         """The NDJSON lines of every bulk request, parsed."""
         return [[json.loads(line) for line in body.splitlines() if line.strip()]
                 for method, path, _, body in self.requests if path == "/_bulk"]
+
+    def args(self, method: str, path: str) -> list[dict[str, str]]:
+        """The query parameters of every request to ``path``."""
+        return [dict(r.args) for r, _ in self.server.log
+                if r.method == method and r.path == path]
 
     def bodies(self, method: str, prefix: str) -> dict[str, Any]:
         return {path: json.loads(body) for m, path, _, body in self.requests
@@ -507,6 +516,330 @@ def test_an_update_on_a_stale_version_is_a_conflict(opened: Opened, peer: Peer) 
     query = next(r for r in peer.server.log if r[0].path == "/soc-alerts/_doc/a1"
                  and r[0].method == "PUT")[0].args
     assert (query["if_seq_no"], query["if_primary_term"]) == ("4", "1")
+
+
+# --- state: rule hits, alerts, audit trail, incidents --------------------------------------------
+
+
+def source_of(request: Request) -> dict[str, Any]:
+    return json.loads(request.get_data() or b"{}")  # type: ignore[no-any-return]
+
+
+def search_reply(hits: list[dict[str, Any]], **extra: Any) -> Response:
+    return reply({"hits": {"hits": hits}, **extra})
+
+
+def rule_hit(n: int) -> RuleHit:
+    return RuleHit(id=f"h{n:05d}", correlation="brute", rule_id="failed-logon",
+                   group_key='["10.0.0.5"]', event_id=f"e{n}",
+                   ts=f"2026-11-24T08:{n // 60 % 60:02d}:{n % 60:02d}.000Z")
+
+
+def test_write_hits_creates_by_hit_id_without_waiting_for_a_refresh(opened: Opened,
+                                                                    peer: Peer) -> None:
+    peer.bulk_script = [statuses(201, {"status": 409, "error": {"type": "version_conflict"}})]
+    hits = [rule_hit(1), rule_hit(2), rule_hit(1)]
+    assert opened.store.write_hits(hits) == 1
+    (bulk,) = peer.bulks()
+    assert bulk == [{"create": {"_index": "soc-rule-hits", "_id": "h00001"}}, hits[0].to_dict(),
+                    {"create": {"_index": "soc-rule-hits", "_id": "h00002"}}, hits[1].to_dict()]
+    assert peer.args("PUT", "/_bulk") == [{"refresh": "false"}]
+
+
+def test_hits_are_paged_with_search_after_past_one_page(opened: Opened, peer: Peer) -> None:
+    stored = [rule_hit(n) for n in range(2500)]
+
+    def page(request: Request) -> Response:
+        body = source_of(request)
+        after = body.get("search_after")
+        start = 0 if after is None else next(
+            i + 1 for i, h in enumerate(stored) if [h.ts, h.id] == after)
+        chunk = stored[start:start + body["size"]]
+        return search_reply([{"_id": h.id, "_source": h.to_dict(), "sort": [h.ts, h.id]}
+                             for h in chunk])
+
+    peer.handlers[("POST", "/soc-rule-hits/_search")] = page
+    found = opened.store.hits("brute", since="", until="\uffff")
+    assert found == stored
+    bodies = [json.loads(b) for m, path, _, b in peer.requests
+              if path == "/soc-rule-hits/_search"]
+    assert [b.get("search_after") for b in bodies] == [
+        None, [stored[999].ts, "h00999"], [stored[1999].ts, "h01999"]]
+    assert bodies[0] == {
+        "query": {"bool": {"filter": [{"term": {"correlation": "brute"}},
+                                      {"range": {"ts": {"gte": "", "lte": "\uffff"}}}]}},
+        "sort": [{"ts": "asc"}, {"id": "asc"}], "size": 1000, "track_total_hits": False}
+
+
+def test_prune_hits_deletes_by_query(opened: Opened, peer: Peer) -> None:
+    peer.routes[("POST", "/soc-rule-hits/_delete_by_query")] = (200, {"deleted": 7})
+    assert opened.store.prune_hits("brute", "2026-11-24T08:00:00.000Z") == 7
+    body = peer.bodies("POST", "/soc-rule-hits/_delete_by_query")
+    assert body["/soc-rule-hits/_delete_by_query"]["query"] == {"bool": {"filter": [
+        {"term": {"correlation": "brute"}},
+        {"range": {"ts": {"lt": "2026-11-24T08:00:00.000Z"}}}]}}
+    assert peer.args("POST", "/soc-rule-hits/_delete_by_query")[0]["conflicts"] == "proceed"
+
+
+def stored_alert(**fields: Any) -> Alert:
+    values: dict[str, Any] = {
+        "id": "a1b2c3d4e5f6", "rule_id": "brute", "rule_title": "Brute force",
+        "severity": Severity.HIGH, "first_seen": "2026-11-24T08:00:00.000Z",
+        "last_seen": "2026-11-24T08:05:00.000Z", "count": 2, "dedup": "d1",
+        "entity": {"labels.system": "portal", "organization.id": "so-a"},
+        "event_ids": ("e1", "e2"), "event": {"event.id": "e1"}}
+    return Alert(**{**values, **fields})
+
+
+def doc_reply(doc: dict[str, Any], seq_no: int, primary_term: int = 1) -> tuple[int, Any]:
+    return 200, {"_id": doc["id"], "_seq_no": seq_no, "_primary_term": primary_term,
+                 "found": True, "_source": doc}
+
+
+def written(doc_id: str, status: int, seq_no: int) -> tuple[int, Any]:
+    return status, {"_id": doc_id, "result": "updated", "_seq_no": seq_no, "_primary_term": 1}
+
+
+def test_update_alert_names_the_version_it_read(opened: Opened, peer: Peer) -> None:
+    from soc.stores.es.state import alert_doc
+
+    alert = stored_alert()
+    assert alert_doc(alert)["first_event"] == {"event.id": "e1"}
+    peer.routes[("GET", "/soc-alerts/_doc/a1b2c3d4e5f6")] = doc_reply(alert_doc(alert), 4, 2)
+    peer.routes[("PUT", "/soc-alerts/_doc/a1b2c3d4e5f6")] = written("a1b2c3d4e5f6", 200, 5)
+    read = opened.store.get_alert("a1b2c3d4e5f6")
+    assert read == alert
+    opened.store.update_alert(replace(read, status=AlertStatus.ACKNOWLEDGED))
+    opened.store.update_alert(replace(read, status=AlertStatus.CLOSED, reason="handled"))
+    assert peer.args("PUT", "/soc-alerts/_doc/a1b2c3d4e5f6") == [
+        {"if_seq_no": "4", "if_primary_term": "2", "refresh": "wait_for"},
+        {"if_seq_no": "5", "if_primary_term": "1", "refresh": "wait_for"}]  # its own write
+    body = peer.bodies("PUT", "/soc-alerts/_doc/")["/soc-alerts/_doc/a1b2c3d4e5f6"]
+    assert (body["status"], body["reason"], body["rule.level"], body["labels.system"]) == (
+        "closed", "handled", "high", "portal")
+
+
+def test_update_of_an_alert_never_read_reads_it_first(opened: Opened, peer: Peer) -> None:
+    from soc.errors import NotFoundError
+
+    peer.routes[("GET", "/soc-alerts/_doc/a1b2c3d4e5f6")] = (404, {
+        "_index": "soc-alerts", "_id": "a1b2c3d4e5f6", "found": False})
+    with pytest.raises(NotFoundError, match="no alert a1b2c3d4e5f6"):
+        opened.store.update_alert(stored_alert())
+    assert ("PUT", "/soc-alerts/_doc/a1b2c3d4e5f6") not in {
+        (m, p) for m, p, _, _ in peer.requests}
+
+
+def test_a_stale_alert_change_is_a_clear_error_with_exit_code_4(
+        tmp_path: Path, peer: Peer, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from soc.cli.main import main
+    from soc.stores.es.state import alert_doc
+
+    monkeypatch.setenv("SOC_TEST_API_KEY", API_KEY)
+    cfg = config(tmp_path, peer)
+    peer.routes[("GET", "/soc-alerts/_doc/a1b2c3d4e5f6")] = doc_reply(
+        alert_doc(stored_alert()), 4)
+    peer.routes[("PUT", "/soc-alerts/_doc/a1b2c3d4e5f6")] = (409, {"error": {
+        "type": "version_conflict_engine_exception", "reason": "required seqNo [4]"},
+        "status": 409})
+    code = main(["-c", str(cfg.path), "alerts", "ack", "a1b2c3d4e5f6", "--actor", "an"])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert err.splitlines() == [
+        "Error: the alert a1b2c3d4e5f6 was changed by someone else; re-read it",
+        "Hint: Show it again with 'soc alerts show ID' and redo the change."]
+    assert ("PUT", "/soc-audit/_create/1") not in {(m, p) for m, p, _, _ in peer.requests}
+
+
+def alert_bulk(*results: dict[str, Any]) -> Handler:
+    """A bulk response for alert writes: one result per action, in order."""
+    def respond(request: Request) -> Response:
+        lines = [json.loads(x) for x in request.get_data().splitlines() if x.strip()]
+        out = []
+        for action, result in zip(lines[0::2], results, strict=True):
+            op, meta = next(iter(action.items()))
+            out.append({op: {"_index": meta["_index"], "_id": meta["_id"], **result}})
+        return reply({"errors": True, "items": out})
+    return respond
+
+
+def link_counts(counts: dict[str, int]) -> Handler:
+    return lambda request: search_reply([], aggregations={"alerts": {"buckets": [
+        {"key": k, "doc_count": v} for k, v in counts.items()]}})
+
+
+def test_upsert_links_recounts_and_writes_at_the_version_found(opened: Opened,
+                                                              peer: Peer) -> None:
+    from datetime import timedelta
+
+    from soc.stores.es.state import alert_doc, link_id
+
+    old = stored_alert()
+    peer.routes[("POST", "/soc-alerts/_search")] = (200, {"hits": {"hits": [
+        {"_id": old.id, "_seq_no": 7, "_primary_term": 1, "_source": alert_doc(old),
+         "sort": [1, old.id]}]}})
+    found = opened.store.find_alert("d1", "2026-11-24T08:30:00.000Z", timedelta(hours=1))
+    assert found == old
+    new = stored_alert(id="f0f0f0f0f0f0", dedup="d2", count=0)
+    peer.handlers[("POST", "/soc-alert-events/_search")] = link_counts(
+        {old.id: 3, new.id: 1})
+    peer.bulk_script = [created, alert_bulk({"status": 200, "_seq_no": 8, "_primary_term": 1},
+                                            {"status": 201, "_seq_no": 0, "_primary_term": 1})]
+    wider = replace(old, last_seen="2026-11-24T08:30:00.000Z")
+    stored = opened.store.upsert_alerts(
+        [wider, new], {old.id: [("e2", "t"), ("e3", "t")], new.id: [("e9", "t")]})
+    assert stored == [replace(wider, count=3), replace(new, count=1)]
+    links, alerts = peer.bulks()
+    assert links[0::2] == [{"create": {"_index": "soc-alert-events", "_id": link_id(old.id, e)}}
+                           for e in ("e2", "e3")] + [
+        {"create": {"_index": "soc-alert-events", "_id": link_id(new.id, "e9")}}]
+    assert links[1] == {"alert_id": old.id, "event_id": "e2", "ts": "t"}
+    assert ("POST", "/soc-alert-events/_refresh") in {(m, p) for m, p, _, _ in peer.requests}
+    assert alerts[0::2] == [
+        {"index": {"_index": "soc-alerts", "_id": old.id, "if_seq_no": 7,
+                   "if_primary_term": 1}},
+        {"create": {"_index": "soc-alerts", "_id": new.id}}]
+    assert peer.args("PUT", "/_bulk")[1] == {"refresh": "wait_for"}
+    search = peer.bodies("POST", "/soc-alerts/_search")["/soc-alerts/_search"]
+    assert search["seq_no_primary_term"] is True
+    assert search["query"]["bool"]["filter"] == [
+        {"term": {"dedup": "d1"}},
+        {"range": {"last_seen": {"gte": "2026-11-24T07:30:00.000Z"}}},
+        {"range": {"first_seen": {"lte": "2026-11-24T09:30:00.000Z"}}}]
+
+
+def test_detection_racing_an_ack_keeps_the_ack(opened: Opened, peer: Peer) -> None:
+    from soc.stores.es.state import alert_doc
+
+    old = stored_alert()
+    peer.routes[("GET", f"/soc-alerts/_doc/{old.id}")] = doc_reply(alert_doc(old), 3)
+    assert opened.store.get_alert(old.id) == old  # detection read version 3 ...
+    acked = replace(old, status=AlertStatus.ACKNOWLEDGED, assignee="an",
+                    event_ids=("e1", "e2", "e7"))
+    peer.routes[("GET", f"/soc-alerts/_doc/{old.id}")] = doc_reply(alert_doc(acked), 4)
+    peer.routes[("PUT", f"/soc-alerts/_doc/{old.id}")] = written(old.id, 200, 5)  # ... analyst: 4
+    peer.handlers[("POST", "/soc-alert-events/_search")] = link_counts({old.id: 4})
+    peer.bulk_script = [created, alert_bulk({"status": 409, "error": {
+        "type": "version_conflict_engine_exception"}})]
+    wider = replace(old, last_seen="2026-11-24T08:30:00.000Z", event_ids=("e1", "e2", "e8"))
+    (stored,) = opened.store.upsert_alerts([wider], {old.id: [("e8", "t")]})
+    assert stored == replace(wider, status=AlertStatus.ACKNOWLEDGED, assignee="an", count=4,
+                             event_ids=("e1", "e2", "e7", "e8"))
+    assert peer.args("PUT", f"/soc-alerts/_doc/{old.id}") == [
+        {"if_seq_no": "4", "if_primary_term": "1", "refresh": "wait_for"}]
+    assert peer.bodies("PUT", "/soc-alerts/_doc/")[f"/soc-alerts/_doc/{old.id}"][
+        "status"] == "acknowledged"
+
+
+def test_linked_events_is_a_real_time_mget_of_link_ids(opened: Opened, peer: Peer) -> None:
+    from soc.stores.es.state import link_id
+
+    peer.routes[("POST", "/soc-alert-events/_mget")] = (200, {"docs": [
+        {"_id": link_id("a1", "e1"), "found": True},
+        {"_id": link_id("a1", "e2"), "found": False}]})
+    assert opened.store.linked_events("a1", ["e1", "e2"]) == {"e1"}
+    body = peer.bodies("POST", "/soc-alert-events/_mget")["/soc-alert-events/_mget"]
+    assert body == {"ids": [link_id("a1", "e1"), link_id("a1", "e2")]}
+
+
+def sealed_trail(n: int) -> list[AuditEntry]:
+    from soc import audit
+
+    trail: list[AuditEntry] = []
+    for i in range(1, n + 1):
+        e = audit.seal(AuditEntry(ts=f"2026-11-24T08:00:0{i}.000Z", actor=f"p{i}",
+                                  action="alert.ack", subject="a1", details={"n": i}),
+                       trail[-1] if trail else None)
+        trail.append(replace(e, seq=i))
+    return trail
+
+
+def test_an_audit_append_that_loses_a_race_reseals_on_the_winner(opened: Opened,
+                                                                 peer: Peer,
+                                                                 tmp_path: Path) -> None:
+    from soc import audit
+
+    trail = sealed_trail(3)  # this process sees 1-2; another appends 3 meanwhile
+
+    def search(request: Request) -> Response:
+        order = next(iter(source_of(request)["sort"][0].values()))
+        seen = trail[:2] if order == "asc" else [trail[1]]
+        return search_reply([{"_id": str(e.seq), "_source": e.to_dict(), "sort": [e.seq]}
+                             for e in seen])
+
+    peer.handlers[("POST", "/soc-audit/_search")] = search
+    peer.routes[("PUT", "/soc-audit/_create/3")] = (409, {"error": {
+        "type": "version_conflict_engine_exception", "reason": "document already exists"},
+        "status": 409})
+    peer.routes[("GET", "/soc-audit/_doc/3")] = (200, {
+        "_id": "3", "_seq_no": 9, "_primary_term": 1, "found": True,
+        "_source": trail[2].to_dict()})
+    peer.routes[("PUT", "/soc-audit/_create/4")] = (201, {"_id": "4", "result": "created",
+                                                          "_seq_no": 10, "_primary_term": 1})
+    mine = audit.record(opened.store, actor="me", action="alert.close", subject="a1",
+                        after="closed", data_dir=tmp_path)
+    assert mine.seq == 4
+    assert audit.chain_of(mine)[0] == audit.chain_of(trail[2])[1]
+    assert audit._chain_problems([*trail, mine]) == []
+    sent = peer.bodies("PUT", "/soc-audit/_create/")
+    assert audit.chain_of(AuditEntry.from_dict(sent["/soc-audit/_create/3"]))[0] == \
+        audit.chain_of(trail[1])[1]  # the first try followed entry 2
+    assert sent["/soc-audit/_create/4"] == {**mine.to_dict(), "seq": 4}
+    assert peer.args("PUT", "/soc-audit/_create/4") == [{"refresh": "wait_for"}]
+    assert audit.read_head(tmp_path) == audit.Head(4, audit.chain_of(mine)[1])
+
+
+def test_an_incident_saved_by_someone_else_is_a_conflict(opened: Opened, peer: Peer) -> None:
+    from soc.stores.es.documents import ConflictError
+
+    doc = {"id": "INC-1", "status": "open", "title": "Phishing"}
+    peer.routes[("GET", "/soc-incidents/_doc/INC-1")] = doc_reply(
+        {"id": "INC-1", "opened": "2026-11-24T08:00:00.000Z", "status": "open", "doc": doc}, 3)
+    assert opened.store.get_incident("INC-1") == doc
+    peer.routes[("PUT", "/soc-incidents/_doc/INC-1")] = (409, {"error": {
+        "type": "version_conflict_engine_exception", "reason": "required seqNo [3]"},
+        "status": 409})
+    with pytest.raises(ConflictError) as caught:
+        opened.store.put_incident("INC-1", "2026-11-24T08:00:00.000Z", "closed",
+                                  {**doc, "status": "closed"})
+    assert caught.value.message == "the incident INC-1 was changed by someone else; re-read it"
+    assert caught.value.exit_code == 4
+    assert peer.args("PUT", "/soc-incidents/_doc/INC-1") == [
+        {"if_seq_no": "3", "if_primary_term": "1", "refresh": "wait_for"}]
+    # a new incident is created, never written over one someone else just created
+    peer.routes[("GET", "/soc-incidents/_doc/INC-2")] = (404, {"_id": "INC-2", "found": False})
+    peer.routes[("PUT", "/soc-incidents/_doc/INC-2")] = written("INC-2", 201, 0)
+    opened.store.put_incident("INC-2", "2026-11-24T09:00:00.000Z", "open", {"id": "INC-2"})
+    assert peer.args("PUT", "/soc-incidents/_doc/INC-2") == [
+        {"op_type": "create", "refresh": "wait_for"}]
+    assert peer.bodies("PUT", "/soc-incidents/_doc/INC-2")["/soc-incidents/_doc/INC-2"] == {
+        "id": "INC-2", "opened": "2026-11-24T09:00:00.000Z", "status": "open",
+        "@timestamp": "2026-11-24T09:00:00.000Z", "doc": {"id": "INC-2"}}
+
+
+def test_detection_runs_on_the_elasticsearch_store(opened: Opened) -> None:
+    from soc.detection.stage import detection_stage, missing_state
+
+    assert missing_state(opened.store) == []
+    assert detection_stage(opened.store.config, opened.store) is not None
+
+
+def test_state_indices_have_explicit_mappings(opened: Opened, peer: Peer) -> None:
+    created = peer.bodies("PUT", "/soc-")
+    assert sorted(created) == ["/soc-alert-events", "/soc-alerts", "/soc-audit",
+                               "/soc-dead-letters", "/soc-incidents", "/soc-quarantine",
+                               "/soc-rule-hits"]
+    alerts = created["/soc-alerts"]["mappings"]
+    assert alerts["dynamic"] is False
+    props = alerts["properties"]
+    assert props["id"] == {"type": "keyword", "ignore_above": 8191}
+    assert props["last_seen"] == {"type": "date"}
+    assert props["first_event"] == {"type": "object", "enabled": False}
+    assert created["/soc-rule-hits"]["mappings"]["properties"]["ts"]["type"] == "keyword"
+    assert created["/soc-audit"]["mappings"]["properties"]["seq"] == {"type": "long"}
+    assert created["/soc-incidents"]["mappings"]["properties"]["doc"] == {
+        "type": "object", "enabled": False}
 
 
 # --- hunts ---------------------------------------------------------------------------------------
