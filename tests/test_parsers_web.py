@@ -140,6 +140,13 @@ def test_access_fast_path_takes_the_usual_lines() -> None:
     assert web._split_access('h:80 ' + _BASE) is None  # a vhost: the full pattern's
 
 
+def test_access_fast_path_takes_wrapped_lines() -> None:
+    wrapped = f'"{_BASE} "-" "w3af.org""'
+    full = web._ACCESS.match(wrapped, 1, len(wrapped) - 1)
+    assert full is not None and web.split_access(wrapped) == full.groups()
+    assert web.split_access(wrapped) == web._split_access(wrapped[1:-1]) is not None
+
+
 def test_access_time_cache_keeps_fractions_and_offsets_apart() -> None:
     parser = ApacheAccessParser()
     stamps = [parser.parse(f"10.0.0.8 - - [24/Nov/2026:08:15:00{t}] \"GET / HTTP/1.1\" 200 1",

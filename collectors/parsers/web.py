@@ -151,6 +151,8 @@ class ApacheAccessParser:
 def split_access(text: str) -> AccessGroups | None:
     """The fields of an access line (:data:`AccessGroups`), or None when it is none."""
     found = _split_access(text)
+    if found is None and len(text) > 2 and text[0] == text[-1] == '"':
+        found = _split_access(text[1:-1])  # a wrapped line (see _match_access)
     if found is not None:
         return found
     m = _ACCESS.match(text)
