@@ -16,6 +16,10 @@ These parts run together (see docs/listen.md):
 SIGTERM or SIGINT: stop accepting, let connected peers finish for ``shutdown_grace``, spool what
 is in memory, stop the captures (their open flows are ended and spooled), drain the spools through
 the pipeline, write the status file, return.
+
+SIGHUP: check soc.yml and the rules in a child process (:mod:`soc.listen_reload`); when they bring
+no new problem, the drain process drains what it holds and is replaced by one that reads them
+again. Otherwise one error is logged and the running rules stay. Receiving never stops.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,7 @@ from soc.ecs import format_ts, parse_ts
 from soc.errors import BusyError, ConfigError, ExitCode, SocError, StoreError
 from soc.listen_config import Endpoint, ListenConfig, load_listen_config, spool_source
 from soc.listen_drain import DrainProcess, drained_sources
+from soc.listen_reload import refusal, run_check
 from soc.lock import PassLock
 from soc.spool import SpoolWriter, spool_bytes, spool_dir
 from soc.syslog_server import Intake, Listener, start, tls_context, udp_kernel_drops
@@ -118,6 +124,17 @@ def _capture_problem(capture: dict[str, Any]) -> str:
 # --- the daemon ----------------------------------------------------------------------------------
 
 
+@dataclass
+class ReloadStats:
+    """SIGHUP counters (``reloads`` in ``listen.json``)."""
+
+    requested: int = 0
+    done: int = 0
+    refused: int = 0
+    last: str | None = None  # when the last reload was decided
+    error: str | None = None  # why the last one was refused
+
+
 class Daemon:
     """Servers, captures, pump, drainer, status file and signals of one ``soc listen``.
 
@@ -134,7 +151,15 @@ class Daemon:
         self.directory = spool_dir(config.data_dir, self.source.name)
         self.writer = SpoolWriter(self.directory, listen.spool.segment_bytes)
         self.intake = Intake(limit=listen.queue_bytes)
+        self.detect = detect
         self.drain = DrainProcess(config, detect=detect, interval=listen.drain_interval)
+        self.drain_lock = asyncio.Lock()  # a reload replaces the drain; shutdown waits for it
+        self.reloads = ReloadStats()
+        self.running_rules: dict[str, Any] | None = None  # the check of the rules in use
+        self._checks: set[asyncio.Task[dict[str, Any]]] = set()  # running rule checks
+        self._baseline: asyncio.Task[dict[str, Any]] | None = None  # the rules at start-up
+        self._reloading: asyncio.Task[None] | None = None
+        self._reload_again = False
         self.listeners: list[Listener] = []
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soc-spool")
         self.stop = asyncio.Event()
@@ -164,7 +189,10 @@ class Daemon:
         await asyncio.get_running_loop().run_in_executor(self.executor, self.writer.close)
         self.executor.shutdown()
         await self._finish_captures()
-        self.drained = await self.drain.finish()
+        for check in list(self._checks):
+            check.cancel()  # a reload not yet restarting the drain is dropped
+        async with self.drain_lock:
+            self.drained = await self.drain.finish()
         self.state = "stopped"
         self._write_status()
         return self.drained and not self.unspooled
@@ -173,6 +201,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         if self.listen.endpoints:
             self.writer.open()
         self.spool_used = spool_bytes(self.directory)[0]
@@ -182,6 +211,8 @@ class Daemon:
         for capture in self.captures:
             capture.start()
         await self.drain.start()
+        if self.detect:
+            self._baseline = self._check()
         self.state = "running"
         self._write_status()
         for listener in self.listeners:
@@ -267,6 +298,80 @@ class Daemon:
         log.error("%d received messages could not be spooled at shutdown and are lost",
                   self.unspooled)
 
+    # SIGHUP ------------------------------------------------------------------------------------
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload the rules (one reload at a time; signals during one make another)."""
+        self.reloads.requested += 1
+        if self.closing or self.state != "running":
+            log.warning("SIGHUP ignored: the daemon is %s", self.state)
+        elif self._reloading is not None and not self._reloading.done():
+            self._reload_again = True
+        else:
+            self._reloading = asyncio.create_task(self._reload_loop())
+
+    async def _reload_loop(self) -> None:
+        again = True
+        while again and not self.closing:
+            self._reload_again = False
+            try:
+                await self.reload()
+            except Exception:  # a failed reload must not stop the receiver
+                log.exception("reload failed; the running rules stay")
+            again = self._reload_again
+
+    async def reload(self) -> bool:
+        """Check soc.yml and the rules; when they may replace the running ones, restart the
+        drain process on them. True when reloaded."""
+        if not self.detect:
+            log.warning("SIGHUP: detection is off (--no-detect); there are no rules to reload")
+            return False
+        log.info("SIGHUP: checking soc.yml and the rules")
+        _notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        try:
+            return await self._reload()
+        finally:
+            _notify("READY=1")
+
+    async def _reload(self) -> bool:
+        if self.running_rules is None and self._baseline is not None:
+            self.running_rules = await self._baseline
+        candidate = await self._check()
+        why = refusal(self.running_rules, candidate)
+        self.reloads.last = format_ts(datetime.now(UTC))
+        if why is not None:
+            self.reloads.refused += 1
+            self.reloads.error = why
+            log.error("reload refused, the running rules stay: %s", why)
+            return False
+        async with self.drain_lock:
+            if self.closing:
+                return False
+            await self._restart_drain()
+        self.running_rules = candidate
+        self.reloads.done += 1
+        self.reloads.error = None
+        log.info("reloaded: %d rules, %d correlations; the drain process was restarted on them",
+                 candidate["rules"], candidate["correlations"])
+        return True
+
+    def _check(self) -> asyncio.Task[dict[str, Any]]:
+        """:func:`soc.listen_reload.run_check` as a task that a shutdown cancels."""
+        task = asyncio.create_task(run_check(self.config))
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+        return task
+
+    async def _restart_drain(self) -> None:
+        """The drain process stores what it holds with the old rules and exits; a new one starts
+        with soc.yml and the rules as they are now. Its counters continue the old one's."""
+        old = self.drain
+        await old.finish()
+        new = DrainProcess(self.config, detect=self.detect, interval=self.listen.drain_interval)
+        new.base, new.stats = old.base, dict(old.stats)
+        self.drain = new
+        await new.start()
+
     # status ------------------------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
@@ -308,6 +413,7 @@ class Daemon:
             "spool": {"path": str(self.directory), "bytes": size, "segments": segments,
                       "max_bytes": self.listen.spool.max_bytes, "full": self.intake.blocked},
             "drain": {**self.drain.stats, "pid": self.drain.pid},
+            "reloads": dataclasses.asdict(self.reloads),
             "captures": [capture.status() for capture in self.captures],
         }
 

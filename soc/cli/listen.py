@@ -35,7 +35,9 @@ def listen_cmd(app: App, check: bool, no_detect: bool) -> int:
     Every accepted message, and every event the network sensor makes of the captured traffic,
     is written to a durable spool in the data directory, then enriched, matched against the
     rules and stored by the same pipeline as 'soc collect'. SIGTERM or SIGINT stops accepting,
-    ends the open flows, spools and drains what was received, and exits 0.
+    ends the open flows, spools and drains what was received, and exits 0. SIGHUP reloads the
+    rules and the rules: settings; when they have a new problem the running rules stay and one
+    error is logged.
     Counters: <data_dir>/listen.json (also in 'soc status'). See docs/listen.md and
     docs/network-sensor.md.
     """
