@@ -65,7 +65,10 @@ class FileState:
                    done=[list(r) for r in data["done"]], complete=bool(data["complete"]))
 
     def is_done(self, rid: int) -> bool:
-        return any(lo <= rid <= hi for lo, hi in self.done)
+        for lo, hi in self.done:  # noqa: SIM110 - a plain loop: once per record, no generator
+            if lo <= rid <= hi:
+                return True
+        return False
 
     def add(self, rid: int) -> None:
         """Mark a record id done, growing the last range when ids come in order."""

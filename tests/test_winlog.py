@@ -595,3 +595,152 @@ def test_mapping_tables_match_the_installed_ecs_windows_pipeline() -> None:
             if context == "image_loaded":  # a category Sigma does not have; never applies
                 continue
             assert VARIABLE_FIELDS[context][name] == target
+
+
+# --- Azure Log Analytics rows (hand-written in the shape of the SecurityEvent, WindowsEvent
+# tables; not copied from any corpus) ------------------------------------------------------------
+
+AZURE_ROW = {"TenantId": "t-1", "TimeGenerated": "2026-11-24T01:15:30.5Z",
+             "SourceSystem": "OpsManager", "Computer": "PC-KETOAN", "Channel": "Security",
+             "Task": 12544, "Level": "0", "Type": "SecurityEvent",
+             "EventSourceName": "Microsoft-Windows-Security-Auditing",
+             "_ResourceId": "/subscriptions/x/virtualmachines/pc-ketoan"}
+AZURE_4624_XML = (
+    '<EventData xmlns="http://schemas.microsoft.com/win/2004/08/events/event">\r\n'
+    '  <Data Name="SubjectUserSid">S-1-5-18</Data>\r\n'
+    '  <Data Name="SubjectLogonId">0x3e7</Data>\r\n'
+    '  <Data Name="TargetUserName">nam</Data>\r\n'
+    '  <Data Name="TargetDomainName">SOTTTT</Data>\r\n'
+    '  <Data Name="TargetLogonId">0x1a2b3c</Data>\r\n'
+    '  <Data Name="LogonType">3</Data>\r\n'
+    '  <Data Name="LogonProcessName">NtLmSsp </Data>\r\n'
+    '  <Data Name="WorkstationName"/>\r\n'
+    '  <Data Name="IpAddress">10.20.30.40</Data>\r\n'
+    '  <Data Name="IpPort">49811</Data>\r\n'
+    '  <Data Name="Note">a &amp; b &lt;c&gt; &#x41;</Data>\r\n'
+    '</EventData>')
+
+
+def test_azure_security_event_with_xml_event_data() -> None:
+    event = winlog_event({**AZURE_ROW, "EventID": 4624, "EventData": AZURE_4624_XML,
+                          "Activity": "4624 - An account was successfully logged on.",
+                          "Account": "SOTTTT\\nam", "AccountType": "User"})
+    assert event == {
+        "@timestamp": "2026-11-24T01:15:30.500Z", "winlog.channel": "Security",
+        "winlog.provider_name": "Microsoft-Windows-Security-Auditing", "winlog.event_id": 4624,
+        "winlog.computer_name": "PC-KETOAN", "host.name": "PC-KETOAN",
+        "log.level": "information", "event.code": "4624", "event.kind": "event",
+        "event.provider": "Microsoft-Windows-Security-Auditing", "event.module": "security",
+        "event.dataset": "windows.security",
+        "winlog.event_data.SubjectUserSid": "S-1-5-18",
+        "winlog.event_data.SubjectLogonId": "0x3e7",
+        "winlog.event_data.TargetUserName": "nam",
+        "winlog.event_data.TargetDomainName": "SOTTTT",
+        "winlog.event_data.TargetLogonId": "0x1a2b3c", "winlog.event_data.LogonType": "3",
+        "winlog.event_data.LogonProcessName": "NtLmSsp ",
+        "winlog.event_data.WorkstationName": "",
+        "winlog.event_data.IpAddress": "10.20.30.40", "winlog.event_data.IpPort": "49811",
+        "winlog.event_data.Note": "a & b <c> A",
+        "user.id": "S-1-5-18", "winlog.logon.id": ["0x3e7", "0x1a2b3c"],
+        "user.domain": "SOTTTT", "source.domain": "", "source.ip": "10.20.30.40",
+        "source.port": 49811,
+    }
+
+
+def test_azure_windows_event_with_json_event_data() -> None:
+    data = {"RuleName": "-", "ProcessId": "4242", "Image": "C:\\Windows\\System32\\cmd.exe",
+            "CommandLine": "cmd.exe /c whoami", "OriginalFileName": "Cmd.Exe"}
+    event = winlog_event({
+        "TimeGenerated": "2026-11-24T01:15:30.123Z", "Computer": "PC-KETOAN",
+        "Provider": "Microsoft-Windows-Sysmon", "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "EventLevel": 4, "EventLevelName": "Information", "EventID": 1, "Type": "WindowsEvent",
+        "EventData": json.dumps(data)})
+    assert event["event.dataset"] == "windows.sysmon_operational"
+    assert event["winlog.event_data.CommandLine"] == "cmd.exe /c whoami"
+    assert (event["process.pid"], event["process.command_line"]) == (4242, "cmd.exe /c whoami")
+    assert event["process.pe.original_file_name"] == "Cmd.Exe"
+    assert event["log.level"] == "information"
+
+
+def test_azure_security_event_without_event_data_takes_the_columns() -> None:
+    event = winlog_event({**AZURE_ROW, "EventID": 4688, "Account": "SOTTTT\\nam",
+                          "AccountType": "User", "SubjectAccount": "SOTTTT\\nam",
+                          "Process": "net.exe", "NewProcessId": "0x1fc",
+                          "NewProcessName": "C:\\Windows\\System32\\net.exe",
+                          "CommandLine": "net user", "SubjectUserName": "nam"})
+    data = {k: v for k, v in event.items() if k.startswith("winlog.event_data.")}
+    assert data == {"winlog.event_data.NewProcessId": "0x1fc",
+                    "winlog.event_data.NewProcessName": "C:\\Windows\\System32\\net.exe",
+                    "winlog.event_data.CommandLine": "net user",
+                    "winlog.event_data.SubjectUserName": "nam"}
+    assert (event["process.pid"], event["process.command_line"]) == (508, "net user")
+
+
+def test_azure_xml_unnamed_data_and_declaration() -> None:
+    xml = ('<?xml version="1.0" encoding="utf-16"?><DataItem type="System.XmlData">'
+           '<EventData xmlns="http://schemas.microsoft.com/win/2004/08/events/event">'
+           '<Data>sa</Data><Data> Reason: Password did not match.</Data>'
+           '<Binary>18480000</Binary></EventData></DataItem>')
+    event = winlog_event({"TimeGenerated": "2026-11-24T01:15:30Z", "Type": "Event",
+                          "EventLog": "Application", "Source": "MSSQLSERVER",
+                          "EventID": 18456, "Computer": "db01", "EventData": xml})
+    assert {k: v for k, v in event.items() if k.startswith("winlog.event_data.")} == {
+        "winlog.event_data.param1": "sa",
+        "winlog.event_data.param2": " Reason: Password did not match.",
+        "winlog.event_data.Data": ["sa", " Reason: Password did not match."],
+        "winlog.event_data.Binary": "18480000",
+    }
+    assert (event["winlog.channel"], event["winlog.provider_name"]) == ("Application",
+                                                                         "MSSQLSERVER")
+
+
+@pytest.mark.parametrize(("xml", "reason"), [
+    # an entity declared and expanded a billion times, or read from a file: never expanded
+    ('<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+     '<EventData><Data Name="x">&lol2;</Data></EventData>', "not well-formed XML"),
+    ('<EventData><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+     '<Data Name="x">&e;</Data></EventData>', "not well-formed XML"),
+    ('<EventData><Data Name="x">&e;</Data></EventData>', "not well-formed XML"),
+    ("<EventData><Data Name='x'>cut", "not well-formed XML"),
+    ("<System/>", "no <EventData> element"),
+])
+def test_azure_xml_with_entities_or_damage_is_refused(xml: str, reason: str) -> None:
+    with pytest.raises(ParseError, match=reason):
+        winlog_event({**AZURE_ROW, "EventID": 4624, "EventData": xml})
+
+
+def test_auto_detection_gives_windows_lines_to_winlog_not_generic_json() -> None:
+    # Before: jsonl (priority 10, a carrier) came before winlog (20), so NXLog and Log Analytics
+    # lines became generic "json" events and no Windows rule could see them.
+    from soc.parsing import get_parser
+
+    auto = get_parser("auto")
+    ctx = ParseContext(tz=UTC, now=datetime(2026, 11, 24, tzinfo=UTC))
+    lines = [json.dumps({**AZURE_ROW, "EventID": 4624, "EventData": AZURE_4624_XML}),
+             json.dumps({"EventTime": "2026-11-24 08:15:30", "EventID": 4688,
+                         "SourceName": "Microsoft-Windows-Security-Auditing",
+                         "Channel": "Security", "NewProcessName": "C:\\x.exe"}),
+             '{"@timestamp": "2026-11-24T01:15:30Z", "message": "not windows"}',
+             json.dumps(SYSMON_1)]
+    assert [auto.parse(line, ctx)["event.dataset"] for line in lines] == [
+        "windows.security", "windows.security", "json", "windows.sysmon_operational"]
+
+
+def test_records_of_one_layout_keep_their_own_values() -> None:
+    # the field plan is cached per (channel, event id, EventData names): values must not leak
+    data = SYSMON_1["Event"]["EventData"]
+    other = {**data, "ProcessId": "0x10", "Image": "C:\\other.exe", "CommandLine": None,
+             "User": ["a", "b"], "TerminalSessionId": True}
+    record = _record("Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon", 1, 5002,
+                     guid=SYSMON_GUID, data=other)
+    first, second, again = (winlog_event(SYSMON_1), winlog_event(record),
+                            winlog_event(SYSMON_1))
+    assert first == again == EXPECTED_SYSMON_1
+    assert (second["process.pid"], second["process.executable"]) == (16, "C:\\other.exe")
+    assert "winlog.event_data.CommandLine" not in second and "process.command_line" not in second
+    assert second["winlog.event_data.User"] == ["a", "b"] and "user.name" not in second
+    assert second["winlog.event_data.TerminalSessionId"] == "true"
+    reordered = _record("Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon", 1,
+                        5001, guid=SYSMON_GUID, user="S-1-5-18", level=4,
+                        keywords="0x8000000000000000", data=dict(reversed(data.items())))
+    assert winlog_event(reordered) == EXPECTED_SYSMON_1

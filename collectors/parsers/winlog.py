@@ -4,7 +4,8 @@
 Input shapes: the JSON of the ``evtx`` package and of ``evtx_dump``
 (``{"Event": {"System": ...}}``), Winlogbeat JSON (nested or already flat) and NXLog-style
 flat JSON (``EventID``, ``Channel``, ``Hostname``, ``SourceName``, ``EventTime``
-and the event data at the top level).
+and the event data at the top level), and rows of Azure Log Analytics' Windows event tables
+(``TimeGenerated``, ``EventID``, ``EventData`` as an XML or JSON string: see winlog_azure).
 
 Every EventData field stays under ``winlog.event_data.<Name>`` as a string (as Winlogbeat ships
 it); each field the pipeline maps (``Image`` → ``process.executable``...) is also set under its ECS
@@ -17,14 +18,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from functools import cache, lru_cache
 from itertools import chain
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from collectors.parsers import winlog_azure as azure
 from soc import jsonutil
 from soc.ecs import Event, normalize_ts, parse_ts
 from soc.errors import ParseError
@@ -167,17 +170,19 @@ class WinlogParser:
     """Parser ``winlog``: one JSON object per line, Windows event in any supported shape."""
 
     name: ClassVar[str] = "winlog"
-    priority: ClassVar[int] = 20  # before generic JSON lines
+    priority: ClassVar[int] = 8  # before generic JSON lines (jsonl, a carrier, is 10)
 
     def sniff(self, text: str) -> bool:
-        """A JSON object naming an EVTX ``System`` block, a ``winlog`` object, or NXLog keys."""
+        """A JSON object naming an EVTX ``System`` block, a ``winlog`` object, or NXLog or
+        Log Analytics keys."""
         if not text.lstrip().startswith("{"):
             return False
         if '"System"' in text and '"Event"' in text:
             return True
         if '"winlog"' in text or '"winlog.channel"' in text:
             return True
-        return '"EventID"' in text and ('"Channel"' in text or '"SourceName"' in text)
+        return '"EventID"' in text and ('"Channel"' in text or '"SourceName"' in text
+                                        or '"TimeGenerated"' in text)
 
     def parse(self, text: str, ctx: ParseContext) -> Event:
         try:
@@ -195,6 +200,8 @@ class WinlogParser:
 def _take_apart(record: Mapping[str, Any], tz: tzinfo) -> _Parts:
     if isinstance(record.get("winlog"), Mapping) or "winlog.channel" in record:
         return _from_winlogbeat(record)
+    if azure.is_azure(record):
+        return _from_azure(record)
     if "EventID" in record and ("Channel" in record or "SourceName" in record):
         return _from_flat(record, tz)
     raise ParseError("not a Windows event: no Event.System, winlog or EventID/Channel keys")
@@ -347,6 +354,28 @@ def _prefixed(flat: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {k[len(prefix):]: flat.pop(k) for k in keys}
 
 
+def _from_azure(record: Mapping[str, Any]) -> _Parts:
+    """A row of Azure Log Analytics' SecurityEvent, WindowsEvent or Event table."""
+    when = record.get("TimeCreated") or record.get("TimeGenerated")
+    if not isinstance(when, str) or not when:
+        raise ParseError("no time: TimeCreated or TimeGenerated")
+    level = record.get("Level")
+    parts = _Parts(
+        timestamp=normalize_ts(when),
+        channel=str(record.get("Channel") or record.get("EventLog") or ""),
+        event_id=int(record["EventID"]),
+        provider_name=str(record.get("EventSourceName") or record.get("Provider")
+                          or record.get("Source") or ""),
+        record_id=_int(record.get("EventRecordId") or record.get("EventRecordID")),
+        computer=_str(record.get("Computer")),
+        level=_LEVELS.get(_int(record.get("EventLevel") if level is None else level) or 0),
+        version=_int(record.get("Version")),
+        keywords=_hex(record.get("Keywords")),
+    )
+    parts.event_data = dict(_event_data(azure.event_data(record)))
+    return parts
+
+
 # NXLog im_msvistalog core fields (and Logstash/HELK additions seen with them).
 _FLAT_META = frozenset({
     "EventTime", "EventReceivedTime", "Hostname", "Computer", "Keywords", "SeverityValue",
@@ -485,6 +514,9 @@ class _Plan:
 
     targets: tuple[str, ...]  # winlog.event_data.<name>, in the order of the names
     single: tuple[tuple[int, str, int], ...]  # (position, ECS field, kind): one source
+    text_targets: tuple[str, ...]  # the single ECS string fields...
+    text_pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None  # ...their values by position
+    typed: tuple[tuple[int, str, int], ...]  # the single fields of the other kinds
     merged: tuple[tuple[str, int, tuple[int, ...]], ...]  # (ECS field, kind, positions)
     mapping: Mapping[str, tuple[str, int]]  # Sigma field → (ECS field, kind), for the rare path
     parent_fix: bool  # Security 4688: the parent's name is its executable
@@ -499,9 +531,12 @@ def _plan(channel: str, eid: int, names: tuple[str, ...]) -> _Plan:
         if spec is not None:
             sources.setdefault(spec[0], []).append(i)
     kinds = {target: kind for target, kind in mapping.values()}
+    single = tuple((at[0], t, kinds[t]) for t, at in sources.items() if len(at) == 1)
+    texts = [(at, t) for at, t, kind in single if kind == _STR]
     return _Plan(
-        targets=tuple("winlog.event_data." + name for name in names),
-        single=tuple((at[0], t, kinds[t]) for t, at in sources.items() if len(at) == 1),
+        targets=tuple("winlog.event_data." + name for name in names), single=single,
+        text_targets=tuple(t for _, t in texts), text_pick=_picker([at for at, _ in texts]),
+        typed=tuple(spec for spec in single if spec[2] != _STR),
         merged=tuple((t, kinds[t], tuple(at)) for t, at in sources.items() if len(at) > 1),
         mapping=mapping, parent_fix=channel == SECURITY and eid == 4688)
 
@@ -512,8 +547,10 @@ def _put_data(ev: Event, channel: str, eid: int, data: Mapping[str, Any],
     pipeline would query for the fields present."""
     plan = _plan(channel, eid, tuple(data))
     values = tuple(data.values())
+    texts: tuple[str, ...] | None = None
     if set(map(type, values)) <= _STR_OR_INT:  # str() is _text() for these: done in C
-        ev.update(zip(plan.targets, map(str, values), strict=True))
+        texts = tuple(map(str, values))
+        ev.update(zip(plan.targets, texts, strict=True))
     else:
         for target, value in zip(plan.targets, values, strict=True):
             if type(value) is str:
@@ -528,7 +565,7 @@ def _put_data(ev: Event, channel: str, eid: int, data: Mapping[str, Any],
         fields = chain(data.items(), user_data.items(), _ps_classic_fields(data))
         _merge_ecs(ev, plan.mapping, fields)
     else:
-        _put_ecs(ev, plan, values)
+        _put_ecs(ev, plan, values, texts)
     if plan.parent_fix and "process.parent.name" in ev:
         # Sigma's ParentImage maps to process.parent.executable; 4688 names the parent only as
         # ParentProcessName (a full path), which Winlogbeat ships as the parent's executable.
@@ -538,10 +575,26 @@ def _put_data(ev: Event, channel: str, eid: int, data: Mapping[str, Any],
 _STR_OR_INT = {str, int}
 
 
-def _put_ecs(ev: Event, plan: _Plan, values: tuple[Any, ...]) -> None:
+def _picker(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
+    """A function taking the items at ``positions`` of a tuple, as a tuple (in C)."""
+    if not positions:
+        return None
+    if len(positions) == 1:
+        return itemgetter(slice(positions[0], positions[0] + 1))
+    return itemgetter(*positions)
+
+
+def _put_ecs(ev: Event, plan: _Plan, values: tuple[Any, ...],
+             texts: tuple[str, ...] | None) -> None:
     """The ECS fields of the plan: one source each, or the distinct values of several (4624's
-    Subject and Target logon ids are both ``winlog.logon.id``), as an Elasticsearch array."""
-    for at, target, kind in plan.single:
+    Subject and Target logon ids are both ``winlog.logon.id``), as an Elasticsearch array.
+    ``texts``: the values as strings, when all of them were strings or ints."""
+    singles = plan.single
+    if texts is not None:
+        if plan.text_pick is not None:
+            ev.update(zip(plan.text_targets, plan.text_pick(texts), strict=True))
+        singles = plan.typed
+    for at, target, kind in singles:
         value = values[at]
         if kind == _STR and type(value) is str:
             ev[target] = value
