@@ -296,7 +296,8 @@ def syslog_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for detect in args.detect:
         ns = argparse.Namespace(messages=args.messages, connections=4, burst=args.burst,
-                                rates=args.rates, cpu=args.cpu, detect=detect)
+                                rates=args.rates, cpu=args.cpu, detect=detect, refine=3,
+                                udp_buffer="8MiB", udp_seconds=600)
         tcp = bench.tcp_phases(ns, tmp, runner)
         row: dict[str, Any] = {"tcp": tcp}
         print(f"{'syslog TCP, detection ' + _mode(detect):>34}: {tcp['messages']:,} messages, "
@@ -305,12 +306,11 @@ def syslog_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
               f"lost {tcp['lost']}, peak RSS {tcp['peak_rss_mib_end_to_end']} MiB", flush=True)
         if not args.skip_udp:
             row["udp"] = udp = bench.udp_phase(ns, tmp, runner)
-            first_loss = next((r for r in udp if r["lost"]), None)
             print(f"{'syslog UDP, detection ' + _mode(detect):>34}: "
-                  + ", ".join(f"{r['rate']:,}/s (sent at {r['achieved']:,}/s) lost {r['lost']}"
-                              for r in udp)
-                  + (f"; loss begins at {first_loss['rate']:,}/s" if first_loss else
-                     "; no loss at any rate tried"), flush=True)
+                  + ", ".join(f"{r['achieved']:,}/s lost {r['lost']}" for r in udp["steps"])
+                  + (f"; loss begins between {udp['no_loss_up_to'] or 0:,}/s and "
+                     f"{udp['loss_from']:,}/s" if udp["loss_from"] else
+                     "; no loss at any rate reached"), flush=True)
         out[_mode(detect)] = row
     return out
 

@@ -1,28 +1,42 @@
 """Syslog receiver throughput: TCP messages/s with no loss, the UDP rate where loss begins, memory.
 
-    python benchmarks/syslog.py                    # 200k TCP messages, UDP 5k..160k msg/s
-    python benchmarks/syslog.py --messages 500000 --cpu 0
+    python benchmarks/syslog.py --no-detect        # 200k TCP messages; UDP from 5k msg/s up
+    python benchmarks/syslog.py --skip-tcp --rates 20000 40000 80000 --burst 100000
+    python benchmarks/syslog.py --udp-buffer 208KiB --skip-tcp   # the kernel's default buffer
+    python benchmarks/syslog.py --profile drain    # cProfile of the drain (or: receiver)
 
 Each phase starts a real ``soc listen`` subprocess on 127.0.0.1 (ephemeral ports), pinned to one
-CPU (``--cpu``; the sender runs on the others), with the project's rules running (``--no-detect``
-to leave them out) and the embedded store:
+CPU (``--cpu``; the sender runs on the others; the drain process inherits the pin, so receiver
+and pipeline share that core), with the project's rules running (``--no-detect`` to leave them
+out) and the embedded store:
 
 1. *spool only*: the drain is held back (``drain_interval: 1h``); time until every message is
    fsynced in the spool. Then SIGTERM: the final drain runs the whole spool through the pipeline,
    which gives *pipeline only* (parse + enrich + store) messages/s.
 2. *end to end*: receive, spool and drain together; time until every message is in the store.
-3. *UDP*: bursts of ``--burst`` datagrams paced at increasing rates; per rate, how many the daemon
-   dropped (queue full) or the kernel dropped (socket buffer full, /proc/net/udp).
+3. *UDP*: bursts of ``--burst`` datagrams paced at increasing rates (``--rates``) until one
+   loses datagrams, then ``--refine`` bisection steps between the last rate without loss and
+   the first with. Per step: datagrams sent, read by the daemon, dropped by it (intake full),
+   dropped by the kernel (the socket's ``drops`` in /proc/net/udp, and the host-wide
+   ``RcvbufErrors`` of /proc/net/snmp). The drain catches up between steps (bounded). Rates
+   are those the sender *achieved*; a busy machine may not reach the higher ones.
 
-Peak memory is the VmHWM of the receiver plus its drain process. Everything stays on loopback;
-every burst is bounded.
+TCP figures are per wall-clock second and per CPU-second of the daemon's two processes
+(receiver: /proc/PID/stat; drain: ``cpu_seconds`` of its status): the machine is shared, and
+CPU time is the steadier figure. Peak memory is the VmHWM of the receiver plus its drain
+process. Everything stays on loopback; every burst and wait is bounded.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
 import json
 import os
+import pstats
 import random
 import signal
 import socket
@@ -114,6 +128,14 @@ class Daemon:
             time.sleep(0.01)
         raise SystemExit(f"timed out; last status {self.status()}")
 
+    def cpu(self) -> float:
+        """CPU seconds of the receiver process so far."""
+        return _cpu_seconds(self.proc.pid)
+
+    def drain_cpu(self) -> float:
+        """CPU seconds of the drain process(es) at their last report."""
+        return float(self.status().get("drain", {}).get("cpu_seconds", 0.0))
+
     def peak_mib(self) -> float:
         """Peak RSS of the receiver plus its drain process."""
         pids = [self.proc.pid, self.status()["drain"].get("pid")]
@@ -127,6 +149,12 @@ class Daemon:
         if self.proc.returncode:
             raise SystemExit(f"soc listen failed: {err}")
         return time.perf_counter() - t0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _hwm_mib(pid: int) -> float:
@@ -153,72 +181,224 @@ def tcp_phases(args: argparse.Namespace, work: Path, runner: Any) -> dict[str, A
     payload = messages(n)
     held = Daemon(work, runner, "  tcp: 127.0.0.1:0\n  drain_interval: 1h\n", args.cpu,
                   args.detect)
-    t0 = time.perf_counter()
+    held.wait(lambda s: s["drain"]["passes"] >= 1)  # the drain's start-up is not counted
+    r0, t0 = held.cpu(), time.perf_counter()
     send_tcp(held.ports["tcp"], payload, args.connections)
     held.wait(lambda s: s["spooled"] >= n)
-    spool_s = time.perf_counter() - t0
+    spool_s, spool_cpu = time.perf_counter() - t0, held.cpu() - r0
     held_peak = held.peak_mib()
+    d0 = held.drain_cpu()
     drain_s = held.stop()
+    drain_cpu = held.drain_cpu() - d0
     stored = held.status()["drain"]["events"]
     e2e = Daemon(work, runner, "  tcp: 127.0.0.1:0\n  drain_interval: 200ms\n", args.cpu,
                  args.detect)
-    t0 = time.perf_counter()
+    e2e.wait(lambda s: s["drain"]["passes"] >= 1)
+    r0, d0, t0 = e2e.cpu(), e2e.drain_cpu(), time.perf_counter()
     send_tcp(e2e.ports["tcp"], payload, args.connections)
     final = e2e.wait(lambda s: s["drain"]["events"] + s["drain"]["dead_letters"] >= n)
     e2e_s = time.perf_counter() - t0
+    e2e_cpu = e2e.cpu() - r0 + float(final["drain"]["cpu_seconds"]) - d0
     peak = e2e.peak_mib()
     e2e.stop()
     return {
         "messages": n, "connections": args.connections,
-        "spool_only_per_s": round(n / spool_s), "pipeline_only_per_s": round(n / drain_s),
-        "end_to_end_per_s": round(n / e2e_s), "stored_spool_run": stored,
+        "spool_only_per_s": round(n / spool_s), "spool_only_per_cpu_s": _per(n, spool_cpu),
+        "pipeline_only_per_s": round(n / drain_s), "pipeline_only_per_cpu_s": _per(n, drain_cpu),
+        "end_to_end_per_s": round(n / e2e_s), "end_to_end_per_cpu_s": _per(n, e2e_cpu),
+        "stored_spool_run": stored,
         "stored_end_to_end": final["drain"]["events"], "lost": n - final["drain"]["events"],
         "peak_rss_mib_spool_run": round(held_peak, 1), "peak_rss_mib_end_to_end": round(peak, 1),
     }
 
 
-def udp_phase(args: argparse.Namespace, work: Path, runner: Any) -> list[dict[str, Any]]:
-    d = Daemon(work, runner, "  udp: 127.0.0.1:0\n  drain_interval: 200ms\n", args.cpu,
-               args.detect)
+def _per(n: int, seconds: float) -> int | None:
+    return round(n / seconds) if seconds > 0 else None
+
+
+def udp_phase(args: argparse.Namespace, work: Path, runner: Any) -> dict[str, Any]:
+    """Steps of increasing rate until loss, then bisection; see the module doc."""
+    d = Daemon(work, runner, "  udp: {address: 127.0.0.1, port: 0, receive_buffer: "
+               f"{args.udp_buffer}}}\n  drain_interval: 200ms\n", args.cpu, args.detect)
+    port = d.ports["udp"]
     payload = messages(args.burst)
-    results = []
+    steps: list[dict[str, Any]] = []
+    deadline = time.monotonic() + args.udp_seconds
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for rate in args.rates:
-            before = d.wait(lambda s: True)
-            sent = _paced(sock, d.ports["udp"], payload, rate)
-            time.sleep(0.5)  # let the last ones arrive and the counters refresh
-            after = d.wait(lambda s: True)
-            results.append(_udp_row(rate, sent, before, after))
-            if results[-1]["lost"] and len([r for r in results if r["lost"]]) >= 2:
+        sock.connect(("127.0.0.1", port))
+        for rate in sorted(args.rates):
+            steps.append(_udp_step(d, sock, port, payload, rate))
+            if steps[-1]["lost"] or time.monotonic() > deadline:
                 break
-    results[-1]["peak_rss_mib"] = round(d.peak_mib(), 1)
+        low, high = _bounds(steps)
+        for _ in range(args.refine):
+            if high is None or low is None or time.monotonic() > deadline \
+                    or high["achieved"] - low["achieved"] <= max(2000, low["achieved"] // 10):
+                break
+            steps.append(_udp_step(d, sock, port, payload,
+                                   (low["achieved"] + high["achieved"]) // 2))
+            low, high = _bounds(steps)
+    status = d.status()["transports"]["udp"]
+    out = {
+        "receive_buffer_asked": args.udp_buffer, "so_rcvbuf": status.get("receive_buffer"),
+        "rmem_max": _sysctl("net/core/rmem_max"), "rmem_default": _sysctl("net/core/rmem_default"),
+        "burst": args.burst, "steps": steps,
+        "no_loss_up_to": low["achieved"] if low else None,
+        "loss_from": high["achieved"] if high else None,
+        "peak_rss_mib": round(d.peak_mib(), 1),
+    }
     d.stop()
-    return results
+    return out
 
 
-def _paced(sock: socket.socket, port: int, payload: list[bytes], rate: int) -> float:
+def _bounds(steps: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The fastest step without loss below the slowest step with loss."""
+    lossy = [r for r in steps if r["lost"]]
+    high = min(lossy, key=lambda r: r["achieved"]) if lossy else None
+    clean = [r for r in steps if not r["lost"] and (high is None or
+                                                    r["achieved"] < high["achieved"])]
+    return (max(clean, key=lambda r: r["achieved"]) if clean else None), high
+
+
+def _udp_step(d: Daemon, sock: socket.socket, port: int, payload: list[bytes],
+              rate: int) -> dict[str, Any]:
+    """One burst at ``rate``; waits (bounded) until every datagram is read or dropped."""
+    before, snmp0, drops0 = d.status()["transports"]["udp"], _rcvbuf_errors(), _udp_drops(port)
+    achieved = _paced(sock, payload, rate)
+    sent = len(payload)
+    settle = time.monotonic() + 10
+    while time.monotonic() < settle:
+        time.sleep(0.15)  # status_interval is 100ms
+        now = d.status()["transports"]["udp"]
+        if now["received"] - before["received"] + _udp_drops(port) - drops0 >= sent:
+            break
+    after = d.status()["transports"]["udp"]
+    received = after["received"] - before["received"]
+    queue = after["dropped"] - before["dropped"]
+    kernel = _udp_drops(port) - drops0
+    row = {"rate": rate, "achieved": round(achieved), "sent": sent, "received": received,
+           "queue_dropped": queue, "kernel_dropped": kernel,
+           "host_rcvbuf_errors": _rcvbuf_errors() - snmp0,
+           "lost": sent - received + queue, "loss_pct": round(100 * (sent - received + queue)
+                                                             / sent, 2)}
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    accepted = d.status()["received"] - d.status()["dropped"]
+    d.wait(lambda s: s["drain"]["events"] + s["drain"]["dead_letters"] >= accepted - 10,
+           timeout=120)  # the drain catches up, so that every step starts alike
+    return row
+
+
+def _paced(sock: socket.socket, payload: list[bytes], rate: int) -> float:
     """Send ``payload`` at ``rate`` datagrams/s (in 1 ms slices); returns the achieved rate."""
+    send = sock.send
     t0 = time.perf_counter()
     per_ms = max(1, rate // 1000)
     for i in range(0, len(payload), per_ms):
         for m in payload[i:i + per_ms]:
-            sock.sendto(m, ("127.0.0.1", port))
+            send(m)
         target = t0 + (i + per_ms) / rate
         while time.perf_counter() < target:
             pass
     return len(payload) / (time.perf_counter() - t0)
 
 
-def _udp_row(rate: int, achieved: float, before: dict[str, Any],
-             after: dict[str, Any]) -> dict[str, Any]:
-    b, a = before["transports"]["udp"], after["transports"]["udp"]
-    received = a["received"] - b["received"]
-    dropped = a["dropped"] - b["dropped"]
-    kernel = a["kernel_drops"] - b["kernel_drops"]
-    sent = received + kernel  # what reached the socket
-    return {"rate": rate, "achieved": round(achieved), "received": received,
-            "queue_dropped": dropped, "kernel_dropped": kernel, "sent": sent,
-            "lost": dropped + kernel}
+def _udp_drops(port: int) -> int:
+    """The ``drops`` column of the sockets bound to ``port`` (/proc/net/udp and udp6)."""
+    total = 0
+    for name in ("udp", "udp6"):
+        with contextlib.suppress(OSError), open(f"/proc/net/{name}", encoding="ascii") as fh:
+            next(fh)
+            for line in fh:
+                cols = line.split()
+                if int(cols[1].rsplit(":", 1)[1], 16) == port:
+                    total += int(cols[-1])
+    return total
+
+
+def _rcvbuf_errors() -> int:
+    """``Udp: RcvbufErrors`` of /proc/net/snmp: host-wide, so other programs' drops count."""
+    lines = [ln.split() for ln in Path("/proc/net/snmp").read_text().splitlines()
+             if ln.startswith("Udp:")]
+    return int(lines[1][lines[0].index("RcvbufErrors")])
+
+
+def _sysctl(name: str) -> int | None:
+    try:
+        return int(Path("/proc/sys", name).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# --- profiles (in this process, cProfile in CPU time) ---------------------------------------------
+
+
+def profile(args: argparse.Namespace, work: Path) -> None:
+    """Where the time goes: the drain (spool → pipeline → store) or the receiver (TCP →
+    framing → intake → spool), detection off."""
+    prof = cProfile.Profile(time.process_time)
+    n = args.messages
+    c0 = time.process_time()
+    if args.profile == "drain":
+        drainer = _spooled(work, n)
+        prof.runcall(drainer.drain_once)
+    else:
+        asyncio.run(_receive(work, n, args.connections, prof))
+    cpu = time.process_time() - c0
+    print(f"{args.profile}: {n:,} messages in {cpu:.2f} CPU-s under cProfile "
+          f"({n / cpu:,.0f}/CPU-s)")
+    for order in ("tottime", "cumulative"):
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(order).print_stats(args.top)
+        print(buf.getvalue())
+
+
+def _spooled(work: Path, n: int) -> Any:
+    """A data directory whose syslog spool holds ``n`` messages, and a drainer for it."""
+    sys.path.insert(0, str(ROOT))
+    from soc.config import load_config
+    from soc.listen_drain import Drainer, drained_sources
+    from soc.spool import Peer, SpoolWriter, encode, spool_dir
+
+    (work / "soc.yml").write_text("data_dir: data\nlisten:\n  tcp: 127.0.0.1:0\n")
+    config = load_config(str(work / "soc.yml"))
+    writer = SpoolWriter(spool_dir(config.data_dir, "syslog"), 16 << 20)
+    writer.open()
+    peer, now, payload = Peer("tcp", "127.0.0.1", 40000).tail(), time.time(), messages(n)
+    for i in range(0, n, 2000):
+        writer.write([encode(m, now, peer) for m in payload[i:i + 2000]])
+    writer.close()
+    return Drainer(config, drained_sources(config), detect=False, interval=1.0)
+
+
+async def _receive(work: Path, n: int, connections: int, prof: cProfile.Profile) -> None:
+    """The receiver's part of ``soc listen`` (server, framing, intake, a pump writing the spool
+    with one fdatasync per batch), fed by a sender process."""
+    sys.path.insert(0, str(ROOT))
+    from soc.listen_config import Endpoint
+    from soc.spool import SpoolWriter
+    from soc.syslog_server import Intake, start
+
+    loop = asyncio.get_running_loop()
+    intake = Intake(limit=32 << 20)
+    listener = await start(Endpoint("tcp", "127.0.0.1", 0), intake, 1 << 20)
+    assert listener.server is not None
+    port = listener.server.sockets[0].getsockname()[1]
+    writer = SpoolWriter(work / "spool", 16 << 20)
+    writer.open()
+    sender = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--send-tcp", str(port), str(n), str(connections))
+    prof.enable()
+    while intake.spooled < n:
+        await intake.arrived.wait()
+        await asyncio.sleep(0.02)  # the pump's flush_interval
+        batch = intake.take()
+        await loop.run_in_executor(None, writer.write, batch)
+        intake.spooled += len(batch)
+        intake.resume()
+    prof.disable()
+    await sender.wait()
+    listener.close()
+    writer.close()
 
 
 def main() -> None:
@@ -228,11 +408,26 @@ def main() -> None:
     ap.add_argument("--burst", type=int, default=50_000, help="datagrams per UDP rate step")
     ap.add_argument("--rates", type=int, nargs="+",
                     default=[5_000, 10_000, 20_000, 40_000, 80_000, 160_000])
+    ap.add_argument("--refine", type=int, default=3,
+                    help="UDP bisection steps between the last rate without loss and the first "
+                         "with")
+    ap.add_argument("--udp-buffer", default="8MiB",
+                    help="listen.udp.receive_buffer of the UDP daemon (default: the default)")
+    ap.add_argument("--udp-seconds", type=float, default=600,
+                    help="no new UDP step after this long")
     ap.add_argument("--cpu", type=int, default=0, help="CPU to pin the daemon to (-1: none)")
+    ap.add_argument("--skip-tcp", action="store_true")
     ap.add_argument("--skip-udp", action="store_true")
     ap.add_argument("--no-detect", dest="detect", action="store_false",
                     help="store without running the rules (default: the project's rules run)")
+    ap.add_argument("--profile", choices=["drain", "receiver"])
+    ap.add_argument("--top", type=int, default=30, help="functions shown by --profile")
+    ap.add_argument("--send-tcp", nargs=3, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.send_tcp:
+        port, n, connections = args.send_tcp
+        send_tcp(port, messages(n), connections)
+        return
     args.cpu = None if args.cpu < 0 else args.cpu
     if args.cpu is not None:
         others = set(range(os.cpu_count() or 1)) - {args.cpu}
@@ -240,10 +435,14 @@ def main() -> None:
             os.sched_setaffinity(0, others)  # the sender stays off the daemon's CPU
     with tempfile.TemporaryDirectory(prefix="soc-bench-syslog-") as tmp:
         work = Path(tmp)
+        if args.profile:
+            profile(args, work)
+            return
         runner = soc_argv(work)
-        report: dict[str, Any] = {"cpu": args.cpu, "detect": args.detect,
-                                  "tcp": tcp_phases(args, work, runner)}
-        print(json.dumps(report["tcp"]), file=sys.stderr)
+        report: dict[str, Any] = {"cpu": args.cpu, "detect": args.detect}
+        if not args.skip_tcp:
+            report["tcp"] = tcp_phases(args, work, runner)
+            print(json.dumps(report["tcp"]), file=sys.stderr)
         if not args.skip_udp:
             report["udp"] = udp_phase(args, work, runner)
     print(json.dumps(report, indent=2))

@@ -21,6 +21,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,7 @@ class DrainStats:
     duplicates: int = 0
     dead_letters: int = 0
     alerts: int = 0
+    cpu_seconds: float = 0.0  # of the drain processes (user + system), for benchmarks and capacity
     last_drain: str | None = None
     last_error: str | None = None
     lag: dict[str, Any] = field(default_factory=dict)
@@ -204,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_stats(stats: DrainStats) -> None:
+    stats.cpu_seconds = round(time.process_time(), 3)
     sys.stdout.write(json.dumps(stats.to_dict(), default=str) + "\n")
     sys.stdout.flush()
 
@@ -287,7 +290,7 @@ class DrainProcess:
         return self.proc.returncode == 0
 
 
-_SUMMED = ("passes", "events", "duplicates", "dead_letters", "alerts")
+_SUMMED = ("passes", "events", "duplicates", "dead_letters", "alerts", "cpu_seconds")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import platform
 import socket
 import ssl
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,9 @@ from soc.listen_config import Endpoint
 from soc.spool import OVERSIZE, TRUNCATED, Peer, encode
 
 log = logging.getLogger(__name__)
+# Python's socket module lacks the constant; asm-generic's value, on the machines that use it.
+_RCVBUFFORCE = 33 if sys.platform.startswith("linux") and platform.machine().startswith(
+    ("x86", "i386", "i686", "aarch64", "arm", "riscv", "s390", "ppc64")) else None
 MAX_COUNT_DIGITS = 10
 Frame = tuple[bytes, int, int]  # (message, flags, full length)
 
@@ -40,6 +45,7 @@ class TransportCounters:
     truncated: int = 0
     dropped: int = 0
     kernel_drops: int = 0  # UDP: the socket's receive queue overflowed (/proc/net/udp)
+    receive_buffer: int = 0  # UDP: SO_RCVBUF as the kernel reports it (Linux: twice the grant)
     connections: int = 0  # open now
     refused: int = 0  # connections over max_connections (failed TLS handshakes never get here)
 
@@ -289,6 +295,8 @@ class DatagramReceiver:
         self.intake = intake
         self.max = max_bytes
         self.counters = intake.count("udp")
+        size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        self.counters.receive_buffer = min(self.counters.receive_buffer or size, size)
         self.peers: dict[Any, tuple[int, int, bytes]] = {}
         self.loop = asyncio.get_running_loop()
         self.loop.add_reader(sock.fileno(), self._ready)
@@ -403,13 +411,35 @@ def _udp_socket(endpoint: Endpoint) -> socket.socket:
     family = socket.AF_INET6 if ":" in endpoint.address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, endpoint.receive_buffer)
+        granted = set_receive_buffer(sock, endpoint.receive_buffer)
         sock.bind((endpoint.address, endpoint.port))
     except OSError:
         sock.close()
         raise
+    if granted < endpoint.receive_buffer:
+        log.warning("%s: receive_buffer %d asked, the kernel granted %d (net.core.rmem_max); "
+                    "bursts beyond it are dropped by the kernel: raise it with 'sysctl -w "
+                    "net.core.rmem_max=%d'", endpoint.label, endpoint.receive_buffer, granted,
+                    endpoint.receive_buffer)
     sock.setblocking(False)
     return sock
+
+
+def set_receive_buffer(sock: socket.socket, size: int) -> int:
+    """Ask for a ``size``-byte receive buffer; the bytes granted.
+
+    ``SO_RCVBUFFORCE`` first: with CAP_NET_ADMIN (a daemon started as root) it may pass
+    ``net.core.rmem_max``; without it, plain ``SO_RCVBUF``, which the kernel caps there. Linux
+    reports twice what it granted (the other half is its bookkeeping)."""
+    force = getattr(socket, "SO_RCVBUFFORCE", None) or _RCVBUFFORCE
+    try:
+        if force is None:
+            raise PermissionError
+        sock.setsockopt(socket.SOL_SOCKET, force, size)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    reported: int = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    return reported // 2 if sys.platform.startswith("linux") else reported
 
 
 def _label(transport: str, sockname: Any) -> str:

@@ -6,6 +6,7 @@ from ``<data_dir>/listen.json``) and checks what reached the store.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -27,8 +28,9 @@ import pytest
 from soc.config import load_config
 from soc.errors import ExitCode
 from soc.listen import status_summary
+from soc.listen_config import Endpoint
 from soc.stores.base import open_store
-from soc.syslog_server import FrameDecoder
+from soc.syslog_server import FrameDecoder, Intake, start
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FAST = "  status_interval: 100ms\n  drain_interval: 100ms\n"
@@ -342,6 +344,40 @@ def test_truncated_frame_large_message_oversize_and_invalid_utf8(
     assert dead["invalid UTF-8 at byte 34: unexpected end of data"].raw.endswith(b"caf\xe9")
     status = d.status()["transports"]
     assert (status["tcp"]["oversize"], status["tcp"]["truncated"]) == (1, 1)
+
+
+# --- the UDP socket ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="net.core.rmem_max is Linux's")
+def test_udp_receive_buffer_is_granted_past_rmem_max_when_privileged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A daemon with CAP_NET_ADMIN gets the receive_buffer it asks for, past
+    net.core.rmem_max (SO_RCVBUFFORCE); one without gets the cap and a warning naming the
+    sysctl. The counters (listen.json) say what the kernel granted."""
+    rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
+    ask = 2 * rmem_max
+
+    async def bind() -> int:
+        intake = Intake(limit=1 << 20)
+        listener = await start(Endpoint("udp", "127.0.0.1", 0, receive_buffer=ask), intake, 2048)
+        listener.close()
+        return intake.count("udp").receive_buffer
+
+    reported = asyncio.run(bind())
+    if _cap_net_admin():
+        assert reported == 2 * ask  # Linux reports twice the grant
+        assert "rmem_max" not in caplog.text
+    else:
+        assert reported == 2 * rmem_max
+        assert f"sysctl -w net.core.rmem_max={ask}" in caplog.text
+
+
+def _cap_net_admin() -> bool:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> 12 & 1)  # CAP_NET_ADMIN is bit 12
+    return False
 
 
 # --- load ----------------------------------------------------------------------------------------
