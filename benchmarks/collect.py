@@ -3,6 +3,7 @@
     python benchmarks/collect.py --corpus $SOC_CORPUS            # everything, detection off and on
     python benchmarks/collect.py --corpus $SOC_CORPUS --skip-syslog --copies 20
     python benchmarks/collect.py --corpus $SOC_CORPUS --profile evtx    # where the time goes
+    python benchmarks/collect.py --corpus $SOC_CORPUS --only mordor     # Windows share of mordor
 
 Each file measurement runs ``soc collect``'s library call (:func:`soc.collect.collect`) in a fresh
 child process pinned to one CPU, with a fresh data directory, so its peak RSS and CPU time are its
@@ -15,6 +16,9 @@ rules as well).
   each record id with the copy's path: every record is a real insert.
 * **Access log**: ``--lines`` synthetic combined-format lines, plus the corpus scanner and webshell
   access logs repeated (``type: file`` sources, parser ``auto``).
+* **Mordor**: the share of the lines of every ``mordor/**/*.json`` export that the ``winlog``
+  parser turns into Windows events (per file and overall), and its parse rate on them (in this
+  process, best of 5 passes, per CPU-second).
 * **Syslog**: ``benchmarks/syslog.py`` (imported, not copied): TCP messages/s with no loss and
   the UDP rate where loss begins, through a real ``soc listen`` on loopback.
 
@@ -315,6 +319,45 @@ def syslog_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     return out
 
 
+def mordor_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Lines of the mordor JSON exports parsed into Windows events, per file and overall."""
+    from datetime import UTC, datetime
+
+    from collectors.parsers.winlog import WinlogParser
+    from soc.errors import ParseError
+    from soc.sources import ParseContext
+
+    parser = WinlogParser()
+    ctx = ParseContext(tz=UTC, now=datetime.now(UTC))
+    folder = args.corpus / "mordor"
+    files = {str(p.relative_to(folder)): [line for line in p.read_text(encoding="utf-8")
+                                          .splitlines() if line.strip()]
+             for p in sorted(folder.rglob("*.json"))}
+    out: dict[str, Any] = {"files": {}}
+    best = float("inf")
+    for _ in range(5):
+        c0 = time.process_time()
+        shares = {}
+        for name, lines in files.items():
+            parsed = 0
+            for line in lines:
+                try:
+                    parser.parse(line, ctx)
+                    parsed += 1
+                except ParseError:
+                    pass
+            shares[name] = (parsed, len(lines))
+        best = min(best, time.process_time() - c0)
+    for name, (parsed, lines) in shares.items():
+        out["files"][name] = {"windows_events": parsed, "lines": lines}
+        print(f"{parsed:>6,} of {lines:>6,} lines ({parsed / lines:6.1%})  {name}", flush=True)
+    parsed, lines = (sum(v[i] for v in shares.values()) for i in (0, 1))
+    out.update(windows_events=parsed, lines=lines, lines_per_cpu_s=round(lines / best))
+    print(f"mordor: {parsed:,} of {lines:,} JSON lines are Windows events ({parsed / lines:.1%});"
+          f" winlog parse {lines / best:,.0f} lines/CPU-s (best of 5, this process)", flush=True)
+    return out
+
+
 def _load_syslog_benchmark() -> Any:
     """benchmarks/syslog.py, under another name (``syslog`` is also a standard module)."""
     spec = importlib.util.spec_from_file_location("soc_bench_syslog",
@@ -364,7 +407,7 @@ def main() -> None:
     ap.add_argument("--rates", type=int, nargs="+",
                     default=[5_000, 10_000, 20_000, 40_000, 80_000, 160_000])
     ap.add_argument("--cpu", type=int, default=0, help="CPU to pin each pass to (-1: none)")
-    ap.add_argument("--only", choices=["evtx", "access", "syslog"], action="append")
+    ap.add_argument("--only", choices=["evtx", "access", "syslog", "mordor"], action="append")
     ap.add_argument("--skip-syslog", action="store_true")
     ap.add_argument("--skip-udp", action="store_true")
     ap.add_argument("--no-detect", dest="detect", action="store_const", const=[False],
@@ -379,8 +422,9 @@ def main() -> None:
         print(json.dumps(child(kind, cfg, detect == "1", args.profile_out)))
         return
     args.cpu = None if args.cpu < 0 else args.cpu
-    if args.corpus is None and (args.profile == "evtx" or "evtx" in (args.only or ["evtx"])):
-        ap.error("--corpus (or $SOC_CORPUS) is needed for the EVTX figures")
+    if args.corpus is None and (args.profile == "evtx"
+                                or {"evtx", "mordor"} & set(args.only or ["evtx"])):
+        ap.error("--corpus (or $SOC_CORPUS) is needed for the EVTX and mordor figures")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; each pass pinned to CPU "
           f"{args.cpu}", flush=True)
     results: dict[str, Any] = {}
@@ -388,8 +432,10 @@ def main() -> None:
         if args.profile:
             profile_phase(args, Path(tmp))
             return
-        only = args.only or ["evtx", "access", *([] if args.skip_syslog else ["syslog"])]
-        phases = {"evtx": evtx_phase, "access": access_phase, "syslog": syslog_phase}
+        only = args.only or ["evtx", "mordor", "access",
+                             *([] if args.skip_syslog else ["syslog"])]
+        phases = {"evtx": evtx_phase, "access": access_phase, "syslog": syslog_phase,
+                  "mordor": mordor_phase}
         for name in only:
             work = Path(tmp) / name
             work.mkdir()
