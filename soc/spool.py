@@ -22,7 +22,7 @@ import re
 import struct
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -98,6 +98,19 @@ def encode(data: bytes, received: float, peer: tuple[int, int, bytes], flags: in
     full = len(data) if length is None else length
     body = BODY.pack(received, code, flags, full, port, len(addr)) + addr + data
     return HEAD.pack(MAGIC, len(body), zlib.crc32(body)) + body
+
+
+def encode_many(frames: Iterable[tuple[bytes, int, int]], received: float,
+                peer: tuple[int, int, bytes]) -> list[bytes]:
+    """:func:`encode` for many ``(data, flags, length)`` frames of one peer and time: the
+    receiver's hot path, one call per read instead of one per message."""
+    code, port, addr = peer
+    alen, pack, head, crc32 = len(addr), BODY.pack, HEAD.pack, zlib.crc32
+    out = []
+    for data, flags, full in frames:
+        body = pack(received, code, flags, full, port, alen) + addr + data
+        out.append(head(MAGIC, len(body), crc32(body)) + body)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,22 +13,25 @@ import asyncio
 import logging
 import os
 import platform
+import re
 import socket
 import ssl
 import sys
 import time
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from soc.errors import ConfigError
 from soc.listen_config import Endpoint
-from soc.spool import OVERSIZE, TRUNCATED, Peer, encode
+from soc.spool import OVERSIZE, TRUNCATED, Peer, encode, encode_many
 
 log = logging.getLogger(__name__)
 # Python's socket module lacks the constant; asm-generic's value, on the machines that use it.
 _RCVBUFFORCE = 33 if sys.platform.startswith("linux") and platform.machine().startswith(
     ("x86", "i386", "i686", "aarch64", "arm", "riscv", "s390", "ppc64")) else None
 MAX_COUNT_DIGITS = 10
+_DIGIT_LINE = re.compile(rb"\n[1-9]")
 Frame = tuple[bytes, int, int]  # (message, flags, full length)
 
 
@@ -80,6 +83,11 @@ class Intake:
     def push(self, record: bytes) -> None:
         self.pending.append(record)
         self.pending_bytes += len(record)
+        self.arrived.set()
+
+    def extend(self, records: list[bytes]) -> None:
+        self.pending += records
+        self.pending_bytes += sum(map(len, records))
         self.arrived.set()
 
     def pause(self, transport: asyncio.Transport) -> None:
@@ -139,16 +147,26 @@ class FrameDecoder:
                     break  # digits so far: wait for the space or a non-digit
                 pos = start
             else:
-                nl = buf.find(b"\n", pos)
-                if nl < 0:
+                last = self._lines(buf, pos, out)
+                if last < 0:
                     pos = self._partial_line(buf, pos)
                     break
-                if nl > pos:
-                    msg = buf[pos:nl]
-                    out.append(self._line(msg))
-                pos = nl + 1
+                pos = last + 1
         self.rest = buf[pos:]
         return out
+
+    def _lines(self, buf: bytes, pos: int, out: list[Frame]) -> int:
+        """LF frames from ``pos`` up to the next line that starts with a digit (it may be an
+        octet count) in one split; where the last LF taken is, -1 when there is none."""
+        digit = _DIGIT_LINE.search(buf, pos)
+        last = buf.rfind(b"\n", pos, digit.start() + 1 if digit else len(buf))
+        if last >= 0:
+            lines = buf[pos:last].split(b"\n")
+            if max(map(len, lines)) <= self.max:
+                out += [(line, 0, len(line)) for line in lines if line]
+            else:
+                out += [self._line(line) for line in lines if line]
+        return last
 
     def _count(self, buf: bytes, pos: int) -> int:
         """Start an octet frame at ``pos``: returns where its message starts, ``pos`` when this
@@ -269,16 +287,19 @@ class StreamProtocol(asyncio.Protocol):
         self.transport = None
 
     def _emit(self, frames: list[Frame]) -> None:
-        now = time.time()
+        if not frames:
+            return
+        self.intake.extend(encode_many(frames, time.time(), self.peer))
         c = self.counters
-        push = self.intake.push
-        for msg, flags, length in frames:
-            push(encode(msg, now, self.peer, flags, length))
-            c.received += 1
-            c.bytes += len(msg)
-            if flags:
-                c.oversize += flags == OVERSIZE
-                c.truncated += flags == TRUNCATED
+        c.received += len(frames)
+        c.bytes += sum(map(len, map(itemgetter(0), frames)))
+        for _, flags, _ in filter(_flagged, frames):
+            c.oversize += flags == OVERSIZE
+            c.truncated += flags == TRUNCATED
+
+
+def _flagged(frame: Frame) -> bool:
+    return frame[1] != 0
 
 
 class DatagramReceiver:

@@ -29,6 +29,7 @@ from soc.config import load_config
 from soc.errors import ExitCode
 from soc.listen import status_summary
 from soc.listen_config import Endpoint
+from soc.spool import OVERSIZE
 from soc.stores.base import open_store
 from soc.syslog_server import FrameDecoder, Intake, start
 
@@ -344,6 +345,22 @@ def test_truncated_frame_large_message_oversize_and_invalid_utf8(
     assert dead["invalid UTF-8 at byte 34: unexpected end of data"].raw.endswith(b"caf\xe9")
     status = d.status()["transports"]
     assert (status["tcp"]["oversize"], status["tcp"]["truncated"]) == (1, 1)
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 16, 64, 1 << 20])
+def test_frames_the_same_whatever_the_reads(size: int) -> None:
+    """Many lines per read take the split fast path up to the next line that starts with a
+    digit (it may be an octet count); the frames are those of byte-by-byte reads."""
+    stream = (b"<13>a\n\n<13>bb\n" + octet(b"<13>oc\nt") + b"<13>after octet\n"
+              + b"2026-11-24T08:00:00Z h app: iso\n<13>" + b"y" * 50 + b"\n<13>c\n"
+              + b"17x not a count\n" + octet(b"9" * 12) + b"<13>tail")
+    expected = [(b"<13>a", 0, 5), (b"<13>bb", 0, 6), (b"<13>oc\nt", 0, 8),
+                (b"<13>after octet", 0, 15), (b"2026-11-24T08:00:00Z h app: iso", 0, 31),
+                (b"<13>" + b"y" * 36, OVERSIZE, 54), (b"<13>c", 0, 5),
+                (b"17x not a count", 0, 15), (b"9" * 12, 0, 12), (b"<13>tail", 0, 8)]
+    dec = FrameDecoder(max_bytes=40)
+    frames = [f for i in range(0, len(stream), size) for f in dec.feed(stream[i:i + size])]
+    assert [*frames, dec.close()] == expected
 
 
 # --- the UDP socket ------------------------------------------------------------------------------
