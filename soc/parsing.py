@@ -31,6 +31,7 @@ class AutoParser:
         self.last: Parser | None = None
         self._before: list[Callable[[str], bool]] = []  # sniffs of parsers more specific than
         # ``last`` when it is a carrier format: they get first say
+        self._generic: str | None = None  # ``last``'s generic dataset, when it declares one
 
     def _remember(self, parser: Parser) -> None:
         if parser is not self.last:
@@ -41,6 +42,7 @@ class AutoParser:
             # at one parse per line.
             self._before = ([p.sniff for p in self.parsers if p.priority < parser.priority]
                             if getattr(parser, "carrier", False) else [])
+            self._generic = getattr(parser, "generic_dataset", None) if self._before else None
 
     def _claimed(self, text: str) -> bool:
         """Whether a parser more specific than the last one claims the line."""
@@ -57,6 +59,21 @@ class AutoParser:
         """Parse with the first parser that succeeds; :class:`ParseError` naming each one tried."""
         last = self.last
         reasons: dict[str, str] = {}
+        if last is not None and self._generic is not None:
+            # A carrier that names its generic dataset parses first; only a line it leaves
+            # generic is offered to the more specific parsers (an ASA line in a file of sshd
+            # lines must not stay generic syslog, and an sshd line is never an ASA one). A
+            # claimed line goes through the loop below, the carrier last among equals.
+            try:
+                event = last.parse(text, ctx)
+            except SkipRecord:
+                raise
+            except ParseError as exc:
+                reasons[last.name] = exc.message
+            else:
+                if event.get("event.dataset") != self._generic or not self._claimed(text):
+                    return event
+            last = None
         # The last parser that worked goes first, unless a more specific one claims the line
         # (an ASA line in a file of sshd lines must not stay generic syslog).
         if last is not None and not self._claimed(text):
@@ -120,13 +137,13 @@ def parse_record(
     event = record.event
     if event is None:
         event = parser.parse(record.text, ctx)
-        _check(event, f"parser {parser.name!r} gave")
-        if record.fields:
-            event = {**record.fields, **event}  # the parser knows better than the transport
+        if not (event.get("@timestamp") and event.get("event.dataset")):
+            _check(event, f"parser {parser.name!r} gave")
     else:
         _check(event, "the collector's event has")
-        for key, value in record.fields.items():
-            event.setdefault(key, value)
+    for key, value in record.fields.items():
+        if key not in event:  # the parser knows better than the transport
+            event[key] = value
     event["event.id"] = record.id
     if keep_original and record.text:
         event["event.original"] = record.text

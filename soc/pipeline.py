@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,7 +26,7 @@ from soc.models import DeadLetter
 from soc.parsing import get_parser, parse_record
 from soc.sources import Batch, Collector, ParseContext, Parser, RawRecord
 from soc.state import StateStore
-from soc.stores.base import Store
+from soc.stores.base import Store, WriteResult
 
 DEFAULT_BATCH = 5000
 
@@ -102,8 +103,22 @@ class PassReport:
         }
 
 
+@dataclass(slots=True)
+class _Work:
+    """One batch on its way through the pipeline."""
+
+    batch: Batch
+    events: list[Event]
+    dead: list[DeadLetter]
+    alerts: int = 0
+
+
 class Pipeline:
-    """Runs sources through parse → enrich → detect → store."""
+    """Runs sources through parse → enrich → detect → store.
+
+    A store whose ``background_writes`` attribute is true (the embedded store) is written on a
+    worker thread while the next batch is read and parsed; see :meth:`_run_overlapped`.
+    """
 
     def __init__(
         self,
@@ -143,8 +158,11 @@ class Pipeline:
         try:
             collector = self._collector(source)
             parser = get_parser(source.parser)
-            for batch in collector.batches(self.batch_size):
-                self._run_batch(source, collector, batch, parser, rep)
+            if getattr(self.store, "background_writes", False):
+                self._run_overlapped(source, collector, parser, rep)
+            else:
+                for batch in collector.batches(self.batch_size):
+                    self._run_batch(source, collector, batch, parser, rep)
         except StoreError:
             raise
         except SocError as exc:
@@ -167,25 +185,63 @@ class Pipeline:
 
     def _run_batch(self, source: Source, collector: Collector, batch: Batch, parser: Parser,
                    rep: SourceReport) -> None:
+        work = self._staged(self._parse(source, batch, parser, rep))
+        self._finish(collector, work, self._write(work), rep)
+
+    def _run_overlapped(self, source: Source, collector: Collector, parser: Parser,
+                        rep: SourceReport) -> None:
+        """:meth:`_run_batch` for every batch, each batch's store write running on a worker
+        thread while the next batch is read and parsed (SQLite works without the GIL). Only
+        one store call is ever in flight: the write of batch N is waited for before batch
+        N+1's stages run, and batch N's checkpoint is committed then, after its write and
+        before batch N+1's: the same order of durable steps as one batch at a time."""
+        pending: tuple[_Work, Future[WriteResult | None]] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="soc-store-writer") as pool:
+            try:
+                for batch in collector.batches(self.batch_size):
+                    work = self._parse(source, batch, parser, rep)
+                    if pending is not None:
+                        (done, future), pending = pending, None
+                        self._finish(collector, done, future.result(), rep)
+                    self._staged(work)
+                    pending = (work, pool.submit(self._write, work))
+            finally:
+                if pending is not None:  # a read or parse failed: what was read still counts
+                    self._finish(collector, pending[0], pending[1].result(), rep)
+
+    def _parse(self, source: Source, batch: Batch, parser: Parser, rep: SourceReport) -> _Work:
         if batch.parser and source.parser == "auto":
             parser = get_parser(batch.parser)
         events, dead, skipped = self.parse_batch(batch, parser, source)
         rep.skipped += skipped
         dead.extend(batch.dead_letters)
-        alerts = 0
+        return _Work(batch, events, dead)
+
+    def _staged(self, work: _Work) -> _Work:
+        """Run the stages (detection) over a parsed batch; their findings count as alerts."""
         for stage in self.stages:
-            alerts += stage.process(events, self.store)
-        if events:
-            result = self.store.write_events(events)
+            work.alerts += stage.process(work.events, self.store)
+        return work
+
+    def _write(self, work: _Work) -> WriteResult | None:
+        """The store writes of one batch: events, then dead letters."""
+        result = self.store.write_events(work.events) if work.events else None
+        if work.dead:
+            self.store.write_dead_letters(work.dead)
+        return result
+
+    def _finish(self, collector: Collector, work: _Work, result: WriteResult | None,
+                rep: SourceReport) -> None:
+        """Count a written batch, then commit its checkpoint."""
+        if result is not None:
             rep.events += result.written
             rep.duplicates += result.duplicates
-            rep.last_event = max(rep.last_event or "", max(e["@timestamp"] for e in events))
-        if dead:
-            self.store.write_dead_letters(dead)
-            rep.dead_letters += len(dead)
-        rep.alerts += alerts
+            rep.last_event = max(rep.last_event or "",
+                                 max(e["@timestamp"] for e in work.events))
+        rep.dead_letters += len(work.dead)
+        rep.alerts += work.alerts
         rep.batches += 1
-        collector.commit(batch)
+        collector.commit(work.batch)
         if self.progress:
             self.progress(rep)
 

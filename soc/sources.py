@@ -78,6 +78,8 @@ class Parser(Protocol):
     priority: ClassVar[int]  # lower is tried first by auto-detection
     # Optional ``carrier: ClassVar[bool] = True`` marks a container format (syslog framing, JSON
     # lines) whose lines a more specific parser may claim: auto-detection then sniffs those first.
+    # A carrier may also set ``generic_dataset: ClassVar[str]`` (syslog: ``"syslog"``): it then
+    # parses first, and only its events of that dataset are offered to the specific parsers.
 
     def sniff(self, text: str) -> bool:
         """Cheap check: could this line be in my format? Used by auto-detection."""

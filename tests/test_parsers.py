@@ -274,6 +274,28 @@ def test_repeated_headers_read_the_same() -> None:
     assert (again["@timestamp"], again["host.name"]) == ("2026-11-24T09:15:02.000Z", "web01")
 
 
+def test_stamps_read_before_keep_their_own_fraction_and_zone() -> None:
+    """The stamps of one second are read once per context; a fraction, a PRI or another zone
+    on a line with the same first 15 characters is still read from the line."""
+    parser = SyslogParser()
+    lines = ["Nov 24 09:15:02 web01 app: a", "Nov 24 09:15:02.250 web01 app: b",
+             "Nov 24 09:15:02 web01 app: c", "<38>Nov 24 09:15:02 web01 app: d",
+             "Nov 24 09:15:02.750 web01 app: e", "Nov 24 09:15:02 web01 app: f"]
+    stamps = [parser.parse(line, CTX)["@timestamp"] for line in lines]
+    assert stamps == ["2026-11-24T02:15:02.000Z", "2026-11-24T02:15:02.250Z",
+                      "2026-11-24T02:15:02.000Z", "2026-11-24T02:15:02.000Z",
+                      "2026-11-24T02:15:02.750Z", "2026-11-24T02:15:02.000Z"]
+    first = SyslogParser()  # a fraction first must not leave its milliseconds behind
+    assert [first.parse(line, CTX)["@timestamp"] for line in lines[1:3]] == stamps[1:3]
+    utc = ParseContext(tz=UTC, now=CTX.now)
+    assert parser.parse(lines[0], utc)["@timestamp"] == "2026-11-24T09:15:02.000Z"
+    other = parser.parse("Nov 24 09:15:02 web01 sshd(pam_unix)[7]: x", CTX)
+    assert (other["process.name"], other["log.syslog.appname"], other["process.pid"]) == (
+        "sshd", "sshd(pam_unix)", 7)
+    bare = parser.parse("Nov 24 09:15:02 web01 app[abc]: x", CTX)
+    assert bare["log.syslog.procid"] == "abc" and "process.pid" not in bare
+
+
 # ---------------------------------------------------------------- sshd
 
 TS = "2026-11-24T02:15:02.000Z"
@@ -597,6 +619,21 @@ def test_auto_picks_per_line_and_remembers() -> None:
     assert ev["event.dataset"] == "json"
     assert isinstance(auto.last, JsonLinesParser)
     assert auto.sniff("{") and not auto.sniff("hello")
+
+
+def test_auto_offers_specific_parsers_only_what_syslog_leaves_generic() -> None:
+    """An sshd line whose user name reads like an ASA message stays an sshd line; a generic
+    line that a specific parser claims but cannot parse stays generic syslog."""
+    auto = get_parser("auto")
+    assert auto.parse("Nov 24 09:15:02 web01 app: hi", CTX)["event.dataset"] == "syslog"
+    forged = "Nov 24 09:15:02 web01 sshd[7]: Invalid user %ASA-4-106023: from 203.0.113.9"
+    ev = auto.parse(forged, CTX)
+    assert (ev["event.dataset"], ev["user.name"]) == ("linux.auth", "%ASA-4-106023:")
+    claimed = auto.parse("Nov 24 09:15:02 web01 app: saw %ASA- in a note", CTX)
+    assert (claimed["event.dataset"], claimed["message"]) == ("syslog", "saw %ASA- in a note")
+    asa = auto.parse("Nov 24 09:15:03 fw-hq %ASA-4-106023: Deny tcp src outside:203.0.113.9/4"
+                     " dst inside:10.10.1.11/22 by access-group \"outside_in\"", CTX)
+    assert asa["event.dataset"] == "cisco.asa"
 
 
 def test_auto_says_what_it_tried() -> None:

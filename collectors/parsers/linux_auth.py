@@ -125,16 +125,18 @@ _FIELDS: dict[str, Put] = {
 _INTS = {"port": "source.port", "dport": "destination.port"}
 
 
+Fill = Callable[[Event, tuple[str | None, ...]], None]
+"""``fill(event, match.groups())``: puts a matched rule's values and meaning into the event."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A message pattern whose named groups are field names of :data:`_FIELDS`, and its meaning.
-    The puts are split by kind and keyed by group index, so matching costs no per-group dispatch."""
+    """A message pattern whose named groups are field names of :data:`_FIELDS`, and its meaning,
+    with the function that fills an event from a match (:func:`_filler`)."""
 
     pattern: re.Pattern[str]
     spec: Spec | None
-    keys: tuple[tuple[int, str], ...]  # group index → event key (the value as is)
-    ints: tuple[tuple[int, str], ...]  # group index → event key (the value as an int)
-    calls: tuple[tuple[int, Callable[[Event, str], None]], ...]  # group index → putter
+    fill: Fill
 
 
 Table = dict[str, list[Rule]]
@@ -145,16 +147,38 @@ def _rule(pattern: str, spec: Spec | None) -> Rule:
     names = sorted(compiled.groupindex, key=compiled.groupindex.__getitem__)
     if len(names) != compiled.groups:
         raise ValueError(f"unnamed group in {pattern!r}")
-    keys, ints, calls = [], [], []
+    return Rule(compiled, spec, _filler(names, spec))
+
+
+def _filler(names: list[str], spec: Spec | None) -> Fill:
+    """The fill function of a rule, written out as straight-line code.
+
+    Plain keys first (the value as is), then integers, then the putter functions, then the
+    spec's constants and fresh category/type lists. Generated once per rule at import, like
+    ``dataclasses`` does for ``__init__``: a loop over (index, key) pairs cost more than the
+    match itself on the hot path.
+    """
+    plain, ints, calls = [], [], []
+    scope: dict[str, object] = {}
     for i, name in enumerate(names):
-        put = _INTS.get(name) or _FIELDS[name]
         if name in _INTS:
-            ints.append((i, _INTS[name]))
-        elif isinstance(put, str):
-            keys.append((i, put))
+            ints.append(f"    v = g[{i}]\n    if v:\n        ev[{_INTS[name]!r}] = int(v)")
+            continue
+        put = _FIELDS[name]
+        if isinstance(put, str):
+            plain.append(f"    v = g[{i}]\n    if v:\n        ev[{put!r}] = v")
         else:
-            calls.append((i, put))
-    return Rule(compiled, spec, tuple(keys), tuple(ints), tuple(calls))
+            scope[f"put{i}"] = put
+            calls.append(f"    v = g[{i}]\n    if v:\n        put{i}(ev, v)")
+    lines = [*plain, *ints, *calls]
+    if spec is not None:
+        scope["constants"] = spec.constants
+        lines.append(f"    ev.update(constants)\n    ev['event.category'] = {list(spec.category)!r}"
+                     f"\n    ev['event.type'] = {list(spec.type)!r}")
+    source = "def fill(ev, g):\n" + ("\n".join(lines) or "    pass") + "\n"
+    exec(source, scope)  # our own text, built from the literals of this module
+    fill: Fill = scope["fill"]  # type: ignore[assignment]
+    return fill
 
 
 PREAUTH = r"(?: \[preauth\])?$"
@@ -334,21 +358,9 @@ def _apply(ev: Event, table: Table, message: str) -> None:
         return
     for rule in rules:
         m = rule.pattern.match(message)
-        if m is None:
-            continue
-        groups = m.groups()
-        for i, key in rule.keys:
-            if groups[i]:
-                ev[key] = groups[i]
-        for i, key in rule.ints:
-            if groups[i]:
-                ev[key] = int(groups[i])
-        for i, put in rule.calls:
-            if groups[i]:
-                put(ev, groups[i])
-        if rule.spec is not None:
-            _put_spec(ev, rule.spec)
-        return
+        if m is not None:
+            rule.fill(ev, m.groups())
+            return
 
 
 def _put_spec(ev: Event, spec: Spec) -> None:

@@ -52,6 +52,7 @@ _BSD = re.compile(
     r"(?:<(\d{1,3})>)?"
     r"([A-Z][a-z]{2} +\d{1,2} (?:(\d{4}) )?(?:[01]\d|2[0-3])):([0-5]\d):([0-5]\d)(?:\.(\d+))?"
     r"(?(3)(?: (UTC|GMT|UT|[A-Z]{1,4}T|[+-]\d\d:?\d\d)(?=:|$| [^\s:]))?)" + _HOST_TAG)
+_AFTER_STAMP = re.compile(_HOST_TAG)  # after a 15-character BSD stamp already read
 _ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ][\d:.]+(?:[Zz]|[+-]\d\d:?\d\d)?)" + _HOST_TAG)
 _TAG = re.compile(r"([^\s\[:]+)(?:\[([^\]]*)\])?:? ?")  # a tag without its colon: "syslogd 1.4.1:"
 _5424 = re.compile(r"<(\d{1,3})>(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) ?(.*)", re.DOTALL)
@@ -146,12 +147,20 @@ class HeaderReader:
         # bursts (sshd: 43 % of the loghub sample repeats the header of the line before), and
         # text that starts with the same header reads the same.
         self._last: tuple[ParseContext, str, Event] | None = None
+        # "Mmm dd hh:mm:ss" (no PRI, year, fraction or zone) → its @timestamp, for one context:
+        # the lines of one second share it, and the stamp is the costliest part of a header.
+        self._stamps: tuple[ParseContext, dict[str, str]] | None = None
 
     def read(self, text: str, ctx: ParseContext) -> tuple[Event, str]:
         """See :func:`parse_header`."""
         last = self._last
         if last is not None and last[0] is ctx and text.startswith(last[1]):
             return last[2].copy(), text[len(last[1]):]
+        stamps = self._stamps
+        if stamps is not None and stamps[0] is ctx:
+            ts = stamps[1].get(text[:15])
+            if ts is not None and (m := _AFTER_STAMP.match(text, 15)) is not None:
+                return self._fast(text, ctx, ts, m)
         m = _BSD.match(text)  # the common case, PRI or not, in one match
         pri = None
         if m is None:
@@ -167,6 +176,31 @@ class HeaderReader:
         ev: Event = {"@timestamp": clock[1].stamp(key, year, zone, mi, ss, frac)}
         _put_header(ev, pri, host or ctx.hostname, tag, pid)
         end = m.end()
+        if tag is not None and text[end - 1] == " ":
+            self._last = (ctx, text[:end], ev.copy())
+        if m.start(2) == 0 and m.end(5) == 15 and frac is None:  # "Mmm dd hh:mm:ss" alone
+            self._stamp_seen(ctx, text[:15], ev["@timestamp"])
+        return ev, text[end:]
+
+    def _stamp_seen(self, ctx: ParseContext, stamp: str, ts: str) -> None:
+        stamps = self._stamps
+        if stamps is None or stamps[0] is not ctx or len(stamps[1]) >= 4096:
+            stamps = self._stamps = (ctx, {})
+        stamps[1][stamp] = ts
+
+    def _fast(self, text: str, ctx: ParseContext, ts: str,
+              m: re.Match[str]) -> tuple[Event, str]:
+        """A header whose stamp was read before: host and tag from the rest (one small match)."""
+        host, tag, pid = m.groups()
+        host = host or ctx.hostname
+        end = m.end()
+        if host and tag and pid and pid.isdecimal() and "(" not in tag:  # "host prog[pid]: "
+            ev: Event = {"@timestamp": ts, "host.hostname": host, "host.name": host,
+                         "process.name": tag, "log.syslog.appname": tag,
+                         "log.syslog.procid": pid, "process.pid": int(pid)}
+        else:
+            ev = {"@timestamp": ts}
+            _put_header(ev, None, host, tag, pid)
         if tag is not None and text[end - 1] == " ":
             self._last = (ctx, text[:end], ev.copy())
         return ev, text[end:]
@@ -253,21 +287,8 @@ def _put_header(ev: Event, pri: str | None, host: str | None, tag: str | None,
         ev["log.syslog.appname"] = tag
     if pid:
         ev["log.syslog.procid"] = pid
-        number = _PIDS.get(pid)
-        if number is None and pid.isdecimal():
-            number = _pid(pid)
-        if number is not None:
-            ev["process.pid"] = number
-
-
-_PIDS: dict[str, int] = {}  # int() of a str costs more than a look-up, and pids repeat
-
-
-def _pid(pid: str) -> int:
-    if len(_PIDS) >= 4096:
-        _PIDS.clear()
-    number = _PIDS[pid] = int(pid)
-    return number
+        if pid.isdecimal():
+            ev["process.pid"] = int(pid)
 
 
 class SyslogParser:
@@ -276,6 +297,8 @@ class SyslogParser:
     name: ClassVar[str] = "syslog"
     priority: ClassVar[int] = 20
     carrier: ClassVar[bool] = True  # syslog framing carries ASA, FortiGate, netfilter lines
+    generic_dataset: ClassVar[str] = "syslog"  # lines no refiner knew: more specific parsers
+    # may claim these (auto-detection); a refined line (linux.auth) is not offered to them
 
     def __init__(self) -> None:
         self._header = HeaderReader()

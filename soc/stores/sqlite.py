@@ -245,8 +245,11 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
         raise
 
 
-def _connect(target: str | Path, *, uri: bool = False) -> sqlite3.Connection:
-    db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=uri)
+def _connect(target: str | Path, *, uri: bool = False,
+             any_thread: bool = False) -> sqlite3.Connection:
+    # any_thread: the pipeline writes from a worker thread, one call at a time (background_writes)
+    db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=uri,
+                         check_same_thread=not any_thread)
     db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     setup_connection(db)
     return db
@@ -260,7 +263,7 @@ def connect_writer(path: Path) -> sqlite3.Connection:
         raise StoreError(f"cannot create the data directory {path.parent}: {exc.strerror}",
                          hint="Check data_dir in soc.yml and its permissions.") from exc
     with sqlite_errors(path, "cannot open the store"):
-        db = _connect(path)
+        db = _connect(path, any_thread=True)
         try:
             if db.execute("PRAGMA page_count").fetchone()[0] == 0:
                 db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only possible before any table
@@ -310,6 +313,9 @@ class SQLiteStore(Store):
     """The embedded store (default): ``<data_dir>/store.db``."""
 
     kind = "embedded"
+    background_writes = True
+    """The pipeline may call :meth:`write_events` from a worker thread (never two calls at a
+    time): SQLite inserts run without the GIL while the next batch is parsed."""
 
     def __init__(self, db: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
         self.db = db
