@@ -56,6 +56,8 @@ TEMPLATES = [
     "kernel: [UFW BLOCK] IN=eth0 OUT= SRC={ip} DST=10.10.1.5 PROTO=TCP SPT={port} DPT=22",
 ]
 USERS = ["root", "admin", "quantri", "nguyenvana", "oracle"]
+NICE: int | None = None
+"""``listen.drain_nice`` of the daemons (None: the default); ``--drain-nice``."""
 
 
 def messages(n: int, seed: int = 7) -> list[bytes]:
@@ -101,7 +103,8 @@ class Daemon:
                  cpu: int | None, detect: bool = True) -> None:
         self.dir = Path(tempfile.mkdtemp(dir=work))
         self.cfg = self.dir / "soc.yml"
-        self.cfg.write_text(f"data_dir: data\nlisten:\n  status_interval: 100ms\n{listen}")
+        nice = "" if NICE is None else f"  drain_nice: {NICE}\n"
+        self.cfg.write_text(f"data_dir: data\nlisten:\n  status_interval: 100ms\n{nice}{listen}")
         argv, env = runner
         pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
         extra = [] if detect else ["--no-detect"]
@@ -416,6 +419,7 @@ def main() -> None:
     ap.add_argument("--udp-seconds", type=float, default=600,
                     help="no new UDP step after this long")
     ap.add_argument("--cpu", type=int, default=0, help="CPU to pin the daemon to (-1: none)")
+    ap.add_argument("--drain-nice", type=int, help="listen.drain_nice (default: the default)")
     ap.add_argument("--skip-tcp", action="store_true")
     ap.add_argument("--skip-udp", action="store_true")
     ap.add_argument("--no-detect", dest="detect", action="store_false",
@@ -428,6 +432,8 @@ def main() -> None:
         port, n, connections = args.send_tcp
         send_tcp(port, messages(n), connections)
         return
+    global NICE
+    NICE = args.drain_nice
     args.cpu = None if args.cpu < 0 else args.cpu
     if args.cpu is not None:
         others = set(range(os.cpu_count() or 1)) - {args.cpu}

@@ -11,6 +11,7 @@ configuration (the reader is :class:`soc.config._Reader`)::
             require_client_cert: true}
       max_message_bytes: 1MiB
       spool: {max_bytes: 2GiB, segment_bytes: 16MiB, flush_messages: 2000, flush_interval: 20ms}
+      drain_nice: 10                      # the drain process's niceness (0: the receiver's)
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class ListenConfig:
     queue_bytes: int = 32 << 20  # in memory, not yet spooled; beyond it TCP readers pause
     spool: SpoolConfig = field(default_factory=SpoolConfig)
     drain_interval: float = 1.0
+    drain_nice: int = 10  # the drain process yields the CPU to the receiver (UDP is read on time)
     shutdown_grace: float = 2.0  # after SIGTERM, how long open TCP peers may still send
     status_interval: float = 2.0
 
@@ -99,6 +101,7 @@ class ListenConfig:
             "listeners": [e.label for e in self.endpoints],
             "max_message_bytes": self.max_message_bytes, "queue_bytes": self.queue_bytes,
             "spool": dict(self.spool.__dict__), "drain_interval": self.drain_interval,
+            "drain_nice": self.drain_nice,
             "shutdown_grace": self.shutdown_grace, "status_interval": self.status_interval,
         }
 
@@ -108,7 +111,7 @@ def load_listen_config(config: Config) -> ListenConfig:
     data = config.raw.get("listen")
     root = _Reader(data, config.path, "listen", getattr(data, "line", None))
     root.check_keys({"source", "udp", "tcp", "tls", "max_message_bytes", "queue_bytes", "spool",
-                     "drain_interval", "shutdown_grace", "status_interval"})
+                     "drain_interval", "drain_nice", "shutdown_grace", "status_interval"})
     base = config.path.parent if config.path else Path.cwd()
     endpoints = tuple(ep for kind in ("udp", "tcp", "tls") for ep in _endpoints(root, kind, base))
     max_message = _size(root, "max_message_bytes", ListenConfig.max_message_bytes)
@@ -120,6 +123,7 @@ def load_listen_config(config: Config) -> ListenConfig:
         endpoints=endpoints, max_message_bytes=max_message,
         queue_bytes=_size(root, "queue_bytes", ListenConfig.queue_bytes),
         spool=_spool(root), drain_interval=_seconds(root, "drain_interval", 1.0),
+        drain_nice=_nice(root),
         shutdown_grace=_seconds(root, "shutdown_grace", 2.0),
         status_interval=_seconds(root, "status_interval", 2.0),
     )
@@ -153,6 +157,14 @@ def _size(reader: _Reader, key: str, default: int) -> int:
     if size < 1:
         raise reader.error(f"{reader.what}: {key} must be positive", reader.line_of(key))
     return size
+
+
+def _nice(root: _Reader) -> int:
+    nice = int(root.get("drain_nice", int, ListenConfig.drain_nice))
+    if not 0 <= nice <= 19:
+        raise root.error(f"listen: drain_nice must be 0 to 19, not {nice}",
+                         root.line_of("drain_nice"))
+    return nice
 
 
 def _seconds(reader: _Reader, key: str, default: float) -> float:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -197,12 +198,22 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, signal.SIG_IGN)  # the daemon decides when we stop: stdin closes
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     config = load_config(args.config, data_dir=args.data_dir)
+    _yield_cpu(config)
     drainer = Drainer(config, drained_sources(config), detect=not args.no_detect,
                       interval=args.interval, report=_print_stats)
     threading.Thread(target=_finish_on_eof, args=(drainer,), daemon=True).start()
     if drainer.run():
         return int(ExitCode.OK)
     return int(ExitCode.STORE if drainer.store_down else ExitCode.ERROR)
+
+
+def _yield_cpu(config: Config) -> None:
+    """Lower our priority by ``listen.drain_nice``: on a busy core the receiver, which cannot
+    slow UDP senders down, comes first; what the drain does later is in the spool meanwhile."""
+    nice = load_listen_config(config).drain_nice
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
 
 
 def _print_stats(stats: DrainStats) -> None:

@@ -328,24 +328,30 @@ class DatagramReceiver:
             self.sock.close()
 
     def _ready(self) -> None:
-        recv = self.sock.recvfrom
+        """Read what is waiting (up to ``BURST``), queue it with one extend."""
+        recv, intake, c = self.sock.recvfrom, self.intake, self.counters
         now = time.time()
+        records: list[bytes] = []
+        room = intake.limit - intake.pending_bytes
         for _ in range(self.BURST):
             try:
                 data, addr = recv(65536)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError as exc:  # ICMP errors and the like: never stop receiving
                 log.warning("udp socket error: %s", exc)
-                return
-            self.received(data, addr, now)
+                break
+            c.received += 1
+            if room <= 0 or intake.blocked:
+                c.dropped += 1
+                continue
+            record = self._record(data, addr, now)
+            room -= len(record)
+            records.append(record)
+        if records:
+            intake.extend(records)
 
-    def received(self, data: bytes, addr: Any, now: float) -> None:
-        c = self.counters
-        c.received += 1
-        if self.intake.full or self.intake.blocked:
-            c.dropped += 1
-            return
+    def _record(self, data: bytes, addr: Any, now: float) -> bytes:
         peer = self.peers.get(addr)
         if peer is None:
             if len(self.peers) > 65536:
@@ -355,9 +361,9 @@ class DatagramReceiver:
         flags, length = 0, len(data)
         if length > self.max:
             data, flags = data[:self.max], OVERSIZE
-            c.oversize += 1
-        c.bytes += len(data)
-        self.intake.push(encode(data, now, peer, flags, length))
+            self.counters.oversize += 1
+        self.counters.bytes += len(data)
+        return encode(data, now, peer, flags, length)
 
 
 # --- servers -------------------------------------------------------------------------------------

@@ -262,13 +262,15 @@ def test_listen_settings(tmp_path: Path) -> None:
     cfg = listen_config(tmp_path, (
         "listen:\n  udp: 0.0.0.0:5514\n  tcp: [{address: '::', port: 5514}, 127.0.0.1:5515]\n"
         "  tls: {port: 6514, cert: c.pem, key: c.pem, ca: c.pem, require_client_cert: true}\n"
-        "  max_message_bytes: 64KiB\n  spool: {max_bytes: 1GiB, flush_interval: 5ms}\n"))
+        "  max_message_bytes: 64KiB\n  spool: {max_bytes: 1GiB, flush_interval: 5ms}\n"
+        "  drain_nice: 0\n"))
     lc = load_listen_config(cfg)
     assert [e.label for e in lc.endpoints] == ["udp 0.0.0.0:5514", "tcp [::]:5514",
                                                "tcp 127.0.0.1:5515", "tls 0.0.0.0:6514"]
     assert lc.endpoints[3].cert == tmp_path / "c.pem" and lc.endpoints[3].require_client_cert
     assert lc.max_message_bytes == 65536 and lc.spool.max_bytes == 1 << 30
     assert lc.spool.flush_interval == pytest.approx(0.005)
+    assert lc.drain_nice == 0 and load_listen_config(listen_config(tmp_path, "")).drain_nice == 10
     assert spool_source(cfg, lc) == Source(name="syslog", type="syslog-spool", parser="syslog")
     assert load_listen_config(listen_config(tmp_path, "timezone: UTC\n")).endpoints == ()
 
@@ -281,6 +283,7 @@ def test_listen_settings(tmp_path: Path) -> None:
      "soc.yml:2: listen.tls: cert file not found"),
     ("listen:\n  spool:\n    max_bytes: lots\n", "soc.yml:3: listen.spool: max_bytes: not a size"),
     ("listen:\n  max_message_bytes: 10\n", "soc.yml:2: listen: max_message_bytes must be 480"),
+    ("listen:\n  udp: 5514\n  drain_nice: 20\n", "soc.yml:3: listen: drain_nice must be 0 to 19"),
     ("sources:\n  - {name: syslog, paths: [x.log]}\nlisten:\n  udp: 5514\n",
      "soc.yml:4: listen: source 'syslog' is configured with type 'file'"),
 ])

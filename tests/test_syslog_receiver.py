@@ -526,3 +526,20 @@ def test_a_failing_drain_keeps_the_spool_for_soc_collect(
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert len(by_message(d.events())) == 10
+
+
+def test_the_drain_yields_the_cpu_to_the_receiver(daemons: Callable[..., Daemon]) -> None:
+    """The drain process runs at ``drain_nice`` below the daemon, and says how much CPU it used."""
+    d = daemons("  udp: {address: 127.0.0.1, port: 0}\n  drain_nice: 7\n")
+    status = d.wait(lambda s: s["drain"].get("pid") and s["drain"]["passes"] >= 1,
+                    "the drain's first pass")
+
+    def nice(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+    assert d.proc is not None
+    assert nice(status["drain"]["pid"]) == min(19, nice(d.proc.pid) + 7)
+    assert status["drain"]["cpu_seconds"] > 0
+    assert status["transports"]["udp"]["receive_buffer"] > 0
+    rc, err = d.stop()
+    assert rc == 0, err
