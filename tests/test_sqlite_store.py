@@ -311,6 +311,25 @@ def test_partitions_by_day_and_security_level(path: Path) -> None:
         "datasets": {"linux.auth": 6}, "dead_letters": 0, "alerts": 0}
 
 
+@pytest.mark.parametrize("variables", [None, 999])
+def test_many_rows_per_statement_count_new_and_repeated_events(path: Path,
+                                                               variables: int | None) -> None:
+    """Rows go in many per INSERT (powers of two, within SQLite's variable limit: 999 before
+    3.32); ids already stored, or twice in one batch, are counted as duplicates."""
+    stamp = "2026-11-24T08:{:02d}:00.000Z"
+    first = [ev(n, stamp.format(n % 60), **{"event.action": f"a{n}"}) for n in range(1337)]
+    later = [ev(n, stamp.format(n % 60), **{"event.action": f"a{n}"}) for n in range(1300, 1400)]
+    with SQLiteStore.open_path(path) as store:
+        if variables is not None:
+            store.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variables)
+            store = SQLiteStore(store.db, path, readonly=False)
+        assert store.write_events(first) == WriteResult(1337, 0)
+        assert store.write_events([*later, later[-1]]) == WriteResult(63, 38)
+        assert store.count() == 1400 == store.stats()["events"]
+        assert store.count("event.action:a1399") == 1
+        assert store.get_event(event_id("sqlite", 1024)) == first[1024]
+
+
 def test_non_canonical_timestamps_are_normalised(path: Path) -> None:
     with SQLiteStore.open_path(path) as store:
         store.write_events([ev(1, "2026-11-25T06:30:00+07:00")])

@@ -16,6 +16,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -323,6 +325,8 @@ class SQLiteStore(Store):
         self.readonly = readonly
         self._known: set[str] = set()  # partition tables known to exist
         self._cookie: int | None = None  # PRAGMA schema_version when _known was loaded
+        limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 before SQLite 3.32
+        self._chunks = tuple(n for n in _CHUNKS if n * _INSERT_WIDTH <= limit)
 
     @classmethod
     def open(cls, config: Config, *, readonly: bool = False) -> Self:
@@ -383,9 +387,17 @@ class SQLiteStore(Store):
 
     def _insert(self, day: str, level: int, dataset: Any, rows: list[Row]) -> int:
         table = self._partition(day, level)
-        cur = self.db.executemany(f"INSERT OR IGNORE INTO {table}({_INSERT_COLUMNS}) "
-                                  f"VALUES ({_INSERT_MARKS})", rows)
-        written = cur.rowcount
+        written = 0
+        start = 0
+        # Many rows per statement: SQLite then inserts them in one call without the GIL
+        # (executemany takes it back after every row, which stalls a writer thread behind the
+        # parser's); statement sizes are powers of two, so each table has a few cached ones.
+        for size in self._chunks:
+            sql = f"INSERT OR IGNORE INTO {table}({_INSERT_COLUMNS}) VALUES {_marks(size)}"
+            while len(rows) - start >= size:
+                values = list(chain.from_iterable(rows[start:start + size]))
+                start += size
+                written += self.db.execute(sql, values).rowcount
         if written:
             self.db.execute("UPDATE partitions SET events = events + ? WHERE name = ?",
                             (written, table))
@@ -878,7 +890,15 @@ class SQLiteStore(Store):
 
 
 _INSERT_COLUMNS = ", ".join(["id", "ts", "dataset", "doc", *VALUE_COLUMNS.values()])
-_INSERT_MARKS = ", ".join("?" * (4 + len(VALUE_COLUMNS)))
+_INSERT_WIDTH = 4 + len(VALUE_COLUMNS)
+_INSERT_MARKS = "(" + ", ".join("?" * _INSERT_WIDTH) + ")"
+_CHUNKS = (1024, 256, 64, 16, 4, 1)
+"""Rows per INSERT statement, biggest first (those within the connection's variable limit)."""
+
+
+@lru_cache(maxsize=len(_CHUNKS))
+def _marks(rows: int) -> str:
+    return ", ".join([_INSERT_MARKS] * rows)
 
 
 def column_value(value: object) -> object:
