@@ -297,6 +297,70 @@ def test_fieldref() -> None:
     assert match(sel("A|fieldref|endswith: B"), {"A": "x-bob", "B": "bob"})
 
 
+
+WINDOWS_FIELDREF = """\
+title: Explicit credentials of another user
+id: 11111111-1111-1111-1111-111111114648
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    EventID: 4648
+  filter_same_user:
+    SubjectUserName|fieldref: TargetUserName
+  condition: selection and not filter_same_user
+"""
+
+
+def explicit_logon(subject: str, target: str, **more: str) -> dict[str, Any]:
+    """A 4648 built by the Windows parser from Winlogbeat's shape."""
+    from collectors.parsers.winlog import winlog_event
+
+    return winlog_event({"@timestamp": "2026-11-24T08:00:00.000Z", "winlog": {
+        "channel": "Security", "event_id": 4648, "computer_name": "ws01",
+        "provider_name": "Microsoft-Windows-Security-Auditing", "event_data": {
+            "SubjectUserName": subject, "SubjectDomainName": "SO-A", "SubjectLogonId": "0x3e7",
+            "TargetUserName": target, "TargetDomainName": "SO-A", "IpAddress": "::1", **more}}})
+
+
+def windows_rule(text: str) -> Any:
+    """A Windows rule through the matcher's whole pipeline (ecs_windows included)."""
+    from soc.detection.pipelines import build_pipeline
+
+    rule = SigmaCollection.from_yaml(text).rules[0]
+    assert isinstance(rule, SigmaRule)
+    build_pipeline().apply(rule)
+    ir = lower_rule(rule, "<test>")
+    predicate = compile_node(ir.condition)
+    return lambda event: predicate(Folded(event)), ir
+
+
+def test_windows_fieldref_compares_the_two_event_data_fields() -> None:
+    matches, ir = windows_rule(WINDOWS_FIELDREF)
+    assert ("not", ("leaf", "winlog.event_data.SubjectUserName", (
+        "fieldref", "winlog.event_data.TargetUserName", False, False))) in ir.condition[1]
+    same, other = explicit_logon("an", "AN"), explicit_logon("an", "administrator")
+    assert same["user.name"] == "an"  # the parser's user.name is the subject
+    assert not matches(same)  # the same user (case-insensitive): filtered out
+    assert matches(other)
+    # the target's name in user.name (Winlogbeat fills it so on 4624) changes nothing
+    assert not matches({**same, "user.name": "administrator"})
+    assert matches({**other, "user.name": "administrator"})
+    # the two domains are one list under user.domain: a reference compares the fields
+    domains, _ = windows_rule(WINDOWS_FIELDREF.replace(
+        "SubjectUserName|fieldref: TargetUserName", "SubjectDomainName|fieldref: TargetDomainName"))
+    assert not domains(explicit_logon("an", "bo"))
+    assert domains(explicit_logon("an", "bo", TargetDomainName="SO-B"))
+
+
+def test_windows_fieldref_keeps_single_valued_ecs_fields() -> None:
+    """``Image``/``ParentImage`` are ``process.*`` on Sysmon 1 and Security 4688 alike."""
+    text = WINDOWS_FIELDREF.replace("service: security", "category: process_creation").replace(
+        "EventID: 4648", "CommandLine|contains: x").replace(
+        "SubjectUserName|fieldref: TargetUserName", "Image|fieldref: ParentImage")
+    _, ir = windows_rule(text)
+    assert ("not", ("leaf", "process.executable", (
+        "fieldref", "process.parent.executable", False, False))) in ir.condition[1]
+
 def test_expand_placeholders_from_config() -> None:
     det = sel("Host|expand: '%Servers%'")
     assert match(det, {"Host": "SRV01"}, placeholders={"Servers": ["srv*", "dc01"]})

@@ -4,8 +4,9 @@ Three layers, applied in priority order to every rule:
 
 * placeholders (priority 0): ``%name%`` values (with ``|expand``) from ``rules.placeholders``;
 * the store-neutral mapping: the project's YAML pipelines in ``rules/pipelines/`` (Windows
-  categories at priority 10; Linux, web, proxy, firewall, DNS at 30) and pySigma's
-  ``ecs_windows`` (20). These are what the Elasticsearch backend uses too;
+  categories at priority 10; Linux, web, proxy, firewall, DNS at 30), the field references of
+  Windows rules (15, :func:`windows_fieldref_pipeline`) and pySigma's ``ecs_windows`` (20).
+  These are what the Elasticsearch backend uses too;
 * for the in-process matcher only (priority 100): strip the Elasticsearch-only sub-field suffixes
   (``process.executable.caseless`` → ``process.executable``) that flat events do not have.
 """
@@ -14,15 +15,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
 from sigma.pipelines.elasticsearch.windows import ecs_windows
+from sigma.processing.conditions import LogsourceCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import (
     FieldFunctionTransformation,
+    FieldMappingTransformation,
     ValueListPlaceholderTransformation,
 )
+from sigma.processing.transformations.base import DetectionItemTransformation
+from sigma.rule import SigmaDetection, SigmaDetectionItem
+from sigma.types import SigmaFieldReference
 
 from soc.content import content_dir
 from soc.errors import RuleError
@@ -70,6 +78,69 @@ def placeholder_pipeline(placeholders: Mapping[str, Iterable[str]]) -> Processin
     )
 
 
+EVENT_DATA = "winlog.event_data."
+SHARED_ECS = frozenset({"user.name", "user.domain", "user.id", "winlog.logon.id"})
+"""ECS fields the Windows parser (and Winlogbeat) fill from several event data fields of one
+event (4624: ``SubjectDomainName`` and ``TargetDomainName`` → ``user.domain``): comparing one
+with another says nothing about the two event data fields a field reference names."""
+
+
+@cache
+def ecs_single_fields() -> frozenset[str]:
+    """Sigma names that ``ecs_windows`` maps, for every Windows log source, to an ECS field that
+    holds one value per event (``Image`` → ``process.executable``): the same field on Sysmon and
+    Security events, so a field reference keeps it."""
+    for item in ecs_windows().items:
+        transformation = item.transformation
+        if (item.identifier == "ecs_windows_field_mapping"
+                and isinstance(transformation, FieldMappingTransformation)):
+            return frozenset(name for name, target in transformation.mapping.items()
+                             if name is not None and isinstance(target, str)
+                             and target.removesuffix(".caseless") not in SHARED_ECS)
+    return frozenset()
+
+
+@dataclass
+class WindowsFieldrefTransformation(DetectionItemTransformation):
+    """Both names of a field reference → the fields a Windows event carries for them.
+
+    pySigma's ``ecs_windows`` counts a field reference item as processed by its field mapping
+    even when it mapped nothing, so its ``winlog.event_data.`` prefix never reaches either name:
+    ``TargetUserName|fieldref: SubjectUserName`` would compare a field no event has with
+    ``user.name`` (which Winlogbeat fills from TargetUserName on 4624 and the parser from
+    SubjectUserName). Before ``ecs_windows`` runs, each name it does not map to a single-valued
+    field (:func:`ecs_single_fields`) becomes ``winlog.event_data.<Name>``."""
+
+    def apply_detection_item(self, detection_item: SigmaDetectionItem
+                             ) -> SigmaDetection | SigmaDetectionItem | None:
+        values = detection_item.value
+        if not any(isinstance(v, SigmaFieldReference) for v in values):
+            return None
+        detection_item.field = event_data_name(detection_item.field)
+        detection_item.value = [
+            SigmaFieldReference(str(event_data_name(v.field)), v.starts_with, v.ends_with)
+            if isinstance(v, SigmaFieldReference) else v for v in values]
+        return detection_item
+
+
+def event_data_name(name: str | None) -> str | None:
+    """A Sigma name of a Windows field reference → the event field compared (see above)."""
+    if name is None or "." in name or name in ecs_single_fields():
+        return name
+    return EVENT_DATA + name
+
+
+def windows_fieldref_pipeline() -> ProcessingPipeline:
+    """Field references of Windows rules, just before ``ecs_windows`` (priority 15)."""
+    return ProcessingPipeline(
+        name="soc windows field references",
+        priority=15,
+        items=[ProcessingItem(identifier="soc_windows_fieldref",
+                              transformation=WindowsFieldrefTransformation(),
+                              rule_conditions=[LogsourceCondition(product="windows")])],
+    )
+
+
 def matcher_pipeline() -> ProcessingPipeline:
     """The in-process matcher's own last step: drop Elasticsearch-only field suffixes."""
     return ProcessingPipeline(
@@ -83,7 +154,7 @@ def matcher_pipeline() -> ProcessingPipeline:
 
 def store_pipelines(directory: Path = PIPELINE_DIR) -> list[ProcessingPipeline]:
     """The store-neutral pipelines (ecs_windows + ours), as the Elasticsearch backend needs them."""
-    return [ecs_windows(), *yaml_pipelines(directory)]
+    return [windows_fieldref_pipeline(), ecs_windows(), *yaml_pipelines(directory)]
 
 
 def build_pipeline(placeholders: Mapping[str, Iterable[str]] | None = None,
