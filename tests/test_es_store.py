@@ -921,7 +921,46 @@ detection:
   condition: selection
 """, "((winlog.channel.caseless:Microsoft\\-Windows\\-Sysmon\\/Operational AND "
      "event.code.caseless:1) OR (winlog.channel.caseless:Security AND "
-     "event.code.caseless:4688)) AND process.command_line:/-[Ee]nc(odedCommand)? /", True),
+     "event.code.caseless:4688)) AND process.command_line:/.*(\\-[Ee]nc(odedCommand)?\\ ).*/",
+     True),
+    "regex-caseless": ("""
+title: Temp image, any case
+id: 7d2e9f10-2b3c-4d5e-9f01-2b3c4d5e6f71
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    Image|re|i: '\\\\temp\\\\[a-f]+\\.exe$'
+  condition: selection
+""", "((winlog.channel.caseless:Microsoft\\-Windows\\-Sysmon\\/Operational AND "
+     "event.code.caseless:1) OR (winlog.channel.caseless:Security AND "
+     "event.code.caseless:4688)) AND process.executable:/.*(\\\\[tT][eE][mM][pP]\\\\"
+     "[a-fA-F]+\\.[eE][xX][eE]).*/", False),
+    "regex-widened": ("""
+title: Numbered user, not a lookahead one
+id: 7d2e9f10-2b3c-4d5e-9f01-2b3c4d5e6f72
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    TargetUserName|re: 'user\\d+'
+  filter:
+    TargetUserName|re: '(?!adm)x'
+  condition: selection and not filter
+""", "winlog.channel.caseless:Security AND (_exists_:winlog.event_data.TargetUserName AND "
+     "(NOT (NOT *:*)))", False),
+    "regex-unsearchable": ("""
+title: Regexes no regexp query can run
+id: 7d2e9f10-2b3c-4d5e-9f01-2b3c4d5e6f73
+logsource: {product: linux, service: auth}
+detection:
+  keyword:
+    '|re': 'fail(ed|ure)'
+  analysed_text:
+    message|re: 'root .*denied'
+  address:
+    source.ip|re: '^10\\.'
+  condition: keyword or analysed_text or not address
+""", "event.dataset.caseless:linux.auth AND (*:* OR _exists_:message OR (NOT (NOT *:*)))",
+     False),
     "fieldref": ("""
 title: Same user
 id: 9e3f0a21-3c4d-4e5f-a012-3c4d5e6f7081
@@ -940,11 +979,13 @@ detection:
 @pytest.mark.parametrize("name", sorted(HUNT_RULES))
 def test_hunt_queries_are_pinned(name: str) -> None:
     from sigma.collection import SigmaCollection
+    from sigma.rule import SigmaRule
 
     from soc.stores.es.hunt import hunt_queries
 
     text, expected, exact = HUNT_RULES[name]
-    (query,) = hunt_queries(SigmaCollection.from_yaml(text).rules)
+    (query,) = hunt_queries([r for r in SigmaCollection.from_yaml(text).rules
+                             if isinstance(r, SigmaRule)])
     assert query.error is None
     assert query.query == expected
     assert query.exact is exact

@@ -12,6 +12,12 @@ NOTs) and "match nothing" where it could, so the query finds a superset of the m
 :attr:`HuntQuery.exact` is False and the events it returns must go through the in-process
 matcher, which evaluates the reference. Case-sensitive values (``|cased``) are widened the same
 way: the case-insensitive match outside a NOT, "match nothing" inside one.
+
+Regular expressions (``|re``) are searched in the value, a Lucene regexp must match the whole
+term: each becomes ``field:/.*(...).*/`` on the field itself (never its lowercased ``.caseless``
+sub-field) when :mod:`soc.stores.es.regex` can write it in Lucene's syntax, and is otherwise
+widened: ``_exists_:field`` outside a NOT, "match nothing" inside one (the whole rule as above
+for a keyword regex, or a field that holds no keyword: numbers, addresses, analysed text).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
@@ -27,11 +34,14 @@ from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
+from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag
 
 from soc.detection.correlation_rules import rule_id_of
 from soc.detection.pipelines import placeholder_pipeline, store_pipelines
 from soc.search import QueryError
 from soc.stores.es.query import build, rewrite
+from soc.stores.es.regex import lucene_regex
+from soc.stores.es.templates import CASELESS, ecs_fields
 
 MATCH_ALL = "*:*"
 MATCH_NONE = "(NOT *:*)"
@@ -70,8 +80,7 @@ class SocLuceneBackend(LuceneBackend):
     inexact = False
 
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> Any:
-        self.inexact = True
-        return MATCH_ALL if _negations(cond) % 2 == 0 else MATCH_NONE
+        return self._widened(cond, MATCH_ALL)
 
     def convert_condition_field_eq_val_str_case_sensitive(self, cond: Any,
                                                           state: ConversionState) -> Any:
@@ -80,6 +89,43 @@ class SocLuceneBackend(LuceneBackend):
         if _negations(cond) % 2:
             return MATCH_NONE
         return self.convert_condition_field_eq_val_str(cond, state)
+
+
+    def convert_condition_field_eq_val_re(self, cond: Any, state: ConversionState) -> Any:
+        """``|re``: ``field:/.*(...).*/`` when it can be written (see module doc), else widened."""
+        value: SigmaRegularExpression = cond.value
+        field = str(cond.field).removesuffix(f".{CASELESS}")
+        flags = value.flags
+        translated = lucene_regex(str(value.regexp),
+                                  ignorecase=SigmaRegularExpressionFlag.IGNORECASE in flags,
+                                  dotall=SigmaRegularExpressionFlag.DOTALL in flags)
+        if translated is None or not _keyword(field):
+            return self._widened(cond, f"_exists_:{self.escape_and_quote_field(field)}")
+        self.inexact = self.inexact or not translated.exact
+        return f"{self.escape_and_quote_field(field)}:/{translated.pattern}/"
+
+    def convert_condition_val_re(self, cond: Any, state: ConversionState) -> Any:
+        """A keyword regex (no field): widened to every event."""
+        return self._widened(cond, MATCH_ALL)
+
+    def _widened(self, cond: Any, superset: str) -> str:
+        """``superset`` of a test where it cannot exclude a match, "match nothing" where a NOT
+        above it would make a superset exclude one."""
+        self.inexact = True
+        return superset if _negations(cond) % 2 == 0 else MATCH_NONE
+
+
+def _keyword(field: str) -> bool:
+    """Whether a regexp query can run on the field: a keyword (fields the mapping does not
+    name are strings mapped as keywords by the dynamic templates)."""
+    return field not in _typed_fields()
+
+
+@cache
+def _typed_fields() -> frozenset[str]:
+    """The fields the explicit mapping gives another type than keyword."""
+    return frozenset(name for name, mapping in ecs_fields().items()
+                     if mapping.get("type") != "keyword")
 
 
 def _negations(cond: Any) -> int:
