@@ -221,57 +221,57 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 def _evtx_event(event: Mapping[str, Any]) -> Event:
     """The evtx/evtx_dump shape, the hot path of EVTX collection: straight to the event."""
     system = event["System"]
+    get = system.get
     eid = system["EventID"]
     if type(eid) is not int:
         eid = int(eid["#text"] if isinstance(eid, Mapping) else eid)
-    channel = system.get("Channel")
+    channel = get("Channel")
     if type(channel) is not str:
         channel = str(channel or "")
-    provider = _attrs(system.get("Provider"))
-    guid = provider.get("Guid")
-    ev = dict(_head(channel, str(provider.get("Name") or ""),
+    provider = _attrs(get("Provider"))
+    name, guid = provider.get("Name"), provider.get("Guid")
+    ev = dict(_head(channel, name if type(name) is str else str(name or ""),
                     guid if guid is None or type(guid) is str else str(guid), eid))
-    ev["@timestamp"] = _evtx_time(_attrs(system.get("TimeCreated")).get("SystemTime"))
+    ev["@timestamp"] = _evtx_time(_attrs(get("TimeCreated")).get("SystemTime"))
     _put_system(ev, system)
     user_name, user_data = _user_data(event.get("UserData"))
     _put_data(ev, channel, eid, _event_data(event.get("EventData")), user_name, user_data)
     if channel == SECURITY:
-        _put_outcome(ev, _hex(system.get("Keywords")))
+        _put_outcome(ev, _hex(get("Keywords")))
     return ev
 
 
 def _put_system(ev: Event, system: Mapping[str, Any]) -> None:
-    """The optional ``System`` values of an evtx record (ints come as ints from evtx)."""
-    value: Any = system.get("EventRecordID")
+    """The optional ``System`` values of an evtx record (evtx gives ints as ints: they are
+    taken as they are; anything else goes through the converters)."""
+    get = system.get
+    value: Any = get("EventRecordID")
     if type(value) is int or (value := _int(value)) is not None:
         ev["winlog.record_id"] = value
-    value = system.get("Computer")
+    value = get("Computer")
     if (type(value) is str and value) or (value := _str(value)) is not None:
         ev["winlog.computer_name"] = ev["host.name"] = value
-    execution = _attrs(system.get("Execution"))
-    if execution:
-        value = execution.get("ProcessID")
+    node = get("Execution")
+    if node and type(attrs := node.get("#attributes")) is dict:
+        value = attrs.get("ProcessID")
         if type(value) is int or (value := _int(value)) is not None:
             ev["winlog.process.pid"] = value
-        value = execution.get("ThreadID")
+        value = attrs.get("ThreadID")
         if type(value) is int or (value := _int(value)) is not None:
             ev["winlog.process.thread.id"] = value
-    security = system.get("Security")
-    if security:
-        value = _str(_attrs(security).get("UserID"))
-        if value is not None:
-            ev["winlog.user.identifier"] = value
-    value = _LEVELS.get(_int(system.get("Level")) or 0)
+    node = get("Security")
+    if node and (value := _str(_attrs(node).get("UserID"))) is not None:
+        ev["winlog.user.identifier"] = value
+    value = get("Level")
+    value = _LEVELS.get((value if type(value) is int else _int(value)) or 0)
     if value is not None:
         ev["log.level"] = value
-    value = system.get("Version")
+    value = get("Version")
     if type(value) is int or (value := _int(value)) is not None:
         ev["winlog.version"] = value
-    correlation = system.get("Correlation")
-    if correlation:
-        value = _guid(_attrs(correlation).get("ActivityID"))
-        if value is not None:
-            ev["winlog.activity_id"] = value
+    node = get("Correlation")
+    if node and (value := _guid(_attrs(node).get("ActivityID"))) is not None:
+        ev["winlog.activity_id"] = value
 
 
 def _evtx_time(value: Any) -> str:
@@ -596,7 +596,7 @@ def _put_ecs(ev: Event, plan: _Plan, values: tuple[Any, ...],
         singles = plan.typed
     for at, target, kind in singles:
         value = values[at]
-        if kind == _STR and type(value) is str:
+        if (kind == _STR and type(value) is str) or (kind == _INT and type(value) is int):
             ev[target] = value
         elif value is not None:
             converted = _ecs_value(kind, value)
