@@ -961,6 +961,22 @@ detection:
   condition: keyword or analysed_text or not address
 """, "event.dataset.caseless:linux.auth AND (*:* OR _exists_:message OR (NOT (NOT *:*)))",
      False),
+    "networks-and-hours": ("""
+title: Networks and hours a term cannot find
+id: 7d2e9f10-2b3c-4d5e-9f01-2b3c4d5e6f74
+logsource: {product: linux, service: auth}
+detection:
+  v4:
+    source.ip|cidr: '10.0.0.0/8'
+  v6:
+    source.ip|cidr: '2001:db8::/32'
+  other_field:
+    user.name|cidr: '10.0.0.0/8'
+  night:
+    '@timestamp|hour': 3
+  condition: (v4 or v6 or not other_field) and night
+""", "event.dataset.caseless:linux.auth AND ((source.ip:10.0.0.0\\/8 OR _exists_:source.ip OR "
+     "(NOT (NOT *:*))) AND _exists_:@timestamp)", False),
     "fieldref": ("""
 title: Same user
 id: 9e3f0a21-3c4d-4e5f-a012-3c4d5e6f7081

@@ -46,13 +46,13 @@ detection:
     user.name|fieldref: user.effective.name
   condition: selection and not same
 ---
-title: Logon of the quote user
+title: Logon with a field Lucene cannot name
 id: 00000000-0000-4000-8000-00000000e003
 logsource: {product: windows, service: security}
 detection:
   selection:
     EventID: 4625
-    TargetUserName: "'"
+    Target(Name): adm
   condition: selection
 ---
 title: Admin logon failures from one address
@@ -203,10 +203,10 @@ def test_a_rule_without_a_query_is_listed_with_its_reason(es_config: Config,
                                                           rules: str) -> None:
     report = es_hunt(es_config, rules)
     assert report.skipped == [{
-        "rule_id": QUOTE, "title": "Logon of the quote user",
-        "reason": "cannot parse query \"winlog.channel:Security AND (event.code:4625 AND "
-                  "winlog.event_data.TargetUserName:')\": Illegal character '')' at "
-                  "position 82"}]
+        "rule_id": QUOTE, "title": "Logon with a field Lucene cannot name",
+        "reason": "cannot parse query 'winlog.channel:Security AND (event.code:4625 AND "
+                  "winlog.event_data.Target(Name):adm)': Syntax error in input : unexpected  "
+                  "':' at position 79!"}]
 
 
 def test_findings_are_listed_when_the_store_cannot_keep_alerts(tmp_path: Path,
@@ -244,7 +244,8 @@ def test_the_cli_hunts_on_elasticsearch(es_config: Config, rules: str,
     data = json.loads(out)
     assert (data["query"], data["findings"], len(data["new_alerts"])) == (None, 5, 3)
     assert (data["alerts_error"], data["unstored"]) == (None, [])
-    assert f"Warning: rule {QUOTE} (Logon of the quote user) not hunted: cannot parse" in err
+    assert (f"Warning: rule {QUOTE} (Logon with a field Lucene cannot name) not hunted: "
+            "cannot parse") in err
     assert "5 event(s) read, 4 hit(s), 1 not confirmed by the matcher" in err
 
 
@@ -291,3 +292,63 @@ def test_cased_values_are_a_superset_rechecked_in_process() -> None:
     negated = text.replace("condition: selection", "condition: not selection")
     (query,) = hunt_queries(SigmaCollection.from_yaml(negated).rules)  # type: ignore[arg-type]
     assert query.query is not None and "(NOT *:*)" in query.query and not query.exact
+
+
+def test_a_lone_quote_is_escaped() -> None:
+    from sigma.collection import SigmaCollection
+
+    from soc.stores.es.hunt import hunt_queries
+
+    text = RULES.split("---")[0].replace("TargetUserName|startswith: adm", "TargetUserName: \"'\"")
+    (query,) = hunt_queries(SigmaCollection.from_yaml(text).rules)  # type: ignore[arg-type]
+    assert (query.query, query.exact, query.error) == (
+        "winlog.channel.caseless:Security AND (event.code.caseless:4625 AND "
+        "winlog.event_data.TargetUserName.caseless:\\')", True, None)
+    (query,) = hunt_queries(SigmaCollection.from_yaml(  # type: ignore[arg-type]
+        text.replace("TargetUserName", "TargetUserName|contains")).rules)
+    assert query.query is not None and query.query.endswith("TargetUserName.caseless:*\\'*)")
+
+
+def test_an_ending_escaped_space_survives_the_parsers() -> None:
+    from sigma.collection import SigmaCollection
+
+    from soc.stores.es.hunt import hunt_queries
+
+    text = ("title: Space after a file name\nlogsource: {product: macos}\n"
+            "detection:\n  selection:\n    - CommandLine|endswith: ' '\n"
+            "    - Image|endswith: ' '\n  condition: selection\n")
+    (query,) = hunt_queries(SigmaCollection.from_yaml(text).rules)  # type: ignore[arg-type]
+    assert (query.lucene, query.query) == (
+        "(CommandLine:*\\  OR Image:*\\ )",
+        "(CommandLine.caseless:*\\  OR Image.caseless:*\\ )")
+
+
+REGEX_RULE = """\
+title: Numbered admin account
+id: 00000000-0000-4000-8000-00000000e005
+level: high
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    EventID: 4625
+    TargetUserName|re: 'adm(in)?\\d'
+  condition: selection
+"""
+REGEX_QUERY = ("winlog.channel.caseless:Security AND (event.code.caseless:4625 AND "
+               "_exists_:winlog.event_data.TargetUserName)")
+
+
+def test_a_widened_regex_is_confirmed_in_process(tmp_path: Path, es_config: Config,
+                                                 cluster: Cluster) -> None:
+    path = tmp_path / "regex.yml"
+    path.write_text(REGEX_RULE, encoding="utf-8")
+    failures = [logon(1, "admin"), logon(2, "adm2"), logon(3, "Admin7"), logon(6, "xadmin12")]
+    cluster.found = {REGEX_QUERY: failures}  # what _exists_ finds: every failure with a name
+    with ElasticsearchStore.open(es_config, readonly=True) as store:
+        report = hunt(es_config, store, [str(path)], since=SINCE, until=UNTIL)
+    assert [s["query"]["bool"]["filter"][0]["query_string"]["query"]
+            for s in cluster.searches()] == [REGEX_QUERY]
+    # |re is case-sensitive and searched inside the value: adm2 and xadmin12, not Admin7
+    assert report.rejected == {"00000000-0000-4000-8000-00000000e005": 2}
+    assert [f["events"] for f in report.unstored] == [[failures[1]["event.id"]],
+                                                      [failures[3]["event.id"]]]
