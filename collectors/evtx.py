@@ -266,14 +266,17 @@ class _FileReader:
     def _record(self, rec: dict[str, Any]) -> RawRecord | None:
         rid = int(rec["event_record_id"])
         text: str = rec["data"]
-        system = _system(text)
+        system = None
         if self.first:
             self.first = False
+            system = _system(text)
             self._check_identity(rid, text, system)
         self.max_id = rid if self.max_id is None else max(self.max_id, rid)
         if self.st.is_done(rid):
-            return None
+            return None  # not decoded: a file read again mostly holds records already done
         self.st.add(rid)
+        if system is None:
+            system = _system(text)
         return RawRecord(text=text, id=record_id(system, rid, self.path),
                          fields={"log.file.path": self.path}, origin=f"{self.path}#{rid}",
                          event=_event(system))

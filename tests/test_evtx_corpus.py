@@ -191,3 +191,29 @@ def test_mordor_share_overall(corpus: Path) -> None:
     assert (sum(c[0] for c in counts), sum(c[1] for c in counts)) == (2944, 3092)
     assert set().union(*(c[2] for c in counts)) == {
         "windows.security", "windows.sysmon_operational", "windows.system"}
+
+
+def test_a_file_replaced_by_another_log_is_read_from_its_start(corpus: Path,
+                                                               tmp_path: Path) -> None:
+    # the log a file holds (computer|channel of its first record) now comes from the decoded
+    # JSON: replacing the file by another log must still restart it
+    def log_of(path: Path) -> str | None:
+        _, batches = _collect(tmp_path / "probe" / path.stem, path)
+        event = next((r.event for b in batches for r in b.records), None)
+        return f"{event['winlog.computer_name']}|{event['winlog.channel']}" if event else None
+
+    files = sorted(corpus.joinpath("evtx-attack-samples").rglob("*.evtx"))
+    first, first_log = files[0], log_of(files[0])
+    other, other_log = next((p, log) for p in files[1:]
+                            if (log := log_of(p)) not in (None, first_log))
+    target = tmp_path / "logs" / "Security.evtx"
+    target.parent.mkdir()
+    shutil.copy(first, target)
+    collector, batches = _collect(tmp_path, target)
+    assert sum(len(b.records) for b in batches) > 0
+    shutil.copy(other, target)
+    _, batches = _collect(tmp_path, target)
+    alone = _collect(tmp_path / "alone", other)[1]
+    assert [r.id for b in batches for r in b.records] == [r.id for b in alone for r in b.records]
+    assert collector.state.all("win")[str(target)]["log"] == other_log
+    assert sum(len(b.records) for b in _collect(tmp_path, target)[1]) == 0

@@ -124,7 +124,8 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 @dataclass(slots=True)
 class _Parts:
-    """A Windows event taken apart, whatever shape it came in."""
+    """A Windows event taken apart: the Winlogbeat, NXLog and Log Analytics shapes (the evtx
+    shape, the hot path, goes straight to the event: :func:`_evtx_event`)."""
 
     timestamp: str
     channel: str
