@@ -328,6 +328,14 @@ def test_many_rows_per_statement_count_new_and_repeated_events(path: Path,
         assert store.count() == 1400 == store.stats()["events"]
         assert store.count("event.action:a1399") == 1
         assert store.get_event(event_id("sqlite", 1024)) == first[1024]
+        kinds = store.db.execute("SELECT DISTINCT typeof(system), typeof(action), "
+                                 "typeof(category) FROM ev_20261124_l3").fetchall()
+        assert kinds == [("null", "text", "null")]
+        store.write_events([ev(9999, stamp.format(0), **{"event.category": ["session"]})])
+        assert store.db.execute("SELECT typeof(category), CAST(category AS TEXT) FROM "
+                                "ev_20261124_l3 WHERE category IS NOT NULL").fetchall() == [
+            ("blob", '["session"]')]
+        assert store.count('event.category:"session"') == 1
 
 
 def test_non_canonical_timestamps_are_normalised(path: Path) -> None:
