@@ -116,8 +116,8 @@ class _Work:
 class Pipeline:
     """Runs sources through parse → enrich → detect → store.
 
-    A store whose ``background_writes`` attribute is true (the embedded store) is written on a
-    worker thread while the next batch is read and parsed; see :meth:`_run_overlapped`.
+    A store whose ``background_writes`` attribute is true is written on a worker thread while
+    the next batch is read and parsed; see :meth:`_run_overlapped`.
     """
 
     def __init__(
@@ -191,7 +191,7 @@ class Pipeline:
     def _run_overlapped(self, source: Source, collector: Collector, parser: Parser,
                         rep: SourceReport) -> None:
         """:meth:`_run_batch` for every batch, each batch's store write running on a worker
-        thread while the next batch is read and parsed (SQLite works without the GIL). Only
+        thread while the next batch is read and parsed (for stores that wait without the GIL). Only
         one store call is ever in flight: the write of batch N is waited for before batch
         N+1's stages run, and batch N's checkpoint is committed then, after its write and
         before batch N+1's: the same order of durable steps as one batch at a time."""

@@ -1,5 +1,6 @@
-"""The embedded store is written on a worker thread while the next batch is parsed: the durable
-steps keep their order (write N, checkpoint N, then stages and write of N+1)."""
+"""A store with ``background_writes`` is written on a worker thread while the next batch is
+parsed: the durable steps keep their order (write N, checkpoint N, then stages and write of N+1).
+The embedded store has it off by default; these tests turn it on."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ BATCH = 5
 class RecordingStore(SQLiteStore):
     """The embedded store, noting which thread wrote, and failing on one write when told to."""
 
+    background_writes = True  # off in SQLiteStore by default; the mechanism is tested here
     fail_on: int | None = None
 
     def __init__(self, *args: object, **kw: object) -> None:

@@ -322,9 +322,11 @@ class SQLiteStore(Store):
     """The embedded store (default): ``<data_dir>/store.db``."""
 
     kind = "embedded"
-    background_writes = True
-    """The pipeline may call :meth:`write_events` from a worker thread (never two calls at a
-    time): SQLite inserts run without the GIL while the next batch is parsed."""
+    background_writes = False
+    """Whether the pipeline calls :meth:`write_events` from a worker thread (never two calls at
+    a time) while it parses the next batch. The writer connection allows it, but it is off: on
+    the project's shared 2-core machine it cost 25 % more CPU per event (GIL hand-offs, caches
+    of two cores) and was slower in wall time too (docs/store.md)."""
 
     def __init__(self, db: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
         self.db = db
