@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -388,6 +389,37 @@ def test_udp_receive_buffer_is_granted_past_rmem_max_when_privileged(
     else:
         assert reported == 2 * rmem_max
         assert f"sysctl -w net.core.rmem_max={ask}" in caplog.text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="net.core.rmem_max is Linux's")
+def test_udp_receive_buffer_without_cap_net_admin_is_capped_with_a_warning() -> None:
+    """The other branch, in a real process without CAP_NET_ADMIN (through setpriv when the
+    suite runs as root): the kernel's cap, and a warning naming the sysctl that lifts it."""
+    prefix: list[str] = []
+    if _cap_net_admin():
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("CAP_NET_ADMIN cannot be dropped here (no setpriv)")
+        prefix = [setpriv, "--bounding-set=-net_admin"]
+    rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
+    code = (
+        "import asyncio, logging\n"
+        "from soc.listen_config import Endpoint\n"
+        "from soc.syslog_server import Intake, start\n"
+        "logging.basicConfig(level=logging.WARNING, format='%(message)s')\n"
+        "async def main() -> None:\n"
+        "    intake = Intake(limit=1 << 20)\n"
+        f"    ep = Endpoint('udp', '127.0.0.1', 0, receive_buffer={2 * rmem_max})\n"
+        "    (await start(ep, intake, 2048)).close()\n"
+        "    print(intake.count('udp').receive_buffer)\n"
+        "asyncio.run(main())\n")
+    out = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == 2 * rmem_max  # Linux reports twice the grant
+    assert (f"receive_buffer {2 * rmem_max} asked, the kernel granted {rmem_max} "
+            f"(net.core.rmem_max)") in out.stderr
+    assert f"sysctl -w net.core.rmem_max={2 * rmem_max}" in out.stderr
 
 
 def _cap_net_admin() -> bool:
