@@ -9,13 +9,16 @@ hit of a batch) bounds memory by timespan and group count.
 :class:`StoreHitLog` mirrors the hits in the store's ``rule_hits`` so a window spans several
 ``soc collect`` passes: it reads a correlation's stored hits once, the first time this process
 meets the correlation, and at :meth:`StoreHitLog.flush` writes the batch's new hits (one
-``executemany``) and prunes what memory pruned. The store copy is for the next process: two
+``executemany``) and prunes what memory pruned (every :data:`PRUNE_INTERVAL` seconds at
+most). The store copy is for the next process: two
 processes writing the same store at once do not see each other's hits until they restart.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
+import time
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +29,8 @@ from soc.models import RuleHit
 from soc.stores.base import Store
 
 LATEST = "\uffff"  # sorts after every timestamp
+PRUNE_INTERVAL = 10.0
+"""Seconds between two prunes of the store's ``rule_hits`` by one process."""
 
 
 class Counts(Protocol):
@@ -219,12 +224,14 @@ class StoreHitLog(MemoryHitLog):
 
     replace = False  # INSERT OR IGNORE
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, prune_interval: float = PRUNE_INTERVAL) -> None:
         super().__init__()
         self.store = store
+        self.prune_interval = prune_interval
         self._loaded: set[str] = set()
         self._pending: list[RuleHit] = []
         self._cuts: dict[str, str] = {}  # correlation → prune the store before this time
+        self._pruned_at = -math.inf  # time.monotonic() of the last store prune
 
     def add(self, hits: Sequence[RuleHit]) -> list[RuleHit]:
         for correlation in {h.correlation for h in hits} - self._loaded:
@@ -240,17 +247,23 @@ class StoreHitLog(MemoryHitLog):
             self._cuts[correlation] = max(before, self._cuts.get(correlation, ""))
 
     def flush(self) -> None:
-        """Write the new hits still in a window, and prune the store as memory was pruned.
+        """Write the new hits still in a window, and prune the store as memory was pruned (at
+        most every ``prune_interval`` seconds: the hits a prune would delete are harmless meanwhile,
+        a later process reads and forgets them, and a delete per correlation and batch was
+        most of the store's cost at small batches).
 
         Should the store fail, memory is forgotten (the next batch reads the store again)."""
         cuts, pending = self._cuts, self._pending
-        self._cuts, self._pending = {}, []
+        self._pending = []
         try:
             rows = [h for h in pending if h.ts >= cuts.get(h.correlation, "")]
             if rows:
                 self.store.write_hits(rows)
-            for correlation, before in cuts.items():
-                self.store.prune_hits(correlation, before)
+            if cuts and time.monotonic() - self._pruned_at >= self.prune_interval:
+                self._cuts = {}
+                self._pruned_at = time.monotonic()
+                for correlation, before in cuts.items():
+                    self.store.prune_hits(correlation, before)
         except BaseException:
             self._by_correlation.clear()
             self._loaded.clear()
