@@ -4,6 +4,7 @@
     python benchmarks/syslog.py --skip-tcp --rates 20000 40000 80000 --burst 100000
     python benchmarks/syslog.py --udp-buffer 208KiB --skip-tcp   # the kernel's default buffer
     python benchmarks/syslog.py --profile drain    # cProfile of the drain (or: receiver)
+    python benchmarks/syslog.py --paced 2000 --messages 20000   # a steady stream: drain CPU
 
 Each phase starts a real ``soc listen`` subprocess on 127.0.0.1 (ephemeral ports), pinned to one
 CPU (``--cpu``; the sender runs on the others; the drain process inherits the pin, so receiver
@@ -219,6 +220,34 @@ def _per(n: int, seconds: float) -> int | None:
     return round(n / seconds) if seconds > 0 else None
 
 
+def paced_phase(args: argparse.Namespace, work: Path, runner: Any) -> dict[str, Any]:
+    """A steady stream (``--paced RATE`` messages/s over one TCP connection, ``--messages``):
+    the drain's CPU per message when it is not flooded, and how many passes it took (the drain
+    pays detection's per-batch costs once a pass)."""
+    n, rate = args.messages, args.paced
+    d = Daemon(work, runner, f"  tcp: 127.0.0.1:0\n  drain_interval: {args.drain_interval}\n",
+               args.cpu, args.detect)
+    first = d.wait(lambda s: s["drain"]["passes"] >= 1)
+    d0, p0, t0 = d.drain_cpu(), first["drain"]["passes"], time.perf_counter()
+    payload = messages(n)
+    with socket.create_connection(("127.0.0.1", d.ports["tcp"])) as sock:
+        per_ms = max(1, rate // 1000)
+        for i in range(0, n, per_ms):
+            sock.sendall(b"".join(m + b"\n" for m in payload[i:i + per_ms]))
+            target = t0 + (i + per_ms) / rate
+            while time.perf_counter() < target:
+                pass
+    sent_s = time.perf_counter() - t0
+    final = d.wait(lambda s: s["drain"]["events"] + s["drain"]["dead_letters"] >= n,
+                   timeout=600)
+    cpu, passes = float(final["drain"]["cpu_seconds"]) - d0, final["drain"]["passes"] - p0
+    d.stop()
+    return {"messages": n, "rate_asked": rate, "rate_achieved": round(n / sent_s),
+            "drain_interval": args.drain_interval, "drain_cpu_s": round(cpu, 2),
+            "drain_per_cpu_s": _per(n, cpu), "drain_cpu_us_per_message": round(cpu * 1e6 / n, 1),
+            "passes": passes, "messages_per_pass": round(n / max(passes, 1))}
+
+
 def udp_phase(args: argparse.Namespace, work: Path, runner: Any) -> dict[str, Any]:
     """Steps of increasing rate until loss, then bisection; see the module doc."""
     d = Daemon(work, runner, "  udp: {address: 127.0.0.1, port: 0, receive_buffer: "
@@ -336,15 +365,18 @@ def _sysctl(name: str) -> int | None:
 
 
 def profile(args: argparse.Namespace, work: Path) -> None:
-    """Where the time goes: the drain (spool → pipeline → store) or the receiver (TCP →
-    framing → intake → spool), detection off."""
+    """Where the time goes: the drain (spool → pipeline → store, with the project's rules
+    unless ``--no-detect``, in pipeline batches of ``--batch``; loading the rules is not
+    profiled) or the receiver (TCP → framing → intake → spool)."""
     prof = cProfile.Profile(time.process_time)
     n = args.messages
-    c0 = time.process_time()
     if args.profile == "drain":
-        drainer = _spooled(work, n)
+        drainer = _spooled(work, n, args.detect)
+        drainer._open().batch_size = args.batch
+        c0 = time.process_time()
         prof.runcall(drainer.drain_once)
     else:
+        c0 = time.process_time()
         asyncio.run(_receive(work, n, args.connections, prof))
     cpu = time.process_time() - c0
     print(f"{args.profile}: {n:,} messages in {cpu:.2f} CPU-s under cProfile "
@@ -355,7 +387,7 @@ def profile(args: argparse.Namespace, work: Path) -> None:
         print(buf.getvalue())
 
 
-def _spooled(work: Path, n: int) -> Any:
+def _spooled(work: Path, n: int, detect: bool = False) -> Any:
     """A data directory whose syslog spool holds ``n`` messages, and a drainer for it."""
     sys.path.insert(0, str(ROOT))
     from soc.config import load_config
@@ -370,7 +402,7 @@ def _spooled(work: Path, n: int) -> Any:
     for i in range(0, n, 2000):
         writer.write([encode(m, now, peer) for m in payload[i:i + 2000]])
     writer.close()
-    return Drainer(config, drained_sources(config), detect=False, interval=1.0)
+    return Drainer(config, drained_sources(config), detect=detect, interval=1.0)
 
 
 async def _receive(work: Path, n: int, connections: int, prof: cProfile.Profile) -> None:
@@ -420,12 +452,19 @@ def main() -> None:
                     help="no new UDP step after this long")
     ap.add_argument("--cpu", type=int, default=0, help="CPU to pin the daemon to (-1: none)")
     ap.add_argument("--drain-nice", type=int, help="listen.drain_nice (default: the default)")
+    ap.add_argument("--paced", type=int, metavar="RATE",
+                    help="only a steady TCP stream of --messages at RATE/s: the drain's CPU "
+                         "per message and its passes")
+    ap.add_argument("--drain-interval", default="200ms",
+                    help="listen.drain_interval of the --paced daemon")
     ap.add_argument("--skip-tcp", action="store_true")
     ap.add_argument("--skip-udp", action="store_true")
     ap.add_argument("--no-detect", dest="detect", action="store_false",
                     help="store without running the rules (default: the project's rules run)")
     ap.add_argument("--profile", choices=["drain", "receiver"])
     ap.add_argument("--top", type=int, default=30, help="functions shown by --profile")
+    ap.add_argument("--batch", type=int, default=5000,
+                    help="pipeline batch of --profile drain (a trickle drains smaller ones)")
     ap.add_argument("--send-tcp", nargs=3, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.send_tcp:
@@ -446,6 +485,10 @@ def main() -> None:
             return
         runner = soc_argv(work)
         report: dict[str, Any] = {"cpu": args.cpu, "detect": args.detect}
+        if args.paced:
+            report["paced"] = paced_phase(args, work, runner)
+            print(json.dumps(report, indent=2))
+            return
         if not args.skip_tcp:
             report["tcp"] = tcp_phases(args, work, runner)
             print(json.dumps(report["tcp"]), file=sys.stderr)
