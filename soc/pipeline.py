@@ -51,6 +51,7 @@ class SourceReport:
     alerts: int = 0
     batches: int = 0
     error: str | None = None
+    hint: str | None = None  # what to do about ``error``
     lag: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     last_event: str | None = None
@@ -166,9 +167,10 @@ class Pipeline:
         except StoreError:
             raise
         except SocError as exc:
-            rep.error = str(exc)
+            rep.error, rep.hint = str(exc), exc.hint
         except OSError as exc:
             rep.error = f"{exc.strerror or exc} ({exc.filename or source.name})"
+            rep.hint = "Check the path and that the user running soc may read it."
         finally:
             rep.seconds = time.perf_counter() - t0
             if collector is not None:

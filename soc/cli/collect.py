@@ -20,6 +20,8 @@ def _finish(report: PassReport, verbose: int, hint_cmd: str) -> int:
     for src in report.sources:
         if src.error:
             info(f"Error: source {src.source}: {src.error}")
+            if src.hint:
+                info(f"Hint: {src.hint}")
         if src.dead_letters:
             info(f"Warning: source {src.source}: {src.dead_letters} record(s) could not be "
                  f"parsed and were kept as dead letters. "
