@@ -9,17 +9,13 @@ otherwise; the start-up errors and ``--check`` run everywhere.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from scapy.layers.dns import DNS, DNSQR
@@ -29,7 +25,7 @@ from scapy.sendrecv import sendp
 
 from soc.config import load_config
 from soc.errors import ExitCode
-from soc.stores.base import open_store
+from tests.listen_daemon import ListenProcess
 from tests.netns import veth_pair
 
 NEAR, FAR = "10.98.0.1", "10.98.0.2"
@@ -60,50 +56,13 @@ def send_traffic(iface: str, mac: str, far_mac: str) -> None:
            for m in ("31", "66")], iface=iface, verbose=False)
 
 
-class Listen:
+class Listen(ListenProcess):
     """``soc listen`` as a subprocess (its own process group, as under systemd)."""
 
     def __init__(self, tmp_path: Path, yml: str) -> None:
-        self.cfg = tmp_path / "soc.yml"
-        self.cfg.write_text(f"data_dir: data\ntimezone: Asia/Ho_Chi_Minh\n{yml}",
-                            encoding="utf-8")
-        self.status_file = tmp_path / "data" / "listen.json"
-        self.proc = subprocess.Popen([*SOC, "-c", str(self.cfg), "listen"], cwd=ROOT,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
-
-    def status(self) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads(self.status_file.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data
-
-    def wait(self, ok: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            status = self.status()
-            if status.get("pid") == self.proc.pid and ok(status):
-                return status
-            if self.proc.poll() is not None:
-                pytest.fail(f"soc listen exited with {self.proc.returncode} waiting for {what}:"
-                            f"\n{self.proc.communicate()[1]}")
-            time.sleep(0.05)
-        pytest.fail(f"timed out waiting for {what}; status: {self.status()}")
-
-    def stop(self) -> tuple[int, str]:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=120)
-        return self.proc.returncode, err
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.communicate()
-
-    def events(self) -> list[dict[str, Any]]:
-        with open_store(load_config(self.cfg), readonly=True) as store:
-            return list(store.search("*", limit=None))
+        cfg = tmp_path / "soc.yml"
+        cfg.write_text(f"data_dir: data\ntimezone: Asia/Ho_Chi_Minh\n{yml}", encoding="utf-8")
+        super().__init__(cfg, cwd=ROOT)
 
 
 @needs_root
@@ -113,7 +72,7 @@ def test_listen_captures_and_receives_syslog_into_the_store(
     daemon = Listen(tmp_path, f"{FAST}  udp: 127.0.0.1:0\nnetwork:\n  capture:\n"
                               f"    - {{interface: {iface}, bpf: 'not ip6'}}\n")
     try:
-        status = daemon.wait(lambda s: s["state"] == "running", "the daemon to start")
+        status = daemon.start()
         port = int(status["listeners"][0].rsplit(":", 1)[1])
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.sendto(b"<38>Nov 24 09:15:02 web01 sshd[7]: Accepted password for alice from "

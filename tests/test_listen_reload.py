@@ -3,15 +3,10 @@ rule file keeps the running rules and is named in one error."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +16,7 @@ from soc.config import load_config
 from soc.listen_reload import check, refusal
 from soc.models import Alert
 from soc.stores.base import open_store
+from tests.listen_daemon import ListenProcess
 
 RULE = """\
 title: Reload canary
@@ -37,45 +33,21 @@ CANARY = ("<38>Nov 24 08:26:{s:02d} web01 sudo: quantri : TTY=pts/1 ; PWD=/home/
           "USER=root ; COMMAND=/usr/bin/canary --run {s}")
 
 
-class Listener:
+class Listener(ListenProcess):
     """A ``soc listen`` subprocess with one UDP listener, and what it stored."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.rules = tmp_path / "rules"
         self.rules.mkdir()
-        self.cfg = tmp_path / "soc.yml"
-        self.cfg.write_text("data_dir: data\ntimezone: Asia/Ho_Chi_Minh\n"
-                            "rules: {paths: [rules]}\n"
-                            "listen:\n  status_interval: 100ms\n  drain_interval: 100ms\n"
-                            "  udp: 127.0.0.1:0\n", encoding="utf-8")
-        self.status_file = tmp_path / "data" / "listen.json"
-        self.proc = subprocess.Popen([sys.executable, "-m", "soc", "-c", str(self.cfg), "listen"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
-        status = self.wait(lambda s: s.get("pid") == self.proc.pid and s["state"] == "running",
-                           "the daemon to start")
+        cfg = tmp_path / "soc.yml"
+        cfg.write_text("data_dir: data\ntimezone: Asia/Ho_Chi_Minh\n"
+                       "rules: {paths: [rules]}\n"
+                       "listen:\n  status_interval: 100ms\n  drain_interval: 100ms\n"
+                       "  udp: 127.0.0.1:0\n", encoding="utf-8")
+        super().__init__(cfg)
+        status = self.start()
         self.port = int(status["listeners"][0].rsplit(":", 1)[1])
         self.sent = 0
-
-    def status(self) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads(self.status_file.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data
-
-    def wait(self, ok: Callable[[dict[str, Any]], bool], what: str,
-             timeout: float = 90) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.status()
-            if status and ok(status):
-                return status
-            if self.proc.poll() is not None:
-                pytest.fail(f"the daemon exited with {self.proc.returncode} waiting for {what}:"
-                            f"\n{self.proc.communicate()[1]}")
-            time.sleep(0.05)
-        pytest.fail(f"timed out waiting for {what}; status: {self.status()}")
 
     def send(self) -> None:
         """One canary message; returns once the drain stored it."""
@@ -85,26 +57,19 @@ class Listener:
         self.wait(lambda s: s["drain"]["events"] >= self.sent, f"{self.sent} stored")
 
     def hup(self, outcome: str, n: int) -> dict[str, Any]:
-        os.kill(self.proc.pid, signal.SIGHUP)  # the main process, as systemd's ExecReload does
+        os.kill(self.pid, signal.SIGHUP)  # the main process, as systemd's ExecReload does
         return self.wait(lambda s: s.get("reloads", {}).get(outcome) == n, f"reload {outcome}")
 
     def alerts(self) -> list[Alert]:
         with open_store(load_config(self.cfg), readonly=True) as store:
             return store.list_alerts()
 
-    def stop(self) -> tuple[int, str]:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=60)
-        return self.proc.returncode, err
-
 
 @pytest.fixture
 def listener(tmp_path: Path) -> Iterator[Listener]:
     daemon = Listener(tmp_path)
     yield daemon
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(daemon.proc.pid, signal.SIGKILL)
-    daemon.proc.communicate()
+    daemon.kill()
 
 
 def test_sighup_loads_a_new_rule_and_a_broken_file_keeps_the_running_rules(

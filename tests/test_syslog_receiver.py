@@ -7,8 +7,6 @@ from ``<data_dir>/listen.json``) and checks what reached the store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import os
 import shutil
 import signal
@@ -33,6 +31,7 @@ from soc.listen_config import Endpoint
 from soc.spool import OVERSIZE
 from soc.stores.base import open_store
 from soc.syslog_server import FrameDecoder, Intake, start
+from tests.listen_daemon import ListenProcess
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FAST = "  status_interval: 100ms\n  drain_interval: 100ms\n"
@@ -77,63 +76,25 @@ def soc_argv(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict[
     return argv, env
 
 
-class Daemon:
+class Daemon(ListenProcess):
     """A ``soc listen`` subprocess and what it stored."""
 
     def __init__(self, tmp_path: Path, runner: tuple[list[str], dict[str, str]],
                  listen: str, top: str = "") -> None:
-        self.cfg = tmp_path / "soc.yml"
-        self.cfg.write_text(f"data_dir: data\ntimezone: Asia/Ho_Chi_Minh\n{top}"
-                            f"listen:\n{FAST}{listen}", encoding="utf-8")  # later keys win
-        self.status_file = tmp_path / "data" / "listen.json"
-        self.argv, self.env = runner
-        self.proc: subprocess.Popen[str] | None = None
+        cfg = tmp_path / "soc.yml"
+        cfg.write_text(f"data_dir: data\ntimezone: Asia/Ho_Chi_Minh\n{top}"
+                       f"listen:\n{FAST}{listen}", encoding="utf-8")  # later keys win
+        argv, env = runner
+        super().__init__(cfg, argv=argv, env=env)
         self.ports: dict[str, int] = {}
 
-    def start(self) -> Daemon:
-        self.proc = subprocess.Popen([*self.argv, "-c", str(self.cfg), "listen"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=self.env, start_new_session=True)
-        status = self.wait(lambda s: s.get("pid") == self.proc.pid  # type: ignore[union-attr]
-                           and s["state"] == "running", what="the daemon to start")
+    def start(self) -> dict[str, Any]:
+        status = super().start()
         for bound in status["listeners"]:
             transport, address = bound.split(" ")
             self.ports.setdefault(transport, int(address.rsplit(":", 1)[1]))
             self.ports[f"{transport} {address.rsplit(':', 1)[0]}"] = int(address.rsplit(":")[-1])
-        return self
-
-    def status(self) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads(self.status_file.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data
-
-    def wait(self, ok: Callable[[dict[str, Any]], bool], what: str,
-             timeout: float = 90) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.status()
-            if status and ok(status):
-                return status
-            if self.proc is not None and self.proc.poll() is not None:
-                _, err = self.proc.communicate()
-                pytest.fail(f"the daemon exited with {self.proc.returncode} waiting for "
-                            f"{what}:\n{err}")
-            time.sleep(0.05)
-        pytest.fail(f"timed out waiting for {what}; status: {self.status()}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
-        """Signal the daemon and its drain process together (as systemd's default
-        KillMode=control-group does, and as the OOM killer or a power cut would)."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, sig)
-        _, err = self.proc.communicate(timeout=60)
-        return self.proc.returncode, err
-
-    def events(self) -> list[dict[str, Any]]:
-        with open_store(load_config(self.cfg), readonly=True) as store:
-            return list(store.search("*", limit=None))
+        return status
 
     def dead_letters(self) -> list[Any]:
         with open_store(load_config(self.cfg), readonly=True) as store:
@@ -161,16 +122,14 @@ def daemons(tmp_path: Path, soc_argv: tuple[list[str], dict[str, str]]
     started: list[Daemon] = []
 
     def make(listen: str, top: str = "", path: Path = tmp_path) -> Daemon:
-        d = Daemon(path, soc_argv, listen, top).start()
-        started.append(d)
+        d = Daemon(path, soc_argv, listen, top)
+        started.append(d)  # killed at the end even if it fails to start
+        d.start()
         return d
 
     yield make
     for d in started:
-        if d.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(d.proc.pid, signal.SIGKILL)
-            d.proc.communicate()
+        d.kill()
 
 
 def octet(message: bytes) -> bytes:
