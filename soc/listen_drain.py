@@ -107,7 +107,6 @@ class Drainer:
         self.finishing = threading.Event()
         self.stats = DrainStats()
         self.store_down = False  # the last failure was the store's (not a bug)
-        self.deep = False  # the last pass filled a batch: more is likely waiting
         self._store: Store | None = None
         self._state: StateStore | None = None
         self._pipeline: Pipeline | None = None
@@ -125,19 +124,12 @@ class Drainer:
                 if delay:
                     self.wake.wait(delay)  # set by finish()
                 worked, ok = self.drain_once()
-                delay = self._next_delay(delay, worked, ok)
+                delay = 0.0 if worked else (self.interval if ok else self._backoff(delay))
             return self.drain_once()[1]
         finally:
             self._close()
 
-    def _next_delay(self, delay: float, worked: bool, ok: bool) -> float:
-        """At once while the spool is deep (the last pass filled a batch), else after the
-        interval: a trickle drained as it comes would pay detection's per-batch costs (hits,
-        alerts, store transactions) for a handful of events each time."""
-        if worked and self.deep:
-            return 0.0
-        if ok or worked:
-            return self.interval
+    def _backoff(self, delay: float) -> float:
         return min(MAX_BACKOFF, max(self.interval, delay * 2))
 
     def drain_once(self) -> tuple[bool, bool]:
@@ -157,8 +149,6 @@ class Drainer:
         if self.report is not None:
             self.report(self.stats)
         worked = any(rep.events or rep.duplicates or rep.dead_letters for rep in reps)
-        size = pipeline.batch_size
-        self.deep = any(rep.events + rep.duplicates + rep.dead_letters >= size for rep in reps)
         return worked, not any(rep.error for rep in reps)
 
     @property
