@@ -9,7 +9,10 @@ changing after an audited change (new events widen them), so for them the check 
 status and assignee stored must be what the last ``alert.ack``/``alert.close``/``alert.assign``
 entry set (open and unassigned when there is none).
 
-:func:`seal` is the one function that chains; :func:`record` is how soc's own writers append.
+:func:`seal` is the one function that chains, and only the store calls it, as it appends
+(:meth:`~soc.stores.base.Store.append_audit`: inside its write transaction, against its newest
+entry, so concurrent writers never fork the chain); :func:`record` is how soc's own writers
+append.
 Deleting the newest entries leaves a valid but shorter chain: compare with a head recorded
 elsewhere (``soc audit verify --head SEQ:HASH``; each verify prints the current head), and with
 the local head file that :func:`record` keeps in the data directory.
@@ -79,10 +82,10 @@ def record(store: Store, *, actor: str, action: str, subject: str,
     if state is not None:
         details[STATE] = state_hash(state)
     details = json.loads(canonical(details))  # what the store will give back, exactly
-    trail = store.audit_trail()
-    entry = seal(AuditEntry(ts=now_ts(), actor=actor, action=action, subject=subject,
-                            details=details), trail[-1] if trail else None)
-    written = store.append_audit(entry)
+    # the store seals it on its newest entry inside its own write (Store.append_audit): sealing
+    # here, on a trail read before, let two processes chain onto one predecessor (a fork)
+    written = store.append_audit(AuditEntry(ts=now_ts(), actor=actor, action=action,
+                                            subject=subject, details=details))
     if data_dir is not None:
         _write_head(data_dir, written)
     return written

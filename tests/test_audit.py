@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import json
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,9 +55,12 @@ def test_an_edit_is_named(store: SQLiteStore, tmp_path: Path) -> None:
 
 def test_a_deleted_or_unchained_entry_is_named(store: SQLiteStore, tmp_path: Path) -> None:
     fill(store)
-    store.append_audit(AuditEntry(ts="2026-01-05T08:15:00.000Z", actor="x", action="alert.ack",
-                                  subject="a1"))
+    unchained = AuditEntry(ts="2026-01-05T08:15:00.000Z", actor="x", action="alert.ack",
+                           subject="a1")  # written behind soc's back: the store seals all
     db = sqlite3.connect(tmp_path / "store.db")
+    db.execute("INSERT INTO audit(ts, actor, action, subject, doc) VALUES (?, ?, ?, ?, ?)",
+               (unchained.ts, unchained.actor, unchained.action, unchained.subject,
+                json.dumps(unchained.to_dict())))
     db.execute("DELETE FROM audit WHERE id = 2")
     db.commit()
     db.close()
@@ -91,3 +98,51 @@ def test_a_record_changed_outside_soc(store: SQLiteStore) -> None:
     (problem,) = audit.verify_store(store).problems
     assert problem.message == ("record SC-2026-0001 differs from its state after entry #1: "
                                "it was changed outside soc")
+
+
+APPENDER = """
+import sys, time
+from pathlib import Path
+from soc import audit
+from soc.stores.sqlite import SQLiteStore
+path, start, actor, n = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+with SQLiteStore.open_path(path) as store:
+    while not start.exists():
+        time.sleep(0.001)
+    for i in range(n):
+        audit.record(store, actor=actor, action="incident.note", subject="SC-2026-0001",
+                     after=i)
+"""
+
+
+def test_processes_appending_at_once_never_fork_the_chain(store: SQLiteStore,
+                                                          tmp_path: Path) -> None:
+    fill(store)  # a trail to chain onto
+    start, procs, each = tmp_path / "start", 4, 40
+    appenders = [subprocess.Popen([sys.executable, "-c", APPENDER, str(tmp_path / "store.db"),
+                                   str(start), f"p{p}", str(each)], stderr=subprocess.PIPE,
+                                  text=True) for p in range(procs)]
+    time.sleep(0.5)  # every process has opened the store and waits
+    start.touch()
+    for proc in appenders:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    result = audit.verify(store)
+    assert result.problems == ()
+    assert result.entries == 4 + procs * each
+    trail = store.audit_trail()
+    assert [e.seq for e in trail] == list(range(1, 5 + procs * each))
+    assert sorted((e.actor, e.details["after"]) for e in trail[4:]) == sorted(
+        (f"p{p}", i) for p in range(procs) for i in range(each))
+
+
+def test_an_append_reads_the_newest_entry_only(store: SQLiteStore) -> None:
+    fill(store)
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    written = audit.record(store, actor="an.nv", action="incident.note", subject="SC-2026-0001")
+    store.db.set_trace_callback(None)
+    assert written.seq == 5
+    assert [s.split(" (")[0] for s in statements] == [
+        "BEGIN IMMEDIATE", "SELECT id, doc FROM audit ORDER BY id DESC LIMIT 1",
+        "INSERT INTO audit(ts, actor, action, subject, doc) VALUES", "COMMIT"]

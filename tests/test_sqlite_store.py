@@ -454,3 +454,22 @@ def test_orjson_encoding_matches_the_stdlib_one() -> None:
     assert encode(ENCODED_EVENT) == ENCODED_JSON.replace(
         "2026-11-24 00:00:00+00:00", "2026-11-24T00:00:00+00:00")
     assert encode({"big": 2**70, 5: "int key"}) == '{"big":1180591620717411303424,"5":"int key"}'
+
+
+def test_migration_4_versions_the_alerts_and_incidents_of_a_version_3_store(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in sqlite_store.MIGRATIONS[:3]:
+        migration(db)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    db.execute("INSERT INTO incidents(id, opened, status, doc) VALUES "
+               "('INC-1', '2026-11-24T08:00:00.000Z', 'open', '{\"id\": \"INC-1\"}')")
+    db.close()
+    with SQLiteStore.open_path(path) as first, SQLiteStore.open_path(path) as second:
+        assert first.stats()["schema_version"] == SCHEMA_VERSION == 4
+        assert first.db.execute("SELECT version FROM incidents").fetchall() == [(1,)]
+        assert first.get_incident("INC-1") == second.get_incident("INC-1") == {"id": "INC-1"}
+        first.put_incident("INC-1", "2026-11-24T08:00:00.000Z", "closed", {"id": "INC-1", "n": 1})
+        with pytest.raises(StoreError, match="the incident INC-1 was changed by someone else"):
+            second.put_incident("INC-1", "2026-11-24T08:00:00.000Z", "open", {"id": "INC-1"})
+        assert first.db.execute("SELECT version FROM incidents").fetchall() == [(2,)]

@@ -24,7 +24,7 @@ from soc.detection.hitlog import LATEST
 from soc.ecs import Event, event_id
 from soc.errors import NotFoundError, SocError
 from soc.models import Alert, AlertQuery, AlertStatus, AuditEntry, DeadLetter, RuleHit, Severity
-from soc.stores.base import RetentionItem, Store, WriteResult
+from soc.stores.base import ConflictError, RetentionItem, Store, WriteResult
 
 StoreFactory = Callable[[Path], Store]
 
@@ -136,7 +136,7 @@ SPREAD = [
     ev(2, "2026-11-23T00:00:00.000Z"),
     ev(3, "2026-11-23T12:00:00.000Z", level=None),
     ev(4, "2026-11-23T12:00:00.001Z", level=1),
-    ev(5, "2026-11-24T08:15:00.000Z", **{"user.name": "root", "source.ip": "10.0.0.5"}),
+    ev(5, "2026-11-24T08:15:00.000Z", level=3, **{"user.name": "root", "source.ip": "10.0.0.5"}),
     ev(6, "2026-11-24T08:16:00.000Z", level=1, **{"user.name": "Nguyễn", "source.ip": "10.0.0.6"}),
 ]
 SPREAD_WRITE_ORDER = [SPREAD[i] for i in (4, 0, 5, 2, 1, 3)]
@@ -166,7 +166,7 @@ def test_empty_write(store: Store) -> None:
 
 
 def test_events_come_back_unchanged(store: Store) -> None:
-    event = ev(1, "2026-11-24T08:00:00.000Z", **{
+    event = ev(1, "2026-11-24T08:00:00.000Z", level=3, **{
         "user.name": "Nguyễn Văn Ánh", "event.category": ["authentication", "session"],
         "source.port": 51514, "event.risk_score": 7.5, "event.outcome": "failure",
         "tls.established": False, "event.original": 'say "hi"\tC:\\Windows\n',
@@ -482,6 +482,53 @@ def test_alerts_survive_reopen_and_another_handle_can_update(factory: StoreFacto
         assert again.count == 3
 
 
+def test_a_change_on_a_stale_alert_is_a_conflict(factory: StoreFactory, tmp_path: Path) -> None:
+    a = alert(1, "2026-11-24T06:00:00.000Z", "2026-11-24T06:00:00.000Z")
+    with factory(tmp_path) as first, factory(tmp_path) as second:
+        first.upsert_alerts([a], {a.id: links(1)})
+        mine, theirs = first.get_alert(a.id), second.get_alert(a.id)
+        assert mine is not None and theirs is not None
+        acked = replace(mine, status=AlertStatus.ACKNOWLEDGED, assignee="an")
+        first.update_alert(acked)
+        with pytest.raises(ConflictError) as caught:
+            second.update_alert(replace(theirs, status=AlertStatus.CLOSED, reason="fp"))
+        assert (caught.value.message, caught.value.hint, caught.value.exit_code) == (
+            f"the alert {a.id} was changed by someone else; re-read it",
+            "Show it again with 'soc alerts show ID' and redo the change.", 4)
+        assert second.get_alert(a.id) == acked  # nothing written; re-read...
+        closed = replace(acked, status=AlertStatus.CLOSED, reason="fp")
+        second.update_alert(closed)  # ...and redo the change
+        assert first.get_alert(a.id) == closed
+        first.update_alert(replace(closed, assignee="binh"))  # its own writes are known
+        with pytest.raises(ConflictError):
+            second.update_alert(replace(closed, reason="late"))
+
+
+def test_detection_racing_an_ack_keeps_the_analyst_fields(factory: StoreFactory,
+                                                          tmp_path: Path) -> None:
+    a = alert(1, "2026-11-24T06:00:00.000Z", "2026-11-24T06:05:00.000Z",
+              event_ids=("e1",))
+    with factory(tmp_path) as detector, factory(tmp_path) as analyst:
+        detector.upsert_alerts([a], {a.id: links(1)})
+        found = detector.find_alert(a.dedup, "2026-11-24T06:30:00.000Z", timedelta(hours=1))
+        assert found is not None
+        read = analyst.get_alert(a.id)
+        assert read is not None
+        acked = replace(read, status=AlertStatus.CLOSED, assignee="an", reason="handled")
+        analyst.update_alert(acked)
+        wider = replace(found, last_seen="2026-11-24T06:30:00.000Z", event_ids=("e1", "e2"))
+        (stored,) = detector.upsert_alerts([wider], {a.id: links(2)})
+        assert stored == replace(wider, count=2, status=AlertStatus.CLOSED, assignee="an",
+                                 reason="handled")
+        assert analyst.get_alert(a.id) == stored
+    with factory(tmp_path) as fresh:  # a handle that never read it: the same
+        (again,) = fresh.upsert_alerts([replace(a, first_seen="2026-11-24T05:00:00.000Z")],
+                                       {a.id: links(3)})
+        assert again == replace(stored, first_seen="2026-11-24T05:00:00.000Z", count=3,
+                                event_ids=("e1", "e2"))
+        assert fresh.get_alert(a.id) == again
+
+
 # --- audit trail and incidents -------------------------------------------------------------------
 
 
@@ -526,3 +573,25 @@ def test_incidents_round_trip_and_list(store: Store) -> None:
     store.put_incident("INC-2", "2026-11-24T09:00:00.000Z", "closed", changed)
     assert store.get_incident("INC-2") == changed
     assert [d["id"] for d in store.list_incidents("open")] == ["INC-3"]
+
+
+def test_saving_a_stale_incident_is_a_conflict(factory: StoreFactory, tmp_path: Path) -> None:
+    opened = "2026-11-24T09:00:00.000Z"
+    with factory(tmp_path) as first, factory(tmp_path) as second:
+        first.put_incident("INC-2", opened, "open", INCIDENT)
+        assert second.get_incident("INC-2") == INCIDENT
+        stepped = {**INCIDENT, "steps": ["triage"]}
+        first.put_incident("INC-2", opened, "open", stepped)
+        with pytest.raises(ConflictError) as caught:
+            second.put_incident("INC-2", opened, "closed", {**INCIDENT, "status": "closed"})
+        assert (caught.value.message, caught.value.hint, caught.value.exit_code) == (
+            "the incident INC-2 was changed by someone else; re-read it",
+            "Show it again with 'soc incidents show ID' and redo the change.", 4)
+        assert second.get_incident("INC-2") == stepped  # nothing written; re-read...
+        closed = {**stepped, "status": "closed"}
+        second.put_incident("INC-2", opened, "closed", closed)  # ...and redo the change
+        assert [d["id"] for d in first.list_incidents("closed")] == ["INC-2"]
+        first.put_incident("INC-2", opened, "closed", {**closed, "outcome": "done"})
+        with pytest.raises(ConflictError):
+            second.put_incident("INC-2", opened, "open", stepped)
+        assert first.get_incident("INC-2") == {**closed, "outcome": "done"}

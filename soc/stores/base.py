@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
@@ -18,6 +18,38 @@ from soc.models import Alert, AlertQuery, AuditEntry, DeadLetter, RuleHit
 
 if TYPE_CHECKING:
     from soc.config import Config
+
+
+ALERT_HINT = "Show it again with 'soc alerts show ID' and redo the change."
+INCIDENT_HINT = "Show it again with 'soc incidents show ID' and redo the change."
+
+
+class ConflictError(StoreError):
+    """A write named a version of an alert or incident that is no longer the stored one: another
+    process changed it since this handle read it (exit code 4). Nothing was written."""
+
+    default_hint = "Someone changed it meanwhile: show it again and redo the change."
+
+
+def conflict(noun: str, doc_id: str, hint: str | None = None) -> ConflictError:
+    """The error of a lost race on one alert or incident."""
+    return ConflictError(f"the {noun} {doc_id} was changed by someone else; re-read it",
+                         hint=hint)
+
+
+def reconcile(ours: Alert, stored: Alert) -> Alert:
+    """Detection's widening of an alert over the version stored meanwhile: seen range and
+    event ids united, the analyst's status, assignee and reason kept."""
+    from soc.alerts import MAX_IDS
+
+    def united(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*b, *a]))[:MAX_IDS]
+
+    return replace(ours, first_seen=min(ours.first_seen, stored.first_seen),
+                   last_seen=max(ours.last_seen, stored.last_seen),
+                   event_ids=united(ours.event_ids, stored.event_ids),
+                   contributing=united(ours.contributing, stored.contributing),
+                   status=stored.status, assignee=stored.assignee, reason=stored.reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +171,11 @@ class Store(ABC):
                       links: Mapping[str, Sequence[tuple[str, str]]]) -> list[Alert]:
         """Write alerts (insert or replace by id) and link each to its events
         (``links[alert.id]``: (event id, event time) pairs, idempotent); ``count`` becomes the
-        number of distinct linked events. Returns the alerts as stored, in one transaction."""
+        number of distinct linked events. Returns the alerts as stored.
+
+        An alert stored at another version than the one this handle read (an analyst acked it
+        since ``find_alert``) is not replaced blindly: it is written :func:`reconcile`-d over the
+        stored one, so the analyst's status, assignee and reason are kept."""
         raise self._unsupported("write alerts")
 
     def linked_events(self, alert_id: str, event_ids: Collection[str]) -> set[str]:
@@ -155,11 +191,16 @@ class Store(ABC):
         raise self._unsupported("read alerts")
 
     def update_alert(self, alert: Alert) -> None:
-        """Replace a stored alert's document (status, assignee...); NotFoundError if absent."""
+        """Replace a stored alert's document (status, assignee...) at the version this handle
+        read (an alert it never read: at the stored one). :class:`ConflictError` when another
+        handle changed it since; NotFoundError if absent."""
         raise self._unsupported("update alerts")
 
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
-        """Append one entry to the audit trail (the only way anything writes it)."""
+        """Append one entry to the audit trail (the only way anything writes it): the store
+        seals ``entry`` (:func:`soc.audit.seal`) onto the newest entry *as it writes it*, so two
+        processes appending at once never chain onto the same predecessor. Returns the entry
+        as written: sealed, with its sequence number."""
         raise self._unsupported("write the audit trail")
 
     def audit_trail(self, subject: str | None = None, *,
@@ -171,7 +212,9 @@ class Store(ABC):
 
     def put_incident(self, incident_id: str, opened: str, status: str,
                      doc: dict[str, Any]) -> None:
-        """Insert or replace an incident's document."""
+        """Insert or replace an incident's document, at the version this handle read (one it
+        never read: whatever is stored). :class:`ConflictError` when another handle saved it
+        since."""
         raise self._unsupported("keep incidents")
 
     def get_incident(self, incident_id: str) -> dict[str, Any] | None:

@@ -21,18 +21,22 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from soc import jsonutil
+from soc import audit, jsonutil
 from soc.ecs import Event, format_ts, normalize_ts, parse_ts
 from soc.errors import NotFoundError, StoreError, StoreLockedError
 from soc.models import Alert, AlertQuery, AuditEntry, DeadLetter, RuleHit
 from soc.search import MATCH_ALL, compile_query, setup_connection
 from soc.stores import sqlite_aggs
 from soc.stores.base import (
+    ALERT_HINT,
+    INCIDENT_HINT,
     RetentionItem,
     Store,
     WriteResult,
     aggregate_order,
     bucket_seconds,
+    conflict,
+    reconcile,
     utc_offset,
 )
 
@@ -170,8 +174,15 @@ def _migration_3(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE IF EXISTS agg_cache")
 
 
+def _migration_4(db: sqlite3.Connection) -> None:
+    """Optimistic concurrency: a ``version`` per alert and incident, raised by every write; a
+    write names the version its handle read (:class:`~soc.stores.base.ConflictError`)."""
+    for table in ("alerts", "incidents"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _migration_1, _migration_2, _migration_3)
+    _migration_1, _migration_2, _migration_3, _migration_4)
 """Applied in order, in one transaction, when a store is opened for writing. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -334,6 +345,7 @@ class SQLiteStore(Store):
         self.readonly = readonly
         self._known: set[str] = set()  # partition tables known to exist
         self._cookie: int | None = None  # PRAGMA schema_version when _known was loaded
+        self._versions: dict[tuple[str, str], int] = {}  # (table, id) -> version read/written
         limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 before SQLite 3.32
         self._chunks = tuple(n for n in _CHUNKS if n * _INSERT_WIDTH <= limit)
 
@@ -673,13 +685,25 @@ class SQLiteStore(Store):
         low, high = format_ts(moment - window), format_ts(moment + window)
         with self._errors("cannot read alerts"):
             row = self.db.execute(
-                "SELECT doc FROM alerts WHERE dedup = ? AND last_seen >= ? AND first_seen <= ? "
-                "ORDER BY last_seen DESC, id LIMIT 1", (dedup, low, high)).fetchone()
-        return Alert.from_dict(_loads(row[0])) if row else None
+                "SELECT id, version, doc FROM alerts WHERE dedup = ? AND last_seen >= ? "
+                "AND first_seen <= ? ORDER BY last_seen DESC, id LIMIT 1",
+                (dedup, low, high)).fetchone()
+        return self._alert(row) if row else None
+
+    def _alert(self, row: tuple[str, int, str]) -> Alert:
+        """The alert of an ``(id, version, doc)`` row, its version remembered."""
+        self._versions[("alerts", row[0])] = row[1]
+        return Alert.from_dict(_loads(row[2]))
+
+    def _stored_version(self, table: str, row_id: str) -> int | None:
+        row = self.db.execute(f"SELECT version FROM {table} WHERE id = ?", (row_id,)).fetchone()
+        return int(row[0]) if row else None
 
     def upsert_alerts(self, alerts: Sequence[Alert],
                       links: Mapping[str, Sequence[tuple[str, str]]]) -> list[Alert]:
-        """Write alerts and their event links; ``count`` = distinct linked events."""
+        """Write alerts and their event links; ``count`` = distinct linked events. An alert
+        stored at another version than this handle read is reconciled with it (the analyst's
+        status, assignee and reason kept), as on Elasticsearch."""
         self._writable("write alerts")
         stored: list[Alert] = []
         with self._errors("cannot write alerts"), self._transaction():
@@ -689,19 +713,34 @@ class SQLiteStore(Store):
                     [(alert.id, eid, ts) for eid, ts in links.get(alert.id, ())])
                 count = self._scalar_args(
                     "SELECT count(*) FROM alert_events WHERE alert_id = ?", (alert.id,))
-                final = replace(alert, count=int(count))
-                self._put_alert(final)
+                final, version = self._over_stored(replace(alert, count=int(count)))
+                self._put_alert(final, version)
                 stored.append(final)
         return stored
 
-    def _put_alert(self, a: Alert) -> None:
+    def _over_stored(self, ours: Alert) -> tuple[Alert, int | None]:
+        """``ours`` as detection may write it, and the stored version: reconciled with the
+        stored alert when that is not the version this handle read (an ack since
+        ``find_alert`` is never undone)."""
+        row = self.db.execute("SELECT version, doc FROM alerts WHERE id = ?",
+                              (ours.id,)).fetchone()
+        if row is None:
+            return ours, None
+        if row[0] == self._versions.get(("alerts", ours.id)):
+            return ours, row[0]
+        return reconcile(ours, Alert.from_dict(_loads(row[1]))), row[0]
+
+    def _put_alert(self, a: Alert, stored: int | None) -> None:
+        """Insert or replace the alert's row one version past ``stored``, and remember it."""
+        version = (stored or 0) + 1
         self.db.execute(
             "INSERT OR REPLACE INTO alerts(id, ts, rule_id, severity, status, doc, dedup, "
-            "first_seen, last_seen, severity_rank, system, unit) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "first_seen, last_seen, severity_rank, system, unit, version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (a.id, a.first_seen, a.rule_id, a.severity.value, a.status.value,
              _dumps(a.to_dict()), a.dedup, a.first_seen, a.last_seen, a.severity.rank,
-             a.system, a.unit))
+             a.system, a.unit, version))
+        self._versions[("alerts", a.id)] = version
 
     def _scalar_args(self, sql: str, params: Sequence[object]) -> Any:
         return self.db.execute(sql, params).fetchone()[0]
@@ -723,38 +762,58 @@ class SQLiteStore(Store):
         """Alerts matching the filters, most recently seen first."""
         q = query or AlertQuery()
         where, params = _alert_filters(q)
-        sql = f"SELECT doc FROM alerts WHERE {where} ORDER BY last_seen DESC, id LIMIT ?"
+        sql = (f"SELECT id, version, doc FROM alerts WHERE {where} "
+               "ORDER BY last_seen DESC, id LIMIT ?")
         with self._errors("cannot list alerts"):
             rows = self.db.execute(sql, (*params, -1 if q.limit is None else q.limit))
-            return [Alert.from_dict(_loads(doc)) for (doc,) in rows]
+            return [self._alert(row) for row in rows]
 
     def get_alert(self, alert_id: str) -> Alert | None:
         """One alert by id or by a unique prefix (6 characters or more)."""
         with self._errors("cannot read alerts"):
-            row = self.db.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            row = self.db.execute("SELECT id, version, doc FROM alerts WHERE id = ?",
+                                  (alert_id,)).fetchone()
             if row is None and len(alert_id) >= 6:
                 rows = self.db.execute(
-                    "SELECT doc FROM alerts WHERE id >= ? AND id < ? LIMIT 2",
+                    "SELECT id, version, doc FROM alerts WHERE id >= ? AND id < ? LIMIT 2",
                     (alert_id, alert_id + "\uffff")).fetchall()
                 row = rows[0] if len(rows) == 1 else None
-        return Alert.from_dict(_loads(row[0])) if row else None
+        return self._alert(row) if row else None
 
     def update_alert(self, alert: Alert) -> None:
-        """Replace an alert's document (status, assignee, reason...)."""
+        """Replace an alert's document (status, assignee, reason...) at the version this handle
+        read; ConflictError when someone else changed it since, NotFoundError when absent."""
         self._writable("update alerts")
         with self._errors("cannot update alerts"), self._transaction():
-            if not self.db.execute("SELECT 1 FROM alerts WHERE id = ?", (alert.id,)).fetchone():
+            stored = self._stored_version("alerts", alert.id)
+            if stored is None:
                 raise NotFoundError(f"no alert {alert.id}", hint="List them: soc alerts list")
-            self._put_alert(alert)
+            self._check_version("alerts", alert.id, stored, "alert", ALERT_HINT)
+            self._put_alert(alert, stored)
+
+    def _check_version(self, table: str, row_id: str, stored: int | None, noun: str,
+                       hint: str) -> None:
+        """ConflictError when the stored row is not the version this handle read (a row it
+        never read is replaced as it is)."""
+        known = self._versions.get((table, row_id))
+        if known is not None and known != stored:
+            del self._versions[(table, row_id)]
+            raise conflict(noun, row_id, hint)
 
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
-        """Append to the audit trail; returns the entry with its sequence number."""
+        """Seal ``entry`` on the newest entry and append it, in one write transaction (``BEGIN
+        IMMEDIATE``: no other process appends between the read and the insert); returns the
+        entry as written, with its sequence number. Reads one row, not the trail."""
         self._writable("write the audit trail")
         with self._errors("cannot write the audit trail"), self._transaction():
+            head = self.db.execute("SELECT id, doc FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+            prev = replace(AuditEntry.from_dict(_loads(head[1])), seq=head[0]) if head else None
+            sealed = audit.seal(entry, prev)
             cur = self.db.execute(
                 "INSERT INTO audit(ts, actor, action, subject, doc) VALUES (?, ?, ?, ?, ?)",
-                (entry.ts, entry.actor, entry.action, entry.subject, _dumps(entry.to_dict())))
-        return replace(entry, seq=cur.lastrowid)
+                (sealed.ts, sealed.actor, sealed.action, sealed.subject,
+                 _dumps(sealed.to_dict())))
+        return replace(sealed, seq=cur.lastrowid)
 
     def audit_trail(self, subject: str | None = None, *,
                     limit: int | None = None) -> list[AuditEntry]:
@@ -769,25 +828,36 @@ class SQLiteStore(Store):
 
     def put_incident(self, incident_id: str, opened: str, status: str,
                      doc: dict[str, Any]) -> None:
-        """Insert or replace an incident's document."""
+        """Insert, or replace at the version this handle read (ConflictError when another
+        analyst saved it since; an incident this handle never read is replaced as it is)."""
         self._writable("write incidents")
         with self._errors("cannot write incidents"), self._transaction():
-            self.db.execute("INSERT OR REPLACE INTO incidents(id, opened, status, doc) "
-                            "VALUES (?, ?, ?, ?)", (incident_id, opened, status, _dumps(doc)))
+            stored = self._stored_version("incidents", incident_id)
+            self._check_version("incidents", incident_id, stored, "incident", INCIDENT_HINT)
+            self.db.execute(
+                "INSERT OR REPLACE INTO incidents(id, opened, status, doc, version) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (incident_id, opened, status, _dumps(doc), (stored or 0) + 1))
+        self._versions[("incidents", incident_id)] = (stored or 0) + 1
 
     def get_incident(self, incident_id: str) -> dict[str, Any] | None:
         """One incident's document by id, or None."""
         with self._errors("cannot read incidents"):
-            row = self.db.execute("SELECT doc FROM incidents WHERE id = ?",
+            row = self.db.execute("SELECT id, version, doc FROM incidents WHERE id = ?",
                                   (incident_id,)).fetchone()
-        return _loads(row[0]) if row else None
+        return self._incident(row) if row else None
+
+    def _incident(self, row: tuple[str, int, str]) -> dict[str, Any]:
+        self._versions[("incidents", row[0])] = row[1]
+        return _loads(row[2])
 
     def list_incidents(self, status: str | None = None) -> list[dict[str, Any]]:
         """Incident documents (of one status, if given), oldest opened first."""
         with self._errors("cannot list incidents"):
-            rows = self.db.execute("SELECT doc FROM incidents WHERE ? IS NULL OR status = ? "
-                                   "ORDER BY opened, id", (status, status)).fetchall()
-        return [_loads(doc) for (doc,) in rows]
+            rows = self.db.execute("SELECT id, version, doc FROM incidents "
+                                   "WHERE ? IS NULL OR status = ? ORDER BY opened, id",
+                                   (status, status)).fetchall()
+        return [self._incident(row) for row in rows]
 
     # housekeeping --------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from elasticsearch import ConflictError as EsConflict
 from elasticsearch import NotFoundError as EsNotFound
 
 from soc.errors import StoreError
+from soc.stores.base import ConflictError, conflict
 from soc.stores.es.connection import es_errors
 
 if TYPE_CHECKING:
@@ -26,21 +27,11 @@ if TYPE_CHECKING:
     from soc.stores.es.delivery import Delivery
     from soc.stores.es.names import Names
 
+__all__ = ["ConflictError", "DocumentsMixin", "Versioned", "conflict"]  # the error: both stores
+
 KINDS = ("alerts", "incidents", "audit", "rule-hits", "alert-events")
 PAGE = 1000
 Hit = dict[str, Any]
-
-
-class ConflictError(StoreError):
-    """A write named a version of a document that is no longer the stored one (exit code 4)."""
-
-    default_hint = "Someone changed it meanwhile: show it again and redo the change."
-
-
-def conflict(noun: str, doc_id: str, hint: str | None = None) -> ConflictError:
-    """The error of a lost race on one document."""
-    return ConflictError(f"the {noun} {doc_id} was changed by someone else; re-read it",
-                         hint=hint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 * ``soc-audit``: entry number ``seq`` is the ``_id``, written with ``op_type: create``. Two
   processes appending at once both aim at the same next number; the cluster takes one, the
   other gets 409, reads the winner (real-time get), re-seals its entry on it
-  (:func:`soc.audit.seal`) and takes the next number: the chain never forks.
+  (:func:`soc.audit.seal`; the store seals every entry it appends) and takes the next
+  number: the chain never forks.
 * ``soc-incidents``: ``{id, opened, status, @timestamp, doc}``; the document is kept unindexed
   and comes back byte for byte, so ``soc audit verify`` hashes what was written. A replace names
   the version this handle read (:class:`ConflictError` when another analyst saved in between).
@@ -19,13 +20,13 @@ from elasticsearch import ConflictError as EsConflict
 from soc import audit
 from soc.errors import StoreError
 from soc.models import AuditEntry
+from soc.stores.base import INCIDENT_HINT
 from soc.stores.es.connection import es_errors
 from soc.stores.es.documents import DocumentsMixin
 
 APPEND_TRIES = 100  # appends lost to others in a row before giving up
 AUDIT_SORT: list[dict[str, Any]] = [{"seq": "asc"}]
 INCIDENT_SORT: list[dict[str, Any]] = [{"opened": "asc"}, {"id": "asc"}]
-INCIDENT_HINT = "Show it again with 'soc incidents show ID' and redo the change."
 
 
 class RecordsMixin(DocumentsMixin):
@@ -34,12 +35,12 @@ class RecordsMixin(DocumentsMixin):
     # audit trail ---------------------------------------------------------------------------------
 
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
-        """Append as the next ``seq`` (``op_type: create``); on 409 re-seal on the winner and
-        take the number after it."""
+        """Seal ``entry`` on the newest entry and append it as the next ``seq`` (``op_type:
+        create``); on 409 re-seal on the winner and take the number after it."""
         self._writable("write the audit trail")
         seq, head = self._audit_head()
         for _ in range(APPEND_TRIES):
-            entry = _chained(entry, head)
+            entry = audit.seal(entry, head)
             with es_errors("cannot write the audit trail", self.options):
                 try:
                     self.client.create(index=self._doc_index("audit"), id=str(seq + 1),
@@ -97,12 +98,3 @@ class RecordsMixin(DocumentsMixin):
         query = {"term": {"status": status}} if status is not None else {"match_all": {}}
         return [dict(h["_source"]["doc"]) for h in self._scan(
             "incidents", query, INCIDENT_SORT, action="cannot list incidents", versions=True)]
-
-
-def _chained(entry: AuditEntry, head: AuditEntry | None) -> AuditEntry:
-    """``entry`` sealed on ``head`` when it carries a chain that names another predecessor."""
-    prev, digest = audit.chain_of(entry)
-    if not digest:
-        return entry  # written without a chain: nothing to keep whole
-    want = audit.chain_of(head)[1] if head is not None else audit.GENESIS
-    return entry if prev == want else audit.seal(entry, head)

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from soc.ecs import format_ts, parse_ts
 from soc.errors import NotFoundError, StoreError
 from soc.models import Alert, AlertQuery, RuleHit
+from soc.stores.base import ALERT_HINT, ConflictError, conflict, reconcile
 from soc.stores.es.connection import es_errors
-from soc.stores.es.documents import ConflictError, DocumentsMixin, conflict
+from soc.stores.es.documents import DocumentsMixin
 
 if TYPE_CHECKING:
     from soc.stores.es.writer import BulkWriter
@@ -33,7 +34,6 @@ CHUNK = 1000  # terms and ids per request
 RETRIES = 10  # re-reads of one alert that keeps changing under a detection write
 HIT_SORT: list[dict[str, Any]] = [{"ts": "asc"}, {"id": "asc"}]
 RECENT: list[dict[str, Any]] = [{"last_seen": {"order": "desc"}}, {"id": "asc"}]
-ALERT_HINT = "Show it again with 'soc alerts show ID' and redo the change."
 _EXTRA = ("@timestamp", "severity_rank", "rule.id", "rule.name", "rule.level",
           "organization.id", "labels.system", "first_event")
 
@@ -59,21 +59,6 @@ def alert_of(doc: Mapping[str, Any]) -> Alert:
 def link_id(alert_id: str, event_id: str) -> str:
     """The ``_id`` of one alert-event link."""
     return hashlib.blake2b(f"{alert_id}\0{event_id}".encode(), digest_size=16).hexdigest()
-
-
-def reconcile(ours: Alert, stored: Alert) -> Alert:
-    """Detection's widening of an alert over the version stored meanwhile: seen range and
-    event ids united, the analyst's status, assignee and reason kept."""
-    from soc.alerts import MAX_IDS
-
-    def united(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys([*b, *a]))[:MAX_IDS]
-
-    return replace(ours, first_seen=min(ours.first_seen, stored.first_seen),
-                   last_seen=max(ours.last_seen, stored.last_seen),
-                   event_ids=united(ours.event_ids, stored.event_ids),
-                   contributing=united(ours.contributing, stored.contributing),
-                   status=stored.status, assignee=stored.assignee, reason=stored.reason)
 
 
 class StateMixin(DocumentsMixin):
