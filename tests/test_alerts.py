@@ -16,7 +16,7 @@ from soc.alerts import AlertSink, Finding
 from soc.cli.main import main
 from soc.ecs import format_ts
 from soc.errors import InputError, NotFoundError
-from soc.models import AlertQuery, AlertStatus, Severity
+from soc.models import Alert, AlertQuery, AlertStatus, Severity
 from soc.stores.sqlite import SQLiteStore
 
 RULE = "11111111-1111-4111-8111-111111111111"
@@ -203,3 +203,30 @@ def test_many_findings_in_one_batch_are_one_alert_per_episode(store: SQLiteStore
         ("08:00", "08:59", 600), ("11:20", "11:22", 3)]
     again = sink.raise_alerts(burst[300:])  # read again: nothing new, nothing counted twice
     assert not again.new and [a.count for a in again.updated] == [600]
+
+
+class AckedMeanwhile(SQLiteStore):
+    """A real store whose every find_alert is followed by an analyst's ack from another handle,
+    before detection writes: the race of a collection pass with `soc alerts ack`."""
+
+    analyst: SQLiteStore
+
+    def find_alert(self, dedup: str, ts: str, window: timedelta) -> Alert | None:
+        found = super().find_alert(dedup, ts, window)
+        if found is not None and found.status is AlertStatus.OPEN:
+            lib.acknowledge(self.analyst, found.id, "lan")
+        return found
+
+
+def test_detection_racing_an_ack_keeps_it_and_the_trail_verifies(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    with AckedMeanwhile.open_path(path) as collector, SQLiteStore.open_path(path) as analyst:
+        collector.analyst = analyst
+        (raised,) = AlertSink(collector).raise_alerts([finding(1, 0)]).new
+        (widened,) = AlertSink(collector).raise_alerts([finding(2, 10)]).updated
+        assert widened.id == raised.id
+        assert (widened.status, widened.count, widened.event_ids) == (
+            AlertStatus.ACKNOWLEDGED, 2, ("e1", "e2"))
+        assert analyst.get_alert(raised.id) == widened
+        result = audit.verify_store(analyst)
+        assert result.problems == () and result.entries == 1
