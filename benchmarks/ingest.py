@@ -8,8 +8,8 @@
 Each size runs in a fresh child process so its peak RSS is its own; two sizes show whether memory
 stays flat as the file grows. Detection is off: this measures collection only. Lines per second
 are given per wall-clock second and per CPU-second of the process (the steadier figure on a
-shared machine; it counts both of the process's threads: the embedded store is written on a
-worker thread while the next batch is parsed), with the user/system split.
+shared machine; it counts every thread of the process, should a store write on a worker
+thread), with the user/system split.
 """
 
 from __future__ import annotations
