@@ -37,6 +37,19 @@ def default_stages(config: Config, store: Store) -> list[Stage]:
     return [stage] if stage is not None else []
 
 
+def note_rule_errors(config: Config, report: PassReport) -> PassReport:
+    """Record on ``report`` the rule files that are broken (not those that merely do not apply):
+    a province's rule with a typo must not be silently never evaluated."""
+    try:
+        from soc.detection.stage import rule_health
+    except ImportError:
+        return report
+    health = rule_health(config)  # the detector the pass loaded: cached in this process
+    report.rule_errors = health.error_files
+    report.rule_warning = health.warning()
+    return report
+
+
 @contextmanager
 def _session(config: Config) -> Iterator[tuple[Store, StateStore]]:
     with open_store(config) as store:
@@ -72,7 +85,8 @@ def collect(
     sources = selected_sources(config, names)
     with PassLock(lock_path(config)), _session(config) as (store, state):
         stages = default_stages(config, store) if detect else []
-        return Pipeline(config, store, state, stages=stages, progress=progress).run(sources)
+        report = Pipeline(config, store, state, stages=stages, progress=progress).run(sources)
+    return note_rule_errors(config, report) if detect else report
 
 
 # --- ingest: files imported once ----------------------------------------------------------------
@@ -139,7 +153,8 @@ def ingest(
             for source in sources:
                 state.reset(source.name)
         stages = default_stages(config, store) if detect else []
-        return Pipeline(config, store, state, stages=stages, progress=progress).run(sources)
+        report = Pipeline(config, store, state, stages=stages, progress=progress).run(sources)
+    return note_rule_errors(config, report) if detect else report
 
 
 def registry_check_parser(name: str) -> None:

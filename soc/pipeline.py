@@ -67,6 +67,8 @@ class PassReport:
     sources: list[SourceReport] = field(default_factory=list)
     started: str = ""
     seconds: float = 0.0
+    rule_errors: list[str] = field(default_factory=list)  # rule files that failed to load
+    rule_warning: str | None = None  # the one line to print about them
 
     @property
     def events(self) -> int:
@@ -82,7 +84,7 @@ class PassReport:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and not self.dead_letters
+        return not self.errors and not self.dead_letters and not self.rule_errors
 
     def summary(self) -> str:
         parts = [f"{len(self.sources)} source(s)", f"{self.events} new event(s)"]
@@ -100,7 +102,8 @@ class PassReport:
         return {
             "started": self.started, "seconds": round(self.seconds, 3), "ok": self.ok,
             "events": self.events, "dead_letters": self.dead_letters,
-            "errors": len(self.errors), "sources": [s.to_dict() for s in self.sources],
+            "errors": len(self.errors), "rule_errors": self.rule_errors,
+            "sources": [s.to_dict() for s in self.sources],
         }
 
 

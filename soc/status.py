@@ -69,6 +69,25 @@ def source_rows(config: Config, runs: dict[str, dict[str, Any]],
     return rows
 
 
+def rules_summary(config: Config) -> dict[str, Any] | None:
+    """Active rules, errors (to fix) and not-applicable ones (expected), through the rule cache;
+    None when detection is not installed."""
+    try:
+        from soc.detection.stage import rule_health
+    except ImportError:
+        return None
+    return rule_health(config).to_dict()
+
+
+def rules_line(summary: dict[str, Any]) -> str:
+    """The status line about rules."""
+    line = (f"Rules: {summary['active']} active, {summary['errors']} error(s), "
+            f"{summary['not_applicable']} not applicable")
+    if summary["errors"] or summary["not_applicable"]:
+        line += " (see 'soc rules check')"
+    return line
+
+
 def gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows that are findings: silent, failing or missing sources."""
     return [r for r in rows if r["state"] in {"silent", "error", "missing"}]

@@ -29,6 +29,8 @@ def _finish(report: PassReport, verbose: int, hint_cmd: str) -> int:
         if verbose > 1:
             info(f"  {src.source}: {src.events} new, {src.duplicates} already stored, "
                  f"{src.dead_letters} dead, {src.alerts} alert(s), {src.seconds:.2f}s")
+    if report.rule_warning:
+        info(report.rule_warning)
     return int(ExitCode.OK if report.ok else ExitCode.PARTIAL)
 
 

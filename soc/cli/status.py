@@ -12,7 +12,7 @@ from soc.collect import state_path
 from soc.errors import ExitCode, SocError
 from soc.listen import status_summary
 from soc.state import StateStore
-from soc.status import COLUMNS, gaps, source_rows
+from soc.status import COLUMNS, gaps, rules_line, rules_summary, source_rows
 from soc.stores.base import open_store
 
 
@@ -22,13 +22,16 @@ from soc.stores.base import open_store
 def status_cmd(app: App) -> int:
     """Per source: last pass, events, lag, dead letters, errors; silent sources are flagged.
 
-    Exits 10 when a source is silent longer than its expected_interval, failing, or missing.
+    Exits 10 when a source is silent longer than its expected_interval, failing, or missing, or
+    when a rule file cannot be used (not when a rule merely does not apply; see soc rules check).
     """
     config = app.config
     runs = StateStore(state_path(config)).runs() if state_path(config).exists() else {}
     rows = source_rows(config, runs)
     daemon = status_summary(config)
-    findings = gaps(rows) + ([daemon] if daemon_gap(daemon) else [])
+    rules = rules_summary(config)
+    broken = bool(rules and rules["errors"])
+    findings = gaps(rows) + ([daemon] if daemon_gap(daemon) else []) + ([rules] if broken else [])
     try:
         with open_store(config, readonly=True) as store:
             stats = store.stats()
@@ -41,12 +44,18 @@ def status_cmd(app: App) -> int:
         info(_store_line(stats))
         if daemon is not None:
             info(_listen_line(daemon))
+        if rules is not None:
+            info(rules_line(rules))
     else:
-        emit_object({"sources": rows, "store": stats, "listen": daemon, "gaps": len(findings)})
+        emit_object({"sources": rows, "store": stats, "listen": daemon, "rules": rules,
+                     "gaps": len(findings)})
     for gap in gaps(rows):
         info(f"Warning: source {gap['source']} is {gap['state']}: {gap['note']}")
     if daemon is not None and daemon_gap(daemon):
         info(f"Warning: soc listen is {daemon['state']}: {daemon['problem']}")
+    if rules is not None and broken:
+        info(f"Warning: {len(rules['error_files'])} rule file(s) could not be used: "
+             f"{', '.join(rules['error_files'])}. Hint: soc rules check")
     return int(ExitCode.FINDINGS if findings else ExitCode.OK)
 
 

@@ -126,6 +126,60 @@ def config_detector(config: Config, extra: Sequence[str | Path] = ()) -> Detecto
                          cache_dir=Path(config.data_dir) / "cache")
 
 
+NOT_APPLICABLE_STAGES = frozenset({"logsource"})
+"""Issue stages that are expected, not faults: a log source we collect nothing from."""
+
+
+def is_rule_error(issue: RuleIssue) -> bool:
+    """A fault to fix (broken YAML, invalid Sigma, unknown modifier, bad regex, bad correlation),
+    as opposed to a rule that does not apply here: a log source no pipeline maps, or a
+    placeholder (``rules.placeholders``) the operator has not set."""
+    if issue.stage in NOT_APPLICABLE_STAGES:
+        return False
+    return not issue.reason.startswith("placeholder %")
+
+
+@dataclass(frozen=True)
+class RuleHealth:
+    """How many rules run, and which cannot: errors (to fix) and not-applicable ones (expected)."""
+
+    active: int
+    errors: tuple[RuleIssue, ...]
+    not_applicable: tuple[RuleIssue, ...]
+
+    @classmethod
+    def of(cls, detector: Detector) -> RuleHealth:
+        issues = detector.issues
+        return cls(len(detector.engine.rules) + len(detector.specs),
+                   tuple(i for i in issues if is_rule_error(i)),
+                   tuple(i for i in issues if not is_rule_error(i)))
+
+    @property
+    def error_files(self) -> list[str]:
+        """The files holding errors, each once, in order."""
+        return list(dict.fromkeys(i.path for i in self.errors))
+
+    def warning(self) -> str | None:
+        """One line for people when there are errors (None otherwise)."""
+        if not self.errors:
+            return None
+        first: dict[str, str] = {}
+        for issue in self.errors:
+            first.setdefault(issue.path, issue.reason)
+        listed = "; ".join(f"{path}: {reason}" for path, reason in first.items())
+        return (f"Warning: {len(first)} rule file(s) could not be used: {listed}. "
+                "Hint: soc rules check")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"active": self.active, "errors": len(self.errors),
+                "not_applicable": len(self.not_applicable), "error_files": self.error_files}
+
+
+def rule_health(config: Config) -> RuleHealth:
+    """The health of the configuration's rules (loaded through the rule cache)."""
+    return RuleHealth.of(config_detector(config))
+
+
 def suppress_window(config: Config) -> timedelta:
     """``rules.suppress`` of the configuration (one hour unless set)."""
     return config.rules.suppress
