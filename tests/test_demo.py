@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,19 @@ def test_soc_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert sorted(Path(p).suffix for p in summary["reports"]) == [
         ".docx", ".docx", ".html", ".html"]
     assert all(Path(p).stat().st_size > 1000 for p in summary["reports"])
+
+
+def test_soc_demo_as_printed_for_the_user(tmp_path: Path) -> None:
+    """The table output (what `soc demo` prints by default) names every alert and shows times in
+    the demo's zone (Asia/Ho_Chi_Minh), the incident's T0 included."""
+    done = subprocess.run([sys.executable, "-m", "soc", "demo", "--dir", str(tmp_path / "demo")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for heading in ("== Failed SSH logins by source ==", "== Alerts ==",
+                    "== Reports due under profile mps-2026 =="):
+        assert heading in out
+    assert all(title in out for title in EXPECTED_ALERTS)
+    (t0_line,) = [line for line in out.splitlines() if line.startswith("== Incident ")]
+    assert re.search(r"T0 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+07: next steps ==$", t0_line), t0_line
+    assert "Z: next steps" not in out

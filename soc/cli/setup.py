@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from soc.cli.main import App, pass_app
-from soc.cli.output import Format, current_format, emit_object, emit_rows, format_options, info
+from soc.cli.output import (
+    Format,
+    current_format,
+    emit_object,
+    emit_rows,
+    format_options,
+    info,
+    local_time,
+)
 from soc.demo import DemoResult, run_demo
 from soc.errors import ExitCode
 from soc.init import init_project
@@ -66,7 +74,7 @@ def _show(r: DemoResult) -> None:
         emit_rows(r.alerts, ["severity", "rule_title", "count", "entity"])
     if r.incident:
         click.echo(f"\n== Incident {r.incident['id']} opened with playbook "
-                   f"{r.incident['playbook']}, T0 {r.incident['t0']}: next steps ==")
+                   f"{r.incident['playbook']}, T0 {local_time(r.incident['t0'])}: next steps ==")
         emit_rows([d for d in r.due if d["kind"] != "report"][:5],
                   ["deadline", "left", "step", "title"])
         click.echo(f"\n== Reports due under profile {r.incident['profile']} ==")
