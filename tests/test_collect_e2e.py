@@ -38,9 +38,9 @@ def project(tmp_path: Path) -> Path:
     return cfg
 
 
-def soc(cfg: Path, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+def soc(cfg: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "soc", "-c", str(cfg), *args],
-                          capture_output=True, text=True, timeout=300, **kw)  # type: ignore[call-overload]
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 def popen(cfg: Path, *args: str) -> subprocess.Popen[str]:
@@ -133,3 +133,22 @@ def test_readers_never_see_database_is_locked(project: Path) -> None:
         reads += 1
     assert writer.returncode == 0, writer.communicate()[1]
     assert reads >= 2
+
+
+def test_null_byte_injection_reaches_the_rules(tmp_path: Path) -> None:
+    """An unescaping server logs the raw NUL of the request: the line is an event (not 'binary
+    data') and the null-byte rule raises its alert."""
+    log = tmp_path / "localhost_access_log.txt"
+    log.write_bytes(b'203.0.113.7 - - [24/Nov/2026:09:32:26 +0700] "GET /\x00.jsp HTTP/1.1" 400 -\n'
+                    b'203.0.113.8 - - [24/Nov/2026:09:32:27 +0700] "GET / HTTP/1.1" 200 512\n')
+    cfg = tmp_path / "soc.yml"
+    cfg.write_text("data_dir: data\n", encoding="utf-8")
+    done = soc(cfg, "ingest", str(log), "--json")
+    assert done.returncode == ExitCode.OK, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["events"], summary["dead_letters"]) == (2, 0)
+    with open_store(load_config(cfg), readonly=True) as store:
+        alerts = store.list_alerts()
+        paths = sorted(e["url.path"] for e in store.search("*", limit=None))
+    assert paths == ["/", "/\x00.jsp"]
+    assert [(a.rule_title, a.count) for a in alerts] == [("Null Byte Injection In URL", 1)]

@@ -304,6 +304,16 @@ def test_binary_garbage_is_a_dead_letter(state: StateStore, tmp_path: Path) -> N
     assert dict(dead[0].fields) == {"log.file.path": str(log), "log.offset": 5}
 
 
+def test_a_text_line_with_a_nul_byte_is_read_not_dead(state: StateStore, tmp_path: Path) -> None:
+    """Null-byte injection as an unescaping web server logs it is text for the rules."""
+    line = b'203.0.113.7 - - [11/Jul/2026:09:32:26 +0700] "GET /\x00.jsp HTTP/1.1" 400 -'
+    log = tmp_path / "access.log"
+    write(log, line + b"\n")
+    batches = run(collector(state, log))
+    assert rows(batches) == expect(fid(state, log), log, [(0, line.decode())])
+    assert [d for b in batches for d in b.dead_letters] == []
+
+
 def test_invalid_utf8_is_a_dead_letter(state: StateStore, tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     write(log, b"user \xff\xfe logged in\nng\xc6\xb0\xe1\xbb\x9di d\xc3\xb9ng\n")
