@@ -54,13 +54,14 @@ class FileOptions:
     exclude: tuple[str, ...] = ()
     encoding: str = "utf-8"
     forget_after: timedelta = timedelta(days=7)
+    complete: bool = False  # the files will not grow: a last line without a newline is read
 
     @classmethod
     def from_source(cls, source: Source) -> FileOptions:
         """Validate a source's options; a :class:`ConfigError` names the bad one."""
         opts = dict(source.options)
         unknown = set(opts) - {"max_line_bytes", "start_at", "exclude", "encoding",
-                               "forget_after"}
+                               "forget_after", "complete"}
         if unknown:
             raise _bad(source, f"unknown option(s) {', '.join(sorted(unknown))}")
         max_line = opts.get("max_line_bytes", cls.max_line_bytes)
@@ -71,8 +72,11 @@ class FileOptions:
             raise _bad(source, f"start_at must be beginning or end, not {start_at!r}")
         exclude = opts.get("exclude", ())
         exclude = (exclude,) if isinstance(exclude, str) else tuple(str(p) for p in exclude)
+        complete = opts.get("complete", cls.complete)
+        if not isinstance(complete, bool):
+            raise _bad(source, f"complete must be true or false, not {complete!r}")
         return cls(max_line, start_at, exclude, _encoding(source, opts.get("encoding")),
-                   _duration(source, opts.get("forget_after")))
+                   _duration(source, opts.get("forget_after")), complete)
 
 
 def _bad(source: Source, message: str) -> ConfigError:
@@ -180,6 +184,8 @@ class FileCollector:
     def is_final(self, f: IO[bytes], w: Work) -> Callable[[], bool]:
         """A check for EOF: will this file never grow again? (Else a last line without newline
         waits for the next pass.)"""
+        if self.options.complete:
+            return lambda: True
         return _final_check(f, w)
 
 

@@ -6,6 +6,7 @@ import glob
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from soc import registry
@@ -130,8 +131,11 @@ def ingest_sources(paths: Sequence[str], fmt: str | None = None) -> list[Source]
         path = path.resolve()
         kind = source_type_for(path)
         parser = fmt or "auto"
+        # files imported once are complete: their last line counts even without a newline
+        options = {"complete": True} if kind == "file" else {}
         sources.append(Source(name=f"{INGEST_PREFIX}{path}", type=kind,
-                              paths=(glob.escape(str(path)),), parser=parser))
+                              paths=(glob.escape(str(path)),), parser=parser,
+                              options=MappingProxyType(options)))
     return sources
 
 

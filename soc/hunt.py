@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkable
 
 from soc import registry
@@ -115,7 +116,8 @@ def _evtx_aware(source: Source) -> Source:
             magic = fh.read(len(EVTX_MAGIC))
     except OSError:
         return source
-    return replace(source, type="evtx") if magic == EVTX_MAGIC else source
+    return replace(source, type="evtx", options=MappingProxyType({})) if magic == EVTX_MAGIC \
+        else source
 
 
 def _read_source(config: Config, pipeline: Pipeline, source: Source,

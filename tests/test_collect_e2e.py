@@ -152,3 +152,22 @@ def test_null_byte_injection_reaches_the_rules(tmp_path: Path) -> None:
         paths = sorted(e["url.path"] for e in store.search("*", limit=None))
     assert paths == ["/", "/\x00.jsp"]
     assert [(a.rule_title, a.count) for a in alerts] == [("Null Byte Injection In URL", 1)]
+
+
+def test_ingest_reads_a_last_line_without_newline(tmp_path: Path) -> None:
+    """A file imported once is complete (exported logs often end without a newline); the cron
+    job's sources still wait for the newline of a file that may grow."""
+    log = tmp_path / "export.log"
+    log.write_text(LINE.format(m=0, s=1, pid=1, n=1, ip=1, port=1)
+                   + LINE.format(m=0, s=2, pid=2, n=2, ip=2, port=2).rstrip("\n"),
+                   encoding="utf-8")
+    cfg = tmp_path / "soc.yml"
+    cfg.write_text(f"data_dir: data\nsources:\n  - {{name: tail, paths: ['{log}']}}\n",
+                   encoding="utf-8")
+    collected = soc(cfg, "collect", "--json", "--no-detect")
+    assert json.loads(collected.stdout)["events"] == 1, collected.stderr
+    ingested = soc(cfg, "ingest", str(log), "--json", "--no-detect")
+    assert json.loads(ingested.stdout)["events"] == 1, ingested.stderr  # the first is stored
+    assert stored(cfg) == (2, 2)
+    detected = soc(cfg, "detect", str(log))
+    assert "1 file(s), 2 event(s)" in detected.stderr
