@@ -141,3 +141,21 @@ def test_corpus_evtx(case: Path, corpus: Path, capsys: pytest.CaptureFixture[str
     assert (event["winlog.channel"], event["event.code"], event["host.name"],
             event["winlog.record_id"]) == ("System", "104", "PC01.example.corp", 27736)
     assert line["entity"] == {"host.name": "PC01.example.corp"}
+
+
+def test_only_broken_rules_are_warned_of(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A rule for a platform we collect nothing from is expected (SigmaHQ holds hundreds): only
+    -v mentions it. A broken rule file is a warning."""
+    (case / "rules" / "cloud.yml").write_text(
+        "title: Cloud\nid: 00000000-0000-4000-8000-00000000d004\nstatus: test\nlevel: low\n"
+        "logsource: {product: aws, service: cloudtrail}\n"
+        "detection: {sel: {eventName: StopLogging}, condition: sel}\n", encoding="utf-8")
+    code, _, err = detect(case, capsys, "--json", str(case / "auth.log"))
+    assert code == 10 and "Warning" not in err and "do not apply" not in err
+    code = main(["-v", "-c", str(case / "soc.yml"), "detect", "-r", str(case / "rules"),
+                 "--json", str(case / "auth.log")])
+    assert "1 rule(s) do not apply here" in capsys.readouterr().err
+    (case / "rules" / "broken.yml").write_text("title: x\nid: [broken\n", encoding="utf-8")
+    code, _, err = detect(case, capsys, "--json", str(case / "auth.log"))
+    assert [line for line in err.splitlines() if line.startswith("Warning")] == [
+        "Warning: 1 rule(s) cannot be used (broken or invalid); see 'soc rules check'."]

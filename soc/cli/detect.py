@@ -20,6 +20,7 @@ from soc.cli.output import (
     info,
 )
 from soc.cli.search import when
+from soc.detection.stage import is_rule_error
 from soc.errors import ExitCode
 from soc.hunt import HuntReport, ScanReport, hunt, offline_detector, query_rows, scan_files
 from soc.models import Severity
@@ -54,8 +55,13 @@ def detect_cmd(app: App, paths: tuple[str, ...], rules: tuple[str, ...], fmt: st
       soc detect -r rules/windows -r /srv/sigma/rules/windows --min-level high case42/
     """
     detector = offline_detector(app.config, rules)
-    if detector.issues:
-        info(f"Warning: {len(detector.issues)} rule(s) cannot be used; see 'soc rules check'.")
+    errors = [i for i in detector.issues if is_rule_error(i)]
+    if errors:
+        info(f"Warning: {len(errors)} rule(s) cannot be used (broken or invalid); "
+             "see 'soc rules check'.")
+    if app.verbose and len(errors) < len(detector.issues):
+        info(f"{len(detector.issues) - len(errors)} rule(s) do not apply here (a log source "
+             "with no mapping, or an unset placeholder); see 'soc rules check'.")
     report = ScanReport()
     findings = scan_files(app.config, paths, detector, fmt=fmt, report=report,
                           min_level=Severity(min_level) if min_level else None)
