@@ -807,7 +807,7 @@ class SQLiteStore(Store):
         self._writable("write the audit trail")
         with self._errors("cannot write the audit trail"), self._transaction():
             head = self.db.execute("SELECT id, doc FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-            prev = replace(AuditEntry.from_dict(_loads(head[1])), seq=head[0]) if head else None
+            prev = _audit_entry(*head) if head else None
             sealed = audit.seal(entry, prev)
             cur = self.db.execute(
                 "INSERT INTO audit(ts, actor, action, subject, doc) VALUES (?, ?, ?, ?, ?)",
@@ -822,7 +822,7 @@ class SQLiteStore(Store):
             rows = self.db.execute(
                 "SELECT id, doc FROM audit WHERE ? IS NULL OR subject = ? ORDER BY id LIMIT ?",
                 (subject, subject, -1 if limit is None else limit)).fetchall()
-        return [replace(AuditEntry.from_dict(_loads(doc)), seq=seq) for seq, doc in rows]
+        return [_audit_entry(seq, doc) for seq, doc in rows]
 
     # incidents -----------------------------------------------------------------------------------
 
@@ -966,6 +966,11 @@ class SQLiteStore(Store):
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _audit_entry(seq: int, doc: str) -> AuditEntry:
+    """The audit entry of an ``(id, doc)`` row."""
+    return replace(AuditEntry.from_dict(_loads(doc)), seq=seq)
 
 
 _INSERT_COLUMNS = ", ".join(["id", "ts", "dataset", "doc", *VALUE_COLUMNS.values()])
