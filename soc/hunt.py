@@ -255,18 +255,17 @@ def hunt(config: Config, store: Store, selectors: Sequence[str], *,
     detector, chosen = select(config, selectors)
     report = HuntReport(rules=sorted(chosen))
     specs = needed_specs(detector, chosen)
+    feeding = _feeding(chosen, specs)
     batches: Iterator[list[Hit]]
     if isinstance(store, RuleQueryStore):
         report.query = None
-        queries = rule_queries(config, detector, _feeding(chosen, specs))
-        queries, specs = _usable(queries, specs, report)
-        feeding = _feeding(chosen, specs)
+        queries, specs = _usable(rule_queries(config, detector, feeding), specs, report)
+        feeding = _feeding(chosen, specs)  # without the correlations that lost a rule
         queries = [q for q in queries if q.rule_id in feeding]
         batches = _hits_by_rule(store, detector, queries, report, since=since, until=until)
     else:
         report.query = hunt_query(detector, chosen)
         batches = _hits_by_search(store, detector, report, since=since, until=until)
-    feeding = _feeding(chosen, specs)
     correlator = Correlator(specs, MemoryHitLog())
     alerts = _Alerts(AlertSink(store, suppress=suppress_window(config)), report)
     for batch in batches:
