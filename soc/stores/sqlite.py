@@ -834,11 +834,11 @@ class SQLiteStore(Store):
         with self._errors("cannot write incidents"), self._transaction():
             stored = self._stored_version("incidents", incident_id)
             self._check_version("incidents", incident_id, stored, "incident", INCIDENT_HINT)
+            version = (stored or 0) + 1
             self.db.execute(
                 "INSERT OR REPLACE INTO incidents(id, opened, status, doc, version) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (incident_id, opened, status, _dumps(doc), (stored or 0) + 1))
-        self._versions[("incidents", incident_id)] = (stored or 0) + 1
+                "VALUES (?, ?, ?, ?, ?)", (incident_id, opened, status, _dumps(doc), version))
+        self._versions[("incidents", incident_id)] = version
 
     def get_incident(self, incident_id: str) -> dict[str, Any] | None:
         """One incident's document by id, or None."""
