@@ -224,7 +224,7 @@ def needed_specs(detector: Detector, chosen: set[str]) -> list[CorrelationSpec]:
 
 def hunt_query(detector: Detector, chosen: set[str]) -> str:
     """A query for the events the chosen rules (and their correlations' rules) can match."""
-    needed = chosen | {r for s in needed_specs(detector, chosen) for r in s.rules}
+    needed = _feeding(chosen, needed_specs(detector, chosen))
     clauses: set[str] = set()
     for rule in detector.engine.rules:
         if rule.ir.id not in needed:
