@@ -20,7 +20,7 @@ from soc.cli.output import (
     info,
 )
 from soc.cli.search import when
-from soc.detection.stage import is_rule_error
+from soc.detection.stage import RuleHealth
 from soc.errors import ExitCode
 from soc.hunt import HuntReport, ScanReport, hunt, offline_detector, query_rows, scan_files
 from soc.models import Severity
@@ -55,12 +55,12 @@ def detect_cmd(app: App, paths: tuple[str, ...], rules: tuple[str, ...], fmt: st
       soc detect -r rules/windows -r /srv/sigma/rules/windows --min-level high case42/
     """
     detector = offline_detector(app.config, rules)
-    errors = [i for i in detector.issues if is_rule_error(i)]
-    if errors:
-        info(f"Warning: {len(errors)} rule(s) cannot be used (broken or invalid); "
+    health = RuleHealth.of(detector)
+    if health.errors:
+        info(f"Warning: {len(health.errors)} rule(s) cannot be used (broken or invalid); "
              "see 'soc rules check'.")
-    if app.verbose and len(errors) < len(detector.issues):
-        info(f"{len(detector.issues) - len(errors)} rule(s) do not apply here (a log source "
+    if app.verbose and health.not_applicable:
+        info(f"{len(health.not_applicable)} rule(s) do not apply here (a log source "
              "with no mapping, or an unset placeholder); see 'soc rules check'.")
     report = ScanReport()
     findings = scan_files(app.config, paths, detector, fmt=fmt, report=report,
