@@ -21,6 +21,7 @@ from soc.stores.base import ConflictError, conflict
 from soc.stores.es.connection import es_errors
 
 if TYPE_CHECKING:
+    from elastic_transport import ObjectApiResponse
     from elasticsearch import Elasticsearch
 
     from soc.stores.es.connection import EsOptions
@@ -75,14 +76,20 @@ class DocumentsMixin:
             self._versions[(kind, str(meta["_id"]))] = (int(meta["_seq_no"]),
                                                         int(meta["_primary_term"]))
 
-    def _fetch(self, kind: str, doc_id: str) -> dict[str, Any] | None:
-        """A document by id, real-time (no refresh needed), its version remembered; or None."""
+    def _get(self, kind: str, doc_id: str) -> ObjectApiResponse[Any] | None:
+        """The real-time get response of a document (no refresh needed), or None."""
         with es_errors(f"cannot read {kind}", self.options):
             try:
-                resp = self.client.get(index=self._doc_index(kind), id=doc_id)
+                return self.client.get(index=self._doc_index(kind), id=doc_id)
             except EsNotFound:
-                self._versions.pop((kind, doc_id), None)
                 return None
+
+    def _fetch(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        """A document by id, real-time (no refresh needed), its version remembered; or None."""
+        resp = self._get(kind, doc_id)
+        if resp is None:
+            self._versions.pop((kind, doc_id), None)
+            return None
         self._remember(kind, resp.body)
         source: dict[str, Any] = resp["_source"]
         return source
@@ -138,11 +145,9 @@ class DocumentsMixin:
 
     def get_document(self, kind: str, doc_id: str) -> Versioned | None:
         """A document and its version, or None."""
-        with es_errors(f"cannot read {kind}", self.options):
-            try:
-                resp = self.client.get(index=self._doc_index(kind), id=doc_id)
-            except EsNotFound:
-                return None
+        resp = self._get(kind, doc_id)
+        if resp is None:
+            return None
         return Versioned(doc_id, resp["_source"], int(resp["_seq_no"]),
                          int(resp["_primary_term"]))
 
