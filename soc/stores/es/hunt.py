@@ -92,33 +92,30 @@ class SocLuceneBackend(LuceneBackend):
             return MATCH_NONE
         return self.convert_condition_field_eq_val_str(cond, state)
 
-
     def convert_condition_field_eq_val_re(self, cond: Any, state: ConversionState) -> Any:
         """``|re``: ``field:/.*(...).*/`` when it can be written (see module doc), else widened."""
         value: SigmaRegularExpression = cond.value
-        field = str(cond.field).removesuffix(f".{CASELESS}")
+        field = _field_of(cond)
         flags = value.flags
         translated = lucene_regex(str(value.regexp),
                                   ignorecase=SigmaRegularExpressionFlag.IGNORECASE in flags,
                                   dotall=SigmaRegularExpressionFlag.DOTALL in flags)
         if translated is None or not _keyword(field):
-            return self._widened(cond, f"_exists_:{self.escape_and_quote_field(field)}")
+            return self._exists(cond)
         self.inexact = self.inexact or not translated.exact
         return f"{self.escape_and_quote_field(field)}:/{translated.pattern}/"
 
     def convert_condition_field_eq_val_cidr(self, cond: Any, state: ConversionState) -> Any:
         """A network: the address field's own CIDR query for IPv4 (the rewrite keeps it on the
         field); elsewhere a term that would find nothing, so widened."""
-        field = str(cond.field).removesuffix(f".{CASELESS}")
-        if field in _typed_fields("ip") and cond.value.network.version == 4:
+        if _field_of(cond) in _typed_fields("ip") and cond.value.network.version == 4:
             return super().convert_condition_field_eq_val_cidr(cond, state)
-        return self._widened(cond, f"_exists_:{self.escape_and_quote_field(field)}")
+        return self._exists(cond)
 
     def convert_condition_field_eq_val_timestamp_part(self, cond: Any,
                                                       state: ConversionState) -> Any:
         """``|hour``, ``|minute``...: no Lucene form (the backend would compare the whole value)."""
-        field = str(cond.field).removesuffix(f".{CASELESS}")
-        return self._widened(cond, f"_exists_:{self.escape_and_quote_field(field)}")
+        return self._exists(cond)
 
     def convert_condition_val_re(self, cond: Any, state: ConversionState) -> Any:
         """A keyword regex (no field): widened to every event."""
@@ -129,6 +126,15 @@ class SocLuceneBackend(LuceneBackend):
         above it would make a superset exclude one."""
         self.inexact = True
         return superset if _negations(cond) % 2 == 0 else MATCH_NONE
+
+    def _exists(self, cond: Any) -> str:
+        """Widened to the events that have the condition's field."""
+        return self._widened(cond, f"_exists_:{self.escape_and_quote_field(_field_of(cond))}")
+
+
+def _field_of(cond: Any) -> str:
+    """The condition's field, on the field itself rather than its ``.caseless`` sub-field."""
+    return str(cond.field).removesuffix(f".{CASELESS}")
 
 
 def _keyword(field: str) -> bool:
