@@ -28,7 +28,6 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from collectors.parsers import winlog_azure as azure
-from soc import jsonutil
 from soc.ecs import Event, normalize_ts, parse_ts
 from soc.errors import ParseError
 from soc.sources import ParseContext
@@ -186,13 +185,7 @@ class WinlogParser:
                                         or '"TimeGenerated"' in text)
 
     def parse(self, text: str, ctx: ParseContext) -> Event:
-        try:
-            record = jsonutil.loads(text)
-        except ValueError as exc:
-            raise ParseError(f"invalid JSON: {exc}") from None
-        if not isinstance(record, dict):
-            raise ParseError("not a JSON object")
-        return winlog_event(record, tz=ctx.tz)
+        return winlog_event(azure.json_object(text), tz=ctx.tz)
 
 
 # --- taking the input apart ----------------------------------------------------------------------

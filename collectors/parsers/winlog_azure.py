@@ -51,7 +51,7 @@ def event_data(record: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(raw, str) and raw.strip():
         text = raw.strip()
         if text[0] == "{":
-            return _json_object(text)
+            return json_object(text, "EventData is not JSON", "EventData is not a JSON object")
         return xml_event_data(text)
     if isinstance(raw, Mapping):
         return dict(raw)
@@ -59,13 +59,16 @@ def event_data(record: Mapping[str, Any]) -> dict[str, Any]:
             if k not in META and k not in DERIVED and v is not None}
 
 
-def _json_object(text: str) -> dict[str, Any]:
+def json_object(text: str, invalid: str = "invalid JSON",
+                not_object: str = "not a JSON object") -> dict[str, Any]:
+    """``text`` decoded as a JSON object; :class:`ParseError` (``invalid``: the decoder's reason,
+    or ``not_object``) when it is not one. A winlog line and an ``EventData`` string alike."""
     try:
         data = jsonutil.loads(text)
     except ValueError as exc:
-        raise ParseError(f"EventData is not JSON: {exc}") from None
+        raise ParseError(f"{invalid}: {exc}") from None
     if not isinstance(data, dict):
-        raise ParseError("EventData is not a JSON object")
+        raise ParseError(not_object)
     return data
 
 
