@@ -242,13 +242,6 @@ def put_url(ev: Event, target: str) -> None:
         ev["url.query"] = query
 
 
-def put_status(ev: Event, status: str) -> None:
-    """``http.response.status_code`` (int) and ``event.outcome`` (failure from 400 on)."""
-    if status.isdigit():
-        code = ev["http.response.status_code"] = int(status)
-        ev["event.outcome"] = "success" if code < 400 else "failure"
-
-
 # --------------------------------------------------------------------------- error logs
 
 _APACHE_ERROR = re.compile(
