@@ -951,7 +951,8 @@ class SQLiteStore(Store):
         return [item for _, item in items]
 
     def _drop(self, tables: list[str]) -> None:
-        """Drop partition tables, then give their pages back to the file system."""
+        """Drop partition tables and their cached aggregations, then give their pages back to
+        the file system."""
         with self._errors("cannot drop expired partitions"):
             with self._transaction():
                 for table in tables:
@@ -960,6 +961,7 @@ class SQLiteStore(Store):
                                     [(t,) for t in tables])
                 self.db.executemany("DELETE FROM partition_datasets WHERE partition = ?",
                                     [(t,) for t in tables])
+                sqlite_aggs.forget(self.db, tables)
             # executescript steps the pragma to the end; execute() would free a single page
             self.db.executescript("PRAGMA incremental_vacuum;")
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

@@ -67,6 +67,16 @@ def _store(db: sqlite3.Connection, table: str, spec: str, events: int,
             raise  # a busy writer only costs the cache, not the answer
 
 
+def forget(db: sqlite3.Connection, tables: Sequence[str]) -> None:
+    """Drop the cached results of partitions (in the caller's transaction, with the tables):
+    a partition created again for the same day and level may reach the same event count."""
+    try:
+        db.executemany("DELETE FROM agg_cache WHERE partition = ?", [(t,) for t in tables])
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):  # no cache table yet: nothing to forget
+            raise
+
+
 def _sort_key(values: Key) -> tuple[tuple[int, Any], ...]:
     """SQLite's order: numbers before text."""
     return tuple((0, v) if isinstance(v, int | float) else (1, str(v)) for v in values)
