@@ -111,3 +111,45 @@ def test_a_bad_prebuilt_event_is_kept_whole_as_a_dead_letter() -> None:
     record = RawRecord(text="", id="x", event={"source.ip": "203.0.113.9"})
     assert _raw(record) == b'{"source.ip":"203.0.113.9"}'
     assert _raw(RawRecord(text="a line", id="y")) == b"a line"
+
+
+def test_collection_pauses_for_a_batch_and_frees_its_cycles_after() -> None:
+    import gc
+    import weakref
+
+    from soc.pipeline import _collection_paused
+
+    class Node:
+        other: object = None
+
+    assert gc.isenabled()
+    freed: list[bool] = []
+    with _collection_paused():
+        assert not gc.isenabled()
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle: refcounting alone never frees it
+        ref = weakref.ref(a, lambda _: freed.append(True))
+        del a, b
+        events = [[] for _ in range(gc.get_threshold()[0] * 2)]  # a batch, past the threshold
+        assert ref() is not None  # nothing collected while paused
+    assert gc.isenabled()
+    _ = [[]]  # the first allocation after the batch runs the collection it missed
+    assert freed == [True]
+    del events
+
+
+def test_collection_stays_as_the_caller_set_it() -> None:
+    import gc
+
+    from soc.pipeline import _collection_paused
+
+    with pytest.raises(RuntimeError), _collection_paused():
+        raise RuntimeError("a batch failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _collection_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
