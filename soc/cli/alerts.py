@@ -21,11 +21,12 @@ from soc.cli.output import (
 from soc.cli.search import when
 from soc.ecs import format_ts
 from soc.errors import ExitCode
-from soc.models import Alert, AlertQuery, AlertStatus, Severity
+from soc.models import Alert, AlertQuery, AlertStatus, AuditEntry, Severity
 from soc.stores.base import Store, open_store
 
 COLUMNS = ["id", "last_seen", "severity", "status", "rule_title", "count", "entity", "system",
            "assignee"]
+TRAIL_COLUMNS = ["seq", "ts", "actor", "action", "before", "after", "reason"]
 _actor = click.option("--actor", metavar="NAME", envvar="SOC_ACTOR",
                       help="Who acts, for the audit trail (default: $SOC_ACTOR, else the OS "
                            "user).")
@@ -77,9 +78,21 @@ def show_cmd(app: App, alert_id: str) -> int:
     """One alert in full, with its audit trail (ID or a unique prefix of 6+ characters)."""
     with open_store(app.config, readonly=True) as store:
         alert = lib.get(store, alert_id)
-        trail = [e.to_dict() for e in store.audit_trail(alert.id)]
-    emit_object({**alert.to_dict(), "audit": trail})
+        trail = store.audit_trail(alert.id)
+    if current_format() is not Format.TABLE:
+        emit_object({**alert.to_dict(), "audit": [e.to_dict() for e in trail]})
+        return int(ExitCode.OK)
+    emit_object(alert.to_dict())
+    click.echo("\n== Audit trail ==")  # a table, so its times are local like the alert's
+    emit_rows([_trail_row(e) for e in trail], TRAIL_COLUMNS)
     return int(ExitCode.OK)
+
+
+def _trail_row(entry: AuditEntry) -> dict[str, Any]:
+    details = entry.details
+    return {"seq": entry.seq, "ts": entry.ts, "actor": entry.actor, "action": entry.action,
+            "before": details.get("before"), "after": details.get("after"),
+            "reason": details.get("reason")}
 
 
 def _change(app: App, action: Callable[[Store, Path], Alert], done: str) -> int:
