@@ -20,6 +20,9 @@ the pipeline, write the status file, return.
 SIGHUP: check soc.yml and the rules in a child process (:mod:`soc.listen_reload`); when they bring
 no new problem, the drain process drains what it holds and is replaced by one that reads them
 again. Otherwise one error is logged and the running rules stay. Receiving never stops.
+
+At start and after each reload, rule files that cannot be used are named in one warning (the line
+``soc collect`` prints); the daemon runs with the rules that load.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from soc.ecs import format_ts, parse_ts
 from soc.errors import BusyError, ConfigError, ExitCode, SocError, StoreError
 from soc.listen_config import Endpoint, ListenConfig, load_listen_config, spool_source
 from soc.listen_drain import DrainProcess, drained_sources
-from soc.listen_reload import refusal, run_check
+from soc.listen_reload import refusal, rule_warning, run_check
 from soc.lock import PassLock
 from soc.spool import SpoolWriter, spool_bytes, spool_dir
 from soc.syslog_server import Intake, Listener, start, tls_context, udp_kernel_drops
@@ -213,6 +216,7 @@ class Daemon:
         await self.drain.start()
         if self.detect:
             self._baseline = self._check()
+            self._baseline.add_done_callback(_warn_rules)
         self.state = "running"
         self._write_status()
         for listener in self.listeners:
@@ -353,6 +357,7 @@ class Daemon:
         self.reloads.error = None
         log.info("reloaded: %d rules, %d correlations; the drain process was restarted on them",
                  candidate["rules"], candidate["correlations"])
+        _log_rule_warning(candidate)
         return True
 
     def _check(self) -> asyncio.Task[dict[str, Any]]:
@@ -425,6 +430,20 @@ class Daemon:
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("cannot write %s: %s", path, exc)
+
+
+def _warn_rules(check: asyncio.Task[dict[str, Any]]) -> None:
+    """When the start-up check of the rules is done: name the broken rule files."""
+    if not check.cancelled() and check.exception() is None:
+        _log_rule_warning(check.result())
+
+
+def _log_rule_warning(result: dict[str, Any]) -> None:
+    """One line about the rule files the running rules leave out (as 'soc collect' warns);
+    receiving and detecting with the others go on."""
+    line = rule_warning(result)
+    if line is not None:
+        log.warning("%s", line)
 
 
 async def _bind(endpoint: Endpoint, intake: Intake, listen: ListenConfig) -> Listener:

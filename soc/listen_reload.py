@@ -5,12 +5,14 @@ The check loads the configuration and builds the rules exactly as the drain proc
 the rule cache in ``<data_dir>/cache``), then prints one JSON line: how many rules and
 correlations are usable, every rule issue, and a digest of the settings a reload cannot change
 (``data_dir``, ``store``, ``listen``, ``network``: the receiver, its spool and the store stay as
-they are until a restart). It runs in its own process so that building thousands of rules never
+they are until a restart), and the line ``soc collect`` prints about broken rule files (``warning``,
+None when there are none). It runs in its own process so that building thousands of rules never
 holds the receiver's GIL; the cache it writes makes the next drain process start fast.
 
 The daemon (:mod:`soc.listen`) runs it once at start-up (the baseline) and on every SIGHUP, and
 accepts the new rules only when they bring no issue the running ones did not have
 (:func:`refusal`). Then it restarts the drain process, which reads soc.yml and the rules again.
+Both times it logs the ``warning`` of the rules it runs (:func:`rule_warning`).
 """
 
 from __future__ import annotations
@@ -45,14 +47,15 @@ def check(config_path: str | None, data_dir: str) -> dict[str, Any]:
         config = load_config(config_path, data_dir=data_dir)
     except SocError as exc:
         return {"error": f"{exc}"}
-    from soc.detection.stage import config_detector
+    from soc.detection.stage import RuleHealth, config_detector
 
     try:
         detector = config_detector(config)
     except Exception as exc:  # noqa: BLE001 - reported to the daemon, which keeps its rules
         return {"error": f"loading the rules failed: {type(exc).__name__}: {exc}"}
     return {"rules": len(detector.engine.rules), "correlations": len(detector.specs),
-            "issues": [i.to_dict() for i in detector.issues], "fixed": fixed_digest(config)}
+            "issues": [i.to_dict() for i in detector.issues], "fixed": fixed_digest(config),
+            "warning": RuleHealth.of(detector).warning()}
 
 
 def _issue_key(issue: Mapping[str, Any]) -> tuple[str, ...]:
@@ -79,6 +82,16 @@ def refusal(running: Mapping[str, Any] | None, candidate: Mapping[str, Any]) -> 
                       f"{i['reason']}" for i in new[:SHOWN_ISSUES])
     more = f" (and {len(new) - SHOWN_ISSUES} more)" if len(new) > SHOWN_ISSUES else ""
     return f"{len(new)} new rule problem(s): {shown}{more}"
+
+
+def rule_warning(result: Mapping[str, Any]) -> str | None:
+    """The log line about the broken rule files of a check (``soc collect``'s warning, without
+    its ``Warning:``, which the log level says), or about a check that failed; None when the
+    rules all load."""
+    if "error" in result:
+        return f"the rules could not be checked: {result['error']}"
+    warning: str | None = result.get("warning")
+    return warning.removeprefix("Warning: ") if warning else None
 
 
 async def run_check(config: Config, timeout: float = 600) -> dict[str, Any]:

@@ -37,7 +37,8 @@ def listen_cmd(app: App, check: bool, no_detect: bool) -> int:
     rules and stored by the same pipeline as 'soc collect'. SIGTERM or SIGINT stops accepting,
     ends the open flows, spools and drains what was received, and exits 0. SIGHUP reloads the
     rules and the rules: settings; when they have a new problem the running rules stay and one
-    error is logged.
+    error is logged. Rule files that cannot be used are named in one warning at start and after
+    each reload; the daemon runs with the others.
     Counters: <data_dir>/listen.json (also in 'soc status'). See docs/listen.md and
     docs/network-sensor.md.
     """
