@@ -46,13 +46,13 @@ detection:
     user.name|fieldref: user.effective.name
   condition: selection and not same
 ---
-title: Logon with a field Lucene cannot name
+title: Logon with a field luqum cannot read
 id: 00000000-0000-4000-8000-00000000e003
 logsource: {product: windows, service: security}
 detection:
   selection:
     EventID: 4625
-    Target(Name): adm
+    "Target\\nName": adm
   condition: selection
 ---
 title: Admin logon failures from one address
@@ -203,10 +203,10 @@ def test_a_rule_without_a_query_is_listed_with_its_reason(es_config: Config,
                                                           rules: str) -> None:
     report = es_hunt(es_config, rules)
     assert report.skipped == [{
-        "rule_id": QUOTE, "title": "Logon with a field Lucene cannot name",
+        "rule_id": QUOTE, "title": "Logon with a field luqum cannot read",
         "reason": "cannot parse query 'winlog.channel:Security AND (event.code:4625 AND "
-                  "winlog.event_data.Target(Name):adm)': Syntax error in input : unexpected  "
-                  "':' at position 79!"}]
+                  "winlog.event_data.Target\\\\\\nName:adm)': Illegal character "
+                  "'\\\nName:adm)' at position 73"}]  # luqum reads no escaped newline
 
 
 def test_findings_are_listed_when_the_store_cannot_keep_alerts(tmp_path: Path,
@@ -244,7 +244,7 @@ def test_the_cli_hunts_on_elasticsearch(es_config: Config, rules: str,
     data = json.loads(out)
     assert (data["query"], data["findings"], len(data["new_alerts"])) == (None, 5, 3)
     assert (data["alerts_error"], data["unstored"]) == (None, [])
-    assert (f"Warning: rule {QUOTE} (Logon with a field Lucene cannot name) not hunted: "
+    assert (f"Warning: rule {QUOTE} (Logon with a field luqum cannot read) not hunted: "
             "cannot parse") in err
     assert "5 event(s) read, 4 hit(s), 1 not confirmed by the matcher" in err
 

@@ -18,6 +18,10 @@ term: each becomes ``field:/.*(...).*/`` on the field itself (never its lowercas
 sub-field) when :mod:`soc.stores.es.regex` can write it in Lucene's syntax, and is otherwise
 widened: ``_exists_:field`` outside a NOT, "match nothing" inside one (the whole rule as above
 for a keyword regex, or a field that holds no keyword: numbers, addresses, analysed text).
+
+Field names are escaped by :func:`soc.stores.es.query.escape_field` wherever the backend writes
+one (the backend's own escaping covers only whitespace and ``*``): ``winlog.event_data.Param(1)``
+is ``winlog.event_data.Param\\(1\\)``, in ``_exists_`` tests too.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag
 from soc.detection.correlation_rules import rule_id_of
 from soc.detection.pipelines import placeholder_pipeline, store_pipelines
 from soc.search import QueryError
-from soc.stores.es.query import build, rewrite
+from soc.stores.es.query import build, escape_field, rewrite
 from soc.stores.es.regex import lucene_regex
 from soc.stores.es.templates import CASELESS, ecs_fields
 
@@ -81,6 +85,17 @@ class SocLuceneBackend(LuceneBackend):
     # a lone ' is a parse error for luqum (the parser of both stores); Lucene reads \' as '
     add_escaped = LuceneBackend.add_escaped + "'"
 
+    def escape_and_quote_field(self, field_name: str) -> str:
+        """Every field name the backend writes, escaped for query_string."""
+        return escape_field(field_name)
+
+    def convert_condition_not(self, cond: Any, state: ConversionState) -> Any:
+        """``not field: null``: the backend's ``_exists_:field`` with the name escaped."""
+        inner = cond.args[0]
+        if self._is_field_null_condition(inner):
+            return f"_exists_:{self.escape_and_quote_field(inner.field)}"
+        return super().convert_condition_not(cond, state)
+
     def convert_condition_field_eq_field(self, cond: Any, state: ConversionState) -> Any:
         return self._widened(cond, MATCH_ALL)
 
@@ -108,8 +123,11 @@ class SocLuceneBackend(LuceneBackend):
     def convert_condition_field_eq_val_cidr(self, cond: Any, state: ConversionState) -> Any:
         """A network: the address field's own CIDR query for IPv4 (the rewrite keeps it on the
         field); elsewhere a term that would find nothing, so widened."""
-        if _field_of(cond) in _typed_fields("ip") and cond.value.network.version == 4:
-            return super().convert_condition_field_eq_val_cidr(cond, state)
+        network = cond.value.network
+        if _field_of(cond) in _typed_fields("ip") and network.version == 4:
+            return self.cidr_expression.format(field=self.escape_and_quote_field(cond.field),
+                                               network=network.network_address,
+                                               prefixlen=network.prefixlen)
         return self._exists(cond)
 
     def convert_condition_field_eq_val_timestamp_part(self, cond: Any,

@@ -12,6 +12,10 @@ case-insensitive as on the embedded store and in the in-process Sigma matcher:
   (case-insensitive, like the embedded store); in hunts they keep the field (Sigma's ``|re`` is
   case-sensitive);
 * a bare term searches inside every value of the event: ``denied`` → ``soc.values:*denied*``.
+
+Field names are written again with :func:`escape_field`: luqum takes ``winlog.event_data.a/b``
+(or ``a!b``) as one name, as the embedded store does, where Lucene would read ``/`` as the start of
+a regexp. Unescaped ``*`` and ``?`` in a name stay wildcards (``winlog.event_data.*:admin``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from luqum.tree import (
     FieldGroup,
@@ -41,12 +45,31 @@ from soc.stores.es.templates import CASELESS, TEXT_FIELDS, VALUES_FIELD
 
 _CIDR = re.compile(r"^[0-9A-Fa-f:.]+\\?/\d{1,3}$")
 _SPECIAL = re.compile(r'([+\-=&|!(){}\[\]<>^"~*?:\\/ ])')
-_KEEP = {"_exists_", "*"}
+# query_string's reserved characters and any whitespace; also ' (luqum, the parser of both stores,
+# cannot read it at the start of a name). Not @: ``@timestamp`` is a plain term for Lucene.
+_FIELD_SPECIAL = re.compile(r"""([+\-=&|!(){}\[\]<>^"'~*?:\\/]|\s)""")
+_NAME_PART = re.compile(r"\\(.)|([*?])|(.)", re.DOTALL)
+_EXISTS = "_exists_"
+_KEEP = {_EXISTS, "*"}
+T = TypeVar("T", bound=Item)
 
 
 def escape(text: str) -> str:
     """Escape every query_string special character (and spaces) of a literal."""
     return _SPECIAL.sub(r"\\\1", text)
+
+
+def escape_field(name: str) -> str:
+    """A field name as query_string must spell it: every reserved character and whitespace
+    backslash-escaped (``Param(1)`` → ``Param\\(1\\)``, ``Some Name`` → ``Some\\ Name``)."""
+    return _FIELD_SPECIAL.sub(r"\\\1", name)
+
+
+def field_pattern(raw: str) -> str:
+    """A name as luqum parsed it (escapes kept), escaped again by :func:`escape_field`;
+    its unescaped ``*`` and ``?`` stay wildcards."""
+    return "".join(wild or escape_field(escaped or char)
+                   for escaped, wild, char in _NAME_PART.findall(raw))
 
 
 def lower_regex(pattern: str) -> str:
@@ -82,17 +105,15 @@ class CaselessRewriter(TreeTransformer):  # type: ignore[misc]
         yield self._field(node)
 
     def _field(self, node: SearchField) -> SearchField:
-        name, expr = node.name, node.expr
+        name, expr = field_pattern(node.name), node.expr
         keep = (name in _KEEP or name.endswith(f".{CASELESS}") or name in TEXT_FIELDS
                 or isinstance(expr, Range | From | To) or _is_cidr(expr)
                 or (isinstance(expr, Regex) and self.hunt))
-        if keep:
-            return node
-        if isinstance(expr, Regex):
+        if name == _EXISTS and isinstance(expr, Word):  # the term is a field name
+            expr = _spaced(Word(field_pattern(expr.value)), expr)
+        elif not keep and isinstance(expr, Regex):
             expr = Regex(lower_regex(expr.value))
-        out = SearchField(f"{name}.{CASELESS}", expr)
-        out.head, out.tail = node.head, node.tail
-        return out
+        return _spaced(SearchField(name if keep else f"{name}.{CASELESS}", expr), node)
 
     def visit_word(self, node: Word, context: Any) -> Iterator[Item]:
         yield self._bare(Word(_contains(node.value)), node)
@@ -112,9 +133,13 @@ class CaselessRewriter(TreeTransformer):  # type: ignore[misc]
 
     @staticmethod
     def _bare(expr: Item, original: Item) -> SearchField:
-        out = SearchField(VALUES_FIELD, expr)
-        out.head, out.tail = original.head, original.tail
-        return out
+        return _spaced(SearchField(VALUES_FIELD, expr), original)
+
+
+def _spaced(new: T, old: Item) -> T:
+    """``new`` with the whitespace around ``old`` (luqum keeps it on the nodes)."""
+    new.head, new.tail = old.head, old.tail
+    return new
 
 
 def rewrite(query: str, *, hunt: bool = False) -> str | None:
