@@ -237,3 +237,9 @@ def test_values_keep_their_escaping() -> None:
     assert ("winlog.event_data.Some\\ Name.caseless:x\\(y\\) AND "
             'winlog.event_data.Param\\(1\\).caseless:"a \\(b\\)\\:c\\/d" AND ') in query.query
 
+
+
+def test_rewritten_terms_keep_the_spaces_around_them() -> None:
+    """A lowercased regex (and an ``_exists_`` name) keeps the space before the next operator."""
+    assert rewrite("user.name:/Adm/ AND x:y") == "user.name.caseless:/adm/ AND x.caseless:y"
+    assert rewrite("_exists_:a/b OR x:y") == "_exists_:a\\/b OR x.caseless:y"

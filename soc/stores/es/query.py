@@ -112,7 +112,7 @@ class CaselessRewriter(TreeTransformer):  # type: ignore[misc]
         if name == _EXISTS and isinstance(expr, Word):  # the term is a field name
             expr = _spaced(Word(field_pattern(expr.value)), expr)
         elif not keep and isinstance(expr, Regex):
-            expr = Regex(lower_regex(expr.value))
+            expr = _spaced(Regex(lower_regex(expr.value)), expr)
         return _spaced(SearchField(name if keep else f"{name}.{CASELESS}", expr), node)
 
     def visit_word(self, node: Word, context: Any) -> Iterator[Item]:
