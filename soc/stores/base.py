@@ -196,6 +196,15 @@ class Store(ABC):
         handle changed it since; NotFoundError if absent."""
         raise self._unsupported("update alerts")
 
+    def update_alert_audited(self, alert: Alert, entry: AuditEntry) -> AuditEntry:
+        """:meth:`update_alert`, then :meth:`append_audit` of ``entry`` (the change's audit
+        entry, unsealed); returns the entry as written. The embedded store does both in one
+        transaction (both or neither); this default, which the Elasticsearch store keeps (no
+        transactions across documents), writes the alert first, so an append that fails leaves
+        it changed without its entry."""
+        self.update_alert(alert)
+        return self.append_audit(entry)
+
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
         """Append one entry to the audit trail (the only way anything writes it): the store
         seals ``entry`` (:func:`soc.audit.seal`) onto the newest entry *as it writes it*, so two
@@ -216,6 +225,14 @@ class Store(ABC):
         never read: whatever is stored). :class:`ConflictError` when another handle saved it
         since."""
         raise self._unsupported("keep incidents")
+
+    def put_incident_audited(self, incident_id: str, opened: str, status: str,
+                             doc: dict[str, Any], entry: AuditEntry) -> AuditEntry:
+        """:meth:`put_incident`, then :meth:`append_audit` of ``entry``; returns the entry as
+        written. One transaction on the embedded store; in this order, two writes, on
+        Elasticsearch (see :meth:`update_alert_audited`)."""
+        self.put_incident(incident_id, opened, status, doc)
+        return self.append_audit(entry)
 
     def get_incident(self, incident_id: str) -> dict[str, Any] | None:
         """One incident's document by id, or None."""

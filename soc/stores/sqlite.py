@@ -706,6 +706,7 @@ class SQLiteStore(Store):
         status, assignee and reason kept), as on Elasticsearch."""
         self._writable("write alerts")
         stored: list[Alert] = []
+        versions: dict[tuple[str, str], int] = {}
         with self._errors("cannot write alerts"), self._transaction():
             for alert in alerts:
                 self.db.executemany(
@@ -714,8 +715,9 @@ class SQLiteStore(Store):
                 count = self._scalar_args(
                     "SELECT count(*) FROM alert_events WHERE alert_id = ?", (alert.id,))
                 final, version = self._over_stored(replace(alert, count=int(count)))
-                self._put_alert(final, version)
+                versions[("alerts", final.id)] = self._put_alert(final, version)
                 stored.append(final)
+        self._versions.update(versions)
         return stored
 
     def _over_stored(self, ours: Alert) -> tuple[Alert, int | None]:
@@ -730,8 +732,9 @@ class SQLiteStore(Store):
             return ours, row[0]
         return reconcile(ours, Alert.from_dict(_loads(row[1]))), row[0]
 
-    def _put_alert(self, a: Alert, stored: int | None) -> None:
-        """Insert or replace the alert's row one version past ``stored``, and remember it."""
+    def _put_alert(self, a: Alert, stored: int | None) -> int:
+        """Insert or replace the alert's row one version past ``stored``; returns that version,
+        for the caller to remember once committed (not a version a rollback undid)."""
         version = (stored or 0) + 1
         self.db.execute(
             "INSERT OR REPLACE INTO alerts(id, ts, rule_id, severity, status, doc, dedup, "
@@ -740,7 +743,7 @@ class SQLiteStore(Store):
             (a.id, a.first_seen, a.rule_id, a.severity.value, a.status.value,
              _dumps(a.to_dict()), a.dedup, a.first_seen, a.last_seen, a.severity.rank,
              a.system, a.unit, version))
-        self._versions[("alerts", a.id)] = version
+        return version
 
     def _scalar_args(self, sql: str, params: Sequence[object]) -> Any:
         return self.db.execute(sql, params).fetchone()[0]
@@ -785,11 +788,25 @@ class SQLiteStore(Store):
         read; ConflictError when someone else changed it since, NotFoundError when absent."""
         self._writable("update alerts")
         with self._errors("cannot update alerts"), self._transaction():
-            stored = self._stored_version("alerts", alert.id)
-            if stored is None:
-                raise NotFoundError(f"no alert {alert.id}", hint="List them: soc alerts list")
-            self._check_version("alerts", alert.id, stored, "alert", ALERT_HINT)
-            self._put_alert(alert, stored)
+            version = self._replace_alert(alert)
+        self._versions[("alerts", alert.id)] = version
+
+    def update_alert_audited(self, alert: Alert, entry: AuditEntry) -> AuditEntry:
+        """:meth:`update_alert` and :meth:`append_audit` in one transaction: both or neither,
+        and no other writer between them."""
+        self._writable("update alerts")
+        with self._errors("cannot update alerts"), self._transaction():
+            version = self._replace_alert(alert)
+            written = self._append_for_change(entry)
+        self._versions[("alerts", alert.id)] = version
+        return written
+
+    def _replace_alert(self, alert: Alert) -> int:
+        stored = self._stored_version("alerts", alert.id)
+        if stored is None:
+            raise NotFoundError(f"no alert {alert.id}", hint="List them: soc alerts list")
+        self._check_version("alerts", alert.id, stored, "alert", ALERT_HINT)
+        return self._put_alert(alert, stored)
 
     def _check_version(self, table: str, row_id: str, stored: int | None, noun: str,
                        hint: str) -> None:
@@ -806,14 +823,21 @@ class SQLiteStore(Store):
         entry as written, with its sequence number. Reads one row, not the trail."""
         self._writable("write the audit trail")
         with self._errors("cannot write the audit trail"), self._transaction():
-            head = self.db.execute("SELECT id, doc FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-            prev = _audit_entry(*head) if head else None
-            sealed = audit.seal(entry, prev)
-            cur = self.db.execute(
-                "INSERT INTO audit(ts, actor, action, subject, doc) VALUES (?, ?, ?, ?, ?)",
-                (sealed.ts, sealed.actor, sealed.action, sealed.subject,
-                 _dumps(sealed.to_dict())))
+            return self._append(entry)
+
+    def _append(self, entry: AuditEntry) -> AuditEntry:
+        """Seal and insert ``entry``, inside the caller's write transaction."""
+        head = self.db.execute("SELECT id, doc FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        sealed = audit.seal(entry, _audit_entry(*head) if head else None)
+        cur = self.db.execute(
+            "INSERT INTO audit(ts, actor, action, subject, doc) VALUES (?, ?, ?, ?, ?)",
+            (sealed.ts, sealed.actor, sealed.action, sealed.subject, _dumps(sealed.to_dict())))
         return replace(sealed, seq=cur.lastrowid)
+
+    def _append_for_change(self, entry: AuditEntry) -> AuditEntry:
+        """:meth:`_append` of a change's entry: its failure rolls the change back too."""
+        with self._errors("cannot write the audit entry, so nothing was changed"):
+            return self._append(entry)
 
     def audit_trail(self, subject: str | None = None, *,
                     limit: int | None = None) -> list[AuditEntry]:
@@ -832,13 +856,29 @@ class SQLiteStore(Store):
         analyst saved it since; an incident this handle never read is replaced as it is)."""
         self._writable("write incidents")
         with self._errors("cannot write incidents"), self._transaction():
-            stored = self._stored_version("incidents", incident_id)
-            self._check_version("incidents", incident_id, stored, "incident", INCIDENT_HINT)
-            version = (stored or 0) + 1
-            self.db.execute(
-                "INSERT OR REPLACE INTO incidents(id, opened, status, doc, version) "
-                "VALUES (?, ?, ?, ?, ?)", (incident_id, opened, status, _dumps(doc), version))
+            version = self._put_incident(incident_id, opened, status, doc)
         self._versions[("incidents", incident_id)] = version
+
+    def put_incident_audited(self, incident_id: str, opened: str, status: str,
+                             doc: dict[str, Any], entry: AuditEntry) -> AuditEntry:
+        """:meth:`put_incident` and :meth:`append_audit` in one transaction: both or neither,
+        and no other writer between them."""
+        self._writable("write incidents")
+        with self._errors("cannot write incidents"), self._transaction():
+            version = self._put_incident(incident_id, opened, status, doc)
+            written = self._append_for_change(entry)
+        self._versions[("incidents", incident_id)] = version
+        return written
+
+    def _put_incident(self, incident_id: str, opened: str, status: str,
+                      doc: dict[str, Any]) -> int:
+        stored = self._stored_version("incidents", incident_id)
+        self._check_version("incidents", incident_id, stored, "incident", INCIDENT_HINT)
+        version = (stored or 0) + 1
+        self.db.execute(
+            "INSERT OR REPLACE INTO incidents(id, opened, status, doc, version) "
+            "VALUES (?, ?, ?, ?, ?)", (incident_id, opened, status, _dumps(doc), version))
+        return version
 
     def get_incident(self, incident_id: str) -> dict[str, Any] | None:
         """One incident's document by id, or None."""

@@ -8,6 +8,11 @@
 * ``soc-incidents``: ``{id, opened, status, @timestamp, doc}``; the document is kept unindexed
   and comes back byte for byte, so ``soc audit verify`` hashes what was written. A replace names
   the version this handle read (:class:`ConflictError` when another analyst saved in between).
+* An audited change (``update_alert_audited``, ``put_incident_audited``) keeps the Store
+  defaults: two writes, the record then its entry. No transaction spans two documents here, so
+  an append that fails leaves the record changed without its entry, and two processes changing
+  one record can reach the trail in the other order: ``soc audit verify`` then reports a record
+  that differs from its trail.
 """
 
 from __future__ import annotations
