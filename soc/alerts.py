@@ -7,7 +7,7 @@ raising another. Alert ids are digests of (rule, group, anchor time), and counts
 linked events, so a batch read again after a crash changes nothing.
 
 The lifecycle (:func:`acknowledge`, :func:`close`, :func:`assign`) writes one entry per change
-to the hash-chained audit trail (:func:`soc.audit.record`, over ``store.append_audit``).
+to the hash-chained audit trail, with the change (``store.update_alert_audited``).
 """
 
 from __future__ import annotations
@@ -307,9 +307,9 @@ def _change(store: Store, alert: Alert, actor: str, action: str, before: Any, af
             data_dir: Path | None, extra: dict[str, Any] | None = None,
             **changes: Any) -> Alert:
     updated = replace(alert, updated=now_ts(), **changes)
-    store.update_alert(updated)
-    audit.record(store, actor=actor, action=action, subject=alert.id, before=before,
-                 after=after, state=updated.to_dict(), data_dir=data_dir, **(extra or {}))
+    entry = audit.new_entry(actor=actor, action=action, subject=alert.id, before=before,
+                            after=after, state=updated.to_dict(), **(extra or {}))
+    audit.write_head(data_dir, store.update_alert_audited(updated, entry))
     return updated
 
 

@@ -11,11 +11,13 @@ entry set (open and unassigned when there is none).
 
 :func:`seal` is the one function that chains, and only the store calls it, as it appends
 (:meth:`~soc.stores.base.Store.append_audit`: inside its write transaction, against its newest
-entry, so concurrent writers never fork the chain); :func:`record` is how soc's own writers
-append.
+entry, so concurrent writers never fork the chain). soc's own writers build the entry with
+:func:`new_entry` and hand it to the store with the change it describes
+(``Store.update_alert_audited``, ``Store.put_incident_audited``: on the embedded store the change
+and its entry are one transaction), or append it alone with :func:`record`.
 Deleting the newest entries leaves a valid but shorter chain: compare with a head recorded
 elsewhere (``soc audit verify --head SEQ:HASH``; each verify prints the current head), and with
-the local head file that :func:`record` keeps in the data directory.
+the local head file that :func:`write_head` keeps in the data directory.
 """
 
 from __future__ import annotations
@@ -74,24 +76,40 @@ def chain_of(entry: AuditEntry) -> tuple[str, str]:
     return str(chain.get("prev", "")), str(chain.get("hash", ""))
 
 
-def record(store: Store, *, actor: str, action: str, subject: str,
-           before: Any = None, after: Any = None, state: Mapping[str, Any] | None = None,
-           data_dir: Path | None = None, **extra: Any) -> AuditEntry:
-    """Append one sealed entry: who, what, about which record, before/after, resulting state."""
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON, keys in their order: what a store gives back, exactly (so a
+    state hashed before it is stored is the state ``verify`` hashes)."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def new_entry(*, actor: str, action: str, subject: str, before: Any = None, after: Any = None,
+              state: Mapping[str, Any] | None = None, **extra: Any) -> AuditEntry:
+    """The entry for one change, not sealed yet: who, what, about which record, before/after,
+    the hash of the resulting state. The store seals it as it writes it."""
     details: dict[str, Any] = {"before": before, "after": after, **extra}
     if state is not None:
         details[STATE] = state_hash(state)
     details = json.loads(canonical(details))  # what the store will give back, exactly
+    return AuditEntry(ts=now_ts(), actor=actor, action=action, subject=subject, details=details)
+
+
+def record(store: Store, *, actor: str, action: str, subject: str,
+           before: Any = None, after: Any = None, state: Mapping[str, Any] | None = None,
+           data_dir: Path | None = None, **extra: Any) -> AuditEntry:
+    """Append one sealed entry on its own (a change and its entry together:
+    :meth:`~soc.stores.base.Store.update_alert_audited`, ``put_incident_audited``)."""
     # the store seals it on its newest entry inside its own write (Store.append_audit): sealing
     # here, on a trail read before, let two processes chain onto one predecessor (a fork)
-    written = store.append_audit(AuditEntry(ts=now_ts(), actor=actor, action=action,
-                                            subject=subject, details=details))
-    if data_dir is not None:
-        _write_head(data_dir, written)
+    written = store.append_audit(new_entry(actor=actor, action=action, subject=subject,
+                                           before=before, after=after, state=state, **extra))
+    write_head(data_dir, written)
     return written
 
 
-def _write_head(data_dir: Path, entry: AuditEntry) -> None:
+def write_head(data_dir: Path | None, entry: AuditEntry) -> None:
+    """Keep ``entry`` (committed: call it once the store returned it) as the local head."""
+    if data_dir is None:
+        return
     path = data_dir / HEAD_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"seq": entry.seq, "hash": chain_of(entry)[1]}), encoding="utf-8")
@@ -118,7 +136,7 @@ class Head:
 
 
 def read_head(data_dir: Path) -> Head | None:
-    """The head :func:`record` left in the data directory, if any."""
+    """The head :func:`write_head` left in the data directory, if any."""
     try:
         data = json.loads((data_dir / HEAD_FILE).read_text(encoding="utf-8"))
         return Head(int(data["seq"]), str(data["hash"]))

@@ -5,7 +5,7 @@ index). It holds a snapshot of its playbook's steps (what the team followed is w
 shows), the classification (ordinary / serious) and flags (beyond capability, national security,
 personal data) with the time each began to hold, T0 to the minute, the affected systems with their
 security level, evidence files with sha256, and a timeline. Every change is one call of
-:func:`_save`, which stores the new document and appends a sealed audit entry carrying its hash.
+:func:`_save`, which stores the new document with a sealed audit entry carrying its hash.
 
 The operations (open, step, note, evidence, classify, close, due) are functions of this module;
 the CLI only parses and renders.
@@ -207,11 +207,11 @@ class Incident:
 
 def _save(store: Store, config: Config, old: Incident | None, new: Incident, actor: str,
           action: str, before: Any = None, after: Any = None) -> Incident:
-    doc = new.to_dict()
-    store.put_incident(new.id, new.opened, new.status, doc)
-    stored = store.get_incident(new.id) or doc  # hash what the store keeps, as verify will read
-    audit.record(store, actor=actor, action=f"incident.{action}", subject=new.id,
-                 before=before, after=after, state=stored, data_dir=config.data_dir)
+    doc: dict[str, Any] = audit.plain(new.to_dict())  # the state verify will hash
+    entry = audit.new_entry(actor=actor, action=f"incident.{action}", subject=new.id,
+                            before=before, after=after, state=doc)
+    written = store.put_incident_audited(new.id, new.opened, new.status, doc, entry)
+    audit.write_head(config.data_dir, written)
     return new
 
 
