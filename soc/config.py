@@ -205,6 +205,7 @@ class Source:
     expected_interval: timedelta | None = None
     enabled: bool = True
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    original: bool = True  # keep each record's text as event.original
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -217,6 +218,7 @@ class Source:
                 int(self.expected_interval.total_seconds()) if self.expected_interval else None
             ),
             "enabled": self.enabled,
+            "original": self.original,
             "options": redact(dict(self.options)),
         }
 
@@ -428,7 +430,7 @@ def _sources(root: _Reader, base: Path, systems: tuple[System, ...]) -> tuple[So
     sources = []
     for r in root.items("sources", "source"):
         r.check_keys({"name", "type", "paths", "path", "parser", "system", "expected_interval",
-                      "enabled", "options"})
+                      "enabled", "original", "options"})
         name = str(r.get("name", (str, int), required=True))
         if name in seen:
             raise r.error(f"source name '{name}' is used twice", r.line_of("name"))
@@ -448,6 +450,7 @@ def _sources(root: _Reader, base: Path, systems: tuple[System, ...]) -> tuple[So
             paths=tuple(_abs(p, base) for p in paths), parser=str(r.get("parser", str, "auto")),
             system=str(system) if system is not None else None, expected_interval=expected,
             enabled=bool(r.get("enabled", bool, True)),
+            original=bool(r.get("original", bool, True)),
             options=MappingProxyType(_resolve_secrets(dict(r.get("options", dict, {})))),
         ))
     return tuple(sources)

@@ -265,7 +265,7 @@ class Pipeline:
         enrich = self.inventory.enrich
         events: list[Event] = []
         dead: list[DeadLetter] = []
-        keep = self.keep_original
+        keep = self.keep_original and source.original
         skipped = 0
         stream = ""
         for record in batch.records:

@@ -153,3 +153,26 @@ def test_collection_stays_as_the_caller_set_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("original", [None, True, False])
+def test_a_source_can_leave_out_event_original(tmp_path: Path, original: bool | None) -> None:
+    from soc.collect import collect
+
+    log = tmp_path / "auth.log"
+    line = ("Nov 24 10:00:01 portal-web01 sshd[4242]: Failed password for root from "
+            "203.0.113.7 port 50022 ssh2")
+    log.write_text(line + "\n", encoding="utf-8")
+    setting = "" if original is None else f", original: {str(original).lower()}"
+    cfg = tmp_path / "soc.yml"
+    cfg.write_text(f"store: {{path: {tmp_path / 'data'}}}\n"
+                   f"sources:\n  - {{name: auth, type: file, paths: ['{log}']{setting}}}\n",
+                   encoding="utf-8")
+    config = load_config(cfg)
+    assert config.sources[0].to_dict()["original"] is (original is not False)
+    report = collect(config, detect=False)
+    assert report.events == 1
+    with open_store(config, readonly=True) as store:
+        (event,) = store.search("*", limit=None)
+    assert event["source.ip"] == "203.0.113.7" and event["event.outcome"] == "failure"
+    assert event.get("event.original") == (None if original is False else line)
