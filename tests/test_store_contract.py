@@ -3,7 +3,9 @@
 Parametrised over store factories. The embedded store always runs; an Elasticsearch factory joins
 ``FACTORIES`` with its own issue and runs when ``$SOC_TEST_ES_URL`` points at a cluster (it must
 skip otherwise). Tests use only the methods of :class:`soc.stores.base.Store` (events, dead letters,
-retention, and the state methods: rule hits, alerts, the audit trail, incidents).
+retention, and the state methods: rule hits, alerts, the audit trail, incidents). The tests of
+audited changes also run ``two-writes``: the embedded store with the Store defaults the
+Elasticsearch store keeps (record, then entry), so that path runs without a cluster.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from soc import audit
 from soc.config import Config
 from soc.detection.hitlog import LATEST
 from soc.ecs import Event, event_id
@@ -95,12 +98,25 @@ def _remove_es_test_indices() -> Iterator[None]:
         _es_remove_prefix(url, _ES_RUN)
 
 
+def _two_writes(tmp_path: Path) -> Store:
+    """The embedded store with the Store defaults of the audited changes, which the
+    Elasticsearch store keeps (the record, then its entry: two writes); the audited-change
+    tests only."""
+    from soc.stores.sqlite import SQLiteStore
+
+    class TwoWrites(SQLiteStore):
+        update_alert_audited = Store.update_alert_audited
+        put_incident_audited = Store.put_incident_audited
+
+    return TwoWrites.open(Config(path=None, data_dir=tmp_path / "data"))
+
+
 FACTORIES: dict[str, StoreFactory] = {"embedded": _embedded, "elasticsearch": _elasticsearch}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
 def factory(request: pytest.FixtureRequest) -> StoreFactory:
-    return FACTORIES[request.param]
+    return {**FACTORIES, "two-writes": _two_writes}[request.param]
 
 
 @pytest.fixture
@@ -595,3 +611,173 @@ def test_saving_a_stale_incident_is_a_conflict(factory: StoreFactory, tmp_path: 
         with pytest.raises(ConflictError):
             second.put_incident("INC-2", opened, "open", stepped)
         assert first.get_incident("INC-2") == {**closed, "outcome": "done"}
+
+
+# --- audited changes: a record and its audit entry ----------------------------------------------
+
+
+AUDITED = pytest.mark.parametrize("factory", [*sorted(FACTORIES), "two-writes"], indirect=True)
+"""The audited-change tests also run the Store defaults the Elasticsearch store keeps
+(``two-writes``: the record, then its entry) over the embedded store, without a cluster."""
+
+
+def change_entry(subject: str, action: str, before: Any, after: Any,
+                 state: dict[str, Any]) -> AuditEntry:
+    """The unsealed entry soc.alerts and soc.incidents build for one change."""
+    return audit.new_entry(actor="an", action=action, subject=subject, before=before,
+                           after=after, state=state)
+
+
+def ack(read: Alert) -> tuple[Alert, AuditEntry]:
+    """An alert acknowledged and its entry, as ``soc alerts ack`` builds them."""
+    acked = replace(read, status=AlertStatus.ACKNOWLEDGED)
+    return acked, change_entry(read.id, "alert.ack", read.status.value, "acknowledged",
+                               acked.to_dict())
+
+
+def close(read: Alert, reason: str) -> tuple[Alert, AuditEntry]:
+    """An alert closed with a reason and its entry, as ``soc alerts close`` builds them."""
+    closed = replace(read, status=AlertStatus.CLOSED, reason=reason)
+    return closed, change_entry(read.id, "alert.close", read.status.value, "closed",
+                                closed.to_dict())
+
+
+def stored_alert(store: Store, n: int = 1) -> Alert:
+    """Alert ``n`` upserted with one event and read back (this handle knows its version)."""
+    a = alert(n, "2026-11-24T06:00:00.000Z", "2026-11-24T06:00:00.000Z")
+    store.upsert_alerts([a], {a.id: links(n)})
+    read = store.get_alert(a.id)
+    assert read is not None
+    return read
+
+
+@AUDITED
+def test_an_audited_alert_change_stores_both_and_chains(store: Store) -> None:
+    read = stored_alert(store)
+    before = store.append_audit(entry(1, "INC-1"))
+    acked, unsealed = ack(read)
+    written = store.update_alert_audited(acked, unsealed)
+    assert written == replace(audit.seal(unsealed, before), seq=2)
+    assert audit.chain_of(written)[0] == audit.chain_of(before)[1]
+    assert store.get_alert(read.id) == acked
+    assert store.list_alerts(AlertQuery(status=AlertStatus.ACKNOWLEDGED)) == [acked]
+    assert store.audit_trail() == [before, written]
+    closed, unsealed = close(acked, "false positive")
+    assert store.update_alert_audited(closed, unsealed) == replace(
+        audit.seal(unsealed, written), seq=3)
+    assert store.get_alert(read.id) == closed
+
+
+@AUDITED
+def test_an_audited_incident_change_stores_both_and_chains(store: Store) -> None:
+    opened = "2026-11-24T09:00:00.000Z"
+    first = change_entry("INC-2", "incident.open", None, "open", INCIDENT)
+    written = store.put_incident_audited("INC-2", opened, "open", INCIDENT, first)
+    assert written == replace(audit.seal(first, None), seq=1)
+    assert audit.chain_of(written)[0] == audit.GENESIS
+    closed = {**INCIDENT, "status": "closed"}
+    second = change_entry("INC-2", "incident.close", "open", "closed", closed)
+    again = store.put_incident_audited("INC-2", opened, "closed", closed, second)
+    assert again == replace(audit.seal(second, written), seq=2)
+    assert store.get_incident("INC-2") == closed
+    assert [d["id"] for d in store.list_incidents("closed")] == ["INC-2"]
+    assert store.audit_trail("INC-2") == [written, again]
+    assert again.details[audit.STATE] == audit.state_hash(closed)
+
+
+@AUDITED
+def test_audited_changes_from_two_handles_verify(factory: StoreFactory,
+                                                 tmp_path: Path) -> None:
+    heads = tmp_path / "heads"
+    heads.mkdir()
+    opened, incident = "2026-11-24T09:00:00.000Z", {**INCIDENT, "alerts": []}
+    with factory(tmp_path) as one, factory(tmp_path) as two:
+        read = stored_alert(one)
+        acked, unsealed = ack(read)
+        audit.write_head(heads, one.update_alert_audited(acked, unsealed))
+        audit.write_head(heads, two.put_incident_audited(
+            "INC-2", opened, "open", incident,
+            change_entry("INC-2", "incident.open", None, "open", incident)))
+        theirs = two.get_alert(read.id)
+        assert theirs == acked
+        assigned = replace(theirs, assignee="binh")
+        audit.write_head(heads, two.update_alert_audited(assigned, change_entry(
+            read.id, "alert.assign", None, "binh", assigned.to_dict())))
+        linked = {**incident, "alerts": [read.id]}
+        assert one.get_incident("INC-2") == incident
+        audit.write_head(heads, one.put_incident_audited(
+            "INC-2", opened, "open", linked,
+            change_entry("INC-2", "incident.link", [], [read.id], linked)))
+    with factory(tmp_path) as fresh:
+        result = audit.verify_store(fresh, heads)
+        assert result.problems == ()
+        assert result.entries == 4
+        assert result.head == audit.read_head(heads)
+        assert [e.seq for e in fresh.audit_trail()] == [1, 2, 3, 4]
+
+
+@AUDITED
+def test_a_stale_audited_change_is_a_conflict_and_appends_nothing(factory: StoreFactory,
+                                                                  tmp_path: Path) -> None:
+    with factory(tmp_path) as first, factory(tmp_path) as second:
+        read = stored_alert(first)
+        theirs = second.get_alert(read.id)
+        assert theirs is not None
+        acked, unsealed = ack(read)
+        done = first.update_alert_audited(acked, unsealed)
+        with pytest.raises(ConflictError) as caught:
+            second.update_alert_audited(*close(theirs, "fp"))
+        assert (caught.value.message, caught.value.exit_code) == (
+            f"the alert {read.id} was changed by someone else; re-read it", 4)
+        assert second.get_alert(read.id) == acked  # nothing written, nothing audited
+        assert second.audit_trail() == [done]
+        again = second.get_alert(read.id)  # re-read and redo: the entry follows the first one
+        assert again is not None
+        closed, unsealed = close(again, "fp")
+        assert second.update_alert_audited(closed, unsealed) == replace(
+            audit.seal(unsealed, done), seq=2)
+        assert audit.verify_store(first).ok
+
+
+@AUDITED
+def test_a_stale_audited_incident_is_a_conflict_and_appends_nothing(factory: StoreFactory,
+                                                                    tmp_path: Path) -> None:
+    opened, stepped = "2026-11-24T09:00:00.000Z", {**INCIDENT, "steps": ["triage"]}
+    with factory(tmp_path) as first, factory(tmp_path) as second:
+        made = first.put_incident_audited("INC-2", opened, "open", INCIDENT, change_entry(
+            "INC-2", "incident.open", None, "open", INCIDENT))
+        assert second.get_incident("INC-2") == INCIDENT
+        step = first.put_incident_audited("INC-2", opened, "open", stepped, change_entry(
+            "INC-2", "incident.step", [], ["triage"], stepped))
+        closed = {**INCIDENT, "status": "closed"}
+        with pytest.raises(ConflictError) as caught:
+            second.put_incident_audited("INC-2", opened, "closed", closed, change_entry(
+                "INC-2", "incident.close", "open", "closed", closed))
+        assert (caught.value.message, caught.value.exit_code) == (
+            "the incident INC-2 was changed by someone else; re-read it", 4)
+        assert second.get_incident("INC-2") == stepped
+        assert second.audit_trail() == [made, step]
+        assert audit.verify_store(second).ok
+
+
+@AUDITED
+def test_an_audited_change_of_a_missing_alert_appends_nothing(store: Store) -> None:
+    missing = alert(7, "2026-11-24T06:00:00.000Z", "2026-11-24T06:00:00.000Z")
+    with pytest.raises(NotFoundError):
+        store.update_alert_audited(*ack(missing))
+    assert store.audit_trail() == []
+    assert store.get_alert(missing.id) is None
+
+
+def test_a_change_stored_without_its_entry_is_reported(store: Store) -> None:
+    """What a crash between the Elasticsearch store's two writes (record, then entry) leaves:
+    the change is stored, its entry is not, and verify names the record."""
+    read = stored_alert(store)
+    acked, _ = ack(read)
+    store.update_alert(acked)
+    store.put_incident("INC-2", "2026-11-24T09:00:00.000Z", "open", INCIDENT)
+    result = audit.verify_store(store)
+    assert [(p.subject, p.message) for p in result.problems] == [
+        ("INC-2", "record INC-2 has no entry in the trail"),
+        (read.id, f"alert {read.id} has status 'acknowledged' but no audited change set it "
+                  "(a new alert is open and unassigned): it was changed outside soc")]
