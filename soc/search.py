@@ -5,7 +5,8 @@ The embedded store keeps each event as a JSON object with flat dotted keys in a 
 ``(EXISTS (SELECT 1 FROM json_each(doc, ?) AS v WHERE ...) AND NOT (...))`` plus its parameters.
 Matching is case-insensitive (Unicode case folding after NFC normalisation, so ``nguyễn`` finds
 ``NGUYỄN``) and multi-valued fields match when any element does. The SQL functions the fragment
-calls are registered on a connection by :func:`setup_connection`. See docs/search.md.
+calls are registered on a connection by :func:`setup_connection`. Field names are un-escaped as
+Lucene reads them (``Some\\ Name``, ``Param\\(1\\)``) and stay bound parameters. See docs/search.md.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 from luqum.exceptions import IllegalCharacterError, ParseError
@@ -55,6 +57,9 @@ TEXT_FIELDS = frozenset({"message", "event.original", "error.message"})
 _SYNTAX_HINT = 'Quote values with spaces or special characters: user.name:"Nguyễn Văn A".'
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _ELEMENT = "soc_fold({v}, {t})"
+# Characters a JSON key holds escaped. SQLite compares a path label with the key as written
+# (3.40: ``$."a\\b"`` misses the key ``a\b``), so names with one are looked up by key instead.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
 _resolve_implicit = UnknownOperationResolver(resolve_to=AndOperation)
 
 
@@ -95,15 +100,34 @@ def _chunks(raw: str) -> list[tuple[bool, str]]:
     return out
 
 
-def _glob(chunks: list[tuple[bool, str]]) -> str:
-    """A SQLite GLOB pattern over folded text; literal ``*?[`` are bracketed."""
-    parts = []
-    for wild, text in chunks:
-        if wild:
-            parts.append(text)
-        else:
-            parts.append(re.sub(r"([*?\[])", r"[\1]", fold(text)))
-    return "".join(parts)
+def _glob(chunks: list[tuple[bool, str]], case: Callable[[str], str] = fold) -> str:
+    """A SQLite GLOB pattern: literal text through ``case`` (folded for values), its ``*?[``
+    bracketed; wildcards as they are."""
+    return "".join(text if wild else re.sub(r"([*?\[])", r"[\1]", case(text))
+                   for wild, text in chunks)
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field a query names: ``name`` un-escaped, or, when the name has unescaped ``*`` or
+    ``?``, ``glob``: a GLOB pattern over the event's keys (``name`` is then as written)."""
+
+    name: str
+    glob: str | None = None
+
+    @property
+    def text(self) -> bool:
+        """A free-text field (``TEXT_FIELDS``): its values are searched for words."""
+        return self.glob is None and self.name in TEXT_FIELDS
+
+
+def parse_field(raw: str) -> Field:
+    """A field name as luqum keeps it, escapes included, read as Lucene does: ``\\x`` is a
+    literal ``x`` (``Some\\ Name`` is ``Some Name``, ``a\\*b`` is ``a*b``)."""
+    chunks = _chunks(raw)
+    if any(wild for wild, _ in chunks):
+        return Field(raw, _glob(chunks, case=str))
+    return Field("".join(text for _, text in chunks))
 
 
 def _regex(chunks: list[tuple[bool, str]]) -> str:
@@ -249,15 +273,15 @@ class _Compiler:
         self.columns = columns
         self.value_columns = value_columns
 
-    def test(self, field: str, cond: str, params: list[object]) -> Fragment:
+    def test(self, field: Field, cond: str, params: list[object]) -> Fragment:
         """Some element of ``field`` satisfies ``cond`` (``{v}``: the value, ``{t}``: its
         JSON type): on its value column when it has one, else in the document."""
-        column = self.value_columns.get(field)
+        column = self.value_columns.get(field.name) if field.glob is None else None
         if column is not None:
             return _column_test(column, cond, params)
-        return _field_test(field, cond.format(v="v.value", t="v.type"), params)
+        return _field_test(field, cond, params)
 
-    def node(self, node: Item, field: str | None) -> Fragment:
+    def node(self, node: Item, field: Field | None) -> Fragment:
         if isinstance(node, AndOperation | OrOperation):
             return self._operation(node, field)
         if isinstance(node, Not | Prohibit):
@@ -274,25 +298,23 @@ class _Compiler:
             return self._search_field(node, field)
         return self._leaf(node, field)
 
-    def _operation(self, node: AndOperation | OrOperation, field: str | None) -> Fragment:
+    def _operation(self, node: AndOperation | OrOperation, field: Field | None) -> Fragment:
         joiner = " AND " if isinstance(node, AndOperation) else " OR "
         parts = [self.node(operand, field) for operand in node.operands]
         return "(" + joiner.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
 
-    def _search_field(self, node: SearchField, outer: str | None) -> Fragment:
+    def _search_field(self, node: SearchField, outer: Field | None) -> Fragment:
         if outer is not None:
-            raise QueryError(f"field {node.name!r} inside the group of field {outer!r}",
-                             hint=f"Write {outer}:(a OR b) with bare values inside.")
+            raise QueryError(f"field {node.name!r} inside the group of field {outer.name!r}",
+                             hint=f"Write {outer.name}:(a OR b) with bare values inside.")
         if node.name == EXISTS_FIELD:
-            if not isinstance(node.expr, Word) or node.expr.has_wildcard():
+            if not isinstance(node.expr, Word) or parse_field(node.expr.value).glob:
                 raise QueryError("_exists_ needs a field name",
                                  hint="Write _exists_:source.ip, or source.ip:*")
-            return self.test(node.expr.unescaped_value, "{t} <> 'null'", [])
-        if '"' in node.name or "\\" in node.name:
-            raise QueryError(f"bad field name {node.name!r}")
-        return self.node(node.expr, node.name)
+            return self.test(parse_field(node.expr.value), "{t} <> 'null'", [])
+        return self.node(node.expr, parse_field(node.name))
 
-    def _leaf(self, node: Item, field: str | None) -> Fragment:
+    def _leaf(self, node: Item, field: Field | None) -> Fragment:
         if isinstance(node, Range | From | To):
             if field is None:
                 raise QueryError(f"range {node} has no field",
@@ -310,14 +332,14 @@ class _Compiler:
                              hint="Use wildcards instead: user.name:adm*n")
         raise QueryError(f"unsupported query element {node}")
 
-    def _range(self, field: str, low: Bound, high: Bound) -> Fragment:
+    def _range(self, field: Field, low: Bound, high: Bound) -> Fragment:
         if low is None and high is None:
             return self.test(field, "{t} <> 'null'", [])
         values = [b[0] for b in (low, high) if b is not None]
         numeric = all(_NUMBER.match(v) for v in values)
         conds: list[str] = []
         params: list[object] = []
-        column = self.columns.get(field) if not numeric else None
+        column = self.columns.get(field.name) if not numeric and field.glob is None else None
         target = "soc_num({v}, {t})" if numeric else (column or "{v}")
         for bound, op in ((low, ">"), (high, "<")):
             if bound is not None:
@@ -361,21 +383,25 @@ def _canonical(value: str) -> str:
     return value
 
 
-def _field_test(field: str, cond: str, params: list[object]) -> Fragment:
-    """Some element of ``field`` (a scalar or each item of an array) satisfies ``cond``."""
-    if "*" in field or "?" in field:
-        source = ("json_each(doc) AS f, json_each(doc, '$.\"' || f.key || '\"') AS v "
-                  "WHERE f.key GLOB ? AND instr(f.key, '\"') = 0 AND ")
-        return f"EXISTS (SELECT 1 FROM {source}{cond})", [field, *params]
-    path = f'$."{field}"'
-    return f"EXISTS (SELECT 1 FROM json_each(doc, ?) AS v WHERE {cond})", [path, *params]
+def _field_test(field: Field, cond: str, params: list[object]) -> Fragment:
+    """Some element of ``field`` (a scalar or each item of an array) satisfies ``cond``: found
+    by its JSON path, or by its key among the document's (a pattern, or a name JSON escapes)."""
+    if field.glob is None and not _JSON_ESCAPED.search(field.name):
+        each = cond.format(v="v.value", t="v.type")
+        return (f"EXISTS (SELECT 1 FROM json_each(doc, ?) AS v WHERE {each})",
+                [f'$."{field.name}"', *params])
+    key = "f.key = ?" if field.glob is None else "f.key GLOB ?"
+    each, scalar = cond.format(v="v.value", t="v.type"), cond.format(v="f.value", t="f.type")
+    return (f"EXISTS (SELECT 1 FROM json_each(doc) AS f WHERE {key} AND CASE WHEN f.type IN "
+            f"('array', 'object') THEN EXISTS (SELECT 1 FROM json_each(f.value) AS v WHERE "
+            f"{each}) ELSE ({scalar}) END)", [field.glob or field.name, *params, *params])
 
 
-FieldTest = Callable[[str, str, list[object]], Fragment]
+FieldTest = Callable[[Field, str, list[object]], Fragment]
 """``test(field, cond, params)``: some element of the field satisfies the condition."""
 
 
-def _word(test: FieldTest, field: str | None, raw: str) -> Fragment:
+def _word(test: FieldTest, field: Field | None, raw: str) -> Fragment:
     if raw == "*":
         return MATCH_ALL if field is None else test(field, "{t} <> 'null'", [])
     chunks = _chunks(raw)
@@ -385,17 +411,17 @@ def _word(test: FieldTest, field: str | None, raw: str) -> Fragment:
         longest = max((text for wild, text in chunks if not wild), key=len, default="")
         return "soc_any(doc, ?, ?)", [_needle(longest), "w:" + _regex(chunks)]
     pattern = _glob(chunks)
-    if field in TEXT_FIELDS:
+    if field.text:
         pattern = f"*{pattern}*"
     return test(field, f"{_ELEMENT} GLOB ?", [pattern])
 
 
-def _literal(test: FieldTest, field: str | None, literal: str) -> Fragment:
+def _literal(test: FieldTest, field: Field | None, literal: str) -> Fragment:
     """An exact value (case-insensitive); numbers also match JSON numbers numerically."""
     folded = fold(literal)
     if field is None:
         return "soc_any(doc, ?, ?)", [_needle(literal), "s:" + folded]
-    if field in TEXT_FIELDS:
+    if field.text:
         return test(field, f"instr({_ELEMENT}, ?) > 0", [folded])
     if _NUMBER.match(literal):
         cond = f"({_ELEMENT} = ? OR ({{t}} IN ('integer', 'real') AND {{v}} = ?))"
@@ -408,7 +434,7 @@ def _needle(literal: str) -> str:
     return json.dumps(fold(literal), ensure_ascii=False)[1:-1]
 
 
-def _regex_term(test: FieldTest, field: str | None, pattern: str) -> Fragment:
+def _regex_term(test: FieldTest, field: Field | None, pattern: str) -> Fragment:
     try:
         re.compile(pattern)
     except re.error as exc:
