@@ -78,8 +78,8 @@ def test_config_error_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert out == ""
     lines = err.splitlines()
     assert lines[0] == (f"Error: {bad.resolve()}:3: source #1: unknown key 'tpye' (allowed: "
-                        "enabled, expected_interval, name, options, parser, path, paths, system, "
-                        "type)")
+                        "enabled, expected_interval, name, options, original, parser, path, paths, "
+                        "system, type)")
     assert lines[1].startswith("Hint: ")
 
 
