@@ -296,6 +296,37 @@ def test_stamps_read_before_keep_their_own_fraction_and_zone() -> None:
     assert bare["log.syslog.procid"] == "abc" and "process.pid" not in bare
 
 
+def test_cached_stamps_read_network_lines_as_a_first_read_does() -> None:
+    """Lines as senders put them on the wire (``<PRI>`` first) take the cached-stamp path too;
+    every line must give exactly what a parser that never saw the stamp gives."""
+    bodies = ["web01 sshd[42]: Failed password for root from 203.0.113.9 port 50000 ssh2",
+              "web01 sudo:  root : TTY=pts/0 ; PWD=/root ; USER=root ; COMMAND=/usr/bin/id",
+              "web01 sshd(pam_unix)[7]: session opened for user a by (uid=0)",
+              "web01 app[abc]: x", "web01 app: y", "web01 : z", "fw %ASA-4-106023: Deny"]
+    prefixes = ["", "<38>", "<0>", "<191>", "<086>", "<192>", "<>", "<3a>", "<38", "<1234>",
+                "<38>1234: "]
+    stamps = ["Nov 24 09:15:02 ", "Nov 24 09:15:02.250 ", "Nov 24 2026 09:15:02 "]
+    shared = SyslogParser()
+    seen = 0
+    for stamp in stamps:
+        for prefix in prefixes:
+            for body in bodies:
+                line = prefix + stamp + body
+                try:
+                    expected: Event | str = SyslogParser().parse(line, CTX)
+                except ParseError as exc:
+                    expected = str(exc)
+                try:
+                    got: Event | str = shared.parse(line, CTX)
+                except ParseError as exc:
+                    got = str(exc)
+                assert got == expected, line
+                seen += isinstance(got, dict) and "log.syslog.priority" in got
+    assert seen > 50  # PRI lines were parsed, not only refused
+    assert shared._header._stamps is not None  # the cache was used
+    assert "Nov 24 09:15:02" in shared._header._stamps[1]
+
+
 # ---------------------------------------------------------------- sshd
 
 TS = "2026-11-24T02:15:02.000Z"

@@ -147,8 +147,9 @@ class HeaderReader:
         # bursts (sshd: 43 % of the loghub sample repeats the header of the line before), and
         # text that starts with the same header reads the same.
         self._last: tuple[ParseContext, str, Event] | None = None
-        # "Mmm dd hh:mm:ss" (no PRI, year, fraction or zone) → its @timestamp, for one context:
-        # the lines of one second share it, and the stamp is the costliest part of a header.
+        # "Mmm dd hh:mm:ss" (after a PRI or none; no year, fraction or zone) → its @timestamp, for
+        # one context: the lines of one second share it, and the stamp is the costliest part of a
+        # header.
         self._stamps: tuple[ParseContext, dict[str, str]] | None = None
 
     def read(self, text: str, ctx: ParseContext) -> tuple[Event, str]:
@@ -158,9 +159,12 @@ class HeaderReader:
             return last[2].copy(), text[len(last[1]):]
         stamps = self._stamps
         if stamps is not None and stamps[0] is ctx:
-            ts = stamps[1].get(text[:15])
-            if ts is not None and (m := _AFTER_STAMP.match(text, 15)) is not None:
-                return self._fast(text, ctx, ts, m)
+            pos = text.find(">", 1, 5) + 1 if text[:1] == "<" else 0  # after a PRI, if any
+            ts = stamps[1].get(text[pos:pos + 15])
+            if ts is not None and (m := _AFTER_STAMP.match(text, pos + 15)) is not None:
+                pri = text[1:pos - 1] if pos else None
+                if pri is None or pri.isdecimal():
+                    return self._fast(text, ctx, ts, m, pri)
         m = _BSD.match(text)  # the common case, PRI or not, in one match
         pri = None
         if m is None:
@@ -178,8 +182,10 @@ class HeaderReader:
         end = m.end()
         if tag is not None and text[end - 1] == " ":
             self._last = (ctx, text[:end], ev.copy())
-        if m.start(2) == 0 and m.end(5) == 15 and frac is None:  # "Mmm dd hh:mm:ss" alone
-            self._stamp_seen(ctx, text[:15], ev["@timestamp"])
+        start = m.start(2)  # "Mmm dd hh:mm:ss" alone, first or after the PRI only:
+        if m.end(5) - start == 15 and frac is None and start == (len(own_pri) + 2 if own_pri
+                                                                  else 0):
+            self._stamp_seen(ctx, text[start:start + 15], ev["@timestamp"])
         return ev, text[end:]
 
     def _stamp_seen(self, ctx: ParseContext, stamp: str, ts: str) -> None:
@@ -188,19 +194,20 @@ class HeaderReader:
             stamps = self._stamps = (ctx, {})
         stamps[1][stamp] = ts
 
-    def _fast(self, text: str, ctx: ParseContext, ts: str,
-              m: re.Match[str]) -> tuple[Event, str]:
-        """A header whose stamp was read before: host and tag from the rest (one small match)."""
+    def _fast(self, text: str, ctx: ParseContext, ts: str, m: re.Match[str],
+              pri: str | None) -> tuple[Event, str]:
+        """A header whose stamp was read before: host and tag from the rest (one small match).
+        ``pri``: the ``<PRI>`` before the stamp, as received over the network."""
         host, tag, pid = m.groups()
         host = host or ctx.hostname
         end = m.end()
-        if host and tag and pid and pid.isdecimal() and "(" not in tag:  # "host prog[pid]: "
+        if pri is None and host and tag and pid and pid.isdecimal() and "(" not in tag:
             ev: Event = {"@timestamp": ts, "host.hostname": host, "host.name": host,
                          "process.name": tag, "log.syslog.appname": tag,
                          "log.syslog.procid": pid, "process.pid": int(pid)}
         else:
             ev = {"@timestamp": ts}
-            _put_header(ev, None, host, tag, pid)
+            _put_header(ev, pri, host, tag, pid)
         if tag is not None and text[end - 1] == " ":
             self._last = (ctx, text[:end], ev.copy())
         return ev, text[end:]
