@@ -233,6 +233,7 @@ def floor_evtx(folder: str, db_path: str) -> int:
     count = 0
     for path in sorted(Path(folder).glob("*.evtx")):
         for record in evtx.PyEvtxParser(str(path)).records_json():
+            assert record is not None  # the package's stubs allow None; records are dicts
             ev = orjson.loads(record["data"])["Event"]
             system = ev["System"]
             ts = system["TimeCreated"]["#attributes"]["SystemTime"][:23] + "Z"
