@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from hashlib import blake2b
 from itertools import chain
 from pathlib import Path
@@ -65,7 +66,10 @@ BATCH = 5000
 class Table:
     """A table of an embedded-store partition's layout, written as the store writes."""
 
-    def __init__(self, db_path: str) -> None:
+    def __init__(self, db_path: str, store: bool = True) -> None:
+        self.store = store  # False: rows are made and dropped (the floor without SQLite)
+        self.rows: list[tuple[object, ...]] = []
+        self.count = 0
         self.db = sqlite3.connect(db_path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
@@ -73,6 +77,24 @@ class Table:
         self.db.execute(f"CREATE TABLE ev ({COLUMNS})")
         self.one = "INSERT OR IGNORE INTO ev VALUES (" + ",".join("?" * 11) + ")"
         self.many = f"INSERT OR IGNORE INTO ev VALUES {','.join([self.one[31:]] * PER_INSERT)}"
+
+    def add(self, row: tuple[object, ...]) -> None:
+        """Store ``row`` with the next 5,000, in one transaction."""
+        self.rows.append(row)
+        self.count += 1
+        if len(self.rows) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.store:
+            self.write(self.rows)
+        self.rows.clear()
+
+    def close(self) -> int:
+        """Store what is left; the rows added."""
+        self.flush()
+        self.db.close()
+        return self.count
 
     def write(self, rows: list[tuple[object, ...]]) -> None:
         whole = len(rows) - len(rows) % PER_INSERT
@@ -84,83 +106,75 @@ class Table:
         self.db.execute("COMMIT")
 
 
+def _lines(path: str) -> Iterator[tuple[int, str, str]]:
+    """(offset, text, event id) of every line, the id from the file and the offset as soc's."""
+    ids = blake2b(path.encode(), digest_size=16)
+    offset = 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            start, offset = offset, offset + len(raw)
+            h = ids.copy()
+            h.update(b"%d" % start)
+            yield start, raw[:-1].decode(), h.hexdigest()
+
+
 def floor(path: str, db_path: str, store: bool) -> int:
     """The minimal loop; the lines it stored (or, without ``store``, made rows for)."""
     import orjson
 
-    table = Table(db_path)
-    ids = blake2b(path.encode(), digest_size=16)
+    table = Table(db_path, store)
     ingested = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     year = time.localtime().tm_year
     stamps: dict[str, str] = {}
-    rows: list[tuple[object, ...]] = []
-    count = offset = 0
-
-    def flush() -> None:
-        if store:
-            table.write(rows)
-        rows.clear()
-
-    with open(path, "rb") as fh:
-        for raw in fh:
-            start, offset = offset, offset + len(raw)
-            text = raw[:-1].decode()
-            m = HEADER.match(text)
-            if m is None:
-                continue
-            stamp, host, program, pid, message = m.groups()
-            ts = stamps.get(stamp)
-            if ts is None:
-                local = time.strptime(f"{year} {stamp}", "%Y %b %d %H:%M:%S")
-                ts = stamps[stamp] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z",
-                                                   time.gmtime(time.mktime(local)))
-            h = ids.copy()
-            h.update(b"%d" % start)
-            eid = h.hexdigest()
-            event: dict[str, object] = {
-                "@timestamp": ts, "host.hostname": host, "host.name": host,
-                "process.name": program, "log.syslog.appname": program}
-            if pid:
-                event["log.syslog.procid"] = pid
-                event["process.pid"] = int(pid)
-            event["message"] = message
-            event["event.dataset"] = "linux.auth"
-            event["event.module"] = "system"
-            found = MESSAGE.match(message)
-            user = ip = None
-            if found is not None:
-                g = found.groupdict()
-                user = g["user"] or g["suser"] or g["puser"] or g["iuser"] or g["sudo"]
-                ip = g["ip"] or g["rhost"] or g["iip"]
-                if g["port"]:
-                    event["source.port"] = int(g["port"])
-            if user:
-                event["user.name"] = user
-            if ip:
-                event["source.ip"] = ip
-            failed = "Failed" in message or "failure" in message or "Invalid" in message
-            event["event.action"] = "ssh_login" if program == "sshd" else program
-            event["event.category"] = ["authentication"]
-            event["event.type"] = ["info"]
-            event["event.outcome"] = "failure" if failed else "success"
-            if user:
-                event["related.user"] = [user]
-            if ip:
-                event["related.ip"] = [ip]
-            event["log.file.path"] = path
-            event["log.offset"] = start
-            event["event.id"] = eid
-            event["event.original"] = text
-            event["event.ingested"] = ingested
-            rows.append((eid, ts, "linux.auth", orjson.dumps(event).decode(), None, None,
-                         event["event.action"], event["event.outcome"], ip, host,
-                         b'["authentication"]'))
-            count += 1
-            if len(rows) >= BATCH:
-                flush()
-    flush()
-    table.db.close()
-    return count
+    for start, text, eid in _lines(path):
+        m = HEADER.match(text)
+        if m is None:
+            continue
+        stamp, host, program, pid, message = m.groups()
+        ts = stamps.get(stamp)
+        if ts is None:
+            local = time.strptime(f"{year} {stamp}", "%Y %b %d %H:%M:%S")
+            ts = stamps[stamp] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z",
+                                               time.gmtime(time.mktime(local)))
+        event: dict[str, object] = {
+            "@timestamp": ts, "host.hostname": host, "host.name": host,
+            "process.name": program, "log.syslog.appname": program}
+        if pid:
+            event["log.syslog.procid"] = pid
+            event["process.pid"] = int(pid)
+        event["message"] = message
+        event["event.dataset"] = "linux.auth"
+        event["event.module"] = "system"
+        found = MESSAGE.match(message)
+        user = ip = None
+        if found is not None:
+            g = found.groupdict()
+            user = g["user"] or g["suser"] or g["puser"] or g["iuser"] or g["sudo"]
+            ip = g["ip"] or g["rhost"] or g["iip"]
+            if g["port"]:
+                event["source.port"] = int(g["port"])
+        if user:
+            event["user.name"] = user
+        if ip:
+            event["source.ip"] = ip
+        failed = "Failed" in message or "failure" in message or "Invalid" in message
+        event["event.action"] = "ssh_login" if program == "sshd" else program
+        event["event.category"] = ["authentication"]
+        event["event.type"] = ["info"]
+        event["event.outcome"] = "failure" if failed else "success"
+        if user:
+            event["related.user"] = [user]
+        if ip:
+            event["related.ip"] = [ip]
+        event["log.file.path"] = path
+        event["log.offset"] = start
+        event["event.id"] = eid
+        event["event.original"] = text
+        event["event.ingested"] = ingested
+        table.add((eid, ts, "linux.auth", orjson.dumps(event).decode(), None, None,
+                   event["event.action"], event["event.outcome"], ip, host,
+                   b'["authentication"]'))
+    return table.close()
 
 
 def floor_access(path: str, db_path: str) -> int:
@@ -169,56 +183,41 @@ def floor_access(path: str, db_path: str) -> int:
     import orjson
 
     table = Table(db_path)
-    ids = blake2b(path.encode(), digest_size=16)
     ingested = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    rows: list[tuple[object, ...]] = []
-    count = offset = 0
-    with open(path, "rb") as fh:
-        for raw in fh:
-            start, offset = offset, offset + len(raw)
-            text = raw[:-1].decode()
-            m = COMBINED.match(text)
-            if m is None:
-                continue
-            ip, user, day, mon, year, hms, _zone, method, url, version, status, size, ref, ua = \
-                m.groups()
-            ts = f"{year}-{MONTHS[mon]}-{day}T{hms}.000Z"  # (the zone is left to soc: a floor)
-            h = ids.copy()
-            h.update(b"%d" % start)
-            eid = h.hexdigest()
-            code = int(status)
-            path_, _, query = url.partition("?")
-            event: dict[str, object] = {
-                "@timestamp": ts, "source.ip": ip, "source.address": ip,
-                "http.request.method": method, "url.original": url, "url.path": path_,
-                "http.version": version[5:], "http.response.status_code": code,
-                "event.dataset": "apache.access", "event.module": "apache",
-                "event.category": ["web"], "event.type": ["access"],
-                "event.outcome": "success" if code < 400 else "failure"}
-            if query:
-                event["url.query"] = query
-            if size != "-":
-                event["http.response.body.bytes"] = int(size)
-            if ref != "-":
-                event["http.request.referrer"] = ref
-            if ua != "-":
-                event["user_agent.original"] = ua
-            if user != "-":
-                event["user.name"] = user
-            event["log.file.path"] = path
-            event["log.offset"] = start
-            event["event.id"] = eid
-            event["event.original"] = text
-            event["event.ingested"] = ingested
-            rows.append((eid, ts, "apache.access", orjson.dumps(event).decode(), None, None,
-                         None, event["event.outcome"], ip, None, b'["web"]'))
-            count += 1
-            if len(rows) >= BATCH:
-                table.write(rows)
-                rows.clear()
-    table.write(rows)
-    table.db.close()
-    return count
+    for start, text, eid in _lines(path):
+        m = COMBINED.match(text)
+        if m is None:
+            continue
+        ip, user, day, mon, year, hms, _zone, method, url, version, status, size, ref, ua = \
+            m.groups()
+        ts = f"{year}-{MONTHS[mon]}-{day}T{hms}.000Z"  # (the zone is left to soc: a floor)
+        code = int(status)
+        path_, _, query = url.partition("?")
+        event: dict[str, object] = {
+            "@timestamp": ts, "source.ip": ip, "source.address": ip,
+            "http.request.method": method, "url.original": url, "url.path": path_,
+            "http.version": version[5:], "http.response.status_code": code,
+            "event.dataset": "apache.access", "event.module": "apache",
+            "event.category": ["web"], "event.type": ["access"],
+            "event.outcome": "success" if code < 400 else "failure"}
+        if query:
+            event["url.query"] = query
+        if size != "-":
+            event["http.response.body.bytes"] = int(size)
+        if ref != "-":
+            event["http.request.referrer"] = ref
+        if ua != "-":
+            event["user_agent.original"] = ua
+        if user != "-":
+            event["user.name"] = user
+        event["log.file.path"] = path
+        event["log.offset"] = start
+        event["event.id"] = eid
+        event["event.original"] = text
+        event["event.ingested"] = ingested
+        table.add((eid, ts, "apache.access", orjson.dumps(event).decode(), None, None,
+                     None, event["event.outcome"], ip, None, b'["web"]'))
+    return table.close()
 
 
 def floor_evtx(folder: str, db_path: str) -> int:
@@ -229,8 +228,6 @@ def floor_evtx(folder: str, db_path: str) -> int:
 
     table = Table(db_path)
     ingested = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    rows: list[tuple[object, ...]] = []
-    count = 0
     for path in sorted(Path(folder).glob("*.evtx")):
         for record in evtx.PyEvtxParser(str(path)).records_json():
             assert record is not None  # the package's stubs allow None; records are dicts
@@ -262,15 +259,9 @@ def floor_evtx(folder: str, db_path: str) -> int:
             event["event.id"] = eid
             event["event.original"] = record["data"]  # as soc keeps it by default
             event["event.ingested"] = ingested
-            rows.append((eid, ts, "windows.security", orjson.dumps(event, default=str).decode(),
-                         None, None, code, None, ip, host, b'["authentication"]'))
-            count += 1
-            if len(rows) >= BATCH:
-                table.write(rows)
-                rows.clear()
-    table.write(rows)
-    table.db.close()
-    return count
+            table.add((eid, ts, "windows.security", orjson.dumps(event, default=str).decode(),
+                       None, None, code, None, ip, host, b'["authentication"]'))
+    return table.close()
 
 
 def soc_evtx(folder: str, data_dir: str, original: bool = True) -> int:
@@ -299,6 +290,11 @@ def soc_ingest(path: str, data_dir: str) -> int:
 
 
 def child(variant: str, path: str, work: str) -> dict[str, float]:
+    if variant.startswith("soc"):  # soc's imports and plugin look-ups are left out, as the
+        from soc import registry  # floor's are: the rate is the steady per-record cost
+
+        registry.parsers()
+        import soc.collect  # noqa: F401
     t0, c0 = time.perf_counter(), time.process_time()
     if variant == "soc":
         lines = soc_ingest(path, work)
@@ -370,45 +366,46 @@ def main() -> None:
         print(json.dumps(child(*args.child)))
         return
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; one process per variant")
-    auth = [v for v in args.variants if v in AUTH]
-    access = [v for v in args.variants if v in ACCESS]
-    windows = [v for v in args.variants if v not in AUTH + ACCESS] if args.corpus else []
     with tempfile.TemporaryDirectory(prefix="soc-floor-logs-") as tmp:
-        if windows:
-            from collect import big_evtx
-
-            folder, _ = big_evtx(Path(args.corpus), Path(tmp), args.records)
-            for variant in windows:
-                f = run(variant, folder)
-                assert isinstance(f, dict)
-                _show(variant, "records", f)
         if args.instructions:
-            if shutil.which("valgrind") is None:
-                raise SystemExit("--instructions needs valgrind")
-            small, big = Path(tmp) / "small.log", Path(tmp) / "big.log"
-            make_log(small, 10_000)
-            make_log(big, 40_000)
-            for variant in auth:
-                a, b = run(variant, small, True), run(variant, big, True)
-                assert isinstance(a, int) and isinstance(b, int)
-                print(f"{variant:>12}: {(b - a) / 30_000:>9,.0f} instructions a line")
+            instructions([v for v in args.variants if v in AUTH], Path(tmp))
             return
-        if auth:
-            path = Path(tmp) / "auth.log"
-            make_log(path, args.lines)
-            for variant in auth:
-                f = run(variant, path)
+        for variants, source, unit in inputs(args, Path(tmp)):
+            for variant in variants:
+                f = run(variant, source)
                 assert isinstance(f, dict)
-                _show(variant, "lines", f)
-        if access:
-            from collect import make_access_log
+                _show(variant, unit, f)
 
-            path = Path(tmp) / "access.log"
-            make_access_log(path, args.lines)
-            for variant in access:
-                f = run(variant, path)
-                assert isinstance(f, dict)
-                _show(variant, "lines", f)
+
+def inputs(args: argparse.Namespace, tmp: Path) -> list[tuple[list[str], Path, str]]:
+    """(variants, the file or folder they read, what they count) for the variants asked for."""
+    from collect import big_evtx, make_access_log
+
+    groups: list[tuple[list[str], Path, str]] = []
+    for names, make in ((AUTH, make_log), (ACCESS, make_access_log)):
+        variants = [v for v in args.variants if v in names]
+        if variants:
+            path = tmp / f"{variants[0]}.log"
+            make(path, args.lines)
+            groups.append((variants, path, "lines"))
+    windows = [v for v in args.variants if v not in AUTH + ACCESS]
+    if windows and args.corpus:
+        folder, _ = big_evtx(Path(args.corpus), tmp, args.records)
+        groups.append((windows, folder, "records"))
+    return groups
+
+
+def instructions(variants: list[str], tmp: Path) -> None:
+    """Instructions a line of each auth variant: 40,000 lines less 10,000, under valgrind."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind")
+    small, big = tmp / "small.log", tmp / "big.log"
+    make_log(small, 10_000)
+    make_log(big, 40_000)
+    for variant in variants:
+        a, b = run(variant, small, True), run(variant, big, True)
+        assert isinstance(a, int) and isinstance(b, int)
+        print(f"{variant:>12}: {(b - a) / 30_000:>9,.0f} instructions a line")
 
 
 if __name__ == "__main__":
