@@ -1,24 +1,31 @@
-"""The floor: how fast can *any* Python process put auth-log lines into this store design?
+"""The floor: how fast can *any* Python process put these logs into this store design?
 
-    python benchmarks/floor.py                    # 200,000 lines: floor, floor without SQLite, soc
-    python benchmarks/floor.py --lines 1000000
-    python benchmarks/floor.py --instructions     # instructions a line (valgrind), load-independent
-    python benchmarks/floor.py --corpus $SOC_CORPUS --variants floor-evtx soc-evtx   # EVTX too
+    python benchmarks/floor.py --corpus $SOC_CORPUS   # auth.log, access log, EVTX: floors and soc
+    python benchmarks/floor.py --lines 1000000 --variants floor soc
+    python benchmarks/floor.py --instructions         # auth: instructions a line (valgrind)
 
-``benchmarks/ingest.py`` measures soc. This measures a deliberately minimal loop over the same
-synthetic auth.log (``ingest.make_log``) that produces events of the same shape (the same flat ECS
-keys, ``event.original`` kept, the same JSON document of about 840 bytes) and writes them into a
+For each input, a deliberately minimal loop (a *floor*) beside soc on the same data:
+
+* ``floor`` / ``soc``: the synthetic auth.log of ``benchmarks/ingest.py``; ``floor-parse`` is
+  the floor without SQLite (rows made and dropped);
+* ``floor-access`` / ``soc-access``: the synthetic combined-format access log of
+  ``benchmarks/collect.py``;
+* ``floor-evtx`` / ``soc-evtx``: EVTX files of the corpus files' chunks (``collect.big_evtx``,
+  ``--records``; needs ``--corpus``); ``soc-evtx-lean`` is soc with ``original: false``.
+
+A floor makes events of the same shape (the same flat ECS keys, ``event.original`` kept: each
+variant prints the mean size of its stored JSON documents, to compare) and writes them into a
 table of the same layout as an embedded-store partition (WAL, ``synchronous=NORMAL``, the
 ``UNIQUE (ts, id)`` index, the seven value columns, multi-row INSERTs in one transaction per
-5,000 lines). It has none of soc's generality: one header pattern, one message pattern for the
-benchmark's own templates, no time zones, no inventory, no dead letters, no checkpoints, no
-``auto`` detection. Whatever soc does, it cannot cost less than this on the same machine, so the
-floor says whether a target is reachable in CPython with this design at all.
+5,000). It has none of soc's generality: one pattern per format for the benchmarks' own lines,
+no time zones, no inventory, no dead letters, no checkpoints, no ``auto`` detection, no record
+checks. Whatever soc does cannot cost less than this on the same machine, so a floor says
+whether a target is reachable in CPython with this design at all.
 
-Each variant runs in a fresh child process; lines per CPU-second of that process (the steady
-figure on a shared machine) and per wall second. With ``--instructions`` each variant runs twice
-under ``valgrind --tool=callgrind`` (10,000 and 40,000 lines) and the difference divided by
-30,000 is its instructions per line, start-up and imports left out.
+Each variant runs in a fresh child process; records per CPU-second of that process (the steady
+figure on a shared machine) and per wall second, imports left out for both. With
+``--instructions`` each auth variant runs twice under ``valgrind --tool=callgrind`` (10,000 and
+40,000 lines) and the difference divided by 30,000 is its instructions per line.
 """
 
 from __future__ import annotations
