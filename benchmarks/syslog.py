@@ -197,7 +197,7 @@ def tcp_phases(args: argparse.Namespace, work: Path, runner: Any) -> dict[str, A
     stored = held.status()["drain"]["events"]
     e2e = Daemon(work, runner, "  tcp: 127.0.0.1:0\n  drain_interval: 200ms\n", args.cpu,
                  args.detect)
-    e2e.wait(lambda s: s["drain"]["passes"] >= 1)
+    passes = e2e.wait(lambda s: s["drain"]["passes"] >= 1)["drain"]["passes"]
     r0, d0, t0 = e2e.cpu(), e2e.drain_cpu(), time.perf_counter()
     send_tcp(e2e.ports["tcp"], payload, args.connections)
     final = e2e.wait(lambda s: s["drain"]["events"] + s["drain"]["dead_letters"] >= n)
@@ -212,6 +212,7 @@ def tcp_phases(args: argparse.Namespace, work: Path, runner: Any) -> dict[str, A
         "end_to_end_per_s": round(n / e2e_s), "end_to_end_per_cpu_s": _per(n, e2e_cpu),
         "stored_spool_run": stored,
         "stored_end_to_end": final["drain"]["events"], "lost": n - final["drain"]["events"],
+        "end_to_end_drain_passes": final["drain"]["passes"] - passes,
         "peak_rss_mib_spool_run": round(held_peak, 1), "peak_rss_mib_end_to_end": round(peak, 1),
     }
 
