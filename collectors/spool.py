@@ -161,11 +161,14 @@ class _Reader:
 
     def _segment(self, number: int, path: Path, start: int, sealed: bool) -> Iterator[None]:
         """Add the records of one segment; yields whenever a batch is full. The hot loop."""
-        prefix = f"syslog-spool\x1f{self.meta.id}\x1f{number}\x1f".encode()
+        # a record's id: blake2b of the prefix and its offset; the prefix hashed once, copied
+        ids = blake2b(f"syslog-spool\x1f{self.meta.id}\x1f{number}\x1f".encode(), digest_size=16)
         records, limit, errors = self.records, self.size, \
             "replace" if self.owner.replace else "strict"
         for offset, end, body, damaged in read_bodies(path, start, sealed):
-            rid = blake2b(prefix + str(offset).encode(), digest_size=16).hexdigest()
+            h = ids.copy()
+            h.update(b"%d" % offset)
+            rid = h.hexdigest()
             if damaged:
                 self.dead.append(self.owner.damaged(rid, number, offset, body))
             else:
