@@ -80,7 +80,7 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
-def _chunks(raw: str) -> list[tuple[bool, str]]:
+def term_chunks(raw: str) -> list[tuple[bool, str]]:
     """Split a Lucene term into (is_wildcard, text) chunks; ``\\x`` is a literal ``x``."""
     out: list[tuple[bool, str]] = []
     literal: list[str] = []
@@ -124,7 +124,7 @@ class Field:
 def parse_field(raw: str) -> Field:
     """A field name as luqum keeps it, escapes included, read as Lucene does: ``\\x`` is a
     literal ``x`` (``Some\\ Name`` is ``Some Name``, ``a\\*b`` is ``a*b``)."""
-    chunks = _chunks(raw)
+    chunks = term_chunks(raw)
     if any(wild for wild, _ in chunks):
         return Field(raw, _glob(chunks, case=str))
     return Field("".join(text for _, text in chunks))
@@ -404,7 +404,7 @@ FieldTest = Callable[[Field, str, list[object]], Fragment]
 def _word(test: FieldTest, field: Field | None, raw: str) -> Fragment:
     if raw == "*":
         return MATCH_ALL if field is None else test(field, "{t} <> 'null'", [])
-    chunks = _chunks(raw)
+    chunks = term_chunks(raw)
     if not any(wild for wild, _ in chunks):
         return _literal(test, field, "".join(text for _, text in chunks))
     if field is None:

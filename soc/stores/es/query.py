@@ -40,7 +40,7 @@ from luqum.tree import (
 from luqum.visitor import TreeTransformer
 
 from soc.ecs import format_ts
-from soc.search import QueryError, parse_query
+from soc.search import QueryError, parse_query, term_chunks
 from soc.stores.es.templates import CASELESS, TEXT_FIELDS, VALUES_FIELD
 
 _CIDR = re.compile(r"^[0-9A-Fa-f:.]+\\?/\d{1,3}$")
@@ -48,7 +48,6 @@ _SPECIAL = re.compile(r'([+\-=&|!(){}\[\]<>^"~*?:\\/ ])')
 # query_string's reserved characters and any whitespace; also ' (luqum, the parser of both stores,
 # cannot read it at the start of a name). Not @: ``@timestamp`` is a plain term for Lucene.
 _FIELD_SPECIAL = re.compile(r"""([+\-=&|!(){}\[\]<>^"'~*?:\\/]|\s)""")
-_NAME_PART = re.compile(r"\\(.)|([*?])|(.)", re.DOTALL)
 _EXISTS = "_exists_"
 _KEEP = {_EXISTS, "*"}
 T = TypeVar("T", bound=Item)
@@ -68,8 +67,7 @@ def escape_field(name: str) -> str:
 def field_pattern(raw: str) -> str:
     """A name as luqum parsed it (escapes kept), escaped again by :func:`escape_field`;
     its unescaped ``*`` and ``?`` stay wildcards."""
-    return "".join(wild or escape_field(escaped or char)
-                   for escaped, wild, char in _NAME_PART.findall(raw))
+    return "".join(text if wild else escape_field(text) for wild, text in term_chunks(raw))
 
 
 def lower_regex(pattern: str) -> str:
