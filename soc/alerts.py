@@ -28,11 +28,10 @@ from soc.detection.correlation import CorrelationMatch
 from soc.detection.hits import Hit
 from soc.ecs import now_ts, parse_ts
 from soc.errors import InputError, NotFoundError
-from soc.models import ENTITY_FIELDS, Alert, AlertStatus, Severity
+from soc.models import ENTITY_FIELDS, MAX_IDS, Alert, AlertStatus, Severity
 from soc.stores.base import Store
 
 DEFAULT_SUPPRESS = timedelta(hours=1)
-MAX_IDS = 50  # event ids kept in an alert's document; the store links all of them
 DEDUP_FIELDS = ("organization.id", "labels.system", "host.name", "source.ip", "user.name")
 """What makes two hits of one (non-correlation) rule the same alert."""
 DEFAULT_SEVERITY = Severity.MEDIUM  # a Sigma rule without a level

@@ -55,6 +55,8 @@ class DeadLetter:
 
 # --- alerts, rule hits and the audit trail (soc.alerts, soc.detection.correlation) --------------
 
+MAX_IDS = 50  # event ids kept in an alert's document; the store links all of them
+
 ENTITY_FIELDS = ("host.name", "user.name", "source.ip", "destination.ip", "labels.system",
                  "organization.id")
 """The event fields an alert names as its entities."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from soc.ecs import Event
 from soc.errors import StoreError
-from soc.models import Alert, AlertQuery, AuditEntry, DeadLetter, RuleHit
+from soc.models import MAX_IDS, Alert, AlertQuery, AuditEntry, DeadLetter, RuleHit
 
 if TYPE_CHECKING:
     from soc.config import Config
@@ -40,8 +40,6 @@ def conflict(noun: str, doc_id: str, hint: str | None = None) -> ConflictError:
 def reconcile(ours: Alert, stored: Alert) -> Alert:
     """Detection's widening of an alert over the version stored meanwhile: seen range and
     event ids united, the analyst's status, assignee and reason kept."""
-    from soc.alerts import MAX_IDS
-
     def united(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*b, *a]))[:MAX_IDS]
 
@@ -217,7 +215,7 @@ class Store(ABC):
         """Audit entries, oldest first (of one subject, if given)."""
         raise self._unsupported("read the audit trail")
 
-    # incidents (soc.incidents owns the model; the store keeps documents) -----------------
+    # incidents (soc.response.incidents owns the model; the store keeps documents) -----------------
 
     def put_incident(self, incident_id: str, opened: str, status: str,
                      doc: dict[str, Any]) -> None:
