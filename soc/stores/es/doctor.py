@@ -10,27 +10,36 @@ and the quarantine.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from elastic_transport import ConnectionError as TransportConnectionError
-from elasticsearch import ApiError, NotFoundError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
+from soc.config import Config
 from soc.stores.es import templates
-from soc.stores.es.connection import error_reason
+from soc.stores.es.connection import EsOptions, error_reason
 from soc.stores.es.housekeeping import template_meta
-from soc.stores.es.names import LEVELS
+from soc.stores.es.names import LEVELS, Names
+from soc.stores.es.spool import Spool
 
-if TYPE_CHECKING:
-    from soc.stores.es.store import ElasticsearchStore
+
+class Cluster(Protocol):
+    """What the checks read of the store (the Cluster is one)."""
+
+    client: Elasticsearch
+    config: Config
+    options: EsOptions
+    names: Names
+    spool: Spool
 
 Check = tuple[str, str, str]  # (check, status, detail)
 SHARDS_WARN, SHARDS_FAIL = 0.8, 0.95
 DEFAULT_WATERMARKS = {"low": "85%", "high": "90%", "flood_stage": "95%"}
 
 
-def run_checks(store: ElasticsearchStore) -> list[dict[str, str]]:
+def run_checks(store: Cluster) -> list[dict[str, str]]:
     """Every check, each as ``{"check", "status" (ok|warn|fail), "detail"}``."""
-    checks: list[Callable[[ElasticsearchStore], list[Check]]] = [
+    checks: list[Callable[[Cluster], list[Check]]] = [
         health, template_drift, stream_mappings, ilm_delete_phases, shards, disk, spool,
         quarantine]
     out: list[dict[str, str]] = []
@@ -45,7 +54,7 @@ def run_checks(store: ElasticsearchStore) -> list[dict[str, str]]:
     return out
 
 
-def health(store: ElasticsearchStore) -> list[Check]:
+def health(store: Cluster) -> list[Check]:
     h = store.client.cluster.health()
     status = str(h["status"])
     verdict = {"green": "ok", "yellow": "warn"}.get(status, "fail")
@@ -58,7 +67,7 @@ def health(store: ElasticsearchStore) -> list[Check]:
     return [("cluster health", verdict, detail)]
 
 
-def template_drift(store: ElasticsearchStore) -> list[Check]:
+def template_drift(store: Cluster) -> list[Check]:
     rows: list[Check] = []
     for name, body in templates.index_templates(store.config, store.names).items():
         want = templates.with_digest(body)["_meta"]["soc_digest"]
@@ -70,7 +79,7 @@ def template_drift(store: ElasticsearchStore) -> list[Check]:
     return rows
 
 
-def _component_meta(store: ElasticsearchStore, name: str) -> dict[str, Any]:
+def _component_meta(store: Cluster, name: str) -> dict[str, Any]:
     try:
         resp = store.client.cluster.get_component_template(name=name)
     except NotFoundError:
@@ -89,7 +98,7 @@ def _drift(what: str, name: str, meta: dict[str, Any], want: str) -> Check:
     return (f"{what} {name}", "ok", "as this version installs it")
 
 
-def stream_mappings(store: ElasticsearchStore) -> list[Check]:
+def stream_mappings(store: Cluster) -> list[Check]:
     try:
         streams = store.client.indices.get_data_stream(name=store.names.events)
     except NotFoundError:
@@ -115,7 +124,7 @@ def _ours(mapping: dict[str, Any]) -> bool:
     return "soc_strings" in names and values.get("normalizer") == templates.NORMALIZER
 
 
-def ilm_delete_phases(store: ElasticsearchStore) -> list[Check]:
+def ilm_delete_phases(store: Cluster) -> list[Check]:
     rows: list[Check] = []
     for level in (*LEVELS, None):
         name = store.names.policy(level)
@@ -137,7 +146,7 @@ def ilm_delete_phases(store: ElasticsearchStore) -> list[Check]:
     return rows
 
 
-def shards(store: ElasticsearchStore) -> list[Check]:
+def shards(store: Cluster) -> list[Check]:
     h = store.client.cluster.health()
     settings = store.client.cluster.get_settings(include_defaults=True, flat_settings=True).body
     limit = int(_setting(settings, "cluster.max_shards_per_node", "1000"))
@@ -161,7 +170,7 @@ def _setting(settings: dict[str, Any], key: str, default: str) -> str:
     return default
 
 
-def disk(store: ElasticsearchStore) -> list[Check]:
+def disk(store: Cluster) -> list[Check]:
     settings = store.client.cluster.get_settings(include_defaults=True, flat_settings=True).body
     marks = {k: _setting(settings, f"cluster.routing.allocation.disk.watermark.{k}", v)
              for k, v in DEFAULT_WATERMARKS.items()}
@@ -194,7 +203,7 @@ def _percent(value: str) -> float | None:
     return float(value.rstrip("%")) if value.endswith("%") else None
 
 
-def spool(store: ElasticsearchStore) -> list[Check]:
+def spool(store: Cluster) -> list[Check]:
     used, batches = store.spool.size()
     if not batches:
         return [("spool", "ok", f"empty ({store.spool.directory})")]
@@ -203,7 +212,7 @@ def spool(store: ElasticsearchStore) -> list[Check]:
              "wait for the cluster - they are replayed by the next write")]
 
 
-def quarantine(store: ElasticsearchStore) -> list[Check]:
+def quarantine(store: Cluster) -> list[Check]:
     index = store.names.index("quarantine")
     count = int(store.client.count(index=index, ignore_unavailable=True)["count"])
     if count:
