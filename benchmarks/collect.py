@@ -5,9 +5,9 @@
     python benchmarks/collect.py --corpus $SOC_CORPUS --profile evtx    # where the time goes
     python benchmarks/collect.py --corpus $SOC_CORPUS --only mordor     # Windows share of mordor
 
-Each file measurement runs ``soc collect``'s library call (:func:`soc.collect.collect`) in a fresh
-child process pinned to one CPU, with a fresh data directory, so its peak RSS and CPU time are its
-own; it is run with detection off (collection: parse + enrich + store) and on (the project's
+Each file measurement runs ``soc collect``'s library call (:func:`soc.pipeline.collect.collect`) in
+a fresh child process pinned to one CPU, with a fresh data directory, so its peak RSS and CPU time
+are its own; it is run with detection off (collection: parse + enrich + store) and on (the project's
 rules as well).
 
 * **EVTX**: every ``.evtx`` of ``evtx-attack-samples`` and ``sigma-regression``, copied
@@ -199,8 +199,8 @@ def _salt_evtx_ids() -> None:
 def child(kind: str, cfg: str, detect: bool, profile: str | None) -> dict[str, Any]:
     """Run in a fresh process: one ``collect`` pass over the config's sources."""
     from soc import registry
-    from soc.collect import collect
     from soc.config import load_config
+    from soc.pipeline.collect import collect
 
     if kind == "evtx":
         _salt_evtx_ids()
@@ -325,7 +325,7 @@ def mordor_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
     from collectors.parsers.winlog import WinlogParser
     from soc.errors import ParseError
-    from soc.sources import ParseContext
+    from soc.pipeline.sources import ParseContext
 
     parser = WinlogParser()
     ctx = ParseContext(tz=UTC, now=datetime.now(UTC))

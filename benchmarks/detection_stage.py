@@ -9,8 +9,8 @@ Two inputs, parsed once beforehand (parsing is excluded: ``soc collect`` pays it
 * **mixed**: benign, typical data: ``loghub/Linux`` and ``loghub/Apache`` logs repeated, plus
   synthetic combined-format access-log lines of a provincial portal (a little scanning).
 
-Each run opens a fresh embedded store, builds the stage :func:`soc.collect.ingest` would build
-(the project's rules), and feeds it the events in pipeline-sized batches, writing each batch's
+Each run opens a fresh embedded store, builds the stage :func:`soc.pipeline.collect.ingest` would
+build (the project's rules), and feeds it the events in pipeline-sized batches, writing each batch's
 events after the stage as the pipeline does (that write is not timed). The figure is the best of
 ``--repeat`` runs, per CPU-second of this process (the machine is shared) and per wall second.
 """
@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from soc.config import Config, load_config  # noqa: E402
+from soc.detection.hunt import read_events  # noqa: E402
 from soc.detection.stage import DetectionStage, detection_stage  # noqa: E402
 from soc.ecs import Event  # noqa: E402
-from soc.hunt import read_events  # noqa: E402
-from soc.pipeline import DEFAULT_BATCH  # noqa: E402
+from soc.pipeline.pipeline import DEFAULT_BATCH  # noqa: E402
 from soc.stores.sqlite import SQLiteStore  # noqa: E402
 
 PAGES = ["/", "/tin-tuc/chi-tiet?id={n}", "/dich-vu-cong/ho-so/{n}", "/static/js/app.{n}.js",

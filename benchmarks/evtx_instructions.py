@@ -45,8 +45,8 @@ def stage(name: str, folder: Path) -> int:
     from collectors.evtx import EvtxCollector
     from collectors.parsers.winlog import winlog_event
     from soc import registry
-    from soc.collect import collect
     from soc.config import Config, Source, load_config
+    from soc.pipeline.collect import collect
     from soc.state import StateStore
 
     registry.parsers()  # the same imports whatever the stage and the folder

@@ -274,8 +274,8 @@ def floor_evtx(folder: str, db_path: str) -> int:
 def soc_evtx(folder: str, data_dir: str, original: bool = True) -> int:
     """``soc collect`` of an ``evtx`` source over the folder, detection off (``original:
     false``: without ``event.original``, the ``-lean`` variant)."""
-    from soc.collect import collect
     from soc.config import load_config
+    from soc.pipeline.collect import collect
 
     config_path = Path(data_dir) / "soc.yml"
     config_path.write_text(
@@ -289,8 +289,8 @@ def soc_evtx(folder: str, data_dir: str, original: bool = True) -> int:
 
 def soc_ingest(path: str, data_dir: str) -> int:
     """``soc ingest`` of the file, detection off (what benchmarks/ingest.py times)."""
-    from soc.collect import ingest
     from soc.config import load_config
+    from soc.pipeline.collect import ingest
 
     report = ingest(load_config(None, data_dir=data_dir), [path], detect=False)
     return report.events + report.dead_letters
@@ -301,7 +301,7 @@ def child(variant: str, path: str, work: str) -> dict[str, float]:
         from soc import registry  # floor's are: the rate is the steady per-record cost
 
         registry.parsers()
-        import soc.collect  # noqa: F401
+        import soc.pipeline.collect  # noqa: F401
     t0, c0 = time.perf_counter(), time.process_time()
     if variant == "soc":
         lines = soc_ingest(path, work)

@@ -59,8 +59,8 @@ def make_log(path: Path, lines: int, seed: int = 7) -> None:
 
 def child(path: str, data_dir: str) -> dict[str, float]:
     """Run in a fresh process: ingest one file, return the figures."""
-    from soc.collect import ingest
     from soc.config import load_config
+    from soc.pipeline.collect import ingest
 
     config = load_config(None, data_dir=data_dir)
     r0 = resource.getrusage(resource.RUSAGE_SELF)

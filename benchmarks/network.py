@@ -123,8 +123,8 @@ def child(mode: str, path: str, data_dir: str) -> dict[str, float]:
         events += len(sensor.take())
         packets = sensor.stats.packets
     else:
-        from soc.collect import ingest
         from soc.config import load_config
+        from soc.pipeline.collect import ingest
 
         _register(Path(data_dir))
         config = load_config(None, data_dir=data_dir)

@@ -392,8 +392,8 @@ def _spooled(work: Path, n: int, detect: bool = False) -> Any:
     """A data directory whose syslog spool holds ``n`` messages, and a drainer for it."""
     sys.path.insert(0, str(ROOT))
     from soc.config import load_config
-    from soc.listen_drain import Drainer, drained_sources
-    from soc.spool import Peer, SpoolWriter, encode, spool_dir
+    from soc.listen.drain import Drainer, drained_sources
+    from soc.listen.spool import Peer, SpoolWriter, encode, spool_dir
 
     (work / "soc.yml").write_text("data_dir: data\nlisten:\n  tcp: 127.0.0.1:0\n")
     config = load_config(str(work / "soc.yml"))
@@ -410,9 +410,9 @@ async def _receive(work: Path, n: int, connections: int, prof: cProfile.Profile)
     """The receiver's part of ``soc listen`` (server, framing, intake, a pump writing the spool
     with one fdatasync per batch), fed by a sender process."""
     sys.path.insert(0, str(ROOT))
-    from soc.listen_config import Endpoint
-    from soc.spool import SpoolWriter
-    from soc.syslog_server import Intake, start
+    from soc.listen.config import Endpoint
+    from soc.listen.spool import SpoolWriter
+    from soc.listen.syslog_server import Intake, start
 
     loop = asyncio.get_running_loop()
     intake = Intake(limit=32 << 20)

@@ -32,7 +32,7 @@ from soc.config import Config, Source
 from soc.ecs import event_id, now_ts
 from soc.errors import ConfigError, ParseError
 from soc.models import DeadLetter
-from soc.sources import Batch, RawRecord
+from soc.pipeline.sources import Batch, RawRecord
 from soc.state import StateStore
 
 HEADER = 4096

@@ -4,8 +4,8 @@ that live capture fills).
 ``pcap``: files and directories of pcap/pcapng (``paths``; directories are walked for
 ``.pcap``, ``.pcapng``, ``.cap``, ``.dmp``). Each file goes through its own
 :class:`~collectors.netsensor.Sensor`, whose events the records carry as they are
-(:attr:`soc.sources.RawRecord.event`: nothing to parse, and no ``event.original``: a packet has
-no text).
+(:attr:`soc.pipeline.sources.RawRecord.event`: nothing to parse, and no ``event.original``:
+a packet has no text).
 Checkpoint per file, keyed by its identity (a hash of its first 64 KiB, so a copy or a renamed file
 is not read again): the frames done, whether it was read to its end, and the sensor's counters.
 A pass interrupted inside a file decodes that file again from its first frame and drops the events
@@ -36,12 +36,12 @@ from collectors.netsensor import Sensor, SensorConfig
 from collectors.netsensor.capfile import SUFFIXES, CaptureFileError, frames, identity, is_capture
 from collectors.netsensor.events import MODULE
 from collectors.spool import SpoolCollector
-from soc.capture import SENSOR_KEYS, load_network_config, sensor_limits
 from soc.config import Config, Source, _Reader
 from soc.ecs import event_id, now_ts
 from soc.errors import ConfigError
+from soc.listen.capture import SENSOR_KEYS, load_network_config, sensor_limits
 from soc.models import DeadLetter
-from soc.sources import Batch, RawRecord
+from soc.pipeline.sources import Batch, RawRecord
 from soc.state import StateStore
 from soc.timeutil import parse_duration
 
@@ -207,7 +207,7 @@ class _FileReader:
 
 
 class CaptureSpoolCollector(SpoolCollector):
-    """Drains the spool that :func:`soc.capture.run_capture` fills (source type
+    """Drains the spool that :func:`soc.listen.capture.run_capture` fills (source type
     ``netcapture``): the syslog spool's reader, with the sensor's events loaded from their
     JSON into the records (their own ids, no sender fields: the sender of a captured event is
     the capture itself). A record that is not a sensor event keeps its text, which the
@@ -217,7 +217,7 @@ class CaptureSpoolCollector(SpoolCollector):
 
     @staticmethod
     def sensor(ident: str, limits: dict[str, Any], observer: dict[str, Any]) -> Sensor:
-        """A sensor for live capture (``soc.capture`` finds it through this entry point)."""
+        """A sensor for live capture (``soc.listen.capture`` finds it through this entry point)."""
         return new_sensor(ident, limits, observer)
 
     def batches(self, size: int) -> Iterator[Batch]:

@@ -38,7 +38,7 @@ from collectors.fileid import FP_BYTES
 from collectors.fileplan import FileStat, FileSystem, Work
 from soc.config import Config, Secret, Source
 from soc.errors import ConfigError, ExitCode, SocError
-from soc.sources import Batch
+from soc.pipeline.sources import Batch
 from soc.state import StateStore
 from soc.timeutil import parse_duration
 

@@ -23,9 +23,7 @@ from typing import Any
 from soc.config import Config, Source
 from soc.ecs import format_ts
 from soc.errors import ConfigError
-from soc.models import DeadLetter
-from soc.sources import Batch, RawRecord
-from soc.spool import (
+from soc.listen.spool import (
     BODY,
     OVERSIZE,
     TRUNCATED,
@@ -38,6 +36,8 @@ from soc.spool import (
     read_meta,
     spool_dir,
 )
+from soc.models import DeadLetter
+from soc.pipeline.sources import Batch, RawRecord
 from soc.state import StateStore
 
 KEY = "position"

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from soc import alerts, audit
-from soc import incidents as lib
 from soc.cli.main import main
 from soc.config import Config, load_config
 from soc.errors import ExitCode, StoreError
 from soc.models import Alert, AlertStatus, Severity
-from soc.playbooks import load_playbooks
-from soc.profiles import load_profile
+from soc.response import incidents as lib
+from soc.response.playbooks import load_playbooks
+from soc.response.profiles import load_profile
 from soc.stores.sqlite import SQLiteStore
 
 SEEN = "2026-11-24T07:03:07.000Z"

@@ -11,7 +11,7 @@ import pytest
 from soc.config import Secret, load_config
 from soc.errors import ConfigError, ExitCode
 from soc.init import STARTER_CONFIG
-from soc.inventory import Inventory
+from soc.pipeline.inventory import Inventory
 
 GOOD = """\
 data_dir: data

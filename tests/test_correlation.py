@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from soc.collect import collect
 from soc.config import load_config
 from soc.detection.correlation import CorrelationMatch, Correlator, MemoryHitLog, StoreHitLog
 from soc.detection.stage import Detector, load_detector
 from soc.ecs import format_ts
 from soc.errors import StoreError
 from soc.models import RuleHit
+from soc.pipeline.collect import collect
 from soc.stores.sqlite import SQLiteStore
 
 BASE = """\

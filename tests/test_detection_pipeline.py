@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from soc.cli.main import main
-from soc.collect import collect, ingest
 from soc.config import Config, load_config
-from soc.demo import run_demo
+from soc.demo.demo import run_demo
+from soc.detection.hunt import hunt_query, read_events
 from soc.detection.stage import DetectionStage, config_detector, detection_stage
-from soc.hunt import hunt_query, read_events
+from soc.pipeline.collect import collect, ingest
 from soc.stores.sqlite import SQLiteStore
 
 RULES = """\

@@ -292,7 +292,7 @@ def test_outage_spools_then_replays_once_in_order(tmp_path: Path, peer: Peer,
     peer.server.stop()  # connection refused from here on
     state = StateStore(tmp_path / "state.db")
     store = ElasticsearchStore.open(cfg)
-    from soc.pipeline import Pipeline
+    from soc.pipeline.pipeline import Pipeline
 
     pipeline = Pipeline(cfg, store, state, batch_size=2)
     log.write_text("".join(SSHD.format(i) for i in range(5)))
@@ -329,7 +329,7 @@ def test_a_full_spool_refuses_and_the_checkpoint_stays(tmp_path: Path, peer: Pee
     state = StateStore(tmp_path / "state.db")
     from dataclasses import replace
 
-    from soc.pipeline import Pipeline
+    from soc.pipeline.pipeline import Pipeline
 
     store = ElasticsearchStore.open_options(cfg, replace(options, spool_max_mb=0))
     with pytest.raises(SpoolFullError):

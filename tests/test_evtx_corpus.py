@@ -17,8 +17,8 @@ from collectors.parsers.winlog import WinlogParser, winlog_event
 from soc.config import Config, Source
 from soc.ecs import Event
 from soc.errors import ParseError
-from soc.parsing import get_parser
-from soc.sources import Batch, ParseContext
+from soc.pipeline.parsing import get_parser
+from soc.pipeline.sources import Batch, ParseContext
 from soc.state import StateStore
 
 pytestmark = pytest.mark.corpus

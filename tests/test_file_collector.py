@@ -18,7 +18,7 @@ from collectors.fileid import id_hasher, rotation_order
 from soc.config import Config, Source
 from soc.ecs import event_id
 from soc.errors import ConfigError
-from soc.sources import Batch, Collector
+from soc.pipeline.sources import Batch, Collector
 from soc.state import StateStore
 
 Row = tuple[str, str, str]  # (origin, text, id)

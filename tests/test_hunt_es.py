@@ -18,8 +18,8 @@ from werkzeug import Request, Response
 
 from soc.cli.main import main
 from soc.config import Config, load_config
+from soc.detection.hunt import HuntReport, hunt
 from soc.ecs import Event, event_id
-from soc.hunt import HuntReport, hunt
 from soc.stores.es.store import ElasticsearchStore
 from soc.stores.sqlite import SQLiteStore
 from tests.test_es_store import API_KEY, Peer, config, reply

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from soc import incidents as lib
-from soc.actions import ActionRefused
 from soc.config import Config, load_config
 from soc.ecs import event_id
 from soc.models import Alert, Severity
-from soc.playbooks import load_playbooks
-from soc.profiles import load_profile
+from soc.response import incidents as lib
+from soc.response.actions import ActionRefused
+from soc.response.playbooks import load_playbooks
+from soc.response.profiles import load_profile
 from soc.stores.sqlite import SQLiteStore
 
 CONFIG = """\

@@ -3,8 +3,8 @@ whose far end lives in a network namespace made for the test, and drains the cap
 into the store with the syslog it receives.
 
 Traffic is sent with scapy to addresses that exist only inside that namespace (10.98.0.0/24), so
-nothing leaves the machine. The capture test needs root (namespaces, raw sockets) and skips
-otherwise; the start-up errors and ``--check`` run everywhere.
+nothing leaves the machine. The capture test needs root (namespaces, raw sockets), ``ip`` and
+libpcap (its BPF filter) and skips otherwise; the start-up errors and ``--check`` run everywhere.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from scapy.sendrecv import sendp
 
 from soc.config import load_config
 from soc.errors import ExitCode
+from tests.conftest import needs_iproute2, needs_libpcap
 from tests.listen_daemon import ListenProcess
 from tests.netns import veth_pair
 
@@ -66,6 +67,8 @@ class Listen(ListenProcess):
 
 
 @needs_root
+@needs_iproute2
+@needs_libpcap  # the capture's BPF filter
 def test_listen_captures_and_receives_syslog_into_the_store(
         veth: tuple[str, str, str], tmp_path: Path) -> None:
     iface, mac, far_mac = veth
@@ -141,7 +144,7 @@ def test_status_flags_a_failed_capture_and_kernel_drops(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     from soc.ecs import format_ts
-    from soc.listen import status_path, status_summary
+    from soc.listen.daemon import status_path, status_summary
 
     config = load_config(None, data_dir=tmp_path)
     capture = {"interface": "eth7", "source": "capture-eth7", "frames": 10, "events": 3,

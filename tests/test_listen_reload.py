@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from soc.config import load_config
-from soc.listen_reload import check, refusal
+from soc.listen.reload import check, refusal
 from soc.models import Alert
 from soc.stores.base import open_store
 from tests.listen_daemon import ListenProcess

@@ -13,10 +13,10 @@ from click.testing import CliRunner, Result
 
 from soc.cli.main import cli
 from soc.cli.output import local_time, table
-from soc.collect import state_path
 from soc.config import load_config
 from soc.ecs import parse_ts
 from soc.models import Alert, Severity
+from soc.pipeline.collect import state_path
 from soc.state import StateStore
 from soc.stores.sqlite import SQLiteStore
 

@@ -12,8 +12,8 @@ from collectors.parsers.jsonl import JsonLinesParser
 from collectors.parsers.syslog import SyslogParser, parse_header
 from soc.ecs import Event
 from soc.errors import ParseError, SocError
-from soc.parsing import AutoParser, get_parser, parse_record
-from soc.sources import ParseContext, RawRecord
+from soc.pipeline.parsing import AutoParser, get_parser, parse_record
+from soc.pipeline.sources import ParseContext, RawRecord
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 CTX = ParseContext(tz=HCM, now=datetime(2026, 11, 24, 3, 0, tzinfo=UTC))

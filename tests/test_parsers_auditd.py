@@ -8,7 +8,7 @@ import pytest
 
 from collectors.parsers.auditd import MAX_SERIALS, AuditdParser
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 CTX = ParseContext(tz=UTC, now=datetime(2026, 11, 24, 3, 0, tzinfo=UTC), source="web01")
 SYSCALL = ("node=web01 type=SYSCALL msg=audit(1795482900.123:4567): arch=c000003e syscall=59 "

@@ -10,8 +10,8 @@ import pytest
 
 from soc.ecs import Event
 from soc.errors import ParseError
-from soc.parsing import get_parser
-from soc.sources import ParseContext
+from soc.pipeline.parsing import get_parser
+from soc.pipeline.sources import ParseContext
 
 pytestmark = pytest.mark.corpus
 

@@ -16,7 +16,7 @@ from collectors.parsers.network import (
 )
 from soc.ecs import Event
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 CTX = ParseContext(tz=ZoneInfo("Asia/Ho_Chi_Minh"), now=datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
 TS = "2026-11-24T01:15:00.000Z"  # 08:15:00 in Hanoi

@@ -9,7 +9,7 @@ import pytest
 
 from collectors.parsers.suricata import SuricataParser
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 CTX = ParseContext(tz=UTC, now=datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
 BASE = {"timestamp": "2026-11-24T08:15:00.123456+0700", "flow_id": 42, "in_iface": "ens1f0",

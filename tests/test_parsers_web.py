@@ -21,7 +21,7 @@ from collectors.parsers.web import (
 )
 from soc.ecs import Event
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 CTX = ParseContext(tz=HCM, now=datetime(2026, 11, 24, 3, 0, tzinfo=UTC), source="portal")

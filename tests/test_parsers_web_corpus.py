@@ -21,7 +21,7 @@ from collectors.parsers.web import (
 )
 from soc.ecs import Event
 from soc.errors import ParseError
-from soc.sources import ParseContext, Parser
+from soc.pipeline.sources import ParseContext, Parser
 
 CTX = ParseContext(tz=UTC, now=datetime(2026, 11, 24, tzinfo=UTC), source="corpus")
 

@@ -19,9 +19,9 @@ from scapy.utils import PcapNgWriter, PcapWriter
 
 from collectors.pcap import PcapCollector
 from soc import registry
-from soc.collect import ingest
 from soc.config import Config, Source, load_config, parse_config
 from soc.errors import ConfigError
+from soc.pipeline.collect import ingest
 from soc.state import StateStore
 from soc.stores.base import open_store
 
@@ -176,9 +176,9 @@ def test_flows_open_at_the_end_come_in_batches_of_the_size(tmp_path: Path) -> No
 
 def test_live_capture_spool_into_the_store(tmp_path: Path) -> None:
     from collectors.netsensor import Sensor
-    from soc.capture import CaptureConfig, SpoolSink, capture_source
-    from soc.pipeline import Pipeline
-    from soc.spool import SpoolWriter, encode, spool_dir
+    from soc.listen.capture import CaptureConfig, SpoolSink, capture_source
+    from soc.listen.spool import SpoolWriter, encode, spool_dir
+    from soc.pipeline.pipeline import Pipeline
 
     config = load_config(None, data_dir=tmp_path / "data")
     settings = CaptureConfig("eth9")
@@ -264,8 +264,8 @@ def network_rule_ids() -> list[str]:
 
 
 def test_network_rules_pass_their_samples(tmp_path: Path) -> None:
+    from soc.detection.rules_test import run_tests
     from soc.detection.stage import load_detector
-    from soc.rules_test import run_tests
 
     config = load_config(None, data_dir=tmp_path)
     detector = load_detector([RULES], use_cache=False)
@@ -323,8 +323,8 @@ def test_demo_capture_raises_the_port_scan(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     from collectors.netsensor.demo import write_demo_pcap
+    from soc.detection.hunt import scan_files
     from soc.detection.stage import load_detector
-    from soc.hunt import scan_files
 
     path = tmp_path / "portal-scan.pcap"
     assert write_demo_pcap(path, "203.0.113.66", "10.20.0.15",

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from soc.config import load_config
+from soc.detection.hunt import ScanReport, read_events, scan_files
 from soc.detection.stage import load_detector
-from soc.hunt import ScanReport, read_events, scan_files
 from tests.test_pcap import register_plugins
 
 pytestmark = pytest.mark.corpus

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from soc.collect import ingest
 from soc.config import load_config
-from soc.parsing import get_parser
-from soc.sources import ParseContext
+from soc.pipeline.collect import ingest
+from soc.pipeline.parsing import get_parser
+from soc.pipeline.sources import ParseContext
 from soc.stores.base import open_store
 
 IIS_A = ("#Software: Microsoft Internet Information Services 10.0\n"
@@ -94,7 +94,7 @@ def test_ingest_recognises_evtx_files(tmp_path: Path, corpus: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("Nov 24 08:00:01 h sshd[1]: Accepted password for a from 10.0.0.1 "
                     "port 2 ssh2\n")
-    from soc.collect import source_type_for
+    from soc.pipeline.collect import source_type_for
 
     assert (source_type_for(sample), source_type_for(text)) == ("evtx", "file")
     config = load_config(None, data_dir=tmp_path / "data")
@@ -105,8 +105,8 @@ def test_ingest_recognises_evtx_files(tmp_path: Path, corpus: Path) -> None:
 
 
 def test_a_bad_prebuilt_event_is_kept_whole_as_a_dead_letter() -> None:
-    from soc.pipeline import _raw
-    from soc.sources import RawRecord
+    from soc.pipeline.pipeline import _raw
+    from soc.pipeline.sources import RawRecord
 
     record = RawRecord(text="", id="x", event={"source.ip": "203.0.113.9"})
     assert _raw(record) == b'{"source.ip":"203.0.113.9"}'
@@ -117,7 +117,7 @@ def test_collection_pauses_for_a_batch_and_frees_its_cycles_after() -> None:
     import gc
     import weakref
 
-    from soc.pipeline import _collection_paused
+    from soc.pipeline.pipeline import _collection_paused
 
     class Node:
         other: object = None
@@ -141,7 +141,7 @@ def test_collection_pauses_for_a_batch_and_frees_its_cycles_after() -> None:
 def test_collection_stays_as_the_caller_set_it() -> None:
     import gc
 
-    from soc.pipeline import _collection_paused
+    from soc.pipeline.pipeline import _collection_paused
 
     with pytest.raises(RuntimeError), _collection_paused():
         raise RuntimeError("a batch failed")
@@ -157,7 +157,7 @@ def test_collection_stays_as_the_caller_set_it() -> None:
 
 @pytest.mark.parametrize("original", [None, True, False])
 def test_a_source_can_leave_out_event_original(tmp_path: Path, original: bool | None) -> None:
-    from soc.collect import collect
+    from soc.pipeline.collect import collect
 
     log = tmp_path / "auth.log"
     line = ("Nov 24 10:00:01 portal-web01 sshd[4242]: Failed password for root from "

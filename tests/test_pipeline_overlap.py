@@ -13,7 +13,7 @@ import pytest
 from soc.config import Config, Source, load_config
 from soc.ecs import Event
 from soc.errors import StoreError
-from soc.pipeline import Pipeline
+from soc.pipeline.pipeline import Pipeline
 from soc.state import StateStore
 from soc.stores.base import Store, WriteResult
 from soc.stores.sqlite import SQLiteStore

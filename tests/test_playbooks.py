@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from soc.cacao import to_cacao
 from soc.ecs import parse_ts
 from soc.errors import ConfigError
-from soc.playbooks import (
+from soc.response.cacao import to_cacao
+from soc.response.playbooks import (
     Playbook,
     PlaybookError,
     known_rule_ids,
@@ -21,7 +21,7 @@ from soc.playbooks import (
     suggest,
     validate_files,
 )
-from soc.profiles import load_profile, load_profile_file, report_kinds
+from soc.response.profiles import load_profile, load_profile_file, report_kinds
 
 SHIPPED = playbook_files()
 

@@ -32,8 +32,8 @@ from soc.detection.correlation import Correlator, MemoryHitLog
 from soc.detection.stage import Detector, load_detector
 from soc.ecs import Event
 from soc.errors import SkipRecord
-from soc.parsing import get_parser, parse_record
-from soc.sources import ParseContext, RawRecord
+from soc.pipeline.parsing import get_parser, parse_record
+from soc.pipeline.sources import ParseContext, RawRecord
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 SAMPLES = RULES / "tests"

@@ -14,12 +14,12 @@ import pytest
 
 from soc.cli.main import main
 from soc.errors import InputError
-from soc.profiles import load_profile
 from soc.reports import charts, fmt
 from soc.reports.calendar import periodic_due
 from soc.reports.forms import Document, apply_overrides, parse_sets
 from soc.reports.period import parse
 from soc.reports.render import Format, render
+from soc.response.profiles import load_profile
 from tests.test_reports_golden import NOW, all_documents, build_store
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")

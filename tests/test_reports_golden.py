@@ -17,18 +17,18 @@ from typing import Any
 
 import pytest
 
-from soc import incidents as lib
 from soc.config import Config, load_config
 from soc.ecs import event_id, format_ts
 from soc.models import Alert, Severity
-from soc.playbooks import load_playbooks
-from soc.profiles import load_profile
 from soc.reports.forms import Document
 from soc.reports.incident import build_incident_document, incident_kinds
 from soc.reports.kpis import Scope
 from soc.reports.period import parse
 from soc.reports.periodic import periodic_document
 from soc.reports.render import Format, render
+from soc.response import incidents as lib
+from soc.response.playbooks import load_playbooks
+from soc.response.profiles import load_profile
 from soc.stores.sqlite import SQLiteStore
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "reports"

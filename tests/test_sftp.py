@@ -34,10 +34,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402
 
 from collectors.sftp import RemoteError, SftpCollector, SftpOptions  # noqa: E402
 from soc import registry  # noqa: E402
-from soc.collect import collect  # noqa: E402
 from soc.config import Config, Secret, Source, load_config  # noqa: E402
 from soc.errors import ConfigError  # noqa: E402
-from soc.sources import Batch, Collector  # noqa: E402
+from soc.pipeline.collect import collect  # noqa: E402
+from soc.pipeline.sources import Batch, Collector  # noqa: E402
 from soc.state import StateStore  # noqa: E402
 from soc.stores.base import open_store  # noqa: E402
 

@@ -12,10 +12,8 @@ from collectors.spool import SpoolCollector
 from soc.config import Config, Source, load_config, parse_config
 from soc.ecs import event_id
 from soc.errors import ConfigError
-from soc.listen_config import load_listen_config, parse_size, spool_source
-from soc.models import DeadLetter
-from soc.sources import Batch
-from soc.spool import (
+from soc.listen.config import load_listen_config, parse_size, spool_source
+from soc.listen.spool import (
     OVERSIZE,
     TRUNCATED,
     Peer,
@@ -26,6 +24,8 @@ from soc.spool import (
     read_segment,
     spool_dir,
 )
+from soc.models import DeadLetter
+from soc.pipeline.sources import Batch
 from soc.state import StateStore
 
 PEER = Peer("tcp", "192.0.2.7", 51514).tail()

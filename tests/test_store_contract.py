@@ -623,7 +623,7 @@ AUDITED = pytest.mark.parametrize("factory", [*sorted(FACTORIES), "two-writes"],
 
 def change_entry(subject: str, action: str, before: Any, after: Any,
                  state: dict[str, Any]) -> AuditEntry:
-    """The unsealed entry soc.alerts and soc.incidents build for one change."""
+    """The unsealed entry soc.alerts and soc.response.incidents build for one change."""
     return audit.new_entry(actor="an", action=action, subject=subject, before=before,
                            after=after, state=state)
 

@@ -26,11 +26,11 @@ import pytest
 
 from soc.config import load_config
 from soc.errors import ExitCode
-from soc.listen import status_summary
-from soc.listen_config import Endpoint
-from soc.spool import OVERSIZE
+from soc.listen.config import Endpoint
+from soc.listen.daemon import status_summary
+from soc.listen.spool import OVERSIZE
+from soc.listen.syslog_server import FrameDecoder, Intake, start
 from soc.stores.base import open_store
-from soc.syslog_server import FrameDecoder, Intake, start
 from tests.listen_daemon import ListenProcess
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -363,8 +363,8 @@ def test_udp_receive_buffer_without_cap_net_admin_is_capped_with_a_warning() -> 
     rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
     code = (
         "import asyncio, logging\n"
-        "from soc.listen_config import Endpoint\n"
-        "from soc.syslog_server import Intake, start\n"
+        "from soc.listen.config import Endpoint\n"
+        "from soc.listen.syslog_server import Intake, start\n"
         "logging.basicConfig(level=logging.WARNING, format='%(message)s')\n"
         "async def main() -> None:\n"
         "    intake = Intake(limit=1 << 20)\n"

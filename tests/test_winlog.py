@@ -10,7 +10,7 @@ import pytest
 
 from collectors.parsers.winlog import ECS_FIELDS, VARIABLE_FIELDS, WinlogParser, winlog_event
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 
 def _record(channel: str, provider: str, eid: Any, rid: int, *, data: Any = None,
@@ -712,7 +712,7 @@ def test_azure_xml_with_entities_or_damage_is_refused(xml: str, reason: str) -> 
 def test_auto_detection_gives_windows_lines_to_winlog_not_generic_json() -> None:
     # Before: jsonl (priority 10, a carrier) came before winlog (20), so NXLog and Log Analytics
     # lines became generic "json" events and no Windows rule could see them.
-    from soc.parsing import get_parser
+    from soc.pipeline.parsing import get_parser
 
     auto = get_parser("auto")
     ctx = ParseContext(tz=UTC, now=datetime(2026, 11, 24, tzinfo=UTC))

@@ -14,7 +14,7 @@ import orjson
 from soc import jsonutil
 from soc.ecs import Event
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 PREFIX = '{"@timestamp":"'
 MARK = '"event.module":"netsensor"'

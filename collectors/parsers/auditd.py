@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from soc.ecs import Event, format_ts
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 MAX_SERIALS = 256
 """SYSCALL summaries kept per source for joining the records that follow them."""

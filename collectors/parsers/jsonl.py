@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from soc import jsonutil
 from soc.ecs import Event, format_ts
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "TimeCreated", "EventTime")
 """Where the time of an event is looked for, in order."""

@@ -22,7 +22,7 @@ from typing import ClassVar
 from collectors.parsers.syslog import parse_header
 from soc.ecs import Event, format_ts
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 IANA = {"1": "icmp", "2": "igmp", "6": "tcp", "17": "udp", "47": "gre", "50": "esp",
         "51": "ah", "58": "ipv6-icmp", "89": "ospf", "132": "sctp"}

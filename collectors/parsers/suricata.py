@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from collectors.parsers.jsonl import flatten, to_timestamp
 from soc.ecs import Event
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 Obj = dict[str, Any]
 TOP = {"src_ip": "source.ip", "src_port": "source.port", "dest_ip": "destination.ip",

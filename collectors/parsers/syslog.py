@@ -25,7 +25,7 @@ from typing import ClassVar
 from collectors.parsers import linux_auth
 from soc.ecs import Event, format_ts
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 Refiner = Callable[[Event, str, str, str], None]
 """``refine(event, program, tag, message)``: adds a dataset's fields to a syslog event in place."""

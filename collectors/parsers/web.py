@@ -26,7 +26,7 @@ from typing import ClassVar
 
 from soc.ecs import Event, format_ts
 from soc.errors import ParseError, SkipRecord
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from collectors.parsers import winlog_azure as azure
 from soc.ecs import Event, normalize_ts, parse_ts
 from soc.errors import ParseError
-from soc.sources import ParseContext
+from soc.pipeline.sources import ParseContext
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 SECURITY = "Security"

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from soc import alerts as lib
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import (
     Format,
     current_format,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from soc import audit as lib
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import emit_object, emit_rows, format_options, info
 from soc.errors import ExitCode
 from soc.stores.base import open_store

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import Format, current_format, emit_object, format_options, info
-from soc.collect import collect, ingest
 from soc.errors import ExitCode
-from soc.pipeline import PassReport
+from soc.pipeline.collect import collect, ingest
+from soc.pipeline.pipeline import PassReport
 
 
 def _finish(report: PassReport, verbose: int, hint_cmd: str) -> int:

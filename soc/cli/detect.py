@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from soc.alerts import Finding
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import (
     Format,
     current_format,
@@ -20,9 +20,16 @@ from soc.cli.output import (
     info,
 )
 from soc.cli.search import when
+from soc.detection.hunt import (
+    HuntReport,
+    ScanReport,
+    hunt,
+    offline_detector,
+    query_rows,
+    scan_files,
+)
 from soc.detection.stage import RuleHealth
 from soc.errors import ExitCode
-from soc.hunt import HuntReport, ScanReport, hunt, offline_detector, query_rows, scan_files
 from soc.models import Severity
 from soc.stores.base import open_store
 

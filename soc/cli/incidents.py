@@ -8,9 +8,8 @@ from typing import Any
 
 import click
 
-from soc import incidents as lib
 from soc.alerts import current_actor
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import (
     Format,
     current_format,
@@ -22,7 +21,8 @@ from soc.cli.output import (
 )
 from soc.ecs import format_ts
 from soc.errors import ExitCode, InputError
-from soc.profiles import active_profile, resolve
+from soc.response import incidents as lib
+from soc.response.profiles import active_profile, resolve
 from soc.stores.base import open_store
 from soc.timeutil import parse_when
 

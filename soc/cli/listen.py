@@ -6,10 +6,10 @@ import logging
 
 import click
 
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import Format, current_format, emit_object, format_options, info
 from soc.errors import ExitCode
-from soc.listen import check_listen, listen
+from soc.listen.daemon import check_listen, listen
 
 
 def _logging(verbose: int) -> None:

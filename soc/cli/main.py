@@ -4,32 +4,12 @@ from __future__ import annotations
 
 import sys
 import traceback
-from dataclasses import dataclass, field
 
 import click
 
 from soc import __version__
-from soc.config import Config, load_config
+from soc.cli.app import App
 from soc.errors import ExitCode, SocError
-
-
-@dataclass
-class App:
-    """What every command gets: the global options and the lazily loaded config."""
-
-    config_path: str | None = None
-    data_dir: str | None = None
-    verbose: int = 0
-    _config: Config | None = field(default=None, repr=False)
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_path, data_dir=self.data_dir)
-        return self._config
-
-
-pass_app = click.make_pass_decorator(App)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from soc import playbooks as lib
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import Format, current_format, emit_object, emit_rows, format_options, info
 from soc.errors import ExitCode, NotFoundError
-from soc.incidents import load_playbooks, playbook_dirs
-from soc.profiles import report_kinds
+from soc.response import playbooks as lib
+from soc.response.incidents import load_playbooks, playbook_dirs
+from soc.response.profiles import report_kinds
 
 
 @click.group("playbooks")
@@ -91,7 +91,7 @@ def validate_cmd(app: App, files: tuple[Path, ...], rule_dirs: tuple[Path, ...])
 @pass_app
 def export_cmd(app: App, playbook_id: str, fmt: str, output: Path | None) -> int:
     """Export a playbook (CACAO v2.0 JSON: manual steps with owners, order, branches)."""
-    from soc.cacao import to_cacao
+    from soc.response.cacao import to_cacao
 
     book = _get(app, playbook_id)
     doc = to_cacao(book) if fmt == "cacao" else book.to_dict()

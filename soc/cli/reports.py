@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import emit_object, emit_rows, format_options, info
 from soc.errors import ExitCode, InputError
 from soc.reports.forms import Document, parse_sets
@@ -89,7 +89,7 @@ def _periodic(kind: str, help_text: str) -> click.Command:
     @pass_app
     def command(app: App, period_text: str | None, unit: str | None, system: str | None,
                 format_: str | None, output: Path | None, sets: tuple[str, ...]) -> int:
-        from soc.collect import state_path
+        from soc.pipeline.collect import state_path
         from soc.reports.kpis import Scope
         from soc.reports.periodic import period_of, periodic_document
         from soc.state import StateStore
@@ -126,8 +126,8 @@ for _kind, _help in (
 def due_cmd(app: App, horizon: str) -> int:
     """Reports to send, soonest first: incident duties still open and periodic reports, with
     recipients (roles and contacts) and the command that writes each."""
-    from soc.profiles import active_profile
     from soc.reports.calendar import due
+    from soc.response.profiles import active_profile
     from soc.stores.base import open_store
 
     try:
@@ -145,10 +145,10 @@ def due_cmd(app: App, horizon: str) -> int:
 @pass_app
 def kinds_cmd(app: App) -> int:
     """Report kinds of the active profile: incident duties soc fills, and periodic reports."""
-    from soc.profiles import active_profile
     from soc.reports.calendar import load_calendar
     from soc.reports.incident import incident_kinds
     from soc.reports.incident_forms import template_of
+    from soc.response.profiles import active_profile
 
     profile = active_profile(app.config)
     rows = [{"kind": d.id, "source": "incident", "title": d.title.vi, "form": d.form,

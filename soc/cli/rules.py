@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import emit_rows, format_options, info
+from soc.detection.rules_test import catalog, check, run_tests
 from soc.detection.stage import Detector, config_detector, rule_sources
 from soc.errors import ExitCode
-from soc.rules_test import catalog, check, run_tests
 
 _rules_option = click.option(
     "-r", "--rules", "rules", multiple=True, metavar="PATH",

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import emit_rows, format_options, info
 from soc.errors import ExitCode, SocError
 from soc.stores.base import open_store

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import (
     Format,
     current_format,
@@ -17,7 +17,7 @@ from soc.cli.output import (
     info,
     local_time,
 )
-from soc.demo import DemoResult, run_demo
+from soc.demo.demo import DemoResult, run_demo
 from soc.errors import ExitCode
 from soc.init import init_project
 

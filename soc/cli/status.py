@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import Format, current_format, emit_object, emit_rows, format_options, info
-from soc.collect import state_path
 from soc.errors import ExitCode, SocError
-from soc.listen import status_summary
+from soc.listen.daemon import status_summary
+from soc.pipeline.collect import state_path
 from soc.state import StateStore
 from soc.status import COLUMNS, gaps, rules_line, rules_summary, source_rows
 from soc.stores.base import open_store

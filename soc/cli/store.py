@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import click
 
-from soc.cli.main import App, pass_app
+from soc.cli.app import App, pass_app
 from soc.cli.output import emit_object, emit_rows, format_options, info
-from soc.deadletters import replay
 from soc.errors import ExitCode
+from soc.pipeline.deadletters import replay
 from soc.stores.base import open_store
 
 

@@ -3,7 +3,7 @@
 The story: the provincial portal server (Cổng thông tin điện tử tỉnh, security level 3) is
 scanned from 203.0.113.45 (a capture of the network sensor; the firewall denies the same source on
 management ports), attacked through its public-service pages (scanners, SQL injection, a webshell:
-:mod:`soc.demo_story`) and brute-forced over SSH; after many failures a password works; the
+:mod:`soc.demo.story`) and brute-forced over SSH; after many failures a password works; the
 intruder uses sudo to add a user, puts it in the sudo group, and with it reaches the Windows file
 server, installs a service and clears the security log. The demo writes the logs and a config
 into a folder, runs a collect pass into a fresh embedded store, asks the store what happened,
@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from soc import demo_story
 from soc.alerts import summary_row
-from soc.collect import collect
 from soc.config import DEFAULT_TIMEZONE, Config, load_config
+from soc.demo import story as demo_story
 from soc.ecs import Event
 from soc.models import AlertQuery
-from soc.pipeline import PassReport
+from soc.pipeline.collect import collect
+from soc.pipeline.pipeline import PassReport
 from soc.stores.base import open_store
 
 ATTACKER = "203.0.113.45"
@@ -179,7 +179,7 @@ class DemoResult:
     privileged: list[Event] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # soc.alerts.summary_row
     incident: dict[str, Any] = field(default_factory=dict)  # opened from the alerts
-    due: list[dict[str, Any]] = field(default_factory=list)  # soc.incidents.DueItem rows
+    due: list[dict[str, Any]] = field(default_factory=list)  # soc.response.incidents.DueItem rows
     reports: list[Path] = field(default_factory=list)  # the notice and the weekly report
 
 
@@ -248,8 +248,8 @@ def write_demo_reports(config: Config, folder: Path, incident_id: str) -> list[P
 def open_demo_incident(config: Config, alert_ids: list[str]) -> tuple[dict[str, Any],
                                                                       list[dict[str, Any]]]:
     """Open an incident from the demo's alerts with the suggested playbook; what is due."""
-    from soc import incidents
-    from soc.profiles import active_profile
+    from soc.response import incidents
+    from soc.response.profiles import active_profile
 
     profile = active_profile(config)
     req = incidents.OpenRequest(alert_ids=tuple(alert_ids), actor="soc-demo")

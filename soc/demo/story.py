@@ -1,4 +1,4 @@
-"""The rest of the demo's story, beyond the portal's auth log (see :mod:`soc.demo`).
+"""The rest of the demo's story, beyond the portal's auth log (see :mod:`soc.demo.demo`).
 
 Before the SSH brute force, the attacker scans the portal (a capture of the network sensor, when
 the sensor plugin is installed), probes the public-service pages with scanners and SQL injection,

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkabl
 
 from soc import registry
 from soc.alerts import AlertSink, Finding
-from soc.collect import INGEST_PREFIX, ingest_sources, registry_check_parser
 from soc.config import Config, Source
 from soc.detection.correlation import CorrelationSpec, Correlator, MemoryHitLog
 from soc.detection.correlation_rules import rule_id_of
@@ -43,8 +42,9 @@ from soc.detection.stage import (
 from soc.ecs import Event, parse_ts
 from soc.errors import NotFoundError, SocError, StoreError
 from soc.models import Alert, Severity
-from soc.parsing import get_parser
-from soc.pipeline import Pipeline
+from soc.pipeline.collect import INGEST_PREFIX, ingest_sources, registry_check_parser
+from soc.pipeline.parsing import get_parser
+from soc.pipeline.pipeline import Pipeline
 from soc.state import StateStore
 from soc.stores.base import Store
 

@@ -18,9 +18,9 @@ import yaml
 
 from soc.config import Config
 from soc.detection.correlation import Correlator, MemoryHitLog
+from soc.detection.hunt import ScanReport, read_events
 from soc.detection.loader import RuleIssue, rule_files
 from soc.detection.stage import Detector
-from soc.hunt import ScanReport, read_events
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_SHOWN = 5  # events shown for a nomatch file that fired

@@ -1,7 +1,7 @@
 """Detection as a pipeline stage: rules loaded once per process, hits → correlations → alerts.
 
-:func:`detection_stage` is what ``soc collect``, ``soc ingest`` and ``soc demo`` run on every
-batch (see :mod:`soc.pipeline`): each event meets the engine, the hits of rules that correlations
+:func:`detection_stage` is what ``soc collect``, ``soc ingest`` and ``soc demo`` run on every batch
+(see :mod:`soc.pipeline.pipeline`): each event meets the engine, the hits of rules that correlations
 reference are kept in the store (``rule_hits``) for their windows, and the findings become alerts
 (:class:`soc.alerts.AlertSink`) before the batch's events are written and its checkpoint moves.
 
@@ -34,7 +34,7 @@ from soc.stores.base import Store
 
 if TYPE_CHECKING:
     from soc.config import Config
-    from soc.pipeline import Stage
+    from soc.pipeline.pipeline import Stage
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from soc import registry
 from soc.config import Config, Source, _Reader
 from soc.ecs import Event, event_id
 from soc.errors import ConfigError, SocError
-from soc.spool import SpoolWriter, encode, spool_dir
+from soc.listen.spool import SpoolWriter, encode, spool_dir
 from soc.timeutil import parse_duration
 
 CAPTURE_TYPE = "netcapture"

@@ -3,21 +3,21 @@
 
 These parts run together (see docs/listen.md):
 
-- the asyncio servers of :mod:`soc.syslog_server` put each message, framed and encoded, in a bounded
-  in-memory intake;
-- the *pump* appends what the intake holds to the spool (:class:`soc.spool.SpoolWriter`) with one
-  ``fdatasync`` per batch (every ``flush_messages`` messages or ``flush_interval``);
-- one :class:`soc.capture.CaptureThread` per ``network.capture`` interface turns frames into
+- the asyncio servers of :mod:`soc.listen.syslog_server` put each message, framed and encoded, in a
+  bounded in-memory intake;
+- the *pump* appends what the intake holds to the spool (:class:`soc.listen.spool.SpoolWriter`) with
+  one ``fdatasync`` per batch (every ``flush_messages`` messages or ``flush_interval``);
+- one :class:`soc.listen.capture.CaptureThread` per ``network.capture`` interface turns frames into
   sensor events and appends them to the spool of its ``netcapture`` source;
-- the *drain* child process (:mod:`soc.listen_drain`) runs
-  :meth:`soc.pipeline.Pipeline.run_source` over the ``syslog-spool`` source and the capture
+- the *drain* child process (:mod:`soc.listen.drain`) runs
+  :meth:`soc.pipeline.pipeline.Pipeline.run_source` over the ``syslog-spool`` source and the capture
   sources, exactly as ``soc collect --source NAME`` does, whenever there is something to drain.
 
 SIGTERM or SIGINT: stop accepting, let connected peers finish for ``shutdown_grace``, spool what
 is in memory, stop the captures (their open flows are ended and spooled), drain the spools through
 the pipeline, write the status file, return.
 
-SIGHUP: check soc.yml and the rules in a child process (:mod:`soc.listen_reload`); when they bring
+SIGHUP: check soc.yml and the rules in a child process (:mod:`soc.listen.reload`); when they bring
 no new problem, the drain process drains what it holds and is replaced by one that reads them
 again. Otherwise one error is logged and the running rules stay. Receiving never stops.
 
@@ -43,22 +43,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from soc.capture import (
+from soc.config import Config
+from soc.ecs import format_ts, parse_ts
+from soc.errors import BusyError, ConfigError, ExitCode, SocError, StoreError
+from soc.listen.capture import (
     CaptureThread,
     NetworkConfig,
     capture_source,
     check_capture_config,
     open_captures,
 )
-from soc.config import Config
-from soc.ecs import format_ts, parse_ts
-from soc.errors import BusyError, ConfigError, ExitCode, SocError, StoreError
-from soc.listen_config import Endpoint, ListenConfig, load_listen_config, spool_source
-from soc.listen_drain import DrainProcess, drained_sources
-from soc.listen_reload import refusal, rule_warning, run_check
+from soc.listen.config import Endpoint, ListenConfig, load_listen_config, spool_source
+from soc.listen.drain import DrainProcess, drained_sources
+from soc.listen.reload import refusal, rule_warning, run_check
+from soc.listen.spool import SpoolWriter, spool_bytes, spool_dir
+from soc.listen.syslog_server import Intake, Listener, start, tls_context, udp_kernel_drops
 from soc.lock import PassLock
-from soc.spool import SpoolWriter, spool_bytes, spool_dir
-from soc.syslog_server import Intake, Listener, start, tls_context, udp_kernel_drops
 
 log = logging.getLogger("soc.listen")
 STATUS_FILE = "listen.json"
@@ -141,8 +141,8 @@ class ReloadStats:
 class Daemon:
     """Servers, captures, pump, drainer, status file and signals of one ``soc listen``.
 
-    ``captures``: the capture threads, their sockets open (:func:`soc.capture.open_captures`);
-    the daemon starts them and finishes them."""
+    ``captures``: the capture threads, their sockets open
+    (:func:`soc.listen.capture.open_captures`); the daemon starts them and finishes them."""
 
     def __init__(self, config: Config, listen: ListenConfig, *, detect: bool = True,
                  captures: list[CaptureThread] | None = None) -> None:
@@ -361,7 +361,7 @@ class Daemon:
         return True
 
     def _check(self) -> asyncio.Task[dict[str, Any]]:
-        """:func:`soc.listen_reload.run_check` as a task that a shutdown cancels."""
+        """:func:`soc.listen.reload.run_check` as a task that a shutdown cancels."""
         task = asyncio.create_task(run_check(self.config))
         self._checks.add(task)
         task.add_done_callback(self._checks.discard)
@@ -518,7 +518,7 @@ def listen(config: Config, *, detect: bool = True) -> dict[str, Any]:
     """Run the daemon until SIGTERM/SIGINT; returns its final status.
 
     Raises :class:`ConfigError` when nothing is configured, :class:`BusyError` when another
-    ``soc listen`` uses this data directory, :class:`soc.capture.CaptureError` when a capture
+    ``soc listen`` uses this data directory, :class:`soc.listen.capture.CaptureError` when a capture
     cannot start (no CAP_NET_RAW, no such interface, a bad filter), :class:`StoreError` when
     the final drain could not write the store, :class:`SocError` when it or a capture failed
     otherwise (the spools keep what was not stored; the next start drains it).

@@ -3,7 +3,7 @@
 The receiver and the pipeline run in two processes so that parsing and storing (CPU-bound Python)
 never hold the receiver's GIL: UDP sockets are read on time, and a machine with two cores uses
 both. The child runs exactly what ``soc collect --source NAME`` runs
-(:meth:`soc.pipeline.Pipeline.run_source`) over the ``syslog-spool`` source (when syslog is
+(:meth:`soc.pipeline.pipeline.Pipeline.run_source`) over the ``syslog-spool`` source (when syslog is
 received) and the ``netcapture`` source of every live capture (:func:`drained_sources`), in a
 loop, prints its cumulative counters as one JSON line after every pass, and ignores SIGTERM and
 SIGINT: when
@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from soc.capture import capture_source, load_network_config
 from soc.config import Config, Source, load_config
 from soc.ecs import format_ts
 from soc.errors import ExitCode, SocError, StoreError
-from soc.listen_config import load_listen_config, spool_source
-from soc.pipeline import Pipeline, SourceReport
+from soc.listen.capture import capture_source, load_network_config
+from soc.listen.config import load_listen_config, spool_source
+from soc.pipeline.pipeline import Pipeline, SourceReport
 from soc.state import StateStore
 from soc.stores.base import Store, open_store
 
@@ -167,7 +167,7 @@ class Drainer:
         self._close()
 
     def _open(self) -> Pipeline:
-        from soc.collect import default_stages, state_path
+        from soc.pipeline.collect import default_stages, state_path
 
         self._store = open_store(self.config)
         self._state = StateStore(state_path(self.config))
@@ -187,7 +187,7 @@ class Drainer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m soc.listen_drain [--config FILE] --data-dir DIR --interval S [--no-detect]``."""
+    """``python -m soc.listen.drain [--config FILE] --data-dir DIR --interval S [--no-detect]``."""
     ap = argparse.ArgumentParser(prog="soc-listen-drain")
     ap.add_argument("--config")
     ap.add_argument("--data-dir", required=True)
@@ -235,7 +235,7 @@ class DrainProcess:
     """Starts the child, keeps its latest counters, restarts it if it dies, finishes it."""
 
     def __init__(self, config: Config, *, detect: bool, interval: float) -> None:
-        self.argv = [sys.executable, "-m", "soc.listen_drain", "--data-dir",
+        self.argv = [sys.executable, "-m", "soc.listen.drain", "--data-dir",
                      str(config.data_dir), "--interval", str(interval)]
         if config.path is not None:
             self.argv += ["--config", str(config.path)]

@@ -9,8 +9,8 @@ they are until a restart), and the line ``soc collect`` prints about broken rule
 None when there are none). It runs in its own process so that building thousands of rules never
 holds the receiver's GIL; the cache it writes makes the next drain process start fast.
 
-The daemon (:mod:`soc.listen`) runs it once at start-up (the baseline) and on every SIGHUP, and
-accepts the new rules only when they bring no issue the running ones did not have
+The daemon (:mod:`soc.listen.daemon`) runs it once at start-up (the baseline) and on every SIGHUP,
+and accepts the new rules only when they bring no issue the running ones did not have
 (:func:`refusal`). Then it restarts the drain process, which reads soc.yml and the rules again.
 Both times it logs the ``warning`` of the rules it runs (:func:`rule_warning`).
 """
@@ -95,8 +95,8 @@ def rule_warning(result: Mapping[str, Any]) -> str | None:
 
 
 async def run_check(config: Config, timeout: float = 600) -> dict[str, Any]:
-    """:func:`check` in a child process (``python -m soc.listen_reload``)."""
-    argv = [sys.executable, "-m", "soc.listen_reload", "--data-dir", str(config.data_dir)]
+    """:func:`check` in a child process (``python -m soc.listen.reload``)."""
+    argv = [sys.executable, "-m", "soc.listen.reload", "--data-dir", str(config.data_dir)]
     if config.path is not None:
         argv += ["--config", str(config.path)]
     proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
@@ -120,7 +120,7 @@ async def run_check(config: Config, timeout: float = 600) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m soc.listen_reload [--config FILE] --data-dir DIR``: one JSON line."""
+    """``python -m soc.listen.reload [--config FILE] --data-dir DIR``: one JSON line."""
     ap = argparse.ArgumentParser(prog="soc-listen-reload")
     ap.add_argument("--config")
     ap.add_argument("--data-dir", required=True)

@@ -2,7 +2,7 @@
 
 TCP and TLS streams are framed per RFC 6587, detected frame by frame on the same connection: a
 frame that starts with ``[1-9][0-9]* `` is octet-counted (``LEN SP MSG``), anything else ends at
-``LF``. Each message becomes an encoded spool record (:func:`soc.spool.encode`) in the
+``LF``. Each message becomes an encoded spool record (:func:`soc.listen.spool.encode`) in the
 :class:`Intake`, which the spool pump empties. When the intake holds ``queue_bytes``, TCP readers
 pause (the kernel then slows the senders down) and UDP datagrams are dropped and counted.
 """
@@ -23,8 +23,8 @@ from operator import itemgetter
 from typing import Any
 
 from soc.errors import ConfigError
-from soc.listen_config import Endpoint
-from soc.spool import OVERSIZE, TRUNCATED, Peer, encode, encode_many
+from soc.listen.config import Endpoint
+from soc.listen.spool import OVERSIZE, TRUNCATED, Peer, encode, encode_many
 
 log = logging.getLogger(__name__)
 # Python's socket module lacks the constant; asm-generic's value, on the machines that use it.

@@ -13,7 +13,7 @@ from soc import registry
 from soc.config import Config, Source
 from soc.errors import ConfigError, InputError
 from soc.lock import PassLock
-from soc.pipeline import PassReport, Pipeline, SourceReport, Stage
+from soc.pipeline.pipeline import PassReport, Pipeline, SourceReport, Stage
 from soc.state import StateStore
 from soc.stores.base import Store, open_store
 

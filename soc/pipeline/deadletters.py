@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from soc.config import Config
 from soc.ecs import format_ts
 from soc.errors import SkipRecord
-from soc.inventory import Inventory
 from soc.models import DeadLetter
-from soc.parsing import get_parser, parse_record
-from soc.sources import ParseContext, RawRecord
+from soc.pipeline.inventory import Inventory
+from soc.pipeline.parsing import get_parser, parse_record
+from soc.pipeline.sources import ParseContext, RawRecord
 from soc.stores.base import Store
 
 

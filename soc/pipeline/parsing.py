@@ -13,7 +13,7 @@ from typing import ClassVar
 from soc import registry
 from soc.ecs import Event, now_ts
 from soc.errors import ParseError, SkipRecord, SocError
-from soc.sources import ParseContext, Parser, RawRecord
+from soc.pipeline.sources import ParseContext, Parser, RawRecord
 
 REQUIRED = ("@timestamp", "event.dataset")
 """What every parser must produce; the pipeline adds the rest of :data:`soc.ecs.ALWAYS`."""

@@ -23,10 +23,10 @@ from soc import registry
 from soc.config import Config, Source
 from soc.ecs import Event, format_ts
 from soc.errors import SkipRecord, SocError, StoreError
-from soc.inventory import Inventory
 from soc.models import DeadLetter
-from soc.parsing import get_parser, parse_record
-from soc.sources import Batch, Collector, ParseContext, Parser, RawRecord
+from soc.pipeline.inventory import Inventory
+from soc.pipeline.parsing import get_parser, parse_record
+from soc.pipeline.sources import Batch, Collector, ParseContext, Parser, RawRecord
 from soc.state import StateStore
 from soc.stores.base import Store, WriteResult
 

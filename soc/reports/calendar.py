@@ -9,14 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from soc import incidents
 from soc.config import Config, load_yaml
 from soc.content import content_dir
 from soc.errors import ConfigError
-from soc.playbooks import Text
-from soc.profiles import Profile
 from soc.reports import fmt
 from soc.reports.period import KINDS, Period, containing
+from soc.response import incidents
+from soc.response.playbooks import Text
+from soc.response.profiles import Profile
 from soc.stores.base import Store
 from soc.timeutil import format_duration, parse_duration
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from soc import incidents
 from soc.config import Config
 from soc.errors import InputError, NotFoundError
-from soc.incidents import Incident, StepState
-from soc.profiles import Duty, Profile
 from soc.reports.facts import Facts
 from soc.reports.forms import Document, apply_overrides
 from soc.reports.incident_forms import BUILDERS, template_of
 from soc.reports.settings import load_settings
+from soc.response import incidents
+from soc.response.incidents import Incident, StepState
+from soc.response.profiles import Duty, Profile
 from soc.stores.base import Store
 
 

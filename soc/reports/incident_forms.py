@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from soc.profiles import Duty
 from soc.reports import fmt
 from soc.reports.facts import Facts
 from soc.reports.forms import Document, Section, Table, boxes, text
+from soc.response.profiles import Duty
 
 TT20 = "Ban hành kèm theo Thông tư số 20/2017/TT-BTTTT ngày 12/9/2017"
 LEVELS = [(str(n), f"Cấp {n}") for n in range(1, 6)]

@@ -18,9 +18,9 @@ from typing import Any
 
 from soc.config import Config
 from soc.ecs import format_ts, parse_ts
-from soc.incidents import Incident, list_incidents
 from soc.models import Alert, AlertQuery
 from soc.reports.period import Period
+from soc.response.incidents import Incident, list_incidents
 from soc.stores.base import Store
 
 ACK_SAMPLE = 500  # alerts whose audit trail is read for the time to acknowledge

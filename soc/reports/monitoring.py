@@ -132,7 +132,7 @@ def _attackers(fig: Figures, tz: ZoneInfo) -> Section:
 
 
 def _incidents(fig: Figures, tz: ZoneInfo) -> Section:
-    from soc.playbooks import INCIDENT_TYPES
+    from soc.response.playbooks import INCIDENT_TYPES
 
     rows = [(i.id, INCIDENT_TYPES[i.type].vi if i.type in INCIDENT_TYPES else i.type,
              fmt.CLASSIFICATION_VI.get(i.classification, i.classification),

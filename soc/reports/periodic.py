@@ -8,7 +8,6 @@ from typing import Any
 
 from soc.config import Config
 from soc.errors import NotFoundError
-from soc.profiles import active_profile
 from soc.reports import kpis
 from soc.reports.calendar import recipients_of
 from soc.reports.forms import Document, apply_overrides
@@ -16,6 +15,7 @@ from soc.reports.monitoring import monitoring_document
 from soc.reports.period import Period, containing, parse
 from soc.reports.settings import load_settings
 from soc.reports.summary import mau05_document, mau08_document
+from soc.response.profiles import active_profile
 from soc.stores.base import Store
 
 PERIODS = {"daily": "day", "weekly": "week", "monthly": "month", "half-year": "half",

@@ -28,7 +28,7 @@ from typing import Any
 from soc.config import Config
 from soc.ecs import now_ts
 from soc.errors import ConfigError, SocError
-from soc.playbooks import ActionRef
+from soc.response.playbooks import ActionRef
 from soc.timeutil import parse_duration
 
 DEFAULT_TIMEOUT = timedelta(seconds=60)

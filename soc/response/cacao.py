@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime, time
 from typing import Any
 
-from soc.playbooks import Playbook, Step, StepKind
+from soc.response.playbooks import Playbook, Step, StepKind
 
 NAMESPACE = uuid.UUID("6b1f3c2e-4f0a-5d7e-9c1b-2a3d4e5f6a7b")
 PLAYBOOK_TYPES = ("investigation", "mitigation", "remediation", "notification")

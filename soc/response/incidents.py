@@ -27,8 +27,8 @@ from soc.config import Config
 from soc.ecs import format_ts, now_ts, parse_ts
 from soc.errors import InputError, NotFoundError, SocError
 from soc.models import Alert, Severity
-from soc.playbooks import Due, Playbook, Step, StepKind, Text
-from soc.profiles import Duty, Profile
+from soc.response.playbooks import Due, Playbook, Step, StepKind, Text
+from soc.response.profiles import Duty, Profile
 from soc.stores.base import Store
 
 FLAGS = ("beyond_capability", "national_security", "personal_data")
@@ -221,7 +221,7 @@ def _note(inc: Incident, actor: str, kind: str, text: str, **data: Any) -> Incid
 
 def playbook_dirs(config: Config) -> list[Path]:
     """The shipped playbooks, then the folders of ``incidents.playbooks`` in soc.yml."""
-    from soc.playbooks import PLAYBOOK_DIR
+    from soc.response.playbooks import PLAYBOOK_DIR
 
     section = config.raw.get("incidents") or {}
     extra = section.get("playbooks") or [] if isinstance(section, dict) else []
@@ -230,14 +230,14 @@ def playbook_dirs(config: Config) -> list[Path]:
 
 
 def load_playbooks(config: Config) -> dict[str, Playbook]:
-    from soc import playbooks
+    from soc.response import playbooks
 
     return playbooks.load_playbooks(playbook_dirs(config))
 
 
 def profiles_of(incidents: Iterable[Incident], active: Profile) -> dict[str, Profile]:
     """The profile of each incident (the one active when it was opened)."""
-    from soc.profiles import load_profile
+    from soc.response.profiles import load_profile
 
     out = {active.id: active}
     for inc in incidents:
@@ -247,7 +247,7 @@ def profiles_of(incidents: Iterable[Incident], active: Profile) -> dict[str, Pro
 
 
 def profile_of(inc: Incident) -> Profile:
-    from soc.profiles import load_profile
+    from soc.response.profiles import load_profile
 
     return load_profile(inc.profile)
 
@@ -366,7 +366,7 @@ class OpenRequest:
 def open_incident(store: Store, config: Config, playbooks: Mapping[str, Playbook],
                   profile: Profile, req: OpenRequest) -> Incident:
     """Open an incident from alerts with the given or the suggested playbook."""
-    from soc.playbooks import suggest
+    from soc.response.playbooks import suggest
 
     alerts = [_alert(store, a) for a in req.alert_ids]
     fields = alert_fields(alerts)
@@ -441,7 +441,7 @@ def deadline(inc: Incident, rec: StepRecord, profile: Profile) -> tuple[datetime
 
 
 def _rule(after: str, within: timedelta | None) -> str:
-    from soc.playbooks import format_duration
+    from soc.response.playbooks import format_duration
 
     if within is None:
         return "after the end of the response, no deadline" if after == "end" else "no deadline"
@@ -733,7 +733,7 @@ def run_step(store: Store, config: Config, incident_id: str, step_id: str, actor
              allow_actions: bool = False) -> tuple[Incident, list[dict[str, Any]]]:
     """Run a query/hunt step's questions against the store, or a step's configured action;
     the results go on the timeline. Returns the incident and the results."""
-    from soc import actions
+    from soc.response import actions
 
     inc = get(store, incident_id)
     rec = inc.step(step_id)

@@ -16,7 +16,7 @@ from typing import Any
 
 from soc.config import Config, Contact, load_yaml
 from soc.errors import ConfigError, NotFoundError
-from soc.playbooks import PLAYBOOK_DIR, Text, format_duration
+from soc.response.playbooks import PLAYBOOK_DIR, Text, format_duration
 from soc.timeutil import parse_duration
 
 PROFILE_DIR = PLAYBOOK_DIR / "profiles"
