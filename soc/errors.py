@@ -59,6 +59,12 @@ class SocError(Exception):
         return f"{where}: {self.message}" if where else self.message
 
 
+class UsageError(SocError):
+    """A command line the library cannot act on (click catches most before they reach it)."""
+
+    exit_code = ExitCode.USAGE
+
+
 class ConfigError(SocError):
     exit_code = ExitCode.CONFIG
     default_hint = "Check the file against docs/configuration.md, or run 'soc init' for a starter."

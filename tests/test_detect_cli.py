@@ -159,3 +159,23 @@ def test_only_broken_rules_are_warned_of(case: Path, capsys: pytest.CaptureFixtu
     code, _, err = detect(case, capsys, "--json", str(case / "auth.log"))
     assert [line for line in err.splitlines() if line.startswith("Warning")] == [
         "Warning: 1 rule(s) cannot be used (broken or invalid); see 'soc rules check'."]
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_path_is_a_usage_error_not_the_current_folder(
+        case: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        empty: str) -> None:
+    # an unset shell variable ("$EVIDENCE") used to scan the working directory recursively
+    monkeypatch.chdir(case)
+    code, out, err = detect(case, capsys, empty)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        "Error: an empty path was given",
+        "Hint: Name the files or folders to read; a shell variable may be unset (use '.' for the "
+        "current folder)."]
+
+
+def test_ingest_refuses_an_empty_path_too(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["-c", str(case / "soc.yml"), "ingest", str(case / "auth.log"), ""])
+    assert code == 2 and "Error: an empty path was given" in capsys.readouterr().err
+    assert not (case / "data" / "store.db").exists()

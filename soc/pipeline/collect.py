@@ -11,7 +11,7 @@ from typing import Any
 
 from soc import registry
 from soc.config import Config, Source
-from soc.errors import ConfigError, InputError
+from soc.errors import ConfigError, InputError, UsageError
 from soc.lock import PassLock
 from soc.pipeline.pipeline import PassReport, Pipeline, SourceReport, Stage
 from soc.state import StateStore
@@ -97,6 +97,10 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     """Files named, found by glob, or found under directories (recursively), in a stable order."""
     found: list[Path] = []
     for raw in paths:
+        if not raw.strip():
+            raise UsageError("an empty path was given", hint=(
+                "Name the files or folders to read; a shell variable may be unset "
+                "(use '.' for the current folder)."))
         matches = sorted(glob.glob(raw)) if glob.has_magic(raw) else [raw]
         if not matches:
             raise InputError(f"no file matches {raw!r}")
