@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from soc.ecs import now_ts
+from soc.ecs import format_ts, now_ts, parse_ts
 from soc.errors import StoreError
 
 _SCHEMA = """
@@ -27,6 +28,29 @@ CREATE TABLE IF NOT EXISTS source_runs (
     errors_total INTEGER NOT NULL DEFAULT 0, last_events INTEGER NOT NULL DEFAULT 0,
     last_dead INTEGER NOT NULL DEFAULT 0, last_error TEXT, lag TEXT
 );
+CREATE TABLE IF NOT EXISTS source_passes (
+    source TEXT NOT NULL, start TEXT NOT NULL, end TEXT NOT NULL,
+    events INTEGER NOT NULL, dead INTEGER NOT NULL, error TEXT
+);
+CREATE INDEX IF NOT EXISTS source_passes_end ON source_passes(source, end);
+"""
+HISTORY = timedelta(days=400)
+"""How long each pass is remembered: a report about any period of the last year (the annual
+report included) judges the sources as they were at that period's end."""
+HISTORY_STEP = timedelta(minutes=5)
+"""Alike passes within this span share one history row: a report's judgement of a source at a
+moment may be late by this much."""
+_AT = """
+SELECT p.source, p.start, p.end, p.events, p.dead, p.error, a.last_new_data, a.last_ok,
+       a.events_total, a.dead_total, a.errors_total
+FROM source_passes p JOIN (
+    SELECT source, MAX(end) AS last_end,
+           MAX(CASE WHEN events > 0 OR dead > 0 THEN end END) AS last_new_data,
+           MAX(CASE WHEN error IS NULL THEN end END) AS last_ok,
+           SUM(events) AS events_total, SUM(dead) AS dead_total,
+           SUM(error IS NOT NULL) AS errors_total
+    FROM source_passes WHERE end <= ? GROUP BY source
+) a ON p.source = a.source AND p.end = a.last_end
 """
 
 
@@ -80,9 +104,13 @@ class StateStore:
     # pass records ------------------------------------------------------------------------------
 
     def record_run(self, source: str, *, start: str, events: int, dead: int, error: str | None,
-                   last_event: str | None, lag: Mapping[str, Any] | None) -> None:
-        end = now_ts()
+                   last_event: str | None, lag: Mapping[str, Any] | None,
+                   end: str | None = None) -> None:
+        """Record a pass that ended at ``end`` (now if None): the source's running totals, and
+        the pass itself in the history :meth:`runs_at` reads (kept :data:`HISTORY`)."""
+        end = end or now_ts()
         with self.db:
+            self._remember(source, start, end, events, dead, error)
             self.db.execute(
                 "INSERT INTO source_runs(source) VALUES (?) ON CONFLICT(source) DO NOTHING",
                 (source,),
@@ -98,6 +126,39 @@ class StateStore:
                 (start, end, error, end, last_event, events, dead, end, events, dead, error,
                  events, dead, error, json.dumps(dict(lag)) if lag is not None else None, source),
             )
+
+    def _remember(self, source: str, start: str, end: str, events: int, dead: int,
+                  error: str | None) -> None:
+        """One history row a pass; a pass like the previous one (same error, data or none),
+        within :data:`HISTORY_STEP` of that row's start, extends it instead: the daemon's
+        drain passes every second would otherwise keep millions of rows."""
+        prev = self.db.execute(
+            "SELECT rowid, start, events + dead > 0, error FROM source_passes WHERE source=? "
+            "ORDER BY end DESC LIMIT 1", (source,)).fetchone()
+        same = prev is not None and prev[3] == error and bool(prev[2]) == (events + dead > 0)
+        if same and prev[1] >= format_ts(parse_ts(end) - HISTORY_STEP):
+            self.db.execute("UPDATE source_passes SET end=?, events=events+?, dead=dead+? "
+                            "WHERE rowid=?", (end, events, dead, prev[0]))
+            return
+        self.db.execute("INSERT INTO source_passes VALUES (?,?,?,?,?,?)",
+                        (source, start, end, events, dead, error))
+        self.db.execute("DELETE FROM source_passes WHERE source=? AND end<?",
+                        (source, format_ts(parse_ts(end) - HISTORY)))
+
+    def runs_at(self, at: str) -> dict[str, dict[str, Any]]:
+        """The pass records as they stood at ``at``, from the history: what a report about a
+        period ending then must judge, not what is true today. A source none of whose passes
+        the history keeps (older than :data:`HISTORY`, or from before it was kept) is absent."""
+        out = {}
+        for row in self.db.execute(_AT, (at,)):
+            (source, start, end, events, dead, error, new_data, ok, total, dead_total,
+             errors) = row
+            out[source] = {"source": source, "last_start": start, "last_end": end,
+                           "last_ok": ok, "last_event": None, "last_new_data": new_data,
+                           "events_total": total, "dead_total": dead_total,
+                           "errors_total": errors, "last_events": events, "last_dead": dead,
+                           "last_error": error, "lag": None}
+        return out
 
     def runs(self) -> dict[str, dict[str, Any]]:
         cur = self.db.execute("SELECT * FROM source_runs")

@@ -20,6 +20,7 @@ import pytest
 from soc.config import Config, load_config
 from soc.ecs import event_id, format_ts
 from soc.models import Alert, Severity
+from soc.pipeline.collect import state_path
 from soc.reports.forms import Document
 from soc.reports.incident import build_incident_document, incident_kinds
 from soc.reports.kpis import Scope
@@ -29,6 +30,7 @@ from soc.reports.render import Format, render
 from soc.response import incidents as lib
 from soc.response.playbooks import load_playbooks
 from soc.response.profiles import load_profile
+from soc.state import StateStore
 from soc.stores.sqlite import SQLiteStore
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "reports"
@@ -206,15 +208,28 @@ def build_store(directory: Path, *, profile: str = "mps-2026",
 
 PERIODS = {"daily": "2026-11-25", "weekly": "2026-W48", "monthly": "2026-11",
            "half-year": "2026-H2", "mau05": "2026-H2", "mau08": "2026"}
-RUNS = {"portal-auth": {"last_end": "2026-11-30T17:00:00.000Z",
-                        "last_new_data": "2026-11-27T00:00:00.000Z", "events_total": 134}}
+LAST_DATA = datetime(2026, 11, 27, tzinfo=UTC)  # portal-auth's last new data: silent after
 
 
-def periodic(store: SQLiteStore, config: Config, kind: str, scope: Scope | None = None) -> Document:
+def passes(config: Config) -> StateStore:
+    """The collector's passes over portal-auth: every 6 hours from 20/11 to 30/11, with new
+    data until 27/11 00:00 UTC. Each report judges the gap as it was at its period's end."""
+    state = StateStore(state_path(config))
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    while at <= datetime(2026, 11, 30, 18, tzinfo=UTC):
+        state.record_run("portal-auth", start=format_ts(at - timedelta(seconds=5)),
+                         events=12 if at <= LAST_DATA else 0, dead=0, error=None,
+                         last_event=None, lag=None, end=format_ts(at))
+        at += timedelta(hours=6)
+    return state
+
+
+def periodic(store: SQLiteStore, config: Config, kind: str, state: StateStore | None,
+             scope: Scope | None = None) -> Document:
     period = parse("year" if kind == "mau08" else {"daily": "day", "weekly": "week",
                                                    "monthly": "month"}.get(kind, "half"),
                    PERIODS[kind], config.tz)
-    return periodic_document(store, config, kind, period, scope, runs=RUNS, now=NOW)
+    return periodic_document(store, config, kind, period, scope, state=state, now=NOW)
 
 
 def all_documents(store: SQLiteStore, config: Config,
@@ -226,8 +241,12 @@ def all_documents(store: SQLiteStore, config: Config,
         for duty in incident_kinds(profile):
             docs[f"{profile.id}.{duty.id}"] = build_incident_document(
                 store_incident(store, inc.id), config, profile, duty, now=NOW)
-    for kind in PERIODS:
-        docs[kind] = periodic(store, config, kind)
+    state = passes(config)
+    try:
+        for kind in PERIODS:
+            docs[kind] = periodic(store, config, kind, state)
+    finally:
+        state.close()
     return docs
 
 

@@ -98,10 +98,10 @@ def _periodic(kind: str, help_text: str) -> click.Command:
         config = app.config
         year = kind == "mau05" and bool(period_text) and len(period_text or "") == 4
         period = period_of(config, kind, period_text, year=year)
-        runs = StateStore(state_path(config)).runs() if state_path(config).exists() else {}
+        state = StateStore(state_path(config)) if state_path(config).exists() else None
         with open_store(config) as store:  # writable: aggregations cache per partition
-            doc = periodic_document(store, config, kind, period, Scope(unit, system), runs=runs,
-                                    values=parse_sets(sets))
+            doc = periodic_document(store, config, kind, period, Scope(unit, system),
+                                    state=state, values=parse_sets(sets))
         return _deliver(doc, format_, output, app)
 
     return command

@@ -13,14 +13,15 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from soc.config import Config
 from soc.ecs import format_ts, parse_ts
 from soc.models import Alert, AlertQuery
 from soc.reports.period import Period
-from soc.response.incidents import Incident, list_incidents
+from soc.response.incidents import list_incidents
+from soc.response.records import Incident
 from soc.stores.base import Store
 
 ACK_SAMPLE = 500  # alerts whose audit trail is read for the time to acknowledge
@@ -129,16 +130,24 @@ def incident_figures(store: Store, fig: Figures) -> None:
                      and i.t0 < until and (i.t0 >= since or not i.closed or i.closed >= since)]
 
 
-def compute(store: Store, config: Config, period: Period, scope: Scope,
-            runs: Mapping[str, dict[str, Any]] | None = None) -> Figures:
-    """All the figures of a monitoring report."""
+def judged_at(period: Period, now: datetime) -> datetime:
+    """When a report's monitoring gaps are judged: the period's end, or now for a period that
+    has not ended (never later: a past period shows the gaps it had, not today's)."""
+    return min(period.until, now)
+
+
+def compute(store: Store, config: Config, period: Period, scope: Scope, *,
+            runs: Mapping[str, dict[str, Any]] | None = None,
+            now: datetime) -> Figures:
+    """All the figures of a monitoring report. ``runs``: the sources' pass records as they
+    stood at :func:`judged_at` (``StateStore.runs_at``)."""
     from soc.status import gaps, source_rows
 
     fig = Figures(period, scope)
     event_figures(store, config, fig)
     alert_figures(store, fig)
     incident_figures(store, fig)
-    rows = source_rows(config, dict(runs or {}))
+    rows = source_rows(config, dict(runs or {}), now=judged_at(period, now))
     fig.silent = [r for r in gaps(rows) if not scope.system or r.get("system") == scope.system]
     return fig
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from soc.config import Config
+from soc.ecs import format_ts
 from soc.errors import NotFoundError
 from soc.reports import kpis
 from soc.reports.calendar import recipients_of
@@ -16,6 +16,7 @@ from soc.reports.period import Period, containing, parse
 from soc.reports.settings import load_settings
 from soc.reports.summary import mau05_document, mau08_document
 from soc.response.profiles import active_profile
+from soc.state import StateStore
 from soc.stores.base import Store
 
 PERIODS = {"daily": "day", "weekly": "week", "monthly": "month", "half-year": "half",
@@ -45,10 +46,12 @@ def period_of(config: Config, kind: str, text: str | None, *, year: bool = False
 
 def periodic_document(store: Store, config: Config, kind: str, period: Period,
                       scope: kpis.Scope | None = None, *,
-                      runs: Mapping[str, dict[str, Any]] | None = None,
+                      state: StateStore | None = None,
                       now: datetime | None = None,
                       values: Mapping[str, str] | None = None) -> Document:
-    """The periodic report ``kind`` for ``period`` (and a unit or system)."""
+    """The periodic report ``kind`` for ``period`` (and a unit or system); ``state``, the
+    collecting host's pass records, gives the monitoring gaps as they were at the period's
+    end."""
     now = now or datetime.now(UTC)
     scope = scope or kpis.Scope()
     check_scope(config, scope)
@@ -61,6 +64,8 @@ def periodic_document(store: Store, config: Config, kind: str, period: Period,
     elif kind == "mau08":
         doc = mau08_document(period.start.year, config, settings, recipients, now)
     else:
-        fig = kpis.compute(store, config, period, scope, runs)
+        at = format_ts(kpis.judged_at(period, now))
+        fig = kpis.compute(store, config, period, scope, now=now,
+                           runs=state.runs_at(at) if state else None)
         doc = monitoring_document(kind, fig, config, settings, recipients, now)
     return apply_overrides(doc, values or {})
