@@ -21,6 +21,7 @@ from soc.cli.output import (
 )
 from soc.ecs import format_ts
 from soc.errors import ExitCode, InputError
+from soc.response import deadlines, records
 from soc.response import incidents as lib
 from soc.response.profiles import active_profile, resolve
 from soc.stores.base import open_store
@@ -48,7 +49,7 @@ def incidents_group() -> None:
               "by the alerts' rule ids, ATT&CK tags and fields).")
 @click.option("--serious/--ordinary", default=None, help="Classification (default: the "
               "playbook's).")
-@click.option("--flag", "flags", multiple=True, type=click.Choice(lib.FLAGS),
+@click.option("--flag", "flags", multiple=True, type=click.Choice(records.FLAGS),
               help="beyond_capability, national_security, personal_data (repeatable).")
 @click.option("--type", "type_", metavar="TYPE", help="Incident type (default: the playbook's).")
 @click.option("--t0", metavar="WHEN", help="Time of detection (default: when the first alert "
@@ -83,7 +84,7 @@ def _when(text: str, option: str) -> datetime:
         raise InputError(f"{option}: {exc}") from None
 
 
-def _header(inc: lib.Incident) -> dict[str, Any]:
+def _header(inc: records.Incident) -> dict[str, Any]:
     return {"id": inc.id, "title": inc.title, "status": inc.status,
             "classification": inc.classification, "flags": sorted(inc.flags),
             "type": inc.type, "severity": inc.severity.value, "t0": inc.t0,
@@ -102,7 +103,7 @@ def list_cmd(app: App, status: str) -> int:
     """Incidents, oldest opened first."""
     with open_store(app.config, readonly=True) as store:
         found = lib.list_incidents(store, None if status == "all" else status)
-    rows = [{**_header(i), "open_steps": sum(s.state in lib.OPEN_STATES for s in i.steps)}
+    rows = [{**_header(i), "open_steps": sum(s.state in records.OPEN_STATES for s in i.steps)}
             for i in found]
     emit_rows(rows, ["id", "status", "classification", "severity", "t0", "playbook",
                      "open_steps", "title"])
@@ -125,7 +126,7 @@ def show_cmd(app: App, incident: str) -> int:
     click.echo("\n== Steps ==")
     rows = []
     for rec in inc.steps:
-        when, rule = lib.deadline(inc, rec, profile)
+        when, rule = deadlines.deadline(inc, rec, profile)
         rows.append({"phase": rec.spec.phase, "id": rec.id, "kind": rec.spec.kind.value,
                      "state": rec.state.value, "role": rec.assignee or rec.spec.role,
                      "deadline": format_ts(when) if when else rule, "title": rec.spec.title.vi,
@@ -167,8 +168,8 @@ def step_cmd(app: App, incident: str, step: str, state: str | None, skip: str | 
             inc, results = lib.run_step(store, config, incident, step, who,
                                         allow_actions=allow_actions)
             _show_results(results)
-        chosen = lib.StepState(state) if state else lib.StepState.SKIPPED \
-            if skip is not None else lib.StepState.BLOCKED if block is not None else None
+        chosen = records.StepState(state) if state else records.StepState.SKIPPED \
+            if skip is not None else records.StepState.BLOCKED if block is not None else None
         if chosen or assign or answer or not run:
             if not (chosen or assign or answer):
                 raise InputError("nothing to change", hint="Give --done, --start, --skip "
@@ -232,7 +233,7 @@ def evidence_cmd(app: App, incident: str, file: Path, step: str | None, note: st
 @incidents_group.command("classify")
 @click.argument("incident")
 @click.option("--serious/--ordinary", default=None, help="New classification.")
-@click.option("--flag", "flags", multiple=True, type=click.Choice(lib.FLAGS),
+@click.option("--flag", "flags", multiple=True, type=click.Choice(records.FLAGS),
               help="Add a flag (repeatable).")
 @click.option("--type", "type_", metavar="TYPE", help="New incident type.")
 @_actor
@@ -256,7 +257,7 @@ def due_cmd(app: App) -> int:
     config = app.config
     with open_store(config, readonly=True) as store:
         found = lib.list_incidents(store, None)
-    items = lib.due(found, lib.profiles_of(found, active_profile(config)))
+    items = deadlines.due(found, lib.profiles_of(found, active_profile(config)))
     now = datetime.now(UTC)
     units = {i.id: i.units for i in found}
     rows = []

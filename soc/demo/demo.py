@@ -179,7 +179,7 @@ class DemoResult:
     privileged: list[Event] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # soc.alerts.summary_row
     incident: dict[str, Any] = field(default_factory=dict)  # opened from the alerts
-    due: list[dict[str, Any]] = field(default_factory=list)  # soc.response.incidents.DueItem rows
+    due: list[dict[str, Any]] = field(default_factory=list)  # soc.response.deadlines.DueItem rows
     reports: list[Path] = field(default_factory=list)  # the notice and the weekly report
 
 
@@ -248,7 +248,7 @@ def write_demo_reports(config: Config, folder: Path, incident_id: str) -> list[P
 def open_demo_incident(config: Config, alert_ids: list[str]) -> tuple[dict[str, Any],
                                                                       list[dict[str, Any]]]:
     """Open an incident from the demo's alerts with the suggested playbook; what is due."""
-    from soc.response import incidents
+    from soc.response import deadlines, incidents
     from soc.response.profiles import active_profile
 
     profile = active_profile(config)
@@ -257,7 +257,7 @@ def open_demo_incident(config: Config, alert_ids: list[str]) -> tuple[dict[str, 
         inc = incidents.open_incident(store, config, incidents.load_playbooks(config), profile,
                                       req)
     now = datetime.now(UTC)
-    due = [item.to_dict(now) for item in incidents.due([inc], {profile.id: profile})]
+    due = [item.to_dict(now) for item in deadlines.due([inc], {profile.id: profile})]
     header = {"id": inc.id, "title": inc.title, "playbook": inc.playbook,
               "classification": inc.classification, "t0": inc.t0, "profile": inc.profile}
     return header, due

@@ -14,7 +14,7 @@ from soc.content import content_dir
 from soc.errors import ConfigError
 from soc.reports import fmt
 from soc.reports.period import KINDS, Period, containing
-from soc.response import incidents
+from soc.response import deadlines, incidents
 from soc.response.playbooks import Text
 from soc.response.profiles import Profile
 from soc.stores.base import Store
@@ -157,7 +157,7 @@ def due(store: Store, config: Config, profile: Profile, *, now: datetime | None 
     incs = [i for i in incidents.list_incidents(store, None)]
     profiles = incidents.profiles_of(incs, profile)
     rows = []
-    for item in incidents.due(incs, profiles):
+    for item in deadlines.due(incs, profiles):
         if item.kind != "report":
             continue
         p = profiles[next(i.profile for i in incs if i.id == item.incident)]

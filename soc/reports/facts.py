@@ -12,9 +12,9 @@ from soc.config import Config, System
 from soc.reports import fmt
 from soc.reports.forms import Heading, Signature
 from soc.reports.settings import ReportSettings
-from soc.response.incidents import Incident, StepState
 from soc.response.playbooks import INCIDENT_TYPES, StepKind
 from soc.response.profiles import Duty, Profile, resolve
+from soc.response.records import Incident, StepState
 
 NETWORK_DATASETS = ("suricata", "zeek", "network", "fortigate", "cisco", "pfsense", "iptables",
                     "netflow", "snort")

@@ -13,8 +13,8 @@ from soc.reports.forms import Document, apply_overrides
 from soc.reports.incident_forms import BUILDERS, template_of
 from soc.reports.settings import load_settings
 from soc.response import incidents
-from soc.response.incidents import Incident, StepState
 from soc.response.profiles import Duty, Profile
+from soc.response.records import Incident, StepState
 from soc.stores.base import Store
 
 

@@ -12,8 +12,8 @@ from soc.reports import fmt
 from soc.reports.forms import Document, Heading, Section, Signature, Table, text
 from soc.reports.period import Period
 from soc.reports.settings import ReportSettings
-from soc.response.incidents import Incident, StepState
 from soc.response.playbooks import INCIDENT_TYPES
+from soc.response.records import Incident, StepState
 
 VNCERT = "Trung tâm Ứng cứu khẩn cấp máy tính Việt Nam (VNCERT/CC)"
 APPROVAL = ("Đang dự thảo", "Đã gửi thẩm định", "Đã thẩm định", "Đã được phê duyệt")

@@ -1,13 +1,12 @@
 """Incidents: opened from alerts, driven by a playbook, with deadlines from the active profile.
 
-An :class:`Incident` is a frozen record kept as a document in the store (``incidents`` table or
-index). It holds a snapshot of its playbook's steps (what the team followed is what the record
-shows), the classification (ordinary / serious) and flags (beyond capability, national security,
-personal data) with the time each began to hold, T0 to the minute, the affected systems with their
-security level, evidence files with sha256, and a timeline. Every change is one call of
-:func:`_save`, which stores the new document with a sealed audit entry carrying its hash.
+The record (:class:`~soc.response.records.Incident`, its steps, evidence and timeline) is in
+:mod:`soc.response.records`; deadlines and the due list in :mod:`soc.response.deadlines`; running
+a step's questions against the store in :mod:`soc.response.queries`. This module is the workflow:
+every change is one call of :func:`_save`, which stores the new document with a sealed audit entry
+carrying its hash.
 
-The operations (open, step, note, evidence, classify, close, due) are functions of this module;
+The operations (open, step, note, evidence, classify, close, run) are functions of this module;
 the CLI only parses and renders.
 """
 
@@ -16,9 +15,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from enum import StrEnum
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,180 +25,19 @@ from soc.config import Config
 from soc.ecs import format_ts, now_ts, parse_ts
 from soc.errors import InputError, NotFoundError, SocError
 from soc.models import Alert, Severity
-from soc.response.playbooks import Due, Playbook, Step, StepKind, Text
+from soc.response.playbooks import Playbook, Step, StepKind
 from soc.response.profiles import Duty, Profile
+from soc.response.queries import _questions, fill
+from soc.response.records import (
+    FLAGS,
+    OPEN_STATES,
+    Event,
+    Evidence,
+    Incident,
+    StepRecord,
+    StepState,
+)
 from soc.stores.base import Store
-
-FLAGS = ("beyond_capability", "national_security", "personal_data")
-
-
-class StepState(StrEnum):
-    PENDING = "pending"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    SKIPPED = "skipped"
-    BLOCKED = "blocked"
-
-
-OPEN_STATES = (StepState.PENDING, StepState.IN_PROGRESS, StepState.BLOCKED)
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """One step of an incident: the playbook's step and where the team is with it."""
-
-    spec: Step
-    state: StepState = StepState.PENDING
-    assignee: str | None = None
-    reason: str | None = None  # why skipped or blocked
-    skipped_by: str | None = None  # user, branch, condition, profile
-    answer: str | None = None
-    done_at: str | None = None
-    auto: bool = False  # added from the profile (a duty no playbook step named)
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_dict(), "phase": self.spec.phase, "state": self.state.value,
-                "assignee": self.assignee, "reason": self.reason, "skipped_by": self.skipped_by,
-                "answer": self.answer, "done_at": self.done_at, "auto": self.auto}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> StepRecord:
-        return cls(Step.from_dict(d["spec"], str(d["phase"])), StepState(d["state"]),
-                   d.get("assignee"), d.get("reason"), d.get("skipped_by"), d.get("answer"),
-                   d.get("done_at"), bool(d.get("auto")))
-
-
-@dataclass(frozen=True)
-class Evidence:
-    name: str
-    sha256: str
-    size: int
-    by: str
-    at: str
-    stored: str | None  # path of the copy under the data directory, None when referenced
-    source: str  # where it was taken from
-    step: str | None = None
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Evidence:
-        return cls(str(d["name"]), str(d["sha256"]), int(d["size"]), str(d["by"]), str(d["at"]),
-                   d.get("stored"), str(d["source"]), d.get("step"), str(d.get("note") or ""))
-
-
-@dataclass(frozen=True)
-class Event:
-    """One line of the timeline."""
-
-    ts: str
-    actor: str
-    kind: str  # opened, step, note, evidence, query, action, classify, closed
-    text: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ts": self.ts, "actor": self.actor, "kind": self.kind, "text": self.text,
-                "data": dict(self.data)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Event:
-        return cls(str(d["ts"]), str(d["actor"]), str(d["kind"]), str(d["text"]),
-                   dict(d.get("data") or {}))
-
-
-@dataclass(frozen=True)
-class Incident:
-    id: str
-    title: str
-    playbook: str
-    playbook_version: str
-    profile: str
-    type: str
-    severity: Severity
-    classification: str
-    t0: str  # time of detection, canonical, to the minute
-    opened: str
-    opened_by: str
-    status: str = "open"
-    flags: Mapping[str, str] = field(default_factory=dict)  # flag -> since
-    serious_since: str | None = None
-    alerts: tuple[str, ...] = ()
-    systems: tuple[Mapping[str, Any], ...] = ()  # id, name, unit, security_level
-    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # for %field%
-    window: tuple[str, str] = ("", "")  # first and last seen of the alerts
-    steps: tuple[StepRecord, ...] = ()
-    evidence: tuple[Evidence, ...] = ()
-    timeline: tuple[Event, ...] = ()
-    closed: str | None = None
-    outcome: str | None = None
-
-    def step(self, step_id: str) -> StepRecord:
-        for s in self.steps:
-            if s.id == step_id:
-                return s
-        known = ", ".join(s.id for s in self.steps)
-        raise NotFoundError(f"incident {self.id} has no step {step_id!r} (steps: {known})")
-
-    @property
-    def units(self) -> list[str]:
-        return sorted({str(s["unit"]) for s in self.systems})
-
-    def holds(self, condition: str) -> bool:
-        return condition in ("always", self.classification) or condition in self.flags
-
-    def condition_since(self, conditions: Iterable[str]) -> datetime | None:
-        """When the earliest of the conditions that hold began to hold."""
-        times = []
-        for c in conditions:
-            if c in ("always", "ordinary") and self.holds(c):
-                times.append(self.t0)
-            elif c == "serious" and self.classification == "serious":
-                times.append(self.serious_since or self.t0)
-            elif c in self.flags:
-                times.append(self.flags[c])
-        return parse_ts(min(times)) if times else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "title": self.title, "playbook": self.playbook,
-            "playbook_version": self.playbook_version, "profile": self.profile,
-            "type": self.type, "severity": self.severity.value,
-            "classification": self.classification, "t0": self.t0, "opened": self.opened,
-            "opened_by": self.opened_by, "status": self.status, "flags": dict(self.flags),
-            "serious_since": self.serious_since, "alerts": list(self.alerts),
-            "systems": [dict(s) for s in self.systems],
-            "fields": {k: list(v) for k, v in self.fields.items()},
-            "window": list(self.window), "steps": [s.to_dict() for s in self.steps],
-            "evidence": [e.to_dict() for e in self.evidence],
-            "timeline": [e.to_dict() for e in self.timeline],
-            "closed": self.closed, "outcome": self.outcome,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Incident:
-        return cls(
-            id=str(d["id"]), title=str(d["title"]), playbook=str(d["playbook"]),
-            playbook_version=str(d["playbook_version"]), profile=str(d["profile"]),
-            type=str(d["type"]), severity=Severity(d["severity"]),
-            classification=str(d["classification"]), t0=str(d["t0"]), opened=str(d["opened"]),
-            opened_by=str(d["opened_by"]), status=str(d["status"]), flags=dict(d["flags"]),
-            serious_since=d.get("serious_since"), alerts=tuple(d["alerts"]),
-            systems=tuple(dict(s) for s in d["systems"]),
-            fields={k: tuple(v) for k, v in d["fields"].items()},
-            window=(str(d["window"][0]), str(d["window"][1])),
-            steps=tuple(StepRecord.from_dict(s) for s in d["steps"]),
-            evidence=tuple(Evidence.from_dict(e) for e in d["evidence"]),
-            timeline=tuple(Event.from_dict(e) for e in d["timeline"]),
-            closed=d.get("closed"), outcome=d.get("outcome"),
-        )
-
 
 # --- storing: the one place every change goes through -------------------------------------------
 
@@ -416,89 +253,6 @@ def _alert(store: Store, alert_id: str) -> Alert:
     return alert
 
 
-# --- deadlines ------------------------------------------------------------------------------------
-
-
-def deadline(inc: Incident, rec: StepRecord, profile: Profile) -> tuple[datetime | None, str]:
-    """The step's deadline (None: not yet known or none) and how it is defined."""
-    t0 = parse_ts(inc.t0)
-    if rec.spec.report:
-        duty = profile.duty(rec.spec.report)
-        if duty is None:
-            return None, ""
-        since = inc.condition_since(duty.when)
-        ended = parse_ts(inc.closed) if inc.closed else None
-        rule = _rule(duty.after, duty.within)
-        return duty.deadline(t0, since, ended), rule
-    due: Due | None = rec.spec.due
-    if due is None:
-        return None, ""
-    rule = _rule(due.after, due.within)
-    if due.after_step:
-        done = inc.step(due.after_step).done_at
-        return (parse_ts(done) + due.within if done else None), rule
-    return t0 + due.within, rule
-
-
-def _rule(after: str, within: timedelta | None) -> str:
-    from soc.response.playbooks import format_duration
-
-    if within is None:
-        return "after the end of the response, no deadline" if after == "end" else "no deadline"
-    return "immediately" if not within else f"{after} + {format_duration(within)}"
-
-
-@dataclass(frozen=True)
-class DueItem:
-    incident: str
-    step: str
-    title: Text
-    kind: str
-    state: str
-    deadline: datetime | None
-    rule: str
-    report: str | None
-    to: tuple[str, ...]
-    role: str
-
-    def left(self, now: datetime) -> timedelta | None:
-        return self.deadline - now if self.deadline else None
-
-    def to_dict(self, now: datetime) -> dict[str, Any]:
-        from soc.timeutil import format_duration
-
-        left = self.left(now)
-        return {"incident": self.incident, "step": self.step, "title": self.title.vi,
-                "title_en": self.title.en, "kind": self.kind, "state": self.state,
-                "deadline": format_ts(self.deadline) if self.deadline else None,
-                "left": format_duration(left) if left is not None else None,
-                "overdue": bool(left is not None and left < timedelta(0)), "rule": self.rule,
-                "report": self.report, "to": list(self.to), "role": self.role}
-
-
-def due(incidents: Iterable[Incident], profiles: Mapping[str, Profile]) -> list[DueItem]:
-    """Open steps with deadlines across incidents: soonest (so overdue) first, then the steps
-    whose deadline is not known yet (after the end of the response, after another step)."""
-    items = []
-    for inc in incidents:
-        profile = profiles[inc.profile]
-        for rec in inc.steps:
-            if rec.state not in OPEN_STATES:
-                continue
-            if inc.status == "closed" and rec.spec.kind is not StepKind.REPORT:
-                continue
-            when, rule = deadline(inc, rec, profile)
-            if not rule:
-                continue
-            duty = profile.duty(rec.spec.report) if rec.spec.report else None
-            to = duty.to if duty else rec.spec.to
-            items.append(DueItem(inc.id, rec.id, rec.spec.title, rec.spec.kind.value,
-                                 rec.state.value, when, rule, rec.spec.report, to,
-                                 rec.assignee or rec.spec.role))
-    far = datetime.max.replace(tzinfo=parse_ts("2026-01-01T00:00:00Z").tzinfo)
-    return sorted(items, key=lambda i: (i.deadline or far, i.incident, i.step))
-
-
 # --- working the steps ---------------------------------------------------------------------------
 
 
@@ -678,55 +432,7 @@ def close_incident(store: Store, config: Config, incident_id: str, outcome: str,
 
 # --- running query, hunt and action steps --------------------------------------------------------
 
-SUMMARY_FIELDS = ("@timestamp", "event.id", "host.name", "user.name", "source.ip",
-                  "destination.ip", "event.action", "event.outcome", "url.path")
-SHOWN_EVENTS = 20
-
-
-def fill(template: str, values: Mapping[str, Sequence[str]]) -> tuple[str, list[str]]:
-    """Put alert values in ``%field%`` placeholders: a quoted one with several values becomes an
-    OR group. Returns the text and the placeholders that had no value."""
-    import re
-
-    missing: list[str] = []
-
-    def quoted(m: re.Match[str]) -> str:
-        vals = values.get(m.group(1))
-        if not vals:
-            missing.append(m.group(1))
-            return m.group(0)
-        parts = ['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in vals]
-        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
-
-    def bare(m: re.Match[str]) -> str:
-        vals = values.get(m.group(1))
-        if not vals:
-            missing.append(m.group(1))
-            return m.group(0)
-        return vals[0]
-
-    text = re.sub(r'"%([A-Za-z0-9_.@-]+)%"', quoted, template)
-    return re.sub(r"%([A-Za-z0-9_.@-]+)%", bare, text), list(dict.fromkeys(missing))
-
-
-def _questions(store: Store, inc: Incident, rec: StepRecord) -> list[dict[str, Any]]:
-    first, last = parse_ts(inc.window[0]), parse_ts(inc.window[1])
-    results = []
-    for q in rec.spec.questions:
-        query, missing = fill(q.query, inc.fields)
-        since, until = first - q.before, last + q.after
-        result: dict[str, Any] = {"question": q.question.vi, "question_en": q.question.en,
-                                  "query": query, "since": format_ts(since),
-                                  "until": format_ts(until)}
-        if missing:
-            result.update(count=None, skipped=f"the alerts have no {', '.join(missing)}")
-        else:
-            events = list(store.search(query, since=since, until=until, limit=q.limit,
-                                       order="asc"))
-            result.update(count=len(events), limited=len(events) >= q.limit, events=[
-                {k: e[k] for k in SUMMARY_FIELDS if k in e} for e in events[:SHOWN_EVENTS]])
-        results.append(result)
-    return results
+# --- running query, hunt and action steps --------------------------------------------------------
 
 
 def run_step(store: Store, config: Config, incident_id: str, step_id: str, actor: str, *,

@@ -215,7 +215,7 @@ class Store(ABC):
         """Audit entries, oldest first (of one subject, if given)."""
         raise self._unsupported("read the audit trail")
 
-    # incidents (soc.response.incidents owns the model; the store keeps documents) -----------------
+    # incidents (soc.response.records owns the model; the store keeps documents) -------------------
 
     def put_incident(self, incident_id: str, opened: str, status: str,
                      doc: dict[str, Any]) -> None:
