@@ -39,7 +39,7 @@ from soc.detection.hunt import read_events  # noqa: E402
 from soc.detection.stage import DetectionStage, detection_stage  # noqa: E402
 from soc.ecs import Event  # noqa: E402
 from soc.pipeline.pipeline import DEFAULT_BATCH  # noqa: E402
-from soc.stores.sqlite import SQLiteStore  # noqa: E402
+from soc.stores.sqlite.store import SQLiteStore  # noqa: E402
 
 PAGES = ["/", "/tin-tuc/chi-tiet?id={n}", "/dich-vu-cong/ho-so/{n}", "/static/js/app.{n}.js",
          "/api/v1/tra-cuu?ma={n}", "/images/banner-{n}.jpg"]

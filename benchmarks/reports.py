@@ -30,7 +30,7 @@ from soc.reports.kpis import Scope
 from soc.reports.period import parse
 from soc.reports.periodic import periodic_document
 from soc.reports.render import Format, render
-from soc.stores.sqlite import SQLiteStore
+from soc.stores.sqlite.store import SQLiteStore
 
 CONFIG = """\
 data_dir: data

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import soc.stores.sqlite as sqlite_store
+import soc.stores.sqlite.schema as sqlite_store
 from soc.ecs import Event, event_id
 from soc.errors import StoreError, StoreLockedError
 from soc.stores.base import WriteResult

@@ -1,0 +1,165 @@
+"""The embedded store: one SQLite file in WAL mode (docs/store.md); events in
+:mod:`soc.stores.sqlite.events`, state in :mod:`soc.stores.sqlite.state`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from soc.stores.base import RetentionItem, Store
+from soc.stores.sqlite import aggs
+from soc.stores.sqlite.events import _CHUNKS, _INSERT_WIDTH, EventsMixin, _utc
+from soc.stores.sqlite.schema import (
+    SCHEMA_VERSION,
+    STORE_FILE,
+    connect_reader,
+    connect_writer,
+    schema_version,
+)
+from soc.stores.sqlite.state import StateMixin
+
+if TYPE_CHECKING:
+    from soc.config import Config
+
+
+class SQLiteStore(StateMixin, EventsMixin, Store):
+    """The embedded store (default): ``<data_dir>/store.db``."""
+
+    kind = "embedded"
+    background_writes = False
+    """Whether the pipeline calls :meth:`write_events` from a worker thread (never two calls at
+    a time) while it parses the next batch. The writer connection allows it, but it is off: on
+    the project's shared 2-core machine it cost 25 % more CPU per event (GIL hand-offs, caches
+    of two cores) and was slower in wall time too (docs/store.md)."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+        self.db = db
+        self.path = path
+        self.readonly = readonly
+        self._known: set[str] = set()  # partition tables known to exist
+        self._cookie: int | None = None  # PRAGMA schema_version when _known was loaded
+        self._versions: dict[tuple[str, str], int] = {}  # (table, id) -> version read/written
+        limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 before SQLite 3.32
+        self._chunks = tuple(n for n in _CHUNKS if n * _INSERT_WIDTH <= limit)
+
+    @classmethod
+    def open(cls, config: Config, *, readonly: bool = False) -> Self:
+        """Open ``<config.data_dir>/store.db``; for writing, create and migrate it."""
+        return cls.open_path(Path(config.data_dir) / STORE_FILE, readonly=readonly)
+
+    @classmethod
+    def open_path(cls, path: Path, *, readonly: bool = False) -> Self:
+        """Open the store file at ``path`` (tests and tools)."""
+        db = connect_reader(path) if readonly else connect_writer(path)
+        return cls(db, path, readonly=readonly)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # housekeeping --------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Sizes and counts for ``soc store stats`` and ``soc status``."""
+        with self._errors("cannot read store statistics"):
+            one = self._scalar
+            parts = self.db.execute(
+                "SELECT count(*), coalesce(sum(events), 0), min(day), max(day) FROM partitions"
+            ).fetchone()
+            datasets = dict(self.db.execute(
+                "SELECT dataset, sum(events) FROM partition_datasets GROUP BY dataset "
+                "HAVING sum(events) > 0 ORDER BY dataset").fetchall())
+            return {
+                "kind": self.kind, "path": str(self.path), "size_bytes": self._size(),
+                "schema_version": schema_version(self.db),
+                "events": parts[1], "partitions": parts[0],
+                "oldest_day": parts[2], "newest_day": parts[3], "datasets": datasets,
+                "dead_letters": one("SELECT count(*) FROM dead_letters"),
+                "alerts": one("SELECT count(*) FROM alerts"),
+            }
+
+    def _size(self) -> int:
+        """Bytes on disk: the database file plus its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(FileNotFoundError):
+                total += Path(f"{self.path}{suffix}").stat().st_size
+        return total
+
+    def doctor(self) -> list[dict[str, str]]:
+        """Checks for ``soc store doctor``: each a dict of check, status (ok/fail), detail."""
+        with self._errors("cannot check the store"):
+            return [self._check(name, ok, detail) for name, ok, detail in (
+                ("schema", *self._doctor_schema()),
+                ("journal mode", *self._doctor_pragma("journal_mode", "wal")),
+                ("auto vacuum", *self._doctor_pragma("auto_vacuum", 2)),
+                ("integrity", *self._doctor_integrity()),
+                ("partitions", *self._doctor_partitions()),
+            )]
+
+    @staticmethod
+    def _check(name: str, ok: bool, detail: str) -> dict[str, str]:
+        return {"check": name, "status": "ok" if ok else "fail", "detail": detail}
+
+    def _doctor_schema(self) -> tuple[bool, str]:
+        version = schema_version(self.db)
+        return version == SCHEMA_VERSION, f"version {version} (this soc: {SCHEMA_VERSION})"
+
+    def _doctor_pragma(self, name: str, expected: object) -> tuple[bool, str]:
+        value = self._scalar(f"PRAGMA {name}")
+        return value == expected, f"{value} (expected {expected})"
+
+    def _doctor_integrity(self) -> tuple[bool, str]:
+        problems = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
+        if problems == ["ok"]:
+            return True, "quick_check ok"
+        return False, "; ".join(problems) + " - restore from a backup, or run 'sqlite3 .recover'"
+
+    def _doctor_partitions(self) -> tuple[bool, str]:
+        catalog = {n for (n,) in self.db.execute("SELECT name FROM partitions")}
+        actual = {n for (n,) in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ev\\_%' "
+            "ESCAPE '\\'")}
+        if catalog == actual:
+            return True, f"{len(actual)} partition tables, catalog consistent"
+        missing, extra = sorted(catalog - actual), sorted(actual - catalog)
+        return False, f"in the catalog but missing: {missing}; tables not in the catalog: {extra}"
+
+    def retention(self, keep_days: Callable[[int | None], int], *, now: datetime,
+                  apply: bool = False) -> list[RetentionItem]:
+        """Partitions and whether each is past its retention; ``apply`` drops expired ones."""
+        if apply:
+            self._writable("apply retention")
+        with self._errors("cannot read partitions"):
+            rows = self.db.execute(
+                "SELECT name, day, level, events FROM partitions ORDER BY day, level").fetchall()
+        today = _utc(now)
+        items: list[tuple[str, RetentionItem]] = []
+        for name, day, level, events in rows:
+            keep = keep_days(level or None)
+            cutoff = (today - timedelta(days=keep)).date().isoformat()
+            items.append((name, RetentionItem(day=day, level=level or None, events=events,
+                                              keep_days=keep, expired=day < cutoff)))
+        expired = [name for name, item in items if item.expired]
+        if apply and expired:
+            self._drop(expired)
+        return [item for _, item in items]
+
+    def _drop(self, tables: list[str]) -> None:
+        """Drop partition tables and their cached aggregations, then give their pages back to
+        the file system."""
+        with self._errors("cannot drop expired partitions"):
+            with self._transaction():
+                for table in tables:
+                    self.db.execute(f"DROP TABLE IF EXISTS {table}")
+                self.db.executemany("DELETE FROM partitions WHERE name = ?",
+                                    [(t,) for t in tables])
+                self.db.executemany("DELETE FROM partition_datasets WHERE partition = ?",
+                                    [(t,) for t in tables])
+                aggs.forget(self.db, tables)
+            # executescript steps the pragma to the end; execute() would free a single page
+            self.db.executescript("PRAGMA incremental_vacuum;")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
