@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,10 @@ from soc.cli.output import (
     current_format,
     emit_object,
     emit_rows,
+    escape,
     format_options,
     info,
+    json_text,
 )
 from soc.cli.search import when
 from soc.detection.hunt import (
@@ -108,11 +109,11 @@ def _line(*cells: str) -> str:
     for cell, width in zip(cells, (*WIDTHS, 0), strict=True):
         text = cell if not width or len(cell) <= width else cell[:width - 1] + "…"
         out.append(text.ljust(width))
-    return "  ".join(out).rstrip()
+    return escape("  ".join(out).rstrip())
 
 
 def _json(value: object, indent: int | None = None) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+    return json_text(value, indent)
 
 
 @click.command("hunt")

@@ -15,6 +15,7 @@ from soc.cli.output import (
     current_format,
     emit_object,
     emit_rows,
+    escape,
     format_options,
     info,
     local_time,
@@ -187,10 +188,10 @@ def _show_results(results: list[dict[str, Any]]) -> None:
         if "question" not in r:
             emit_object(r)
             continue
-        click.echo(f"== {r['question']} ({r['question_en']}) ==")
-        click.echo(f"   {r['query']}  [{r['since']} .. {r['until']}]")
+        click.echo(escape(f"== {r['question']} ({r['question_en']}) =="))
+        click.echo(escape(f"   {r['query']}  [{r['since']} .. {r['until']}]"))
         if r.get("skipped"):
-            click.echo(f"   not run: {r['skipped']}")
+            click.echo(escape(f"   not run: {r['skipped']}"))
         else:
             click.echo(f"   {r['count']} event(s)")
             emit_rows(r["events"], ["@timestamp", "host.name", "user.name", "source.ip",

@@ -9,6 +9,7 @@ import click
 
 from soc import __version__
 from soc.cli.app import App
+from soc.cli.output import escape
 from soc.errors import ExitCode, SocError
 
 
@@ -62,9 +63,9 @@ _register()
 def _report(exc: SocError, show_traceback: bool) -> None:
     if show_traceback:
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"Error: {exc}", err=True)
+    click.echo(f"Error: {escape(str(exc))}", err=True)
     if exc.hint:
-        click.echo(f"Hint: {exc.hint}", err=True)
+        click.echo(f"Hint: {escape(exc.hint)}", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints, then exits 1
         if show_traceback:
             traceback.print_exception(exc, file=sys.stderr)
-        click.echo(f"Error: unexpected {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"Error: unexpected {type(exc).__name__}: {escape(str(exc))}", err=True)
         click.echo("Hint: this is a bug in soc; run again with --traceback and report it.",
                    err=True)
         return int(ExitCode.ERROR)

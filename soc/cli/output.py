@@ -29,6 +29,27 @@ _UTC_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[
 """A cell that is a UTC timestamp as soc stores them (and nothing else)."""
 
 
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""What a terminal acts on instead of showing: C0 and C1 controls (ESC starts CSI, OSC 52 writes
+the clipboard, OSC 0 the title; CR overwrites a line) and the bidirectional overrides that
+reorder what is shown. Tab and newline are left to the callers (cells show them as a space
+and ⏎)."""
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""What JSON leaves raw (it escapes only C0 controls): escaped as ``\\uXXXX``, still valid JSON."""
+
+
+def _shown(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    """``text`` safe for a terminal: every control or reordering character shown as text
+    (``\\x1b``, ``\\u202e``). Everything a log line can carry goes through this before it
+    is printed, in tables, lines and error messages."""
+    return _UNSAFE.sub(_shown, text) if _UNSAFE.search(text) else text
+
+
 class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
@@ -56,7 +77,13 @@ def current_format() -> Format:
 
 
 def _dumps(value: Any, indent: int | None = None) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+    return json_text(value, indent)
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """JSON for stdout: UTF-8 kept readable, the controls and overrides JSON leaves raw escaped."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def display_zone() -> tzinfo:
@@ -116,7 +143,7 @@ def _cell(value: Any, zone: tzinfo | None = None) -> str:
     else:
         text = str(value)
     text = text.replace("\n", "⏎").replace("\t", " ")
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    return escape(text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…")
 
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
@@ -161,12 +188,12 @@ def emit_object(obj: Mapping[str, Any], fmt: Format | None = None) -> None:
         zone = display_zone()
         for key, value in obj.items():
             shown = _dumps(value) if isinstance(value, dict | list) else _cell(value, zone)
-            click.echo(f"{key.ljust(width)}  {shown}")
+            click.echo(escape(f"{key.ljust(width)}  {shown}"))
 
 
 def info(message: str) -> None:
-    """A message for people, on stderr."""
-    click.echo(message, err=True)
+    """A message for people, on stderr (escaped: it may quote what a log line said)."""
+    click.echo(escape(message), err=True)
 
 
 def progress_enabled() -> bool:

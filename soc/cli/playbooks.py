@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from soc.cli.app import App, pass_app
-from soc.cli.output import Format, current_format, emit_object, emit_rows, format_options, info
+from soc.cli.output import (
+    Format,
+    current_format,
+    emit_object,
+    emit_rows,
+    escape,
+    format_options,
+    info,
+)
 from soc.errors import ExitCode, NotFoundError
 from soc.response import playbooks as lib
 from soc.response.incidents import load_playbooks, playbook_dirs
@@ -76,7 +84,7 @@ def validate_cmd(app: App, files: tuple[Path, ...], rule_dirs: tuple[Path, ...])
     known = lib.known_rule_ids(rule_dirs or (lib.RULES_DIR, *app.config.rules.paths))
     issues = lib.validate_files(paths, known_rules=known, report_kinds=report_kinds())
     for issue in issues:
-        click.echo(str(issue), err=True)
+        click.echo(escape(str(issue)), err=True)
     bad = len({i.path for i in issues})
     info(f"{len(paths) - bad} of {len(paths)} playbook(s) valid.")
     return int(ExitCode.CONFIG if issues else ExitCode.OK)
