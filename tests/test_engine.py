@@ -344,3 +344,47 @@ def test_regex_rules_are_prefiltered_soundly(tmp_path: Path) -> None:
     for text, expected in [("x MİMİKATZ y", [uid(20)]), ("MıMıKATZ", [uid(20)]),
                            ("Ärger   /all", [uid(21)]), ("ärger /all", [])]:
         assert ids(engine, sysmon_1(**{"process.command_line": text})) == expected
+
+
+class _Planted:
+    """What an attacker writes into the cache: unpickling it runs os.mkdir(marker)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return os.mkdir, (str(self.marker),)
+
+
+def test_a_planted_pickle_in_the_cache_never_runs(rules: Path, tmp_path: Path) -> None:
+    import pickle
+
+    from soc.detection import cache
+
+    cache_dir = tmp_path / "cache"
+    first = Engine.from_paths([rules], cache_dir=cache_dir)
+    target = Path(str(first.stats.cache_file))
+    marker = tmp_path / "pwned"
+    # a bare pickle, and one behind the right magic with a signature made with another key
+    for blob in (pickle.dumps(_Planted(marker)),
+                 cache.MAGIC + bytes(32) + pickle.dumps(_Planted(marker))):
+        target.write_bytes(blob)
+        again = Engine.from_paths([rules], cache_dir=cache_dir)
+        assert not marker.exists()
+        assert again.stats.cached is False and ids(again, sysmon_1()) == ids(first, sysmon_1())
+    assert Engine.from_paths([rules], cache_dir=cache_dir).stats.cached is True  # rewritten
+    assert (cache_dir / cache.KEY_FILE).stat().st_mode & 0o777 == 0o600
+
+
+def test_no_cache_in_a_directory_others_can_write(rules: Path, tmp_path: Path) -> None:
+    cache_dir = tmp_path / "shared-cache"
+    cache_dir.mkdir()
+    cache_dir.chmod(0o777)
+    Engine.from_paths([rules], cache_dir=cache_dir)
+    assert Engine.from_paths([rules], cache_dir=cache_dir).stats.cached is False
+    assert list(cache_dir.iterdir()) == []
+    cache_dir.chmod(0o700)
+    Engine.from_paths([rules], cache_dir=cache_dir)
+    assert Engine.from_paths([rules], cache_dir=cache_dir).stats.cached is True
