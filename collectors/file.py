@@ -282,8 +282,13 @@ class _Pass:
                 records = self.records
 
     def _long(self, piece: LongLine, w: Work) -> None:
-        raw = piece.raw[:-1] if piece.raw.endswith(b"\r") else piece.raw
-        self._dead(w.entry.fid, w.path, piece.offset, raw, _too_long(len(raw), self.max_line))
+        raw, length = piece.raw, piece.length
+        if length == len(raw) and raw.endswith(b"\r"):
+            raw, length = raw[:-1], length - 1
+        reason = _too_long(length, self.max_line)
+        if length > len(raw):
+            reason += f"; the first {len(raw)} bytes kept, sha256 of the line {piece.sha256}"
+        self._dead(w.entry.fid, w.path, piece.offset, raw, reason)
 
     def _dead(self, fid: str, path: str, offset: int, raw: bytes, reason: str) -> None:
         self.dead.append(DeadLetter(

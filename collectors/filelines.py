@@ -8,11 +8,14 @@ piece once its end is known, so memory holds that line and one chunk, nothing mo
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
 CHUNK_BYTES = 1 << 20
+KEEP_BYTES = 1 << 20
+"""What a dead letter keeps of an over-long line: its head (the whole line is hashed)."""
 
 _CONTROL = bytes(range(0x00, 0x09)) + bytes(range(0x0E, 0x1B)) + bytes(range(0x1C, 0x20))
 """Control bytes that do not occur in text logs (TAB, LF, VT, FF, CR and ESC are allowed)."""
@@ -30,11 +33,15 @@ class Chunk:
 
 @dataclass(slots=True)
 class LongLine:
-    """One line longer than the limit, whole, starting at ``offset``."""
+    """One line longer than the limit, starting at ``offset``: its first :data:`KEEP_BYTES`
+    (``raw``), its true ``length`` and the SHA-256 of all of it; never read whole (a 4 GiB
+    line from a small ``.gz`` would take the memory and the store's BLOB limit)."""
 
     offset: int
     raw: bytes
     end: int
+    length: int
+    sha256: str
 
 
 def suspect(data: bytes) -> bool:
@@ -105,6 +112,12 @@ def _long_line(f: IO[bytes], start: int, scanned: int, final: Callable[[], bool]
 
 
 def _read_exact(f: IO[bytes], start: int, stop: int, end: int) -> LongLine:
+    """The line from ``start`` to ``stop``, streamed: its head kept, all of it hashed."""
     f.seek(start)
-    raw = f.read(stop - start)
-    return LongLine(start, raw, end)
+    head = f.read(min(stop - start, KEEP_BYTES))
+    digest = hashlib.sha256(head)
+    left = stop - start - len(head)
+    while left > 0 and (data := f.read(min(left, CHUNK_BYTES))):
+        digest.update(data)
+        left -= len(data)
+    return LongLine(start, head, end, stop - start, digest.hexdigest())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import shutil
 import tracemalloc
 import unicodedata
@@ -345,10 +346,34 @@ def test_ten_megabyte_line(state: StateStore, tmp_path: Path) -> None:
     f = fid(state, log)
     assert rows(batches) == expect(f, log, [(0, "before"), (7 + len(line) + 1, "after")])
     dead = [d for b in batches for d in b.dead_letters]
+    digest = hashlib.sha256(line).hexdigest()
     assert [(d.id, d.reason) for d in dead] == [
-        (event_id(f, 7), "line of 10485760 bytes exceeds max_line_bytes (1048576)")]
-    assert dead[0].raw == line
-    assert peak < len(line) + (6 << 20)  # the line itself, plus a few chunks
+        (event_id(f, 7), "line of 10485760 bytes exceeds max_line_bytes (1048576); the first "
+                         f"1048576 bytes kept, sha256 of the line {digest}")]
+    assert dead[0].raw == line[:1 << 20]
+    assert peak < 6 << 20  # a few chunks and the kept head, never the line
+
+
+def test_a_gzip_bomb_line_is_hashed_not_held(state: StateStore, tmp_path: Path) -> None:
+    # a small .gz that expands to one 256 MiB line (the reported 4 GiB one broke the store's
+    # BLOB limit and stopped every source): kept as a bounded dead letter, the pass goes on
+    log = tmp_path / "bomb.log.gz"
+    size = 256 << 20
+    with gzip.open(log, "wb", compresslevel=1) as gz:
+        gz.write(b"before\n")
+        for _ in range(size >> 20):
+            gz.write(b"A" * (1 << 20))
+        gz.write(b"\nafter\n")
+    assert log.stat().st_size < 2 << 20
+    tracemalloc.start()
+    batches = run(collector(state, log))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    dead = [d for b in batches for d in b.dead_letters]
+    assert [r[1] for r in rows(batches)] == ["before", "after"]
+    assert len(dead) == 1 and len(dead[0].raw) == 1 << 20
+    assert dead[0].reason.startswith(f"line of {size} bytes exceeds max_line_bytes (1048576); ")
+    assert peak < 16 << 20
 
 
 def test_long_partial_line_waits_for_its_end(state: StateStore, tmp_path: Path) -> None:
