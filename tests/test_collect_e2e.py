@@ -171,3 +171,25 @@ def test_ingest_reads_a_last_line_without_newline(tmp_path: Path) -> None:
     assert stored(cfg) == (2, 2)
     detected = soc(cfg, "detect", str(log))
     assert "1 file(s), 2 event(s)" in detected.stderr
+
+
+def test_collected_logs_are_readable_by_their_user_alone(project: Path) -> None:
+    # the data directory was 0755 and the store 0644: every local user read the collected logs
+    write_log(project.parent / "logs" / "auth.log", 50)
+    usual = os.umask(0o022)  # a usual login umask, which the child inherits; soc narrows it
+    try:
+        done = soc(project, "collect")
+    finally:
+        os.umask(usual)
+    assert done.returncode == 0, done.stderr
+    data = project.parent / "soc-data"
+    made = [data, *data.rglob("*")]
+    assert {p.name for p in made} >= {"soc-data", "store.db", "state.db"}
+    assert {oct(p.stat().st_mode & 0o077) for p in made} == {"0o0"}
+    env = {**os.environ, "SOC_UMASK": "027"}  # a group of analysts, if the operator says so
+    group = project.parent / "reports"
+    report = subprocess.run([sys.executable, "-m", "soc", "-c", str(project), "report",
+                             "daily", "-o", str(group / "r.md")], capture_output=True,
+                            text=True, timeout=300, env=env)
+    assert report.returncode == 0, report.stderr
+    assert oct((group / "r.md").stat().st_mode & 0o777) == "0o640"

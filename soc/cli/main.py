@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -100,8 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
 
 
+PRIVATE_UMASK = 0o077
+"""Files soc creates (the data directory, the store, spools, state, caches, reports) are its
+user's alone: collected logs hold what attackers and citizens typed. ``SOC_UMASK`` (octal,
+e.g. ``027`` for a group of analysts) widens it."""
+
+
 def run() -> None:
+    """The console script (and ``python -m soc``): a private umask, then :func:`main`."""
+    os.umask(_umask(os.environ.get("SOC_UMASK")))
     sys.exit(main())
+
+
+def _umask(text: str | None) -> int:
+    try:
+        return int(text, 8) & 0o777 if text else PRIVATE_UMASK
+    except ValueError:
+        click.echo(f"Warning: SOC_UMASK={escape(text or '')!r} is not octal; using 077.",
+                   err=True)
+        return PRIVATE_UMASK
 
 
 if __name__ == "__main__":
