@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 import pytest
 
 from soc.cli.main import cli, main
+from soc.ecs import format_ts
 from soc.errors import ExitCode
 
 
@@ -215,8 +219,11 @@ def test_status_flags_a_dead_listen_daemon(project: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     data = project.parent / "soc-data"
     data.mkdir(exist_ok=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # a pid nobody has now
+    an_hour_ago = format_ts(datetime.now(UTC) - timedelta(hours=1))  # stale on any date
     (data / "listen.json").write_text(json.dumps({
-        "state": "running", "pid": 4242, "updated": "2026-01-01T00:00:00.000Z",
+        "state": "running", "pid": int(gone.stdout), "updated": an_hour_ago,
         "listeners": ["tcp 127.0.0.1:5514"], "received": 10, "spooled": 10, "dropped": 0,
         "drain": {"events": 9, "dead_letters": 1}, "spool": {"bytes": 0},
     }))

@@ -7,6 +7,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from soc.config import DEFAULT_TIMEZONE
+from soc.ecs import parse_ts
 
 EXPECTED_ALERTS = {
     "SSH Brute Force From One Source",
@@ -43,8 +47,10 @@ def test_soc_demo_tells_the_whole_story(tmp_path: Path) -> None:
                             timeout=120)
     titles = {json.loads(line)["rule_title"] for line in alerts.stdout.splitlines()}
     assert titles == EXPECTED_ALERTS
+    # the register year is T0's (local), and T0 is when the demo runs: read it, never assume it
+    year = parse_ts(summary["incident"]["t0"]).astimezone(ZoneInfo(DEFAULT_TIMEZONE)).year
     assert (summary["incident"]["id"], summary["incident"]["playbook"]) == (
-        "SC-2026-0001", "public-app-exploit")
+        f"SC-{year}-0001", "public-app-exploit")
     assert sorted(Path(p).suffix for p in summary["reports"]) == [
         ".docx", ".docx", ".html", ".html"]
     assert all(Path(p).stat().st_size > 1000 for p in summary["reports"])

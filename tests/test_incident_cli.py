@@ -75,8 +75,11 @@ def project(tmp_path: Path, profile: str) -> Path:
     return config
 
 
+AT = "2026-02-01T00:00:00Z"  # what is due is judged at a fixed moment, never today
+
+
 def due_rows(config: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, object]]:
-    code, out, _ = run(["-c", str(config), "incidents", "due", "--json"], capsys)
+    code, out, _ = run(["-c", str(config), "incidents", "due", "--json", "--at", AT], capsys)
     assert code in (ExitCode.OK, ExitCode.FINDINGS)
     return {str(r["step"]): r for r in json.loads(out)}
 
@@ -213,6 +216,11 @@ def test_deadlines_under_mps_2026(tmp_path: Path, capsys: pytest.CaptureFixture[
     rows = due_rows(config, capsys)
     assert rows["thong_bao_ban_dau"]["deadline"] == "2026-01-06T08:15:00.000Z"  # T0 + 24 h
     assert rows["thong_bao_ban_dau"]["overdue"] is True
-    code, _, _ = run([*c, "incidents", "due"], capsys)
+    code, _, _ = run([*c, "incidents", "due", "--at", AT], capsys)
     assert code == ExitCode.FINDINGS  # something is overdue
+    # on the morning after T0, the 24 h notice has an hour left
+    code, out, _ = run([*c, "incidents", "due", "--json", "--at", "2026-01-06T07:15:00Z"],
+                       capsys)
+    early = {r["step"]: r for r in json.loads(out)}["thong_bao_ban_dau"]
+    assert (early["overdue"], early["left"]) == (False, "1h")
     assert run([*c, "audit", "verify"], capsys)[0] == ExitCode.OK

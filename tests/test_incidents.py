@@ -57,6 +57,14 @@ def open_one(store: SQLiteStore, config: Config, **kw: object) -> lib.Incident:
     return lib.open_incident(store, config, load_playbooks(), load_profile("mps-2026"), req)
 
 
+def test_the_register_year_is_the_local_one(env: tuple[SQLiteStore, Config]) -> None:
+    # 17:30 UTC on 31/12 is 00:30 on 1/1 in Hà Nội: the incident belongs to the new year's book
+    store, config = env
+    assert open_one(store, config, t0="2026-12-31T17:30:00Z").id == "SC-2027-0001"
+    assert open_one(store, config, t0="2026-12-31T16:30:00Z").id == "SC-2026-0001"
+    assert open_one(store, config, t0="2026-06-01T00:00:00Z").id == "SC-2026-0002"
+
+
 def test_fill_placeholders() -> None:
     values = {"source.ip": ("1.2.3.4", "5.6.7.8"), "host.name": ("web01",)}
     assert lib.fill('source.ip:"%source.ip%" AND host.name:%host.name%', values) == (

@@ -308,9 +308,15 @@ def test_idle_timeout_ends_flows() -> None:
     assert [e["netsensor.flow.end_reason"] for e in sensor.take()] == ["idle"]
 
 
+MAC_A, MAC_B = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
+
+
 @pytest.mark.parametrize(("pkt", "linktype"), [
-    (Ether() / Dot1Q(vlan=20) / IP(src=CLIENT, dst=SERVER) / UDP(sport=1, dport=2), 1),
-    (Ether() / IPv6(src="2001:db8::9", dst="2001:db8::f") / UDP(sport=1, dport=2), 1),
+    # explicit MACs: without a dst, building the frame makes scapy resolve it on the network
+    (Ether(src=MAC_A, dst=MAC_B) / Dot1Q(vlan=20) / IP(src=CLIENT, dst=SERVER)
+     / UDP(sport=1, dport=2), 1),
+    (Ether(src=MAC_A, dst=MAC_B) / IPv6(src="2001:db8::9", dst="2001:db8::f")
+     / UDP(sport=1, dport=2), 1),
     (CookedLinux(pkttype=0, lladdrtype=1, lladdrlen=6, src=b"\x02" * 6 + b"\0\0", proto=0x800)
      / IP(src=CLIENT, dst=SERVER) / UDP(sport=1, dport=2), 113),
     (IP(src=CLIENT, dst=SERVER) / UDP(sport=1, dport=2), 101),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -247,7 +248,8 @@ def test_min_age_leaves_files_being_written(tmp_path: Path) -> None:
     path = write_pcap(tmp_path / "cap.pcap", traffic())
     coll, _ = collector(tmp_path, tmp_path, min_age="10m")
     assert coll.files() == []
-    os.utime(path, (T0, T0))
+    an_hour_ago = time.time() - 3600  # older than min_age on any date (a fixed T0 was not)
+    os.utime(path, (an_hour_ago, an_hour_ago))
     assert coll.files() == [str(path.resolve())]
 
 

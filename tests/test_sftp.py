@@ -40,9 +40,7 @@ from soc.pipeline.collect import collect  # noqa: E402
 from soc.pipeline.sources import Batch, Collector  # noqa: E402
 from soc.state import StateStore  # noqa: E402
 from soc.stores.base import open_store  # noqa: E402
-
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-
+from tests.conftest import SSHD  # noqa: E402
 
 # --- keys and servers --------------------------------------------------------------------------
 
@@ -375,7 +373,8 @@ def test_recursive_glob_and_dead_letters(state: StateStore, server: Server,
 def test_streaming_memory_is_flat(state: StateStore, server: Server, tmp_path: Path) -> None:
     """Peak memory while reading does not follow the file's size."""
     if server.kind != "openssh":
-        pytest.skip("tracemalloc would count the in-process server's memory too")
+        pytest.skip("runs against OpenSSH's sshd (the in-process server's memory would count "
+                    "too): apt-get install openssh-server")
     peaks = []
     for n, name in ((1000, "small.log"), (4000, "large.log")):  # 4 MB and 16 MB
         (tmp_path / name).write_bytes((name.encode() + b"x" * 4000 + b"\n") * n)
@@ -401,7 +400,8 @@ def test_key_from_secret_file_with_passphrase(state: StateStore, server: Server,
     pub = make_key(enc, passphrase=b"correct horse")
     auth = server.key.parent / "authorized_keys"
     if server.kind != "openssh":
-        pytest.skip("the in-process server authorizes one key")
+        pytest.skip("runs against OpenSSH's sshd (the in-process server authorizes one key): "
+                    "apt-get install openssh-server")
     original = auth.read_text()
     auth.write_text(original + pub + "\n")
     try:

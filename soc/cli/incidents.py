@@ -20,6 +20,7 @@ from soc.cli.output import (
     info,
     local_time,
 )
+from soc.cli.search import when
 from soc.ecs import format_ts
 from soc.errors import ExitCode, InputError
 from soc.response import deadlines, records
@@ -251,15 +252,18 @@ def classify_cmd(app: App, incident: str, serious: bool | None, flags: tuple[str
 
 
 @incidents_group.command("due")
+@click.option("--at", "at", metavar="WHEN",
+              help="Judge overdue and time left at this moment (ISO time; default: now), "
+                   "e.g. for tomorrow morning's briefing.")
 @format_options
 @pass_app
-def due_cmd(app: App) -> int:
+def due_cmd(app: App, at: str | None) -> int:
     """Deadlines across incidents, overdue first (exit 10 when something is overdue)."""
     config = app.config
+    now = when(at, "--at") or datetime.now(UTC)
     with open_store(config, readonly=True) as store:
         found = lib.list_incidents(store, None)
     items = deadlines.due(found, lib.profiles_of(found, active_profile(config)))
-    now = datetime.now(UTC)
     units = {i.id: i.units for i in found}
     rows = []
     for item in items:

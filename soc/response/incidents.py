@@ -178,7 +178,8 @@ def reconcile(inc: Incident, profile: Profile) -> Incident:
 
 
 def next_id(store: Store, when: datetime) -> str:
-    """``SC-2026-0007``: the register number (sổ sự cố) within the year."""
+    """``SC-2026-0007``: the register number (sổ sự cố) within the year of ``when`` as given
+    (the caller passes T0 in the configured time zone: the register's year is the local one)."""
     prefix = f"SC-{when.year}-"
     taken = {str(d["id"]) for d in store.list_incidents()}
     n = sum(1 for t in taken if t.startswith(prefix)) + 1
@@ -226,7 +227,7 @@ def open_incident(store: Store, config: Config, playbooks: Mapping[str, Playbook
     systems = _systems(config, alerts, req.systems)
     now = now_ts()
     inc = Incident(
-        id=next_id(store, parse_ts(t0)),
+        id=next_id(store, parse_ts(t0).astimezone(config.tz)),
         title=req.title or f"{book.title.vi} - {', '.join(s['name'] or s['id'] for s in systems)}"
         .rstrip(" -"),
         playbook=book.id, playbook_version=book.version, profile=profile.id,
