@@ -103,6 +103,20 @@ def test_live_capture_finds_the_events(veth: tuple[str, str, str], tmp_path: Pat
     assert all(e["observer.ingress.interface.name"] == iface for e in events)
 
 
+def settle(thread: CaptureThread, quiet: float = 1.0, limit: float = 20.0) -> None:
+    """Wait until the capture has seen frames and no new one for ``quiet`` seconds (a fixed
+    second was too short on a loaded machine)."""
+    deadline = time.monotonic() + limit
+    seen, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        frames = thread.report.frames
+        if frames != seen:
+            seen, since = frames, time.monotonic()
+        elif frames and time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.1)
+
+
 @needs_iproute2
 @needs_libpcap
 def test_live_capture_with_bpf_through_the_spool_into_the_store(veth: tuple[str, str, str],
@@ -113,7 +127,7 @@ def test_live_capture_with_bpf_through_the_spool_into_the_store(veth: tuple[str,
     thread = CaptureThread(config, settings)  # as soc listen runs a configured capture
     thread.start()
     send_traffic(iface, mac, far_mac)
-    time.sleep(1.0)
+    settle(thread)
     report = thread.finish()
     assert thread.error is None and report is not None and report.events >= 1
     source = capture_source(settings)

@@ -247,6 +247,8 @@ def test_sensor_limits_from_the_config_and_the_source(tmp_path: Path) -> None:
 def test_min_age_leaves_files_being_written(tmp_path: Path) -> None:
     path = write_pcap(tmp_path / "cap.pcap", traffic())
     coll, _ = collector(tmp_path, tmp_path, min_age="10m")
+    just_now = time.time()  # the file's time on the process's clock, whatever the date
+    os.utime(path, (just_now, just_now))
     assert coll.files() == []
     an_hour_ago = time.time() - 3600  # older than min_age on any date (a fixed T0 was not)
     os.utime(path, (an_hour_ago, an_hour_ago))
