@@ -72,6 +72,7 @@ def listener(tmp_path: Path) -> Iterator[Listener]:
     daemon.kill()
 
 
+@pytest.mark.real_clock
 def test_sighup_loads_a_new_rule_and_a_broken_file_keeps_the_running_rules(
         listener: Listener) -> None:
     listener.send()

@@ -76,6 +76,7 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     listening.kill()
 
 
+@pytest.mark.real_clock
 def test_listen_names_a_broken_rule_file_at_start_and_on_reload(daemon: Daemon) -> None:
     port = int(daemon.start()["listeners"][0].rsplit(":", 1)[1])
     [line] = daemon.warnings(1)

@@ -535,6 +535,7 @@ class FreezingProxy:
             s.close()
 
 
+@pytest.mark.real_clock
 def test_host_hanging_mid_transfer(state: StateStore, server: Server, tmp_path: Path) -> None:
     log = tmp_path / "big.log"
     log.write_bytes(lines("h", 200_000))  # ~5 MiB
