@@ -76,10 +76,6 @@ def current_format() -> Format:
     return Format(ctx.meta.get("soc.fmt", Format.TABLE)) if ctx else Format.TABLE
 
 
-def _dumps(value: Any, indent: int | None = None) -> str:
-    return json_text(value, indent)
-
-
 def json_text(value: Any, indent: int | None = None) -> str:
     """JSON for stdout: UTF-8 kept readable, the controls and overrides JSON leaves raw escaped."""
     text = json.dumps(value, ensure_ascii=False, indent=indent, default=str)
@@ -137,7 +133,7 @@ def _cell(value: Any, zone: tzinfo | None = None) -> str:
     if isinstance(value, list | tuple):
         text = ",".join(_cell(v, zone) for v in value)
     elif isinstance(value, dict):
-        text = _dumps(value)
+        text = json_text(value)
     elif isinstance(value, float):
         text = f"{value:.2f}"
     else:
@@ -165,12 +161,12 @@ def emit_rows(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
     if fmt is Format.NL:
         n = 0
         for row in rows:
-            click.echo(_dumps(row))
+            click.echo(json_text(row))
             n += 1
         return n
     listed = list(rows)
     if fmt is Format.JSON:
-        click.echo(_dumps(listed, indent=2))
+        click.echo(json_text(listed, indent=2))
     elif listed:
         click.echo(table(listed, columns))
     return len(listed)
@@ -180,14 +176,14 @@ def emit_object(obj: Mapping[str, Any], fmt: Format | None = None) -> None:
     """Print one object: ``key: value`` lines as a table, or JSON."""
     fmt = fmt or current_format()
     if fmt is Format.JSON:
-        click.echo(_dumps(obj, indent=2))
+        click.echo(json_text(obj, indent=2))
     elif fmt is Format.NL:
-        click.echo(_dumps(obj))
+        click.echo(json_text(obj))
     else:
         width = max((len(k) for k in obj), default=0)
         zone = display_zone()
         for key, value in obj.items():
-            shown = _dumps(value) if isinstance(value, dict | list) else _cell(value, zone)
+            shown = json_text(value) if isinstance(value, dict | list) else _cell(value, zone)
             click.echo(escape(f"{key.ljust(width)}  {shown}"))
 
 
