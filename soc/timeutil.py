@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from soc.ecs import parse_ts
@@ -51,3 +53,19 @@ def format_duration(td: timedelta) -> str:
     if secs or not parts:
         parts.append(f"{secs}s")
     return "".join(parts[:2])
+
+
+def wait_event(event: threading.Event, seconds: float, *, step: float = 0.05) -> bool:
+    """``event.wait(seconds)`` in short relative sleeps: True when the event was set.
+
+    A timed wait on a lock turns the timeout into a deadline on the process's clock, which
+    the kernel then measures on its own; when the two disagree (a clock moved by libfaketime,
+    which the suite runs under a year ahead and back) the wait outlasts its timeout by the
+    difference. Relative sleeps do not depend on the clocks agreeing."""
+    deadline = time.monotonic() + seconds
+    while not event.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(step, left))
+    return True

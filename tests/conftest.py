@@ -1,9 +1,9 @@
 """Shared fixtures. Tests that read the public corpora skip when $SOC_CORPUS is unset.
 
 Tests that need a system package skip where it is absent, with the Debian line that installs
-it as the reason: mark them with ``needs_libpcap``, ``needs_sshd`` or ``needs_iproute2`` from
-here (``from tests.conftest import needs_libpcap``). The README's ``apt-get install`` line and
-.ci/run install all of them; keep the three in step.
+it as the reason: mark them with ``needs_libpcap``, ``needs_sshd``, ``needs_iproute2`` or
+``needs_faketime`` from here (``from tests.conftest import needs_libpcap``). The README's
+``apt-get install`` line and .ci/run install all of them; keep them in step.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ needs_libpcap = needs("libpcap0.8", "libpcap", ctypes.util.find_library("pcap") 
 needs_sshd = needs("openssh-server", "OpenSSH's sshd", os.access(SSHD, os.X_OK))
 # `ip netns` / `ip link` make the veth pairs of the live-capture tests (tests/netns.py).
 needs_iproute2 = needs("iproute2", "ip (iproute2)", shutil.which("ip") is not None)
+# libfaketime moves a child process's clock (.ci/run runs the suite under it, too).
+FAKETIME_LIB = next((str(p) for p in Path("/usr/lib").glob("*/faketime/libfaketime.so.1")), "")
+needs_faketime = needs("libfaketime", "libfaketime", bool(FAKETIME_LIB))
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,7 @@ from soc.listen.config import load_listen_config, spool_source
 from soc.pipeline.pipeline import Pipeline, SourceReport
 from soc.state import StateStore
 from soc.stores.base import Store, open_store
+from soc.timeutil import wait_event
 
 log = logging.getLogger("soc.listen")
 MAX_BACKOFF = 30.0
@@ -122,7 +123,7 @@ class Drainer:
         try:
             while not self.finishing.is_set():
                 if delay:
-                    self.wake.wait(delay)  # set by finish()
+                    wait_event(self.wake, delay)  # set by finish()
                 worked, ok = self.drain_once()
                 delay = 0.0 if worked else (self.interval if ok else self._backoff(delay))
             return self.drain_once()[1]
