@@ -18,7 +18,7 @@ from soc.reports import charts, fmt
 from soc.reports.calendar import periodic_due
 from soc.reports.forms import Document, apply_overrides, parse_sets
 from soc.reports.period import parse
-from soc.reports.render import Format, render
+from soc.reports.render import Format, md_escape, render
 from soc.response.profiles import load_profile
 from tests.test_reports_golden import NOW, all_documents, build_store
 
@@ -80,12 +80,13 @@ def test_every_required_field_is_filled_or_marked_empty(sparse: dict[str, Docume
     for name, doc in sparse.items():
         md = render(doc, Format.MD).decode("utf-8")
         for f in doc.fields():
-            line = next((ln for ln in md.splitlines() if f"**{f.label}" in ln), None)
+            label = md_escape(f.label)
+            line = next((ln for ln in md.splitlines() if f"**{label}" in ln), None)
             assert line is not None, f"{name}: {f.label} is not in the document"
             if f.required:
                 assert f.filled or fmt.EMPTY in line, f"{name}: {f.label} left blank"
                 if f.value:
-                    assert f.value.splitlines()[0] in line
+                    assert md_escape(f.value.splitlines()[0]) in line
 
 
 def test_sparse_config_names_what_is_missing(sparse: dict[str, Document]) -> None:
@@ -236,3 +237,28 @@ def test_cli_writes_reports_and_lists_what_is_due(tmp_path: Path,
     assert code == 8 and "Error: a DOCX report needs a file" in err
     code, stdout, _ = run([*base, "kinds", "--json"], capsys)
     assert [r["kind"] for r in json.loads(stdout)][:2] == ["bao_cao_ngay", "thong_bao_ban_dau"]
+
+
+HOSTILE = ("<img src=x onerror=alert(1)> [bấm vào](http://evil.example) **x** | y |\n"
+           "# not a heading\n\x1b]52;c;cm0gLXJm\x07 \u202eexe.pdf")
+
+
+def test_markdown_reports_escape_what_came_from_logs(full: dict[str, Document]) -> None:
+    """A value written by an attacker cannot open HTML, a link, a table cell or a heading, nor
+    carry terminal escapes, in a Markdown report (they carried raw HTML before)."""
+    doc = apply_overrides(full["legacy-mic-2017.thong_bao_su_co"], {"description": HOSTILE})
+    md = render(doc, Format.MD).decode("utf-8")
+    (line,) = [ln for ln in md.splitlines() if "onerror" in ln]
+    assert "<img" not in md and "&lt;img src=x onerror=alert(1)&gt;" in line
+    assert "\\[bấm vào\\](http://evil.example)" in line and "\\*\\*x\\*\\* \\| y \\|" in line
+    assert "<br>\\# not a heading<br>" in line
+    assert "\x1b" not in md and "\x07" not in md and "\u202e" not in md
+    assert "\\\\x1b\\]52;c;cm0gLXJm\\\\x07 \\\\u202eexe.pdf" in line
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("1. one", "1\\. one"), ("- item", "\\- item"), ("+ x", "\\+ x"), ("===", "\\==="),
+    ("## h", "\\## h"), ("a_b*c`d~e", "a\\_b\\*c\\`d\\~e"), ("a & b < c", "a &amp; b &lt; c"),
+    ("2026 ok", "2026 ok"), ("x\r\ny", "x<br>y"), ("C:\\temp", "C:\\\\temp")])
+def test_md_escape(value: str, shown: str) -> None:
+    assert md_escape(value) == shown

@@ -8,7 +8,9 @@ each format the document's own template name is tried, then ``document`` (the ge
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -49,14 +51,52 @@ def template_dirs(extra: Path | None = None) -> list[Path]:
     return [p for p in (extra, shipped) if p is not None]
 
 
+# Markdown: what a value must not do is open HTML (renderers pass it through), a link, an
+# image, emphasis, code or a table cell, or start a heading, list or quote.
+_MD_INLINE = re.compile(r"([\\`*_\[\]|~])")
+# at the start of a value (which a template may put at the start of a line)
+_MD_BLOCK = re.compile(r"^(\s*)(?:(#{1,6}|[-+*])(?=\s|$)|(=+|-+)\s*$|(\d{1,9})([.)])(?=\s|$))")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _block(m: re.Match[str]) -> str:
+    lead, marker, rule, number, dot = m.groups()
+    if number:
+        return f"{lead}{number}\\{dot}"
+    return f"{lead}\\{marker or rule}"
+
+
+def _shown(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def md_escape(value: Any) -> Markup:
+    """A value as Markdown text that shows as itself: HTML-escaped, Markdown punctuation
+    backslash-escaped, control and bidirectional characters shown as ``\\x1b``-style text,
+    line breaks as ``<br>``. :class:`~markupsafe.Markup` (the templates' own markup) passes."""
+    if isinstance(value, Markup):
+        return value
+    lines = str(value).replace("\r\n", "\n").split("\n")
+    return Markup("<br>".join(_md_line(line) for line in lines))
+
+
+def _md_line(line: str) -> str:
+    text = html.escape(_CONTROL.sub(_shown, line), quote=False)
+    return _MD_BLOCK.sub(_block, _MD_INLINE.sub(r"\\\1", text))
+
+
 def _environment(dirs: Sequence[Path], fmt_: Format) -> jinja2.Environment:
+    # Markdown is escaped by finalize (every {{ }}), since jinja2's autoescape knows only HTML
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
         autoescape=fmt_ is Format.HTML, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+        keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+        finalize=md_escape if fmt_ is Format.MD else None)
     env.globals.update(EMPTY=fmt.EMPTY, NATION=fmt.NATION, MOTTO=fmt.MOTTO,
                        CHECKED=fmt.CHECKED, UNCHECKED=fmt.UNCHECKED)
-    env.filters["md_cell"] = lambda v: str(v).replace("|", "\\|").replace("\n", "<br>")
+    # kept for templates written before the escaping: values are escaped whole now
+    env.filters["md_cell"] = md_escape
     env.filters["safe_svg"] = Markup
     return env
 
