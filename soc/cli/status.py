@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from soc.cli.app import App, pass_app
 from soc.cli.output import Format, current_format, emit_object, emit_rows, format_options, info
+from soc.config import Config
 from soc.errors import ExitCode, SocError
 from soc.listen.daemon import status_summary
 from soc.pipeline.collect import state_path
 from soc.state import StateStore
 from soc.status import COLUMNS, gaps, rules_line, rules_summary, source_rows
 from soc.stores.base import open_store
+from soc.stores.sqlite.schema import STORE_FILE
 
 
 @click.command("status")
@@ -22,8 +25,9 @@ from soc.stores.base import open_store
 def status_cmd(app: App) -> int:
     """Per source: last pass, events, lag, dead letters, errors; silent sources are flagged.
 
-    Exits 10 when a source is silent longer than its expected_interval, failing, or missing, or
-    when a rule file cannot be used (not when a rule merely does not apply; see soc rules check).
+    Exits 10 when a source is silent longer than its expected_interval, failing, or missing,
+    when the store cannot be opened, or when a rule file cannot be used (not when a rule
+    merely does not apply; see soc rules check).
     """
     config = app.config
     runs = StateStore(state_path(config)).runs() if state_path(config).exists() else {}
@@ -37,6 +41,8 @@ def status_cmd(app: App) -> int:
             stats = store.stats()
     except SocError as exc:
         stats = {"error": str(exc)}
+        if not _not_created_yet(config):
+            findings.append(stats)  # collection cannot store anything
     if current_format() is Format.TABLE:
         emit_rows(rows, COLUMNS)
         if not rows:
@@ -53,10 +59,18 @@ def status_cmd(app: App) -> int:
         info(f"Warning: source {gap['source']} is {gap['state']}: {gap['note']}")
     if daemon is not None and daemon_gap(daemon):
         info(f"Warning: soc listen is {daemon['state']}: {daemon['problem']}")
+    if stats in findings:
+        info("Warning: the store cannot be opened; passes cannot store what they collect. "
+             "Hint: soc store doctor")
     if rules is not None and broken:
         info(f"Warning: {len(rules['error_files'])} rule file(s) could not be used: "
              f"{', '.join(rules['error_files'])}. Hint: soc rules check")
     return int(ExitCode.FINDINGS if findings else ExitCode.OK)
+
+
+def _not_created_yet(config: Config) -> bool:
+    """The embedded store before the first pass: nothing is lost, so no gap."""
+    return config.store.type == "embedded" and not (Path(config.data_dir) / STORE_FILE).exists()
 
 
 def daemon_gap(daemon: dict[str, Any] | None) -> bool:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import Transport, TransportApiResponse
@@ -75,13 +76,41 @@ class EsOptions:
     def from_mapping(cls, raw: Mapping[str, Any], *, data_dir: Path) -> EsOptions:
         """Options from a plain mapping (tests, tools); the spool defaults into ``data_dir``."""
         values = dict(raw)
-        hosts = values.pop("hosts", None) or list(cls.hosts)
-        values["hosts"] = tuple([hosts] if isinstance(hosts, str) else hosts)
+        values["hosts"] = _hosts(values.pop("hosts", None) or list(cls.hosts))
         values["spool_dir"] = Path(values.get("spool_dir") or data_dir / "es-spool")
         try:
             return cls(**values)
         except TypeError as exc:
             raise ConfigError(f"store: bad Elasticsearch options: {exc}") from exc
+
+
+    @property
+    def shown_hosts(self) -> str:
+        """The hosts for messages and status: credentials in a URL shown as ``***``."""
+        return ", ".join(_without_credentials(h) for h in self.hosts)
+
+
+def _hosts(value: Any) -> tuple[str, ...]:
+    """``hosts:`` as URLs: one or a list, each a string or a secret (``{$env: ES_URL}``, for
+    a URL that carries credentials)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    hosts = tuple(_reveal(h) if isinstance(h, Secret) else h for h in items)
+    bad = [h for h in hosts if not isinstance(h, str) or not h.strip()]
+    if bad or not hosts:
+        raise ConfigError("store: hosts must be a URL or a list of URLs "
+                          "(e.g. https://es1.example:9200)",
+                          hint="A URL with credentials can come from a secret: "
+                               "hosts: {$env: ES_URL}")
+    return tuple(str(h).strip() for h in hosts)
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url if "://" in url else f"//{url}")
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = "***@" + parts.netloc.rsplit("@", 1)[1]
+    shown = urlunsplit(parts._replace(netloc=netloc))
+    return shown if "://" in url else shown.removeprefix("//")
 
 
 class CompatTransport(Transport):
@@ -154,7 +183,7 @@ def connect(options: EsOptions) -> tuple[Elasticsearch, int]:
 @contextmanager
 def es_errors(action: str, options: EsOptions | None = None) -> Iterator[None]:
     """Turn client errors into :class:`StoreError` naming the hosts and a next step."""
-    where = ", ".join(options.hosts) if options else "the cluster"
+    where = options.shown_hosts if options else "the cluster"
     try:
         yield
     except TransportConnectionError as exc:

@@ -106,7 +106,7 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
             if not self.readonly:
                 self.ensure_installed()
         except (TransportConnectionError, ApiError) as exc:
-            raise ClusterUnavailable(f"{', '.join(self.options.hosts)}: {exc}") from exc
+            raise ClusterUnavailable(f"{self.options.shown_hosts}: {exc}") from exc
         self._connected = True
 
     def close(self) -> None:
@@ -300,7 +300,7 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
         with es_errors("cannot read store statistics", self.options):
             stats = housekeeping.stats(self.client, self.names)
         used, batches = self.spool.size()
-        return {"kind": self.kind, "hosts": list(self.options.hosts),
+        return {"kind": self.kind, "hosts": self.options.shown_hosts.split(", "),
                 "schema_version": templates.digest(templates.mappings())[:8], **stats,
                 "spool_bytes": used, "spool_batches": batches}
 
