@@ -219,8 +219,21 @@ def _yield_cpu(config: Config) -> None:
 
 def _print_stats(stats: DrainStats) -> None:
     stats.cpu_seconds = round(time.process_time(), 3)
-    sys.stdout.write(json.dumps(stats.to_dict(), default=str) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(stats.to_dict(), default=str) + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        # the daemon is gone (killed): the drain goes on to its end without reporting; stdout
+        # points at /dev/null so that the interpreter's last flush does not fail either
+        _report_nowhere()
+
+
+def _report_nowhere() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _finish_on_eof(drainer: Drainer) -> None:
