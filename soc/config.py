@@ -253,6 +253,7 @@ class Config:
     retention_unknown: int = UNKNOWN_LEVEL_RETENTION_DAYS
     rules: RulesConfig = field(default_factory=RulesConfig)
     profile: str = "mps-2026"
+    data_group: str | None = None  # the group that may read the data directory
     raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -497,7 +498,7 @@ def _rules(root: _Reader, base: Path) -> RulesConfig:
 
 
 TOP_KEYS = {"data_dir", "timezone", "store", "inventory", "sources", "retention", "rules",
-            "profile", "incidents", "reports", "listen", "network"}
+            "profile", "incidents", "reports", "listen", "network", "data_group"}
 
 
 def parse_config(data: Any, path: Path | None, base: Path) -> Config:
@@ -526,8 +527,19 @@ def parse_config(data: Any, path: Path | None, base: Path) -> Config:
         units=units, systems=systems, sources=_sources(root, base, systems),
         retention=MappingProxyType(retention), retention_unknown=unknown,
         rules=_rules(root, base), profile=str(root.get("profile", str, "mps-2026")),
-        raw=MappingProxyType(dict(root.data)),
+        data_group=_data_group(root), raw=MappingProxyType(dict(root.data)),
     )
+
+
+def _data_group(root: _Reader) -> str | None:
+    value = root.get("data_group", (str, int), None)
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text or any(c.isspace() or c == ":" for c in text):
+        raise root.error(f"data_group must be a group name or number, not {value!r}",
+                         root.line_of("data_group"))
+    return text
 
 
 def find_config(explicit: str | Path | None = None) -> Path | None:

@@ -6,11 +6,13 @@ assembles them into the ``soc`` group, so no command module imports ``main``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import click
 
 from soc.config import Config, load_config
+from soc.fsutil import GROUP_UMASK, share_with_group
 
 
 @dataclass
@@ -25,7 +27,11 @@ class App:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path, data_dir=self.data_dir)
+            config = load_config(self.config_path, data_dir=self.data_dir)
+            if config.data_group is not None:
+                share_with_group(config.data_dir, config.data_group,
+                                 umask=None if os.environ.get("SOC_UMASK") else GROUP_UMASK)
+            self._config = config
         return self._config
 
 
