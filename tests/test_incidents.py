@@ -26,7 +26,7 @@ inventory:
 incidents:
   actions:
     block-ip:
-      command: [{python}, -c, "import sys; print('blocked', sys.argv[1])", "{{ip}}"]
+      command: [{python}, -c, "import sys; print('blocked', sys.argv[-1])", "{{ip}}"]
       timeout: 10s
 """
 
@@ -126,7 +126,7 @@ def test_actions_run_only_when_configured_and_allowed(
         lib.run_step(store, config, inc.id, "khoa_tai_khoan", "an.nv", allow_actions=True)
     inc, (run,) = lib.run_step(store, config, inc.id, "chan_ip_nguon", "an.nv",
                                allow_actions=True)
-    assert run["argv"][-1] == "203.0.113.45" and run["exit_code"] == 0
+    assert run["argv"][-2:] == ["--", "203.0.113.45"] and run["exit_code"] == 0
     assert run["stdout"] == "blocked 203.0.113.45\n"
     assert inc.step("chan_ip_nguon").state is lib.StepState.DONE
     actions = [e.action for e in store.audit_trail(inc.id)]

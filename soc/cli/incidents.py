@@ -181,7 +181,11 @@ def step_cmd(app: App, incident: str, step: str, state: str | None, skip: str | 
             inc = lib.update_step(store, config, incident, step, change, who)
     rec = inc.step(step)
     info(f"{inc.id} {step}: {rec.state.value}" + (f" ({rec.reason})" if rec.reason else ""))
-    return int(ExitCode.OK)
+    if not run or rec.state not in (records.StepState.PARTIAL, records.StepState.FAILED):
+        return int(ExitCode.OK)
+    info(f"Hint: fix the cause and run it again (only the targets that did not succeed run): "
+         f"soc incidents step {inc.id} {step} --run --allow-actions")
+    return int(ExitCode.PARTIAL if rec.state is records.StepState.PARTIAL else ExitCode.ERROR)
 
 
 def _show_results(results: list[dict[str, Any]]) -> None:

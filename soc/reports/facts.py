@@ -14,7 +14,7 @@ from soc.reports.forms import Heading, Signature
 from soc.reports.settings import ReportSettings
 from soc.response.playbooks import INCIDENT_TYPES, StepKind
 from soc.response.profiles import Duty, Profile, resolve
-from soc.response.records import Incident, StepState
+from soc.response.records import OPEN_STATES, Incident, StepState
 
 NETWORK_DATASETS = ("suricata", "zeek", "network", "fortigate", "cisco", "pfsense", "iptables",
                     "netflow", "snort")
@@ -151,7 +151,7 @@ class Facts:
     def open_steps(self) -> list[tuple[str, str]]:
         """Steps still to do: (title, role), in playbook order (the response plan)."""
         return [(rec.spec.title.vi, rec.assignee or rec.spec.role) for rec in self.inc.steps
-                if rec.state in (StepState.PENDING, StepState.IN_PROGRESS, StepState.BLOCKED)
+                if rec.state in OPEN_STATES
                 and rec.spec.kind is not StepKind.REPORT]
 
     def timeline(self) -> list[tuple[str, str]]:

@@ -25,9 +25,10 @@ from soc.config import Config
 from soc.ecs import format_ts, now_ts, parse_ts
 from soc.errors import InputError, NotFoundError, SocError
 from soc.models import Alert, Severity
-from soc.response.playbooks import Playbook, Step, StepKind
+from soc.response.playbooks import ActionRef, Playbook, Step, StepKind
 from soc.response.profiles import Duty, Profile
-from soc.response.queries import _questions, fill
+from soc.response.queries import _questions
+from soc.response.queries import fill as fill  # part of this module's interface
 from soc.response.records import (
     FLAGS,
     OPEN_STATES,
@@ -36,6 +37,7 @@ from soc.response.records import (
     Incident,
     StepRecord,
     StepState,
+    TargetResult,
 )
 from soc.stores.base import Store
 
@@ -296,6 +298,8 @@ def update_step(store: Store, config: Config, incident_id: str, step_id: str,
         new = replace(new, state=change.state, reason=change.reason,
                       skipped_by="user" if change.state is StepState.SKIPPED else None,
                       done_at=now_ts() if change.state is StepState.DONE else None)
+        if change.state is StepState.PENDING:  # reopened: an action's targets all run again
+            new = replace(new, targets=())
     after = {"state": new.state.value, "assignee": new.assignee, "answer": new.answer}
     text = f"step {step_id}: " + ", ".join(f"{k} {before[k]} → {v}" for k, v in after.items()
                                            if before[k] != v)
@@ -433,15 +437,11 @@ def close_incident(store: Store, config: Config, incident_id: str, outcome: str,
 
 # --- running query, hunt and action steps --------------------------------------------------------
 
-# --- running query, hunt and action steps --------------------------------------------------------
-
 
 def run_step(store: Store, config: Config, incident_id: str, step_id: str, actor: str, *,
              allow_actions: bool = False) -> tuple[Incident, list[dict[str, Any]]]:
     """Run a query/hunt step's questions against the store, or a step's configured action;
     the results go on the timeline. Returns the incident and the results."""
-    from soc.response import actions
-
     inc = get(store, incident_id)
     rec = inc.step(step_id)
     _check_open(inc, rec)
@@ -457,21 +457,54 @@ def run_step(store: Store, config: Config, incident_id: str, step_id: str, actor
     if rec.spec.action is None:
         raise InputError(f"step {step_id} has no questions and no action to run",
                          hint=f"Mark it by hand: soc incidents step {inc.id} {step_id} --done")
-    params = {k: fill(v, inc.fields)[0] for k, v in rec.spec.action.params.items()}
-    params = {k: ("" if "%" in v else v) for k, v in params.items()}
+    return _run_action(store, config, inc, rec, rec.spec.action, actor, allow_actions)
+
+
+def _run_action(store: Store, config: Config, inc: Incident, rec: StepRecord, ref: ActionRef,
+                actor: str, allow: bool) -> tuple[Incident, list[dict[str, Any]]]:
+    """Run the step's action on each of its targets not yet done; the step is ``done`` when
+    every target succeeded, ``partial`` when some did, ``failed`` when none did."""
+    from soc.response import actions
+
     try:
-        action, command = actions.prepare(config, rec.spec.action, params, allow=allow_actions)
+        action = actions.prepare(config, ref, allow=allow)
+        targets = actions.plan(action, ref, inc.fields)
     except actions.ActionRefused as exc:
-        refused = _note(inc, actor, "action", f"step {step_id}: not run: {exc.message}",
-                        step=step_id, action=rec.spec.action.name, refused=exc.message)
+        refused = _note(inc, actor, "action", f"step {rec.id}: not run: {exc.message}",
+                        step=rec.id, action=ref.name, refused=exc.message)
         _save(store, config, inc, refused, actor, "action.refused",
-              after={"step": step_id, "reason": exc.message})
+              after={"step": rec.id, "reason": exc.message})
         raise
-    run = actions.run(action, command)
-    new = _note(inc, actor, "action", f"step {step_id}: ran {action.name}, exit code "
-                f"{run.exit_code}", step=step_id, **run.to_dict())
-    state = StepState.DONE if run.ok else StepState.BLOCKED
-    new = _with_step(new, replace(rec, state=state, done_at=now_ts() if run.ok else None,
-                                  reason=None if run.ok else f"action failed: {run.stderr[:200]}"))
-    return _save(store, config, inc, new, actor, "action",
-                 after={"step": step_id, **run.to_dict()}), [run.to_dict()]
+    known = {t.key: t for t in rec.targets}  # a re-run retries only what did not succeed
+    todo = [t for t in targets if not (_key(t) in known and known[_key(t)].ok)]
+    if not todo:
+        raise InputError(f"every target of step {rec.id} already succeeded; nothing to run",
+                         hint=f"Run it again from the start: soc incidents step {inc.id} "
+                              f"{rec.id} --reopen, then --run.")
+    outcomes = [actions.attempt(action, t) for t in todo]
+    known.update({r.key: r for r, _ in outcomes})
+    results = tuple(known[_key(t)] for t in targets)
+    new_rec = _action_outcome(rec, results)
+    runs = [run for _, run in outcomes]
+    text = f"step {rec.id}: ran {action.name} on {len(todo)} target(s): {new_rec.state.value}"
+    after = {"step": rec.id, "state": new_rec.state.value, "reason": new_rec.reason,
+             "targets": [r.to_dict() for r, _ in outcomes], "runs": runs}
+    new = _note(_with_step(inc, new_rec), actor, "action",
+                text + (f" ({new_rec.reason})" if new_rec.reason else ""), **after,
+                action=action.name)
+    return _save(store, config, inc, new, actor, "action", after=after), runs
+
+
+def _key(params: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(params.items()))
+
+
+def _action_outcome(rec: StepRecord, results: tuple[TargetResult, ...]) -> StepRecord:
+    ok = sum(r.ok for r in results)
+    if ok == len(results):
+        return replace(rec, state=StepState.DONE, done_at=now_ts(), reason=None, targets=results)
+    failed = [r.detail for r in results if not r.ok]
+    reason = f"{ok} of {len(results)} target(s) succeeded; {failed[0]}" + \
+        (f"; and {len(failed) - 1} more" if len(failed) > 1 else "")
+    return replace(rec, state=StepState.PARTIAL if ok else StepState.FAILED, done_at=None,
+                   reason=reason, targets=results)

@@ -30,9 +30,41 @@ class StepState(StrEnum):
     DONE = "done"
     SKIPPED = "skipped"
     BLOCKED = "blocked"
+    PARTIAL = "partial"  # an action ran on several targets and some failed
+    FAILED = "failed"  # an action ran and every target failed (or was refused)
 
 
-OPEN_STATES = (StepState.PENDING, StepState.IN_PROGRESS, StepState.BLOCKED)
+OPEN_STATES = (StepState.PENDING, StepState.IN_PROGRESS, StepState.BLOCKED, StepState.PARTIAL,
+               StepState.FAILED)
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One target of an action step (an address to block, an account to disable) and how its
+    last attempt went: ``ok``, ``failed`` (the command failed) or ``refused`` (never run)."""
+
+    params: Mapping[str, str]  # the values as the alerts gave them
+    state: str
+    detail: str  # one line: the exit code, the reason of the refusal
+    exit_code: int | None
+    at: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    @property
+    def key(self) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(self.params.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"params": dict(self.params), "state": self.state, "detail": self.detail,
+                "exit_code": self.exit_code, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TargetResult:
+        return cls({str(k): str(v) for k, v in d["params"].items()}, str(d["state"]),
+                   str(d["detail"]), d.get("exit_code"), str(d["at"]))
 
 
 @dataclass(frozen=True)
@@ -47,21 +79,27 @@ class StepRecord:
     answer: str | None = None
     done_at: str | None = None
     auto: bool = False  # added from the profile (a duty no playbook step named)
+    targets: tuple[TargetResult, ...] = ()  # an action step's targets, each with its last result
 
     @property
     def id(self) -> str:
         return self.spec.id
 
     def to_dict(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_dict(), "phase": self.spec.phase, "state": self.state.value,
-                "assignee": self.assignee, "reason": self.reason, "skipped_by": self.skipped_by,
-                "answer": self.answer, "done_at": self.done_at, "auto": self.auto}
+        out: dict[str, Any] = {
+            "spec": self.spec.to_dict(), "phase": self.spec.phase, "state": self.state.value,
+            "assignee": self.assignee, "reason": self.reason, "skipped_by": self.skipped_by,
+            "answer": self.answer, "done_at": self.done_at, "auto": self.auto}
+        if self.targets:  # absent when none: documents stored before keep their form (and hash)
+            out["targets"] = [t.to_dict() for t in self.targets]
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> StepRecord:
         return cls(Step.from_dict(d["spec"], str(d["phase"])), StepState(d["state"]),
                    d.get("assignee"), d.get("reason"), d.get("skipped_by"), d.get("answer"),
-                   d.get("done_at"), bool(d.get("auto")))
+                   d.get("done_at"), bool(d.get("auto")),
+                   tuple(TargetResult.from_dict(t) for t in d.get("targets") or ()))
 
 
 @dataclass(frozen=True)
