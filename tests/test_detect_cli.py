@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -71,11 +72,11 @@ def test_nl_output_is_one_finding_per_line(case: Path, capsys: pytest.CaptureFix
     assert [(d["rule_id"][-4:], d["level"], d["timestamp"][4:], d["kind"]) for d in lines] == [
         ("d001", "low", "-11-24T08:00:01.000Z", "rule"),
         ("d001", "low", "-11-24T08:00:02.000Z", "rule"),
-        ("d001", "low", "-11-24T08:00:03.000Z", "rule"),
+        ("d002", "high", "-11-24T08:00:03.000Z", "event_count"),  # a timeline: by time, then
+        ("d001", "low", "-11-24T08:00:03.000Z", "rule"),  # the most severe first
         ("d001", "low", "-11-24T08:00:04.000Z", "rule"),
-        ("d002", "high", "-11-24T08:00:03.000Z", "event_count"),
     ]
-    first, corr = lines[0], lines[4]
+    first, corr = lines[0], lines[2]
     assert list(first) == ["rule_id", "title", "level", "timestamp", "kind", "tags", "entity",
                            "event"]
     assert (first["title"], first["tags"], first["entity"]) == (
@@ -87,7 +88,7 @@ def test_nl_output_is_one_finding_per_line(case: Path, capsys: pytest.CaptureFix
                           "group", "count", "window_start", "events", "event"]
     assert (corr["title"], corr["group"], corr["count"], corr["window_start"][4:]) == (
         "Brute force", {"source.ip": "203.0.113.45"}, 3, "-11-24T08:00:01.000Z")
-    assert corr["events"] == [d["event"]["event.id"] for d in lines[:3]]
+    assert corr["events"] == [d["event"]["event.id"] for d in (lines[0], lines[1], lines[3])]
     assert err == ""
 
 
@@ -97,8 +98,12 @@ def test_table_json_and_min_level(case: Path, capsys: pytest.CaptureFixture[str]
     rows = out.splitlines()
     assert rows[0].split() == ["TIMESTAMP", "LEVEL", "RULE", "ENTITY"]
     assert len(rows) == 2 and "Brute force" in rows[1] and "source.ip=203.0.113.45" in rows[1]
-    assert err == "1 file(s), 5 event(s), 1 finding(s), 0 unparsed record(s), 0 error(s) in " \
-        + err.split(" in ")[1]
+    assert err.splitlines() == [
+        "Summary: 1 finding(s): critical 0, high 1, medium 0, low 0, informational 0.",
+        "  first 2026-11-24 08:00:03 +00, last 2026-11-24 08:00:03 +00", "  rules (1):",
+        "          1  high          Brute force", "  hosts (1):", "          1  web01",
+        "1 file(s), 5 event(s), 1 finding(s), 0 unparsed record(s), 0 error(s) in "
+        + err.split(" in ")[1].rstrip("\n")]
     code, out, _ = detect(case, capsys, "--json", str(case / "auth.log"))
     assert code == 10 and len(json.loads(out)) == 5
 
@@ -115,7 +120,7 @@ def test_exit_codes(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert detect(case, capsys, "--format", "nosuch", str(quiet))[0] == 8
 
 
-def test_a_folder_of_files_streams_in_order(case: Path,
+def test_a_folder_of_files_is_one_timeline(case: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     folder = case / "case42"
     folder.mkdir()
@@ -126,7 +131,10 @@ def test_a_folder_of_files_streams_in_order(case: Path,
     # the correlation spans the two files: correlations run over the whole scan
     assert code == 10
     assert [json.loads(x)["rule_id"][-4:] for x in out.splitlines()] == [
-        "d001", "d001", "d001", "d001", "d002"]
+        "d001", "d001", "d002", "d001", "d001"]
+    code, out, _ = detect(case, capsys, "--nl", "--stream", str(folder))
+    assert [json.loads(x)["rule_id"][-4:] for x in out.splitlines()] == [
+        "d001", "d001", "d001", "d001", "d002"]  # as found: the correlation ends the scan
 
 
 @pytest.mark.corpus
@@ -179,3 +187,60 @@ def test_ingest_refuses_an_empty_path_too(case: Path, capsys: pytest.CaptureFixt
     code = main(["-c", str(case / "soc.yml"), "ingest", str(case / "auth.log"), ""])
     assert code == 2 and "Error: an empty path was given" in capsys.readouterr().err
     assert not (case / "data" / "store.db").exists()
+
+
+LONG_TITLE = ("Failed login of a privileged account over SSH from an address outside the "
+              "province's networks")
+
+
+def test_timeline_in_local_time_with_full_titles(case: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rules = case / "rules" / "r.yml"
+    rules.write_text(rules.read_text().replace("title: Failed login", f"title: {LONG_TITLE}"))
+    code, out, err = detect(case, capsys, "--tz", "Asia/Ho_Chi_Minh", str(case / "auth.log"))
+    assert code == 10
+    rows = out.splitlines()
+    assert rows[1].startswith("2026-11-24 15:00:01 +07  low ") and LONG_TITLE in rows[1]
+    assert [r[:19] for r in rows[1:]] == [
+        "2026-11-24 15:00:01", "2026-11-24 15:00:02", "2026-11-24 15:00:03",
+        "2026-11-24 15:00:03", "2026-11-24 15:00:04"]
+    assert "  first 2026-11-24 15:00:01 +07, last 2026-11-24 15:00:04 +07" in err
+    assert f"          4  low           {LONG_TITLE}" in err.splitlines()
+    # the most severe rules first in the summary
+    assert err.index("Brute force") < err.index(LONG_TITLE)
+
+
+def test_csv_and_jsonl_timelines(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hostile = case / "hostile.log"
+    hostile.write_text(AUTH.replace("for root", "for invalid user =HYPERLINK(\"http://x\")"),
+                       encoding="utf-8")
+    code, _, err = detect(case, capsys, "--csv", str(case / "t.csv"), "--jsonl",
+                            str(case / "t.jsonl"), "--tz", "Asia/Ho_Chi_Minh", str(hostile))
+    assert code == 10
+    assert f"Timeline: 5 finding(s) written to {case / 't.csv'}" in err
+    with (case / "t.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["timestamp"], r["level"], r["rule_id"][-4:]) for r in rows] == [
+        ("2026-11-24 15:00:01 +07", "low", "d001"), ("2026-11-24 15:00:02 +07", "low", "d001"),
+        ("2026-11-24 15:00:03 +07", "high", "d002"), ("2026-11-24 15:00:03 +07", "low", "d001"),
+        ("2026-11-24 15:00:04 +07", "low", "d001")]
+    first = rows[0]
+    assert (first["timestamp_utc"], first["host"], first["source_ip"], first["file"],
+            first["kind"]) == ("2026-11-24T08:00:01.000Z", "web01", "203.0.113.45",
+                               str(hostile), "rule")
+    assert first["user"] == "'=HYPERLINK(\"http://x\")"  # never a formula in a spreadsheet
+    assert rows[2]["details"].startswith("count=3 ")
+    lines = [json.loads(x) for x in (case / "t.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [x["timestamp_local"] for x in lines] == [r["timestamp"] for r in rows]
+    assert lines[0]["entity"]["user.name"] == "=HYPERLINK(\"http://x\")"  # JSON keeps it exact
+
+
+def test_bad_timeline_options(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = detect(case, capsys, "--tz", "Mars/Olympus", str(case / "auth.log"))
+    assert code == 2 and "Error: --tz: unknown time zone 'Mars/Olympus'" in err
+    code, _, err = detect(case, capsys, "--stream", "--csv", str(case / "t.csv"),
+                          str(case / "auth.log"))
+    assert code == 2 and "do not go with --stream" in err
+    code, _, err = detect(case, capsys, "--csv", str(case / "nodir" / "t.csv"),
+                          str(case / "auth.log"))
+    assert code == 8 and f"Error: cannot write {case / 'nodir' / 't.csv'}" in err

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from soc.alerts import Finding
+from soc.cli import timeline as timeline_mod
 from soc.cli.app import App, pass_app
 from soc.cli.output import (
     Format,
     current_format,
+    display_zone,
     emit_object,
     emit_rows,
     escape,
@@ -30,11 +34,11 @@ from soc.detection.hunt import (
     scan_files,
 )
 from soc.detection.stage import RuleHealth
-from soc.errors import ExitCode
+from soc.errors import ExitCode, InputError, UsageError
 from soc.models import Severity
 from soc.stores.base import open_store
 
-WIDTHS = (24, 13, 50)  # timestamp, level, title: the table streams, so its columns are fixed
+WIDTHS = (25, 13, 60)  # timestamp, level, title of --stream: its columns are fixed
 
 
 @click.command("detect")
@@ -46,22 +50,38 @@ WIDTHS = (24, 13, 50)  # timestamp, level, title: the table streams, so its colu
               help="Force a parser (e.g. syslog, jsonl); default: detect per file and line.")
 @click.option("--min-level", type=click.Choice([s.value for s in Severity]),
               help="Only findings of rules at this level or above.")
+@click.option("--tz", "tz", metavar="ZONE",
+              help="Show times in this IANA zone (default: the configuration's timezone).")
+@click.option("--csv", "csv_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write the timeline as CSV (local and UTC times, level, rule, host, "
+                   "user, addresses, event code, file, details).")
+@click.option("--jsonl", "jsonl_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write the timeline as JSON lines (each finding with its event).")
+@click.option("--stream", is_flag=True,
+              help="Print findings as they are found (unsorted, no summary): for inputs too "
+                   "large to hold their findings.")
 @format_options
 @pass_app
 def detect_cmd(app: App, paths: tuple[str, ...], rules: tuple[str, ...], fmt: str | None,
-               min_level: str | None) -> int:
+               min_level: str | None, tz: str | None, csv_path: str | None,
+               jsonl_path: str | None, stream: bool) -> int:
     """Scan files with the rules without storing anything: offline triage.
 
     Files, globs or folders of any format soc ingests (EVTX, JSON lines, syslog, web and
-    firewall logs...). One line per finding; correlations run in memory. Exit 10 when
-    something fired, 0 when nothing did (5: nothing fired but some input failed).
+    firewall logs...). A timeline sorted by time, in local time, then a summary per level, rule
+    and host; correlations run in memory. Exit 10 when something fired, 0 when nothing did
+    (5: nothing fired but some input failed).
 
     \b
     Examples:
       soc detect /cases/web01/var/log/auth.log*
       soc detect --nl Security.evtx | jq -r .title
       soc detect -r rules/windows -r /srv/sigma/rules/windows --min-level high case42/
+      soc detect --csv case42.csv --jsonl case42.jsonl --tz UTC case42/
     """
+    zone = _zone(tz) if tz else display_zone()
+    if (csv_path or jsonl_path) and stream:
+        raise UsageError("--csv and --jsonl sort the timeline; they do not go with --stream")
     detector = offline_detector(app.config, rules)
     health = RuleHealth.of(detector)
     if health.errors:
@@ -71,9 +91,21 @@ def detect_cmd(app: App, paths: tuple[str, ...], rules: tuple[str, ...], fmt: st
         info(f"{len(health.not_applicable)} rule(s) do not apply here (a log source "
              "with no mapping, or an unset placeholder); see 'soc rules check'.")
     report = ScanReport()
-    findings = scan_files(app.config, paths, detector, fmt=fmt, report=report,
-                          min_level=Severity(min_level) if min_level else None)
-    _emit(findings, current_format())
+    findings: Iterable[Finding] = scan_files(
+        app.config, paths, detector, fmt=fmt, report=report,
+        min_level=Severity(min_level) if min_level else None)
+    if stream:
+        _emit(findings, current_format(), zone)
+    else:
+        timeline = sorted(findings, key=timeline_mod.sort_key)
+        _emit(timeline, current_format(), zone)
+        for path, write in ((csv_path, timeline_mod.write_csv),
+                            (jsonl_path, timeline_mod.write_jsonl)):
+            if path:
+                _write_file(Path(path), timeline, write, zone)
+        if current_format() is Format.TABLE or app.verbose:
+            for line in timeline_mod.Summary.of(timeline).lines(zone):
+                info(escape(line))
     for error in report.errors:
         info(f"Error: {error}")
     if current_format() is Format.TABLE or app.verbose:
@@ -83,13 +115,37 @@ def detect_cmd(app: App, paths: tuple[str, ...], rules: tuple[str, ...], fmt: st
     return int(ExitCode.PARTIAL if report.errors or report.dead_letters else ExitCode.OK)
 
 
-def _emit(findings: Iterable[Finding], fmt: Format) -> None:
-    """Stream findings: JSON lines, one JSON array, or a table with fixed columns."""
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--tz: unknown time zone {name!r}",
+                         hint="Use an IANA name: Asia/Ho_Chi_Minh, UTC, Europe/Paris.") from None
+
+
+def _write_file(path: Path, timeline: list[Finding],
+                write: Callable[[Sequence[Finding], IO[str], tzinfo], None], zone: tzinfo) -> None:
+    try:
+        with path.open("w", encoding="utf-8", newline="") as out:
+            write(timeline, out, zone)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}",
+                         hint="Check the folder exists and is writable.") from exc
+    info(f"Timeline: {len(timeline)} finding(s) written to {escape(str(path))}")
+
+
+def _emit(findings: Iterable[Finding], fmt: Format, zone: tzinfo) -> None:
+    """Findings as JSON lines, one JSON array, or a table (aligned when the findings are a
+    sorted list, fixed columns when they stream)."""
     if fmt is Format.JSON:
         click.echo("[", nl=False)
         for n, f in enumerate(findings):
             click.echo(("," if n else "") + "\n" + _json(f.to_dict(), indent=2), nl=False)
         click.echo("\n]")
+        return
+    if isinstance(findings, list) and fmt is Format.TABLE:
+        for line in timeline_mod.table_lines(findings, zone):
+            click.echo(escape(line))
         return
     header = False
     for f in findings:
@@ -101,7 +157,8 @@ def _emit(findings: Iterable[Finding], fmt: Format) -> None:
             header = True
         entity = " ".join(f"{k}={v}" for k, v in f.entity.items()
                           if k in ("host.name", "user.name", "source.ip", "destination.ip"))
-        click.echo(_line(f.ts, f.severity.value, f.title, entity))
+        click.echo(_line(timeline_mod.shown_time(f.ts, zone), f.severity.value, f.title,
+                         entity))
 
 
 def _line(*cells: str) -> str:
