@@ -4,10 +4,13 @@ Windows slide over **event time**. Each hit of a base rule that a correlation re
 (:class:`~soc.models.RuleHit`: correlation, rule, group-by values, event id and time, the counted
 value) in a :class:`HitLog`: the store (:class:`StoreHitLog`, so a window spans several
 ``soc collect`` passes) or memory (:class:`MemoryHitLog`, for ``soc detect`` and rule tests).
-When a batch brings new hits, every window that ends at a new hit, ``[t - timespan, t]``, is
-evaluated per group; each one whose condition holds is a :class:`CorrelationMatch`. Hits older
-than a correlation's timespan before the newest hit of a batch are pruned, so memory and the
-``rule_hits`` table stay bounded.
+When a batch brings new hits, every window ``[t - timespan, t]`` that ends at the time *t* of a
+new hit (holding every hit of that time, whichever pass brought it) is evaluated per group, and so
+is every window a late hit joins (those ending within a timespan after it); each one whose
+condition holds is a :class:`CorrelationMatch`. So the windows, and the hits they link, are the
+same however the input is cut into batches and passes. Hits older than :data:`KEEP_SPANS`
+timespans before the newest hit of a batch are pruned, so memory and the ``rule_hits`` table stay
+bounded, and a hit up to one timespan late still finds every hit of its windows.
 
 A match names its window start (the first hit in the window): alert ids are built from it, so
 re-reading the same events gives the same ids.
@@ -18,10 +21,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from soc.detection.correlation_rules import (
@@ -48,6 +51,12 @@ from soc.models import ENTITY_FIELDS, RuleHit
 __all__ = ["CorrelationMatch", "CorrelationSpec", "Correlator", "HitLog", "MemoryHitLog",
            "StoreHitLog", "compile_correlations", "rule_id_of", "silent_rules"]
 
+KEEP_SPANS = 2
+"""Hits are kept this many timespans before the newest hit of a batch: a hit that arrives up to
+one timespan older than the newest (another source read later in the pass, the next pass of a
+lagging host) still finds every hit of the windows it joins. Older hits are evaluated against
+what is left."""
+
 
 @dataclass(frozen=True)
 class CorrelationMatch:
@@ -62,6 +71,7 @@ class CorrelationMatch:
     value: int  # the count the condition was evaluated on
     entity: dict[str, Any] = field(default_factory=dict)  # entity values all hits share
     event: dict[str, Any] | None = None  # the closing event, when it is in memory
+    slot: str = ""  # feeds a chain: the start of its slot (the chained hit's id is built on it)
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -76,7 +86,9 @@ class Correlator:
     still overlaps the last reported one is the same attack going on. With ``episodes=False``
     (the store) every holding window is reported and the alert layer merges them. The matches
     of the ``quiet`` correlations (those that only feed others, see :func:`silent_rules`) are
-    built only when a referencing correlation sees them.
+    built only when a referencing correlation sees them: the first match of a group in each
+    slot of a tenth of the timespan (slots on the clock, so the chained hits are the same
+    whichever pass saw them first).
     """
 
     def __init__(self, specs: Sequence[CorrelationSpec], log: HitLog, *,
@@ -87,7 +99,7 @@ class Correlator:
         self.quiet = frozenset(quiet)
         self._wanted = {s.id: frozenset(s.rules) for s in self.specs}
         self._last: dict[tuple[str, str], str] = {}  # episodes: (spec, group) → last match time
-        self._fed: dict[tuple[str, str], str] = {}  # chains: (spec, group key) → last fed on
+        self._fed: dict[tuple[str, str, str], str] = {}  # chains: (spec, group, slot) → fed at
         self._gaps: dict[str, timedelta] = {}
         for spec in self.specs:
             for rid in spec.rules:
@@ -111,8 +123,8 @@ class Correlator:
                 continue
             self.log.add(batch)
             found = self._evaluate(spec, batch, events)
-            available.extend(_as_hit(m) for m, fed in found if fed)
-            matches.extend(m for m, _ in found if not self._repeat(m))
+            available.extend(_as_hit(m) for m in found if m.slot)
+            matches.extend(m for m in found if not self._repeat(m))
         self.log.flush()
         return matches
 
@@ -128,19 +140,22 @@ class Correlator:
                 events[stored.event_id] = hit.event
         return batch
 
-    def _feeds(self, spec: CorrelationSpec, group: str, ts: str) -> bool:
-        """Whether a referencing correlation sees the match of ``group`` at ``ts``: at most one
-        per group every tenth of the shortest timespan that references ``spec`` (a long attack
-        would otherwise feed it one hit per event)."""
+    def _feeds(self, spec: CorrelationSpec, group: str, ts: str) -> str:
+        """The slot in which the match of ``group`` at ``ts`` feeds the correlations referencing
+        ``spec``, or "" when it does not: the earliest match of each slot (a tenth of the shortest
+        referencing timespan, on the clock) does, so a long attack feeds one hit per slot, not
+        one per event. The chained hit's id is built on the slot: a slot fed again by a later
+        pass is the same hit (the earliest is kept)."""
         gap = self._gaps.get(spec.id)
         if gap is None:
-            return False
-        key = (spec.id, group)
-        last = self._fed.get(key)
-        if last is None or ts >= _shift(last, gap) or ts < last:
+            return ""
+        slot = _slot(ts, gap)
+        key = (spec.id, group, slot)
+        fed = self._fed.get(key)
+        if fed is None or ts < fed:
             self._fed[key] = ts
-            return True
-        return False
+            return slot
+        return ""
 
     def _repeat(self, m: CorrelationMatch) -> bool:
         """episodes: whether the match goes on with the group's last reported one."""
@@ -152,33 +167,37 @@ class Correlator:
         return last is not None and last >= _shift(m.ts, -m.spec.span)
 
     def _evaluate(self, spec: CorrelationSpec, batch: list[RuleHit],
-                  events: Mapping[str, dict[str, Any]]) -> list[tuple[CorrelationMatch, bool]]:
-        """Sweep every group the batch brings, in group order, up to its newest hit; prune.
-        Returns the matches, each with whether it feeds the correlations referencing ``spec``."""
+                  events: Mapping[str, dict[str, Any]]) -> list[CorrelationMatch]:
+        """Sweep every group the batch brings, in group order; prune.
+        Returns the matches (those that feed the correlations referencing ``spec`` name their
+        slot)."""
         last = max(h.ts for h in batch)
         firsts: dict[str, tuple[str, str]] = {}  # group → its earliest new hit
+        finals: dict[str, tuple[str, str]] = {}  # group → its latest new hit
         for h in batch:
             key = hit_key(h)
             if h.group_key not in firsts or key < firsts[h.group_key]:
                 firsts[h.group_key] = key
+            if h.group_key not in finals or key > finals[h.group_key]:
+                finals[h.group_key] = key
         fresh = {h.id for h in batch}
         kept = self.log.groups(spec.id)
         quiet = spec.id in self.quiet
-        self._forget(spec, _shift(last, -spec.span))
-        out: list[tuple[CorrelationMatch, bool]] = []
+        horizon = _shift(last, -spec.span * KEEP_SPANS)
+        self._forget(spec, horizon)
+        out: list[CorrelationMatch] = []
         for group in sorted(firsts):
             sweeper = _Sweeper(spec, group, kept[group], fresh, events)
-            for closing in sweeper.run(firsts[group], last):
-                fed = self._feeds(spec, group, kept[group].hits[closing[1]].ts)
-                if fed or not quiet:
-                    out.append((sweeper.match(*closing), fed))
-        self.log.prune(spec.id, _shift(last, -spec.span))
+            for closing in sweeper.run(firsts[group], finals[group]):
+                slot = self._feeds(spec, group, kept[group].hits[closing[1]].ts)
+                if slot or not quiet:
+                    out.append(sweeper.match(*closing, slot=slot))
+        self.log.prune(spec.id, horizon)
         return out
 
     def _forget(self, spec: CorrelationSpec, before: str) -> None:
-        for table in (self._last, self._fed):
-            for k in [k for k, ts in table.items() if k[0] == spec.id and ts < before]:
-                del table[k]
+        _drop_older(self._last, spec.id, before)
+        _drop_older(self._fed, spec.id, before)
 
 
 class _Sweeper:
@@ -200,37 +219,67 @@ class _Sweeper:
         sweep = self.group.sweep = Sweep(_Window(self.spec), start, start)
         return sweep
 
-    def run(self, first: tuple[str, str], last: str) -> list[tuple[int, int, int, int]]:
-        """The windows new hits close up to time ``last`` where the condition holds, as
-        (left, right, first hit not named yet, count); the place is kept for the next batch."""
-        hits, fresh, back = self.group.hits, self.fresh, -self.spec.span
-        end = bisect_right(hits, last, key=hit_ts)
+    def run(self, first: tuple[str, str],
+            final: tuple[str, str]) -> list[tuple[int, int, int, int]]:
+        """The windows new hits change where the condition holds, as
+        (left, right, first hit not named yet, count); the place is kept for the next batch.
+
+        A window ends after the last hit of its time (hits of one second are all in it, in
+        whichever batch or pass they came), and is evaluated when a new hit is in it: one of
+        its time, or a late one at most a timespan before (``reach``). The sweep stops past the
+        last of those (the next batch goes on from there)."""
+        hits, fresh, span = self.group.hits, self.fresh, self.spec.span
+        end = len(hits)  # kept hits after a late one end windows it joins
         sweep = self._resume(first, end)
         window, left = cast(_Window, sweep.counts), sweep.left
         out: list[tuple[int, int, int, int]] = []
         reported = 0  # hits before this index were named by an earlier match of this sweep
+        reach = ""  # windows ending up to this time hold a new hit
         for right in range(sweep.done, end):
             hit = hits[right]
+            ts = hit.ts
+            if ts > reach and (ts, hit.id) > final:
+                end = right  # no window after this one holds a new hit
+                break
             window.add(hit)
-            start = _shift(hit.ts, back)
+            if hit.id in fresh:  # in time order: the newest reaches furthest
+                reach = _shift(ts, span)
+            if ts > reach or (right + 1 < end and hits[right + 1].ts == ts):
+                continue
+            start = _shift(ts, -span)
             while hits[left].ts < start:
                 window.remove(hits[left])
                 left += 1
-            if hit.id in fresh and (n := window.holding(hits, left)) is not None:
+            if (n := window.holding(hits, left)) is not None:
                 out.append((left, right, max(left, reported), n))
                 reported = right + 1
         sweep.left, sweep.done = left, end
         return out
 
-    def match(self, left: int, right: int, begin: int, n: int) -> CorrelationMatch:
-        """The match of the window ``hits[left:right + 1]`` (naming the hits from ``begin``)."""
+    def match(self, left: int, right: int, begin: int, n: int, *,
+              slot: str = "") -> CorrelationMatch:
+        """The match of the window ``hits[left:right + 1]`` (naming the hits from ``begin``).
+        One that feeds a chain (``slot``) shares the entity of the whole window, so the chained
+        hit is the same whatever earlier matches named."""
         spec, hits = self.spec, self.group.hits
         closing, named = hits[right], hits[begin:right + 1]
         return CorrelationMatch(
             spec=spec, group=dict(zip(spec.group_by, _group_values(self.key), strict=True)),
             ts=closing.ts, window_start=hits[left].ts, trigger=closing.event_id,
             contributing=tuple(dict.fromkeys((h.event_id, h.ts) for h in named)), value=n,
-            entity=_shared(named), event=self.events.get(closing.event_id))
+            entity=_shared(hits[left:right + 1] if slot else named), event=self._event(right),
+            slot=slot)
+
+    def _event(self, right: int) -> dict[str, Any] | None:
+        """The event of the last hit of the window's time that is in memory (the closing hit
+        may be one an earlier pass stored)."""
+        hits, events = self.group.hits, self.events
+        ts = hits[right].ts
+        while right >= 0 and hits[right].ts == ts:
+            if (event := events.get(hits[right].event_id)) is not None:
+                return event
+            right -= 1
+        return None
 
 
 class _Window:
@@ -289,6 +338,12 @@ class _Window:
         return max(k for k, ts in enumerate(self.chain) if k == 0 or (ts or "") >= start)
 
 
+def _drop_older(table: dict[Any, str], spec: str, before: str) -> None:
+    """Forget the entries of ``spec`` (keys start with its id) noted before ``before``."""
+    for k in [k for k, ts in table.items() if k[0] == spec and ts < before]:
+        del table[k]
+
+
 def _dec(counts: dict[str, int], key: str) -> None:
     n = counts[key] - 1
     if n:
@@ -301,7 +356,7 @@ def _as_hit(m: CorrelationMatch) -> Hit:
     """A match as a hit of its correlation, for the correlations that reference it."""
     s = m.spec
     event = {**m.entity, **m.group, "@timestamp": m.ts,
-             "event.id": digest_id(s.id, json.dumps(m.group, sort_keys=True), m.window_start),
+             "event.id": digest_id(s.id, json.dumps(m.group, sort_keys=True), m.slot),
              "event.kind": "alert", "rule.id": s.id, "rule.name": s.title}
     return Hit(rule_id=s.id, title=s.title, level=s.level, tags=s.tags, event=event,
                path=s.path)
@@ -344,16 +399,29 @@ def _shared(window: Sequence[RuleHit]) -> dict[str, Any]:
     """The entity values every hit of the window has in common."""
     if not window:
         return {}
-    first = window[0].entity
-    common = dict(first)
+    seen = window[0].entity
+    common = dict(seen)
     for h in window[1:]:
-        if h.entity is not first:  # the hits of one event share theirs
-            common = {k: v for k, v in common.items() if h.entity.get(k) == v}
+        entity = h.entity
+        if entity is seen or entity == seen:  # the hits of one event share theirs
+            continue
+        seen = entity
+        common = {k: v for k, v in common.items() if entity.get(k) == v}
+        if not common:
+            break
     return common
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _shift(ts: str, delta: timedelta) -> str:
     return format_ts(parse_ts(ts) + delta)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _slot(ts: str, size: timedelta) -> str:
+    """The start of the slot of ``size`` (counted from the epoch) that holds ``ts``."""
+    step = size.total_seconds()
+    start = parse_ts(ts).timestamp() // step * step
+    return format_ts(datetime.fromtimestamp(start, UTC))
 
 

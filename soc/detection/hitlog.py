@@ -3,8 +3,8 @@
 Every live hit is kept in memory per correlation and group, oldest first (by time, then id:
 :class:`GroupHits`), so evaluating a batch touches only the groups the batch brings and, when
 hits arrive in time order, only the new hits: a group keeps the place where its last sweep
-stopped (:class:`Sweep`). Pruning (the hits older than a correlation's timespan before the newest
-hit of a batch) bounds memory by timespan and group count.
+stopped (:class:`Sweep`). Pruning (the hits older than two timespans before the newest hit of a
+batch, ``correlation.KEEP_SPANS``) bounds memory by timespan and group count.
 
 :class:`StoreHitLog` mirrors the hits in the store's ``rule_hits`` so a window spans several
 ``soc collect`` passes: it reads a correlation's stored hits once, the first time this process
@@ -117,10 +117,10 @@ class _CorrelationHits:
         self.groups: dict[str, GroupHits] = {}
         self.heap: list[tuple[str, str]] = []
 
-    def add(self, hits: Iterable[RuleHit], *, replace: bool) -> list[RuleHit]:
+    def add(self, hits: Iterable[RuleHit]) -> list[RuleHit]:
         """Keep the hits not kept yet; returns them."""
         added: list[RuleHit] = []
-        for key, by_id in self._fresh(hits, replace).items():
+        for key, by_id in self._fresh(hits).items():
             some = list(by_id.values())
             self.groups[key].add(some)
             added.extend(some)
@@ -128,9 +128,9 @@ class _CorrelationHits:
                 heapq.heappush(self.heap, (h.ts, key))
         return added
 
-    def _fresh(self, hits: Iterable[RuleHit], replace: bool) -> dict[str, dict[str, RuleHit]]:
+    def _fresh(self, hits: Iterable[RuleHit]) -> dict[str, dict[str, RuleHit]]:
         """The hits to insert, by group and id. Of two hits with one id (a chained
-        correlation's match at two times), ``replace`` keeps the last, else the first."""
+        correlation's slot fed at two times), the earliest is kept, whichever came first."""
         fresh: dict[str, dict[str, RuleHit]] = {}
         groups = self.groups
         for h in hits:
@@ -138,12 +138,13 @@ class _CorrelationHits:
             if group is None:
                 group = groups[h.group_key] = GroupHits()
             kept = group.by_id.get(h.id)
-            if kept is not None and replace and kept != h:
+            if kept is not None and h.ts < kept.ts:
                 group.drop(kept)
                 kept = None
             if kept is None:
                 mine = fresh.setdefault(h.group_key, {})
-                if replace or h.id not in mine:
+                known = mine.get(h.id)
+                if known is None or h.ts < known.ts:
                     mine[h.id] = h
         return fresh
 
@@ -175,8 +176,6 @@ class HitLog(Protocol):
 class MemoryHitLog:
     """Hits in memory only (``soc detect``, rule tests, hunts)."""
 
-    replace = True  # a hit kept again under its id replaces the one kept (the store ignores it)
-
     def __init__(self) -> None:
         self._by_correlation: dict[str, _CorrelationHits] = {}
 
@@ -192,7 +191,7 @@ class MemoryHitLog:
         for h in hits:
             by_correlation.setdefault(h.correlation, []).append(h)
         return [h for c, some in by_correlation.items()
-                for h in self._of(c).add(some, replace=self.replace)]
+                for h in self._of(c).add(some)]
 
     def groups(self, correlation: str) -> Mapping[str, GroupHits]:
         """The live hits of a correlation, by group key."""
@@ -221,8 +220,6 @@ class MemoryHitLog:
 
 class StoreHitLog(MemoryHitLog):
     """Hits in memory, mirrored in the store's ``rule_hits`` for the next pass."""
-
-    replace = False  # INSERT OR IGNORE
 
     def __init__(self, store: Store, *, prune_interval: float = PRUNE_INTERVAL) -> None:
         super().__init__()
