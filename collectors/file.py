@@ -17,13 +17,12 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from collectors.fileid import Entry, id_hasher
-from collectors.filelines import Chunk, LongLine, is_binary, read_lines
+from collectors.filelines import Bounded, Chunk, LongLine, is_binary, read_lines
 from collectors.fileplan import (
     LOCAL,
-    FileFailure,
     FileSystem,
     Plan,
     Planner,
@@ -31,6 +30,7 @@ from collectors.fileplan import (
     describe,
     find_files,
 )
+from collectors.filewalk import MAX_WALK_ENTRIES, SYMLINK_MODES, FileFailure, WalkRules
 from soc.config import Config, Source
 from soc.ecs import event_id, now_ts
 from soc.errors import ConfigError, PartialError
@@ -55,13 +55,22 @@ class FileOptions:
     encoding: str = "utf-8"
     forget_after: timedelta = timedelta(days=7)
     complete: bool = False  # the files will not grow: a last line without a newline is read
+    max_decompressed_bytes: int = 1 << 30  # a .gz is read up to this many bytes, not beyond
+    symlinks: str = "inside"  # or "never", "follow": see collectors.filewalk
+    max_walk_entries: int = MAX_WALK_ENTRIES  # folder entries one pass looks at, at most
+
+    @property
+    def walk(self) -> WalkRules:
+        """How the source's globs are walked."""
+        return WalkRules(self.symlinks, self.max_walk_entries)
 
     @classmethod
     def from_source(cls, source: Source) -> FileOptions:
         """Validate a source's options; a :class:`ConfigError` names the bad one."""
         opts = dict(source.options)
         unknown = set(opts) - {"max_line_bytes", "start_at", "exclude", "encoding",
-                               "forget_after", "complete"}
+                               "forget_after", "complete", "max_decompressed_bytes",
+                               "symlinks", "max_walk_entries"}
         if unknown:
             raise _bad(source, f"unknown option(s) {', '.join(sorted(unknown))}")
         max_line = opts.get("max_line_bytes", cls.max_line_bytes)
@@ -76,12 +85,28 @@ class FileOptions:
         if not isinstance(complete, bool):
             raise _bad(source, f"complete must be true or false, not {complete!r}")
         return cls(max_line, start_at, exclude, _encoding(source, opts.get("encoding")),
-                   _duration(source, opts.get("forget_after")), complete)
+                   _duration(source, opts.get("forget_after")), complete,
+                   _positive(source, opts, "max_decompressed_bytes"),
+                   symlinks=_symlinks(source, opts.get("symlinks", cls.symlinks)),
+                   max_walk_entries=_positive(source, opts, "max_walk_entries"))
 
 
 def _bad(source: Source, message: str) -> ConfigError:
     return ConfigError(f"options: {message}",
                        hint=f"Fix the options of source {source.name}; see docs/collectors.md.")
+
+
+def _positive(source: Source, opts: dict[str, Any], name: str) -> int:
+    value = opts.get(name, getattr(FileOptions, name))
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise _bad(source, f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+def _symlinks(source: Source, value: Any) -> str:
+    if value not in SYMLINK_MODES:
+        raise _bad(source, f"symlinks must be {', '.join(SYMLINK_MODES)}, not {value!r}")
+    return str(value)
 
 
 def _encoding(source: Source, value: Any) -> str:
@@ -139,10 +164,12 @@ class FileCollector:
         if self.failures:
             names = "; ".join(str(f) for f in self.failures[:5])
             more = f" (and {len(self.failures) - 5} more)" if len(self.failures) > 5 else ""
-            raise PartialError(
-                f"{len(self.failures)} file(s) not read: {names}{more}",
-                hint="Check the files' permissions for the user that runs 'soc collect'.",
-            )
+            hint = "Check the files' permissions for the user that runs 'soc collect'."
+            if reader.past_bound:
+                hint = (f"Raise options.max_decompressed_bytes of source {self.source.name} "
+                        "to read on from where it stopped, or exclude the file.")
+            raise PartialError(f"{len(self.failures)} file(s) not read: {names}{more}",
+                               hint=_failure_hint(self.failures, hint))
 
     def commit(self, batch: Batch) -> None:
         """Write the positions reached by ``batch`` in one transaction."""
@@ -150,8 +177,8 @@ class FileCollector:
         self.state.put(self.source.name, checkpoint["files"])
 
     def lag(self) -> dict[str, Any]:
-        """Bytes not read yet over all files (compressed size for ``.gz`` never read), and how
-        many files hold them."""
+        """Bytes not read yet over all files (compressed size for a ``.gz`` not read to its
+        end), and how many files hold them."""
         plan = self._plan()
         unread = [_unread(w) for w in plan.work]
         return {"bytes": sum(unread), "files": sum(1 for n in unread if n > 0)}
@@ -164,7 +191,8 @@ class FileCollector:
         entries = {k: Entry.from_dict(k, v) for k, v in stored.items() if k != META_KEY}
         planner = Planner(entries, start_at_end=first_pass and self.options.start_at == "end",
                           forget_after=self.options.forget_after, fs=self.fs)
-        return planner.run(find_files(self.source.paths, self.options.exclude, self.fs))
+        return planner.run(find_files(self.source.paths, self.options.exclude, self.fs,
+                                      self.options.walk))
 
     def _save_plan(self, plan: Plan) -> None:
         """New files, detached inodes, paths and forgotten files: no read position moves, so
@@ -189,9 +217,15 @@ class FileCollector:
         return _final_check(f, w)
 
 
+def _failure_hint(failures: list[FileFailure], default: str) -> str:
+    """What to do about the failures: each one's own advice (symlink, FIFO, walk bound) or
+    ``default``, each piece of advice once."""
+    return " ".join(dict.fromkeys(f.hint or default for f in failures))
+
+
 def _unread(w: Work) -> int:
-    if w.gz:
-        return w.size if w.entry.offset == 0 else 0
+    if w.gz:  # not read to its end yet (never, interrupted, or stopped at its bound)
+        return w.size
     return max(0, w.size - w.entry.offset)
 
 
@@ -202,6 +236,8 @@ class _Pass:
         self.owner = owner
         self.name = owner.source.name
         self.max_line = owner.options.max_line_bytes
+        self.max_gz = owner.options.max_decompressed_bytes
+        self.past_bound = False  # a .gz expanded past max_decompressed_bytes
         self.encoding = owner.options.encoding
         self.size = size
         self.failures: list[FileFailure] = []
@@ -217,6 +253,9 @@ class _Pass:
             yield self._flush()
 
     def _file(self, w: Work) -> Iterator[Batch]:
+        if w.gz and w.entry.offset >= self.max_gz:  # stopped there before: no inflating again
+            self._bound_failure(w)
+            return
         try:
             f = self.owner.open_work(w)
         except FileNotFoundError:
@@ -226,23 +265,39 @@ class _Pass:
             return
         if f is None:
             return  # another file took the path since planning: the next pass sees it
+        reader = Bounded(f.reader, self.max_gz) if w.gz else None
         try:
             with f:
-                yield from self._read(f.reader, w)
+                yield from self._read(cast(IO[bytes], reader or f.reader), w, reader)
         except (OSError, EOFError, zlib.error) as exc:
             self.failures.append(FileFailure(w.path, describe(exc)))
+            return
+        if reader is not None and reader.exceeded:
+            self._dead(w.entry.fid, w.path, self.max_gz, b"", _past_bound(self.max_gz))
+            self._bound_failure(w)
             return
         if w.gz:
             w.entry.done = True
             self.dirty[w.entry.fid] = w.entry
 
-    def _read(self, f: IO[bytes], w: Work) -> Iterator[Batch]:
+    def _bound_failure(self, w: Work) -> None:
+        self.past_bound = True
+        self.failures.append(FileFailure(
+            w.path, f"decompressed data goes past max_decompressed_bytes ({self.max_gz}): "
+                    f"read up to there, the rest not read"))
+
+    def _read(self, f: IO[bytes], w: Work, bounded: Bounded | None) -> Iterator[Batch]:
         final = self.owner.is_final(f, w)
         for piece in read_lines(f, w.entry.offset, max_line=self.max_line, final=final):
             if isinstance(piece, LongLine):
                 self._long(piece, w)
                 if self._full():
                     yield self._flush_at(w.entry, piece.end)
+            elif piece.partial and bounded is not None and bounded.exceeded:
+                line = piece.lines[0]  # cut by the bound: not a whole record
+                self._dead(w.entry.fid, w.path, piece.offset, line,
+                           f"line cut after {len(line)} bytes by max_decompressed_bytes "
+                           f"({self.max_gz})")
             else:
                 yield from self._chunk(piece, w)
             w.entry.offset = piece.end
@@ -332,7 +387,7 @@ class _Opened:
 
 def _open(w: Work) -> _Opened | None:
     """Open the planned file, or ``None`` if the path now holds another file."""
-    raw = open(w.path, "rb")  # noqa: SIM115 - closed by _Opened
+    raw = LOCAL.open(w.path)  # never blocks on a FIFO put in the file's place
     st = os.fstat(raw.fileno())
     if (st.st_dev, st.st_ino) != (w.dev, w.ino):
         raw.close()
@@ -345,6 +400,11 @@ def _final_check(f: IO[bytes], w: Work) -> Callable[[], bool]:
     if w.rotated:
         return lambda: True
     return lambda: os.fstat(f.fileno()).st_nlink == 0
+
+
+def _past_bound(limit: int) -> str:
+    return (f"the decompressed data goes on past max_decompressed_bytes ({limit}): "
+            "nothing after that offset was read")
 
 
 def _too_long(length: int, limit: int) -> str:

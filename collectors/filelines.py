@@ -29,6 +29,7 @@ class Chunk:
     lines: list[bytes]
     end: int  # offset just past the last line's newline (EOF for a final partial line)
     suspect: bool  # some line may hold binary data: check each one
+    partial: bool = False  # the last line has no newline (read at the end of the data)
 
 
 @dataclass(slots=True)
@@ -94,7 +95,7 @@ def read_lines(f: IO[bytes], start: int, *, max_line: int, final: Callable[[], b
             pending, pending_len = [rest], len(rest)
     if pending and final():
         last = b"".join(pending)
-        yield Chunk(pos, [last], pos + len(last), suspect(last))
+        yield Chunk(pos, [last], pos + len(last), suspect(last), partial=True)
 
 
 def _long_line(f: IO[bytes], start: int, scanned: int, final: Callable[[], bool],
@@ -121,3 +122,29 @@ def _read_exact(f: IO[bytes], start: int, stop: int, end: int) -> LongLine:
         digest.update(data)
         left -= len(data)
     return LongLine(start, head, end, stop - start, digest.hexdigest())
+
+
+class Bounded:
+    """A decompressing reader that gives at most ``limit`` bytes of decompressed data, then
+    behaves as if the data ended there: a small ``.gz`` can expand a thousandfold, and a pass
+    must not spend minutes inflating one file. :attr:`exceeded` tells, once the bound is
+    reached, whether the data went on past it. Offsets are those of the decompressed data."""
+
+    def __init__(self, inner: IO[bytes], limit: int) -> None:
+        self.inner = inner
+        self.limit = limit
+        self.exceeded = False
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.inner.seek(min(offset, self.limit) if whence == 0 else offset, whence)
+
+    def tell(self) -> int:
+        return self.inner.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        left = self.limit - self.inner.tell()
+        if left <= 0:
+            if size != 0 and not self.exceeded:
+                self.exceeded = bool(self.inner.read(1))
+            return b""
+        return self.inner.read(left if size < 0 else min(size, left))

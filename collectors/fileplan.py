@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import fnmatch
-import glob
 import gzip
 import os
 import stat
@@ -30,6 +29,16 @@ from collectors.fileid import (
     rotation_group,
     rotation_order,
 )
+from collectors.filewalk import (
+    DEFAULT_RULES,
+    FileFailure,
+    Found,
+    Kind,
+    Tree,
+    WalkRules,
+    kind_of,
+    walk,
+)
 from soc.ecs import format_ts, parse_ts
 
 TAIL_BYTES = 1 << 20
@@ -46,25 +55,23 @@ class FileStat:
     regular: bool
 
 
-class FileSystem(Protocol):
+class FileSystem(Tree, Protocol):
     """Where a source's files live: the local disk, or a remote host (``collectors.sftp``).
 
     ``stable_inodes`` is false when ``ino`` is only a stand-in (a hash of the path, for servers
-    that give no inode): a file that shrank is then taken for a new one.
+    that give no inode): a file that shrank is then taken for a new one. The globs are walked
+    through the :class:`~collectors.filewalk.Tree` methods.
     """
 
     stable_inodes: bool
-
-    def glob(self, pattern: str) -> list[str]:
-        """Paths matching ``pattern`` (``**`` recurses)."""
-        ...
 
     def stat(self, path: str) -> FileStat:
         """Follows symlinks; raises :class:`FileNotFoundError` (or another ``OSError``)."""
         ...
 
     def open(self, path: str) -> IO[bytes]:
-        """Open for binary reading, seekable."""
+        """Open a regular file for binary reading, seekable; anything else (a FIFO put in its
+        place since it was looked at) raises ``OSError`` without blocking."""
         ...
 
 
@@ -73,29 +80,58 @@ class LocalFS:
 
     stable_inodes = True
 
-    def glob(self, pattern: str) -> list[str]:
-        return glob.glob(pattern, recursive=True)
+    def absolute(self, pattern: str) -> str:
+        return pattern if pattern.startswith("/") else os.path.join(os.getcwd(), pattern)
+
+    def scan(self, path: str) -> list[tuple[str, Kind]]:
+        try:
+            with os.scandir(path) as it:
+                return [(e.name, _entry_kind(e)) for e in it]
+        except OSError:
+            return []  # missing or unreadable folder: its files are simply not matched
+
+    def kind(self, path: str, *, follow: bool = False) -> Kind | None:
+        try:
+            return kind_of((os.stat if follow else os.lstat)(path).st_mode)
+        except (OSError, ValueError):
+            return None
+
+    def realpath(self, path: str) -> str:
+        return os.path.realpath(path)
 
     def stat(self, path: str) -> FileStat:
         st = os.stat(path)
         return FileStat(st.st_dev, st.st_ino, st.st_size, stat.S_ISREG(st.st_mode))
 
     def open(self, path: str) -> IO[bytes]:
-        return open(path, "rb")
+        # O_NONBLOCK: opening a FIFO for reading would wait for a writer, holding the pass
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise OSError(errno.EINVAL, f"a {kind_of(mode).value}, not a regular file")
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+def _entry_kind(entry: os.DirEntry[str]) -> Kind:
+    """The ``lstat`` kind of a folder entry (no system call for the common kinds)."""
+    if entry.is_symlink():
+        return Kind.LINK
+    if entry.is_dir(follow_symlinks=False):
+        return Kind.DIR
+    if entry.is_file(follow_symlinks=False):
+        return Kind.FILE
+    try:
+        return kind_of(entry.stat(follow_symlinks=False).st_mode)
+    except OSError:
+        return Kind.OTHER
 
 
 LOCAL = LocalFS()
-
-
-@dataclass(frozen=True, slots=True)
-class FileFailure:
-    """A file that could not be read in this pass, with the reason."""
-
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
 
 
 @dataclass(slots=True)
@@ -133,14 +169,16 @@ class Plan:
     removed: list[str] = field(default_factory=list)
 
 
-def find_files(patterns: Iterable[str], exclude: Iterable[str],
-               fs: FileSystem = LOCAL) -> list[str]:
-    """Regular-file candidates matching the globs, minus the excluded ones, sorted."""
+def find_files(patterns: Iterable[str], exclude: Iterable[str], fs: FileSystem = LOCAL,
+               rules: WalkRules = DEFAULT_RULES) -> Found:
+    """Regular-file candidates matching the globs, minus the excluded ones, sorted; and the
+    paths not read for what they are (symlinks leaving the roots, FIFOs, devices; see
+    :mod:`collectors.filewalk`), minus the excluded ones too."""
     excluded = tuple(exclude)
-    found: set[str] = set()
-    for pattern in patterns:
-        found.update(fs.glob(pattern))
-    return sorted(p for p in found if not _excluded(p, excluded))
+    found = walk(fs, patterns, rules)
+    found.paths = [p for p in found.paths if not _excluded(p, excluded)]
+    found.failures = [f for f in found.failures if not _excluded(f.path, excluded)]
+    return found
 
 
 def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
@@ -202,9 +240,11 @@ class Planner:
         }
         self.replaced: dict[tuple[int, int, bool], str] = {}  # inode → fid of what it held
 
-    def run(self, paths: list[str]) -> Plan:
+    def run(self, found: Found) -> Plan:
+        """Plan a pass over what the walk found; an incomplete walk forgets no file."""
+        self.plan.failures.extend(found.failures)
         seen: list[Seen] = []
-        for path in paths:
+        for path in found.paths:
             item = look(path, self.fs)
             if isinstance(item, FileFailure):
                 self.plan.failures.append(item)
@@ -231,7 +271,8 @@ class Planner:
             base, n = rotation_group(w.path)
             w.rotated = w.gz or (n is not None and base in live)
         self.plan.work.sort(key=lambda w: rotation_order(w.path))
-        self._forget()
+        if found.complete:  # files the walk did not reach are not gone
+            self._forget()
         return self.plan
 
     # matching ------------------------------------------------------------------------------

@@ -18,8 +18,6 @@ bound every read.
 
 from __future__ import annotations
 
-import fnmatch
-import glob
 import hashlib
 import io
 import posixpath
@@ -36,13 +34,15 @@ import paramiko
 from collectors.file import FileCollector, FileOptions, _Opened, _unread
 from collectors.fileid import FP_BYTES
 from collectors.fileplan import FileStat, FileSystem, Work
+from collectors.filewalk import Kind, kind_of
 from soc.config import Config, Secret, Source
 from soc.errors import ConfigError, ExitCode, SocError
 from soc.pipeline.sources import Batch
 from soc.state import StateStore
 from soc.timeutil import parse_duration
 
-FILE_OPTIONS = frozenset({"max_line_bytes", "start_at", "exclude", "encoding", "forget_after"})
+FILE_OPTIONS = frozenset({"max_line_bytes", "start_at", "exclude", "encoding", "forget_after",
+                          "symlinks", "max_walk_entries"})
 SSH_OPTIONS = frozenset({"host", "port", "user", "key", "passphrase", "known_hosts",
                          "connect_timeout", "read_timeout"})
 WINDOW_REQUEST = 32768
@@ -306,46 +306,37 @@ class RemoteFS:
         channel = self.sftp.get_channel()
         return channel is not None and not channel.closed and channel.get_transport().is_active()
 
-    def glob(self, pattern: str) -> list[str]:
+    # the walk (collectors.filewalk): the server lists entries with lstat's modes, as OpenSSH
+    # does, so a symlink shows as one and is followed only as the source's rules allow
+
+    def absolute(self, pattern: str) -> str:
         if not pattern.startswith("/"):
             raise ConfigError(f"remote path {pattern!r} is not absolute",
                               hint="Give sftp sources absolute paths such as /var/log/*.log.")
-        if not glob.has_magic(pattern):
-            return [pattern]
-        dirs = ["/"]
-        parts = [p for p in pattern.split("/") if p]
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            dirs = self._expand(dirs, part, dirs_only=not last)
-        return dirs
+        return pattern
 
-    def _expand(self, bases: list[str], part: str, *, dirs_only: bool) -> list[str]:
-        if part == "**":
-            return [d for base in bases for d in self._walk(base)]
-        if not glob.has_magic(part):
-            return [posixpath.join(b, part) for b in bases]
-        out = []
-        for base in bases:
-            for name, is_dir in self._list(base):
-                hidden_ok = part.startswith(".") or not name.startswith(".")
-                if hidden_ok and fnmatch.fnmatchcase(name, part) and (is_dir or not dirs_only):
-                    out.append(posixpath.join(base, name))
-        return out
-
-    def _walk(self, base: str) -> list[str]:
-        found = [base]
-        for name, is_dir in self._list(base):
-            if is_dir and not name.startswith("."):
-                found.extend(self._walk(posixpath.join(base, name)))
-        return found
-
-    def _list(self, path: str) -> list[tuple[str, bool]]:
+    def scan(self, path: str) -> list[tuple[str, Kind]]:
         try:
             with self.guard(f"listing {path}"):
                 attrs = self.sftp.listdir_attr(path)
         except OSError:
             return []  # missing or unreadable folder: its files are simply not matched
-        return [(a.filename, stat.S_ISDIR(a.st_mode or 0)) for a in attrs]
+        return [(a.filename, kind_of(a.st_mode or 0)) for a in attrs]
+
+    def kind(self, path: str, *, follow: bool = False) -> Kind | None:
+        try:
+            with self.guard(f"looking at {path}"):
+                st = self.sftp.stat(path) if follow else self.sftp.lstat(path)
+        except OSError:
+            return None
+        return kind_of(st.st_mode or 0)
+
+    def realpath(self, path: str) -> str:
+        try:
+            with self.guard(f"resolving {path}"):
+                return str(self.sftp.normalize(path))
+        except OSError:
+            return posixpath.normpath(path)  # a dangling link: nothing there to read anyway
 
     def stat(self, path: str) -> FileStat:
         with self.guard(f"looking at {path}"):
@@ -429,7 +420,16 @@ class _NotConnected:
 
     stable_inodes = False
 
-    def glob(self, pattern: str) -> list[str]:
+    def absolute(self, pattern: str) -> str:
+        raise _unconnected()
+
+    def scan(self, path: str) -> list[tuple[str, Kind]]:
+        raise _unconnected()
+
+    def kind(self, path: str, *, follow: bool = False) -> Kind | None:
+        raise _unconnected()
+
+    def realpath(self, path: str) -> str:
         raise _unconnected()
 
     def stat(self, path: str) -> FileStat:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 
 from soc import jsonutil
-from soc.ecs import Event, format_ts
+from soc.ecs import MAX_DEPTH, Event, format_ts
 from soc.errors import ParseError
 from soc.pipeline.sources import ParseContext
 
@@ -26,12 +26,16 @@ Refiner = Callable[[Event, ParseContext], None]
 Detector = Callable[[Event], str | None]
 
 
-def flatten(obj: dict[str, Any], prefix: str = "", out: Event | None = None) -> Event:
-    """Nested objects → dotted keys; lists and scalars kept as they are, empty objects dropped."""
+def flatten(obj: dict[str, Any], prefix: str = "", out: Event | None = None,
+            depth: int = 1) -> Event:
+    """Nested objects → dotted keys; lists and scalars kept as they are, empty objects dropped.
+    :class:`ParseError` past :data:`~soc.ecs.MAX_DEPTH` levels of objects."""
+    if depth > MAX_DEPTH:
+        raise ParseError(f"JSON objects nested deeper than {MAX_DEPTH} levels")
     flat: Event = {} if out is None else out
     for key, value in obj.items():
         if isinstance(value, dict):
-            flatten(value, f"{prefix}{key}.", flat)
+            flatten(value, f"{prefix}{key}.", flat, depth + 1)
         else:
             flat[prefix + key] = value
     return flat

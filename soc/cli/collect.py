@@ -19,6 +19,8 @@ def _finish(report: PassReport, verbose: int, hint_cmd: str) -> int:
         info(report.summary())
     for src in report.sources:
         if src.error:
+            if src.trace and click.get_current_context().meta.get("soc.traceback"):
+                info(src.trace.rstrip())
             info(f"Error: source {src.source}: {src.error}")
             if src.hint:
                 info(f"Hint: {src.hint}")

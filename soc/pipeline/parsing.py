@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from soc import registry
-from soc.ecs import Event, now_ts
+from soc.ecs import Event, TooBig, bound_event, now_ts
 from soc.errors import ParseError, SkipRecord, SocError
 from soc.pipeline.sources import ParseContext, Parser, RawRecord
 
@@ -131,8 +131,9 @@ def parse_record(
     ``event.original`` (the text, when there is one and ``keep_original`` is true),
     ``event.ingested`` (``ingested``, a canonical timestamp the caller computes once per batch;
     now if None) and ``record.fields`` for the keys the event does not set itself.
-    Raises :class:`ParseError` when the parser does, or when the event lacks ``@timestamp`` or
-    ``event.dataset``.
+    Holds the event to the bounds of :func:`soc.ecs.bound_event` (over-long values cut).
+    Raises :class:`ParseError` when the parser does, when the event lacks ``@timestamp`` or
+    ``event.dataset``, or when it is past those bounds (too many fields, too deep).
     """
     event = record.event
     if event is None:
@@ -141,6 +142,10 @@ def parse_record(
             _check(event, f"parser {parser.name!r} gave")
     else:
         _check(event, "the collector's event has")
+    try:
+        bound_event(event)  # event.original, added below, is bounded by the collector's line
+    except TooBig as exc:
+        raise ParseError(f"{exc} (see the bounds in docs/security.md)") from None
     for key, value in record.fields.items():
         if key not in event:  # the parser knows better than the transport
             event[key] = value
