@@ -2,12 +2,15 @@
 
 Each entry carries ``details["chain"] = {"prev": <hash of the entry before>, "hash": <sha256 of
 this entry's canonical JSON and prev>}``, so editing, deleting, inserting or reordering any entry
-breaks the chain at that point, and :func:`verify` names the first broken entry. Entries about an
-incident also carry the sha256 of the incident's stored document after the change
-(``details["state"]``), so an incident edited behind soc's back is caught too. Alerts keep
-changing after an audited change (new events widen them), so for them the check is narrower: the
-status and assignee stored must be what the last ``alert.ack``/``alert.close``/``alert.assign``
-entry set (open and unassigned when there is none).
+breaks the chain at that point, and :func:`verify` names the first broken entry; the hash covers
+every field of the entry (the embedded store's indexed columns are compared with the entry too).
+The chain also counts its entries per kind of record (``details["counts"]``), and every entry
+about a change of an alert or incident carries the digest of the record's state after the
+change (``details["digest"]``, :mod:`soc.audit_checks`): so ``verify`` knows which records exist
+and what each must be now, catches a record edited or deleted behind soc's back (any field of an
+incident; of an alert, all but what detection widens), and re-hashes the evidence copies
+against the sha256 recorded when they were added. Entries of an older soc, without digests and
+counts, are reported once as not covered, and checked as before.
 
 :func:`seal` is the one function that chains, and only the store calls it, as it appends
 (:meth:`~soc.stores.base.Store.append_audit`: inside its write transaction, against its newest
@@ -29,23 +32,30 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from soc import audit_checks as checks
+from soc.audit_checks import (
+    ALERT,
+    ALERT_CHANGES,
+    COUNTS,
+    DIGEST,
+    INCIDENT,
+    STATE,
+    Problem,
+    canonical,
+    counts_after,
+    kind_of,
+    record_digest,
+)
 from soc.ecs import now_ts
 from soc.errors import InputError
-from soc.models import AlertQuery, AlertStatus, AuditEntry
-from soc.stores.base import Store
+from soc.models import AlertQuery, AuditEntry
+from soc.stores.base import ColumnDrift, Store
+
+__all__ = ["ALERT_CHANGES", "COUNTS", "DIGEST", "STATE", "Problem", "canonical"]
 
 GENESIS = "0" * 64
 CHAIN = "chain"
-STATE = "state"
 HEAD_FILE = "audit-head.json"
-ALERT_CHANGES = {"alert.ack": "status", "alert.close": "status", "alert.assign": "assignee"}
-"""The audited alert actions and the field whose new value each entry's ``after`` holds."""
-
-
-def canonical(value: Any) -> bytes:
-    """Deterministic JSON bytes: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str).encode("utf-8")
 
 
 def state_hash(doc: Mapping[str, Any]) -> str:
@@ -62,10 +72,12 @@ def entry_hash(entry: AuditEntry, prev: str) -> str:
 
 
 def seal(entry: AuditEntry, prev: AuditEntry | None) -> AuditEntry:
-    """The entry chained to ``prev`` (the newest entry of the trail; None for the first)."""
+    """The entry chained to ``prev`` (the newest entry of the trail; None for the first), with
+    the count of entries per kind of record so far (``details["counts"]``) under its hash."""
     prev_hash = chain_of(prev)[1] if prev is not None else GENESIS
-    chain = {"prev": prev_hash, "hash": entry_hash(entry, prev_hash)}
-    return replace(entry, details={**entry.details, CHAIN: chain})
+    counted = replace(entry, details={**entry.details, COUNTS: counts_after(entry, prev)})
+    chain = {"prev": prev_hash, "hash": entry_hash(counted, prev_hash)}
+    return replace(counted, details={**counted.details, CHAIN: chain})
 
 
 def chain_of(entry: AuditEntry) -> tuple[str, str]:
@@ -85,10 +97,12 @@ def plain(value: Any) -> Any:
 def new_entry(*, actor: str, action: str, subject: str, before: Any = None, after: Any = None,
               state: Mapping[str, Any] | None = None, **extra: Any) -> AuditEntry:
     """The entry for one change, not sealed yet: who, what, about which record, before/after,
-    the hash of the resulting state. The store seals it as it writes it."""
+    the hash of the resulting state and its digest (:func:`soc.audit_checks.record_digest`;
+    the kind of record is the action's prefix). The store seals it as it writes it."""
     details: dict[str, Any] = {"before": before, "after": after, **extra}
     if state is not None:
         details[STATE] = state_hash(state)
+        details[DIGEST] = record_digest(kind_of(action), plain(state))
     details = json.loads(canonical(details))  # what the store will give back, exactly
     return AuditEntry(ts=now_ts(), actor=actor, action=action, subject=subject, details=details)
 
@@ -145,20 +159,12 @@ def read_head(data_dir: Path) -> Head | None:
 
 
 @dataclass(frozen=True)
-class Problem:
-    seq: int | None
-    subject: str
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "subject": self.subject, "problem": self.message}
-
-
-@dataclass(frozen=True)
 class Verification:
     entries: int
     head: Head | None
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()  # what is not covered (entries of an older soc): not tampering
+    counts: Mapping[str, int] = field(default_factory=dict)  # entries per kind, at the head
 
     @property
     def ok(self) -> bool:
@@ -166,8 +172,8 @@ class Verification:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "entries": self.entries,
-                "head": str(self.head) if self.head else None,
-                "problems": [p.to_dict() for p in self.problems]}
+                "head": str(self.head) if self.head else None, "counts": dict(self.counts),
+                "problems": [p.to_dict() for p in self.problems], "notes": list(self.notes)}
 
 
 def _chain_problems(trail: list[AuditEntry]) -> list[Problem]:
@@ -191,78 +197,29 @@ def _chain_problems(trail: list[AuditEntry]) -> list[Problem]:
     return problems
 
 
-def _state_problems(trail: list[AuditEntry],
-                    records: Mapping[str, Mapping[str, Any]]) -> list[Problem]:
-    last: dict[str, AuditEntry] = {}
-    for e in trail:
-        if STATE in e.details:
-            last[e.subject] = e
-    problems = []
-    for rid, doc in sorted(records.items()):
-        entry = last.get(rid)
-        if entry is None:
-            problems.append(Problem(None, rid, f"record {rid} has no entry in the trail"))
-        elif entry.details[STATE] != state_hash(doc):
-            problems.append(Problem(entry.seq, rid, f"record {rid} differs from its state after "
-                                    f"entry #{entry.seq}: it was changed outside soc"))
-    return problems
-
-
-@dataclass(frozen=True)
-class AlertState:
-    """What the store holds of an alert's lifecycle: the document's status and assignee, and the
-    status the store lists it under (they differ when one of them was edited by hand)."""
-
-    status: str
-    assignee: str | None
-    listed: str | None = None
-
-    def fields(self) -> dict[str, str | None]:
-        return {"status": self.status, "assignee": self.assignee}
-
-
-def stored_alerts(store: Store) -> dict[str, AlertState] | None:
-    """Every stored alert's :class:`AlertState`; None when the store keeps no alerts."""
+def stored_alerts(store: Store) -> dict[str, dict[str, Any]] | None:
+    """Every stored alert's document; None when the store keeps no alerts."""
     if type(store).list_alerts is Store.list_alerts:
         return None
-    out = {a.id: AlertState(a.status.value, a.assignee)
-           for a in store.list_alerts(AlertQuery(limit=None))}
-    for status in AlertStatus:
-        for a in store.list_alerts(AlertQuery(status=status, limit=None)):
-            if a.id in out:
-                out[a.id] = replace(out[a.id], listed=status.value)
-    return out
+    return {a.id: plain(a.to_dict()) for a in store.list_alerts(AlertQuery(limit=None))}
 
 
-def _audited_alerts(trail: list[AuditEntry]) -> dict[str, dict[str, tuple[AuditEntry, Any]]]:
-    """Per alert and field: the last entry that changed it, and the value it set."""
-    last: dict[str, dict[str, tuple[AuditEntry, Any]]] = {}
-    for e in trail:
-        name = ALERT_CHANGES.get(e.action)
-        if name is not None:
-            last.setdefault(e.subject, {})[name] = (e, e.details.get("after"))
-    return last
+_NOUNS = {"alerts": "alert", "incidents": "incident"}
 
 
-def _alert_problems(trail: list[AuditEntry], alerts: Mapping[str, AlertState]) -> list[Problem]:
-    audited = _audited_alerts(trail)
-    start: dict[str, Any] = {"status": AlertStatus.OPEN.value, "assignee": None}
+def drift_problems(drift: Sequence[ColumnDrift]) -> list[Problem]:
+    """One finding per column that disagrees with its document."""
     problems = []
-    for aid, state in sorted(alerts.items()):
-        if state.listed is not None and state.listed != state.status:
-            problems.append(Problem(None, aid, f"alert {aid} is listed as {state.listed} but its "
-                                    f"document says {state.status}: it was changed outside soc"))
-        changes = audited.get(aid, {})
-        for name, stored in state.fields().items():
-            entry, expected = changes.get(name, (None, start[name]))
-            if stored == expected:
-                continue
-            why = (f"its last audited change (entry #{entry.seq}, {entry.action}) set "
-                   f"{expected!r}" if entry is not None else
-                   "no audited change set it (a new alert is open and unassigned)")
-            problems.append(Problem(entry.seq if entry else None, aid,
-                                    f"alert {aid} has {name} {stored!r} but {why}: it was "
-                                    "changed outside soc"))
+    for d in drift:
+        if d.table == "audit":
+            problems.append(Problem(int(d.id), "", f"entry #{d.id} has {d.column} {d.stored!r} "
+                                    f"in the store's column but {d.document!r} in the sealed "
+                                    "entry: it was edited outside soc"))
+            continue
+        noun = _NOUNS.get(d.table, d.table)
+        problems.append(Problem(None, d.id, f"{noun} {d.id} is stored with {d.column} "
+                                f"{d.stored!r} but its document says {d.document!r}: it was "
+                                "changed outside soc"))
     return problems
 
 
@@ -279,25 +236,35 @@ def _head_problems(trail: list[AuditEntry], head: Head) -> list[Problem]:
 
 def verify(store: Store, *, heads: Sequence[Head] = (),
            records: Mapping[str, Mapping[str, Any]] | None = None,
-           alerts: Mapping[str, AlertState] | None = None) -> Verification:
-    """Check the chain, the records' current states, the alerts' status and assignee, and heads
-    recorded earlier."""
+           alerts: Mapping[str, Mapping[str, Any]] | None = None,
+           data_dir: Path | None = None, drift: Sequence[ColumnDrift] = ()) -> Verification:
+    """Check the chain and its counts; the stored incidents (``records``) and alerts against
+    the state their newest entry recorded, and that every record the trail names still exists;
+    the evidence copies under ``data_dir``; the columns that disagree with their documents
+    (``drift``); and heads recorded earlier."""
     trail = store.audit_trail()
-    problems = _chain_problems(trail)
+    problems = _chain_problems(trail) + checks.count_problems(trail)
+    latest = checks.latest_states(trail)
     if records is not None:
-        problems += _state_problems(trail, records)
+        problems += checks.record_problems(INCIDENT, latest, records)
     if alerts is not None:
-        problems += _alert_problems(trail, alerts)
+        problems += checks.record_problems(ALERT, latest, alerts)
+        problems += checks.unaudited_alert_problems(trail, latest, alerts)
+    if data_dir is not None:
+        problems += checks.evidence_problems(trail, data_dir)
+    problems += drift_problems(drift)
     for head in heads:
         problems += _head_problems(trail, head)
     current = Head(trail[-1].seq or len(trail), chain_of(trail[-1])[1]) if trail else None
-    return Verification(len(trail), current, tuple(problems))
+    return Verification(len(trail), current, tuple(problems), tuple(checks.uncovered_note(trail)),
+                        checks.counts_of(trail))
 
 
 def verify_store(store: Store, data_dir: Path | None = None,
                  head: Head | None = None) -> Verification:
-    """:func:`verify` with the stored incidents and alerts and the local head file as well."""
+    """:func:`verify` of everything: the stored incidents and alerts, the evidence copies and
+    the local head file under ``data_dir``, the store's columns, and ``head``."""
     records = {str(d["id"]): d for d in store.list_incidents()}
     local = read_head(data_dir) if data_dir is not None else None
-    return verify(store, records=records, alerts=stored_alerts(store),
-                  heads=[h for h in (head, local) if h is not None])
+    return verify(store, records=records, alerts=stored_alerts(store), data_dir=data_dir,
+                  drift=store.column_drift(), heads=[h for h in (head, local) if h is not None])

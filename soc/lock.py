@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -38,20 +39,35 @@ class PassLock:
             holder = fh.read().strip() or "unknown"
             fh.close()
             return holder
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}, soc {self.what}")
-        fh.flush()
         self._fh = fh
+        self._note_holder(fh)
         return None
 
+    def _note_holder(self, fh: IO[str]) -> None:
+        """Write who holds the lock, for the pass that finds it busy. Informative only: on a
+        full disk the lock is held all the same, and the pass goes on to meet the real error
+        where it matters (the store, exit code 4)."""
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}, soc {self.what}")
+            fh.flush()
+        except OSError:
+            with suppress(OSError):
+                fh.truncate(0)  # a part-written holder line says nothing useful
+
     def release(self) -> None:
-        """Give the lock back (the kernel also does when the process dies)."""
-        if self._fh is not None:
-            self._fh.truncate(0)
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+        """Give the lock back (the kernel also does when the process dies). Never raises: it
+        runs while an error may be on its way out, which it must not replace."""
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return
+        with suppress(OSError):
+            fh.truncate(0)
+        with suppress(OSError):
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        with suppress(OSError):
+            fh.close()  # a buffered write that cannot be flushed fails here
 
     def __enter__(self) -> Self:
         holder = self.acquire()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,20 @@ FROM source_passes p JOIN (
 """
 
 
+_HINT = "Check the data directory's free space and permissions; 'soc status' shows each source."
+
+
+@contextmanager
+def _state_errors(path: Path, action: str) -> Iterator[None]:
+    """sqlite3 errors of the state file as StoreError (exit code 4), naming file and action:
+    a full disk must read as such, never as a bug."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot {action} in the collector state {path}: {exc}",
+                         hint=_HINT) from exc
+
+
 class StateStore:
     """Checkpoints per (source, key) and per-source pass records, in one SQLite file."""
 
@@ -65,9 +80,9 @@ class StateStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the collector state {path}: {exc}",
-                             hint="Check the data directory's permissions and free space.") from exc
+                             hint=_HINT) from exc
 
     def close(self) -> None:
         self.db.close()
@@ -75,18 +90,21 @@ class StateStore:
     # checkpoints -------------------------------------------------------------------------------
 
     def get(self, source: str, key: str) -> Any:
-        row = self.db.execute("SELECT value FROM checkpoints WHERE source=? AND key=?",
-                              (source, key)).fetchone()
+        with _state_errors(self.path, "read a checkpoint"):
+            row = self.db.execute("SELECT value FROM checkpoints WHERE source=? AND key=?",
+                                  (source, key)).fetchone()
         return json.loads(row[0]) if row else None
 
     def all(self, source: str) -> dict[str, Any]:
-        rows = self.db.execute("SELECT key, value FROM checkpoints WHERE source=?", (source,))
+        with _state_errors(self.path, "read checkpoints"):
+            rows = self.db.execute("SELECT key, value FROM checkpoints WHERE source=?",
+                                   (source,)).fetchall()
         return {k: json.loads(v) for k, v in rows}
 
     def put(self, source: str, values: Mapping[str, Any], *, remove: tuple[str, ...] = ()) -> None:
         """Write several checkpoints of one source in one transaction (all or nothing)."""
         now = now_ts()
-        with self.db:
+        with _state_errors(self.path, "move checkpoints"), self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany(
                 "INSERT INTO checkpoints(source, key, value, updated) VALUES (?,?,?,?) "
@@ -98,7 +116,7 @@ class StateStore:
                                 [(source, k) for k in remove])
 
     def reset(self, source: str) -> None:
-        with self.db:
+        with _state_errors(self.path, "reset checkpoints"), self.db:
             self.db.execute("DELETE FROM checkpoints WHERE source=?", (source,))
 
     # pass records ------------------------------------------------------------------------------
@@ -109,7 +127,7 @@ class StateStore:
         """Record a pass that ended at ``end`` (now if None): the source's running totals, and
         the pass itself in the history :meth:`runs_at` reads (kept :data:`HISTORY`)."""
         end = end or now_ts()
-        with self.db:
+        with _state_errors(self.path, "record the pass"), self.db:
             self._remember(source, start, end, events, dead, error)
             self.db.execute(
                 "INSERT INTO source_runs(source) VALUES (?) ON CONFLICT(source) DO NOTHING",

@@ -96,8 +96,9 @@ def test_a_record_changed_outside_soc(store: SQLiteStore) -> None:
     store.put_incident("SC-2026-0001", "2026-01-05T08:15:00.000Z", "closed",
                        {**doc, "status": "closed"})
     (problem,) = audit.verify_store(store).problems
-    assert problem.message == ("record SC-2026-0001 differs from its state after entry #1: "
-                               "it was changed outside soc")
+    assert problem.message == ("record SC-2026-0001 differs from its state after entry #1 "
+                               "(incident.open) in status (now \"closed\"): it was changed "
+                               "outside soc")
 
 
 APPENDER = """

@@ -74,8 +74,8 @@ def test_status_edited_in_sqlite_is_named(config: Path,
                  "WHERE id = ?", a)
     code, problems = verify(config, capsys)
     assert code == ExitCode.FINDINGS
-    assert problems == [f"alert {a} has status 'closed' but its last audited change (entry #1, "
-                        "alert.ack) set 'acknowledged': it was changed outside soc"]
+    assert problems == [f"alert {a} differs from its state after entry #2 (alert.assign) in "
+                        'status (now "closed"): it was changed outside soc']
 
 
 def test_assignee_of_an_unaudited_alert_is_named(config: Path,
@@ -98,24 +98,26 @@ def test_reassigned_behind_socs_back_and_indexed_status_edited(
     code, problems = verify(config, capsys)
     assert code == ExitCode.FINDINGS
     assert problems == [
-        f"alert {a} has assignee 'mallory' but its last audited change (entry #2, alert.assign) "
-        "set 'binh.tt': it was changed outside soc",
-        f"alert {b} is listed as open but its document says closed: it was changed outside soc",
+        f"alert {a} differs from its state after entry #2 (alert.assign) in assignee (now "
+        '"mallory"): it was changed outside soc',
+        f"alert {b} is stored with status 'open' but its document says 'closed': it was "
+        "changed outside soc",
     ]
 
 
 def test_detection_widening_an_acknowledged_alert_is_not_a_problem(
         config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    triage(config, capsys)
     later = "2026-11-24T07:20:00.000Z"
+    # the same rule and group within the suppression window: the stored alert grows
+    finding = Finding(rule_id="r-1", title="SSH brute", level=Severity.HIGH, tags=(),
+                      ts=later, anchor=later, group={}, entity={},
+                      triggers=(("e-late", later),))
     with SQLiteStore.open(load_config(config)) as store:
         old = store.get_alert(IDS[0])
         assert old is not None
-        # the same rule and group within the suppression window: the stored alert grows
-        finding = Finding(rule_id="r-1", title="SSH brute", level=Severity.HIGH, tags=(),
-                          ts=later, anchor=later, group={}, entity={},
-                          triggers=(("e-late", later),))
-        store.upsert_alerts([replace(old, dedup=finding.dedup)], {})
+        store.upsert_alerts([replace(old, dedup=finding.dedup)], {})  # as detection raised it
+    triage(config, capsys)
+    with SQLiteStore.open(load_config(config)) as store:
         result = AlertSink(store).raise_alerts([finding])
         assert not result.new
         grown = store.get_alert(IDS[0])

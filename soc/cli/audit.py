@@ -23,12 +23,15 @@ def audit_group() -> None:
 @format_options
 @pass_app
 def verify_cmd(app: App, head: str | None) -> int:
-    """Check the chain, the stored incidents, and the alerts' status and assignee; exit 10
-    naming each broken entry and each record changed outside soc."""
+    """Check the chain, every alert and incident against the state its last entry recorded,
+    that none the trail names was deleted, and the evidence copies; exit 10 naming each broken
+    entry, each record changed or deleted outside soc and each overwritten evidence copy."""
     expected = lib.Head.parse(head) if head else None
     with open_store(app.config, readonly=True) as store:
         result = lib.verify_store(store, app.config.data_dir, expected)
     emit_object(result.to_dict())
+    for note in result.notes:
+        info(f"NOTE: {note}")
     for problem in result.problems:
         info(f"BROKEN: {problem.message}")
     if not result.ok:

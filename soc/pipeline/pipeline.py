@@ -2,14 +2,17 @@
 
 For every batch: parse each record (a failure becomes a dead letter, never an exception), enrich
 with the inventory, hand the events to the detection stage, write events, dead letters and alerts
-to the store, and only then let the collector commit its checkpoint. A crash anywhere means the next
-pass re-reads from the last checkpoint; deterministic event ids make the re-write a no-op.
+to the store, confirm that the store file still holds them (``Store.confirm_writes``: not
+removed, replaced or truncated meanwhile), and only then let the collector commit its checkpoint.
+A crash or a failed confirmation anywhere means the next pass re-reads from the last checkpoint;
+deterministic event ids make the re-write a no-op.
 """
 
 from __future__ import annotations
 
 import gc
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -57,9 +60,10 @@ class SourceReport:
     lag: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     last_event: str | None = None
+    trace: str | None = field(default=None, repr=False)  # the stack of an unexpected error
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "trace"}
 
 
 @dataclass
@@ -161,6 +165,7 @@ class Pipeline:
         start = format_ts(datetime.now(UTC))
         t0 = time.perf_counter()
         collector: Collector | None = None
+        stopped: StoreError | None = None  # the store failed: the pass ends with exit code 4
         try:
             collector = self._collector(source)
             parser = get_parser(source.parser)
@@ -169,21 +174,36 @@ class Pipeline:
             else:
                 for batch in collector.batches(self.batch_size):
                     self._run_batch(source, collector, batch, parser, rep)
-        except StoreError:
+        except StoreError as exc:
+            stopped = exc
+            rep.error, rep.hint = str(exc), exc.hint  # 'soc status' shows why the source stopped
             raise
         except SocError as exc:
             rep.error, rep.hint = str(exc), exc.hint
         except OSError as exc:
             rep.error = f"{exc.strerror or exc} ({exc.filename or source.name})"
             rep.hint = "Check the path and that the user running soc may read it."
+        except Exception as exc:  # noqa: BLE001 - one source's failure, never the pass's
+            rep.error, rep.hint = unexpected(exc, source.name)
+            rep.trace = "".join(traceback.format_exception(exc))
         finally:
             rep.seconds = time.perf_counter() - t0
             if collector is not None:
                 rep.lag = _safe_lag(collector)
-            self.state.record_run(source.name, start=start, events=rep.events,
-                                  dead=rep.dead_letters, error=rep.error,
-                                  last_event=rep.last_event, lag=rep.lag)
+            self._record_run(source.name, start, rep, stopped)
         return rep
+
+    def _record_run(self, name: str, start: str, rep: SourceReport,
+                    stopped: StoreError | None) -> None:
+        """Record the source's pass. When the store already failed, a state that cannot be
+        written either (the same full disk) is noted on that error, never raised over it."""
+        try:
+            self.state.record_run(name, start=start, events=rep.events, dead=rep.dead_letters,
+                                  error=rep.error, last_event=rep.last_event, lag=rep.lag)
+        except StoreError as failed:
+            if stopped is None:
+                raise
+            stopped.add_note(f"recording the pass failed as well: {failed}")
 
     def _collector(self, source: Source) -> Collector:
         cls = registry.load("collector", source.type)
@@ -241,7 +261,9 @@ class Pipeline:
 
     def _finish(self, collector: Collector, work: _Work, result: WriteResult | None,
                 rep: SourceReport) -> None:
-        """Count a written batch, then commit its checkpoint."""
+        """Confirm that a written batch is in the store others read (else StoreError, exit
+        code 4, with the checkpoint where it was), count it, then commit its checkpoint."""
+        self.store.confirm_writes()
         if result is not None:
             rep.events += result.written
             rep.duplicates += result.duplicates
@@ -316,6 +338,24 @@ def _raw(record: RawRecord) -> bytes:
     if record.text or record.event is None:
         return record.text.encode("utf-8", "surrogateescape")
     return orjson.dumps(record.event, default=str)
+
+
+ERROR_CHARS = 500
+"""How much of an unexpected exception's message a source's error keeps (one line)."""
+
+
+def unexpected(exc: Exception, source: str) -> tuple[str, str]:
+    """A source's error and hint for an exception no layer turned into a :class:`SocError`
+    (an ``OverflowError`` from the store driver, a ``MemoryError``, a plugin's bug): one line,
+    so that ``soc status`` and the pass report can show it."""
+    text = " ".join(str(exc).split())
+    if len(text) > ERROR_CHARS:
+        text = text[:ERROR_CHARS] + "..."
+    error = f"unexpected {type(exc).__name__}: {text}" if text else \
+        f"unexpected {type(exc).__name__}"
+    hint = (f"The other sources are not affected; this one stays at its last checkpoint. Run "
+            f"'soc --traceback collect -s {source}' to see where it fails, and report it.")
+    return error, hint
 
 
 def _safe_lag(collector: Collector) -> dict[str, Any]:

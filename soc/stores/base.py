@@ -57,6 +57,18 @@ class WriteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ColumnDrift:
+    """An indexed copy of a record's field (a column beside its document) that says something
+    else than the document: edited in the store behind soc's back (``soc audit verify``)."""
+
+    table: str  # "alerts", "incidents", "audit"
+    id: str  # the record's id; the entry number for the audit trail
+    column: str
+    stored: Any  # what the column holds
+    document: Any  # what the document (or the sealed entry) says
+
+
+@dataclass(frozen=True, slots=True)
 class RetentionItem:
     """One partition of stored events (a UTC day at one security level) and its fate."""
 
@@ -80,18 +92,42 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @classmethod
+    def diagnose(cls, config: Config) -> list[dict[str, str]]:
+        """``soc store doctor``: :meth:`doctor` on the store opened read-only. A store that may
+        be too damaged to open normally overrides this to check what it can."""
+        with cls.open(config, readonly=True) as store:
+            return store.doctor()
+
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+            return
+        try:  # a close that fails too (a full disk) must not hide the error that ended the work
+            self.close()
+        except Exception as failed:  # noqa: BLE001 - the first error is the one to report
+            exc.add_note(f"closing the store failed as well: {failed}")
 
     # events ------------------------------------------------------------------------------------
 
     @abstractmethod
     def write_events(self, events: Sequence[Event]) -> WriteResult:
         """Store events durably, idempotent on ``event.id``. Returns once committed."""
+
+    def confirm_writes(self) -> None:
+        """Raise :class:`StoreError` unless what this handle committed is still in the store
+        others read; the pipeline calls it before a source's checkpoints move.
+
+        The embedded store checks its file (removed, replaced, truncated, unreadable: see
+        :mod:`soc.stores.sqlite.guard`). This default does nothing, which suits a store whose
+        every write is acknowledged where it lands: Elasticsearch answers each bulk request
+        document by document, and an index deleted meanwhile is a cluster-side loss that no
+        client check in a pass can see."""
+        return None
 
     @abstractmethod
     def search(
@@ -184,6 +220,17 @@ class Store(ABC):
         """Alerts matching ``query``, most recently seen first."""
         raise self._unsupported("list alerts")
 
+    def count_alerts(self, query: AlertQuery | None = None) -> int:
+        """How many alerts match ``query``, its ``limit`` aside. This default lists them all;
+        a store that can count where it keeps them overrides it."""
+        return len(self.list_alerts(replace(query or AlertQuery(), limit=None)))
+
+    def alert_links(self, alert_id: str) -> list[tuple[str, str]]:
+        """Every event linked to the alert (triggering or contributing), as (event id, event
+        time) pairs by time, then id: all of them, not the first ``MAX_IDS`` its document
+        keeps."""
+        raise self._unsupported("read alert links")
+
     def get_alert(self, alert_id: str) -> Alert | None:
         """One alert by id, or by a unique prefix of at least 6 characters; None when absent."""
         raise self._unsupported("read alerts")
@@ -214,6 +261,12 @@ class Store(ABC):
                     limit: int | None = None) -> list[AuditEntry]:
         """Audit entries, oldest first (of one subject, if given)."""
         raise self._unsupported("read the audit trail")
+
+    def column_drift(self) -> list[ColumnDrift]:
+        """Alerts, incidents and audit entries whose indexed columns disagree with their
+        document, for ``soc audit verify``. None on a store that keeps each one as a single
+        document."""
+        return []
 
     # incidents (soc.response.records owns the model; the store keeps documents) -------------------
 
@@ -305,6 +358,14 @@ def aggregate_order(row: Mapping[str, Any], group_by: Sequence[str]) -> tuple[An
     """Rows by bucket, then most events first, then by their values as text."""
     return (str(row.get("@timestamp", "")), -int(row["count"]),
             tuple(str(row[f]) for f in group_by))
+
+
+def diagnose_store(config: Config) -> list[dict[str, str]]:
+    """The checks of ``soc store doctor`` for the store the configuration names."""
+    from soc import registry
+
+    cls: type[Store] = registry.load("store", config.store.type)
+    return cls.diagnose(config)
 
 
 def open_store(config: Config, *, readonly: bool = False) -> Store:

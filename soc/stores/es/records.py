@@ -25,7 +25,7 @@ from elasticsearch import ConflictError as EsConflict
 from soc import audit
 from soc.errors import StoreError
 from soc.models import AuditEntry
-from soc.stores.base import INCIDENT_HINT
+from soc.stores.base import INCIDENT_HINT, ColumnDrift
 from soc.stores.es.connection import es_errors
 from soc.stores.es.documents import DocumentsMixin
 
@@ -79,6 +79,19 @@ class RecordsMixin(DocumentsMixin):
         query = {"term": {"subject": subject}} if subject is not None else {"match_all": {}}
         return [AuditEntry.from_dict(h["_source"]) for h in self._scan(
             "audit", query, AUDIT_SORT, limit, action="cannot read the audit trail")]
+
+    def column_drift(self) -> list[ColumnDrift]:
+        """Incidents whose indexed ``id``, ``opened`` or ``status`` are not what their document
+        says (alerts and audit entries are one document each here: nothing to disagree)."""
+        drift = []
+        for hit in self._scan("incidents", {"match_all": {}}, INCIDENT_SORT,
+                              action="cannot list incidents"):
+            source, doc = hit["_source"], hit["_source"].get("doc") or {}
+            drift += [ColumnDrift("incidents", str(hit["_id"]), field, source.get(field),
+                                  doc[field])
+                      for field in ("id", "opened", "status")
+                      if field in doc and source.get(field) != doc[field]]
+        return drift
 
     # incidents -----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from soc.errors import StoreError
-from soc.stores.sqlite.schema import sqlite_errors
+from soc.stores.sqlite.schema import rollback, sqlite_errors
 
 
 class ConnectionMixin:
@@ -36,8 +36,7 @@ class ConnectionMixin:
             yield
             self.db.execute("COMMIT")
         except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
+            rollback(self.db)  # never hides the error that ended the transaction
             self._cookie = None  # tables created in the rolled-back transaction are gone
             raise
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from soc.errors import StoreError, StoreLockedError
 from soc.search import setup_connection
 
 STORE_FILE = "store.db"
+SQLITE_HEADER = 100  # bytes: a shorter file holds no database
 BUSY_TIMEOUT_S = 30.0
 VALUE_COLUMNS = {  # fields reports and searches group and filter on: a column each (docs/store.md)
     "labels.system": "system", "organization.id": "unit", "event.action": "action",
@@ -180,6 +181,9 @@ def _hint(message: str) -> str | None:
         return "Check that the data directory exists and is writable by this user."
     if "malformed" in lowered or "not a database" in lowered:
         return "The file is damaged or not a soc store; run 'soc store doctor'."
+    if "i/o error" in lowered:
+        return ("The disk failed a read or write: check the file system and its free space, "
+                "then run 'soc store doctor'.")
     return None
 
 
@@ -227,8 +231,16 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
                        (str(SCHEMA_VERSION),))
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        rollback(db)
         raise
+
+
+def rollback(db: sqlite3.Connection) -> None:
+    """Roll back what is open, if anything; a rollback that fails too (a full or failing disk)
+    must not replace the error that made it necessary."""
+    if db.in_transaction:
+        with suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
 
 
 def _connect(target: str | Path, *, uri: bool = False,
@@ -248,6 +260,7 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     except OSError as exc:
         raise StoreError(f"cannot create the data directory {path.parent}: {exc.strerror}",
                          hint="Check data_dir in soc.yml and its permissions.") from exc
+    _refuse_emptied(path)
     with sqlite_errors(path, "cannot open the store"):
         db = _connect(path, any_thread=True)
         try:
@@ -256,11 +269,34 @@ def connect_writer(path: Path) -> sqlite3.Connection:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+            # the writer copies the log into the file only when it has checked the file
+            # (WriteGuard.confirm): a copy into a truncated file would hide the truncation
+            db.execute("PRAGMA wal_autocheckpoint = 0")
             _migrate(db, path)
         except BaseException:
             db.close()
             raise
     return db
+
+
+def _refuse_emptied(path: Path) -> None:
+    """An emptied store file beside a log that holds commits was truncated: SQLite would open
+    it as a new database and delete the log, and with it the last trace of the events."""
+    wal = Path(f"{path}-wal")
+    try:
+        size, logged = path.stat().st_size, wal.stat().st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot open the store {path}: {exc.strerror}",
+                         hint="Check the data directory's permissions.") from exc
+    if size < SQLITE_HEADER <= logged:
+        raise StoreError(
+            f"the store file {path} is empty ({size} bytes) but its log {wal.name} holds "
+            f"{logged} bytes: the file was truncated",
+            hint=f"Opening it would discard the log. Move {path.name} and its -wal and -shm "
+                 "files aside (keep them: 'sqlite3 .recover' on a copy may save events), or "
+                 "restore a backup; the next pass then starts a new store.")
 
 
 def connect_reader(path: Path) -> sqlite3.Connection:

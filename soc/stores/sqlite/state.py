@@ -12,7 +12,7 @@ from soc import audit
 from soc.ecs import format_ts, parse_ts
 from soc.errors import NotFoundError
 from soc.models import Alert, AlertQuery, AuditEntry, RuleHit
-from soc.stores.base import ALERT_HINT, INCIDENT_HINT, conflict, reconcile
+from soc.stores.base import ALERT_HINT, INCIDENT_HINT, ColumnDrift, conflict, reconcile
 from soc.stores.sqlite.connection import ConnectionMixin
 from soc.stores.sqlite.schema import _dumps, _loads
 
@@ -119,13 +119,11 @@ class StateMixin(ConnectionMixin):
         """Insert or replace the alert's row one version past ``stored``; returns that version,
         for the caller to remember once committed (not a version a rollback undid)."""
         version = (stored or 0) + 1
+        columns = _alert_columns(a)
         self.db.execute(
-            "INSERT OR REPLACE INTO alerts(id, ts, rule_id, severity, status, doc, dedup, "
-            "first_seen, last_seen, severity_rank, system, unit, version) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (a.id, a.first_seen, a.rule_id, a.severity.value, a.status.value,
-             _dumps(a.to_dict()), a.dedup, a.first_seen, a.last_seen, a.severity.rank,
-             a.system, a.unit, version))
+            f"INSERT OR REPLACE INTO alerts(id, {', '.join(columns)}, doc, version) "
+            f"VALUES (?, {', '.join('?' * len(columns))}, ?, ?)",
+            (a.id, *columns.values(), _dumps(a.to_dict()), version))
         return version
 
     def linked_events(self, alert_id: str, event_ids: Collection[str]) -> set[str]:
@@ -140,6 +138,19 @@ class StateMixin(ConnectionMixin):
                     f"({','.join('?' * len(chunk))})", (alert_id, *chunk))
                 found.update(eid for (eid,) in rows)
         return found
+
+    def alert_links(self, alert_id: str) -> list[tuple[str, str]]:
+        """Every (event id, event time) linked to the alert, by time, then id."""
+        with self._errors("cannot read alert links"):
+            rows = self.db.execute("SELECT event_id, ts FROM alert_events WHERE alert_id = ? "
+                                   "ORDER BY ts, event_id", (alert_id,)).fetchall()
+        return [(str(eid), str(ts)) for eid, ts in rows]
+
+    def count_alerts(self, query: AlertQuery | None = None) -> int:
+        """How many alerts match the filters (the limit aside)."""
+        where, params = _alert_filters(query or AlertQuery())
+        with self._errors("cannot count alerts"):
+            return int(self._scalar_args(f"SELECT count(*) FROM alerts WHERE {where}", params))
 
     def list_alerts(self, query: AlertQuery | None = None) -> list[Alert]:
         """Alerts matching the filters, most recently seen first."""
@@ -228,6 +239,19 @@ class StateMixin(ConnectionMixin):
                 (subject, subject, -1 if limit is None else limit)).fetchall()
         return [_audit_entry(seq, doc) for seq, doc in rows]
 
+    def column_drift(self) -> list[ColumnDrift]:
+        """Alerts, incidents and audit entries whose columns (what lists and filters use)
+        disagree with their document (what soc reads and the audit hashes)."""
+        with self._errors("cannot read alerts, incidents and the audit trail"):
+            drift = [d for row in self.db.execute(
+                f"SELECT id, {', '.join(ALERT_COLUMNS)}, doc FROM alerts ORDER BY id")
+                for d in _alert_drift(row)]
+            for table, columns in (("incidents", INCIDENT_COLUMNS), ("audit", AUDIT_COLUMNS)):
+                rows = self.db.execute(f"SELECT id, {', '.join(columns)}, doc FROM {table} "
+                                       "ORDER BY id")
+                drift += [d for row in rows for d in _doc_drift(table, columns, row)]
+        return drift
+
     # incidents -----------------------------------------------------------------------------------
 
     def put_incident(self, incident_id: str, opened: str, status: str,
@@ -281,6 +305,48 @@ class StateMixin(ConnectionMixin):
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+ALERT_COLUMNS = ("ts", "rule_id", "severity", "status", "dedup", "first_seen", "last_seen",
+                 "severity_rank", "system", "unit")
+INCIDENT_COLUMNS = ("opened", "status")
+AUDIT_COLUMNS = ("ts", "actor", "action", "subject")
+_LATER_COLUMNS = frozenset({"dedup", "first_seen", "last_seen", "severity_rank", "system",
+                            "unit"})  # migration 2 added them empty to the alerts already there
+
+
+def _alert_columns(a: Alert) -> dict[str, object]:
+    """The indexed columns of an alert's row, from the alert (:data:`ALERT_COLUMNS` order)."""
+    return {"ts": a.first_seen, "rule_id": a.rule_id, "severity": a.severity.value,
+            "status": a.status.value, "dedup": a.dedup, "first_seen": a.first_seen,
+            "last_seen": a.last_seen, "severity_rank": a.severity.rank, "system": a.system,
+            "unit": a.unit}
+
+
+def _alert_drift(row: tuple[Any, ...]) -> list[ColumnDrift]:
+    """The columns of an alerts row that are not what its document makes them."""
+    rid, doc = row[0], row[-1]
+    try:
+        expected = _alert_columns(Alert.from_dict(_loads(doc)))
+    except (ValueError, KeyError, TypeError) as exc:
+        return [ColumnDrift("alerts", rid, "doc", doc[:60], f"unreadable: {exc}")]
+    return [ColumnDrift("alerts", rid, c, v, expected[c])
+            for c, v in zip(ALERT_COLUMNS, row[1:-1], strict=True)
+            if v != expected[c] and not (v is None and c in _LATER_COLUMNS)]
+
+
+def _doc_drift(table: str, columns: Sequence[str], row: tuple[Any, ...]) -> list[ColumnDrift]:
+    """The columns of an incidents or audit row that are not what its document says (fields
+    the document does not hold are not compared)."""
+    rid = str(row[0])
+    try:
+        doc: Any = _loads(row[-1])
+    except ValueError as exc:
+        return [ColumnDrift(table, rid, "doc", str(row[-1])[:60], f"unreadable: {exc}")]
+    if not isinstance(doc, dict):
+        return [ColumnDrift(table, rid, "doc", str(row[-1])[:60], "not a JSON object")]
+    return [ColumnDrift(table, rid, c, v, doc[c])
+            for c, v in zip(columns, row[1:-1], strict=True) if c in doc and v != doc[c]]
 
 
 def _audit_entry(seq: int, doc: str) -> AuditEntry:

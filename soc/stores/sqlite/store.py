@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, Self
 
 from soc.stores.base import RetentionItem, Store
 from soc.stores.sqlite import aggs
+from soc.stores.sqlite.doctor import diagnose_path, run_checks
 from soc.stores.sqlite.events import _CHUNKS, _INSERT_WIDTH, EventsMixin, _utc
+from soc.stores.sqlite.guard import WriteGuard, count_vacuum
 from soc.stores.sqlite.schema import (
-    SCHEMA_VERSION,
     STORE_FILE,
     connect_reader,
     connect_writer,
@@ -40,6 +41,7 @@ class SQLiteStore(StateMixin, EventsMixin, Store):
         self.db = db
         self.path = path
         self.readonly = readonly
+        self._guard = None if readonly else WriteGuard(db, path)
         self._known: set[str] = set()  # partition tables known to exist
         self._cookie: int | None = None  # PRAGMA schema_version when _known was loaded
         self._versions: dict[tuple[str, str], int] = {}  # (table, id) -> version read/written
@@ -55,10 +57,24 @@ class SQLiteStore(StateMixin, EventsMixin, Store):
     def open_path(cls, path: Path, *, readonly: bool = False) -> Self:
         """Open the store file at ``path`` (tests and tools)."""
         db = connect_reader(path) if readonly else connect_writer(path)
-        return cls(db, path, readonly=readonly)
+        try:
+            return cls(db, path, readonly=readonly)
+        except BaseException:
+            db.close()
+            raise
 
     def close(self) -> None:
+        if self._guard is not None:
+            self._guard.forget()
         self.db.close()
+
+    def confirm_writes(self) -> None:
+        """Check that the store file still holds what this handle committed: the same file,
+        not truncated, its schema and a fresh write marker read back by a new connection
+        (:mod:`soc.stores.sqlite.guard`). StoreError otherwise; checkpoints must not move."""
+        self._writable("confirm writes")
+        if self._guard is not None:
+            self._guard.confirm()
 
     # housekeeping --------------------------------------------------------------------------------
 
@@ -91,42 +107,13 @@ class SQLiteStore(StateMixin, EventsMixin, Store):
 
     def doctor(self) -> list[dict[str, str]]:
         """Checks for ``soc store doctor``: each a dict of check, status (ok/fail), detail."""
-        with self._errors("cannot check the store"):
-            return [self._check(name, ok, detail) for name, ok, detail in (
-                ("schema", *self._doctor_schema()),
-                ("journal mode", *self._doctor_pragma("journal_mode", "wal")),
-                ("auto vacuum", *self._doctor_pragma("auto_vacuum", 2)),
-                ("integrity", *self._doctor_integrity()),
-                ("partitions", *self._doctor_partitions()),
-            )]
+        return run_checks(self.db)
 
-    @staticmethod
-    def _check(name: str, ok: bool, detail: str) -> dict[str, str]:
-        return {"check": name, "status": "ok" if ok else "fail", "detail": detail}
-
-    def _doctor_schema(self) -> tuple[bool, str]:
-        version = schema_version(self.db)
-        return version == SCHEMA_VERSION, f"version {version} (this soc: {SCHEMA_VERSION})"
-
-    def _doctor_pragma(self, name: str, expected: object) -> tuple[bool, str]:
-        value = self._scalar(f"PRAGMA {name}")
-        return value == expected, f"{value} (expected {expected})"
-
-    def _doctor_integrity(self) -> tuple[bool, str]:
-        problems = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
-        if problems == ["ok"]:
-            return True, "quick_check ok"
-        return False, "; ".join(problems) + " - restore from a backup, or run 'sqlite3 .recover'"
-
-    def _doctor_partitions(self) -> tuple[bool, str]:
-        catalog = {n for (n,) in self.db.execute("SELECT name FROM partitions")}
-        actual = {n for (n,) in self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ev\\_%' "
-            "ESCAPE '\\'")}
-        if catalog == actual:
-            return True, f"{len(actual)} partition tables, catalog consistent"
-        missing, extra = sorted(catalog - actual), sorted(actual - catalog)
-        return False, f"in the catalog but missing: {missing}; tables not in the catalog: {extra}"
+    @classmethod
+    def diagnose(cls, config: Config) -> list[dict[str, str]]:
+        """``soc store doctor``: the file opened without schema checks, so that a missing,
+        truncated or damaged store still reports what it holds (:mod:`.doctor`)."""
+        return diagnose_path(Path(config.data_dir) / STORE_FILE)
 
     def retention(self, keep_days: Callable[[int | None], int], *, now: datetime,
                   apply: bool = False) -> list[RetentionItem]:
@@ -160,6 +147,7 @@ class SQLiteStore(StateMixin, EventsMixin, Store):
                 self.db.executemany("DELETE FROM partition_datasets WHERE partition = ?",
                                     [(t,) for t in tables])
                 aggs.forget(self.db, tables)
+                count_vacuum(self.db)  # the file shrinks next: the write guards must know why
             # executescript steps the pragma to the end; execute() would free a single page
             self.db.executescript("PRAGMA incremental_vacuum;")
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
