@@ -83,7 +83,9 @@ def _when(text: str, option: str) -> datetime:
     try:
         return parse_when(text)
     except ValueError as exc:
-        raise InputError(f"{option}: {exc}") from None
+        raise InputError(f"{option}: {exc}", hint=f"Give a time such as {option} "
+                         "2026-11-24T08:00:00Z, or a duration back from now such as 2h.") \
+            from None
 
 
 def _header(inc: records.Incident) -> dict[str, Any]:
@@ -198,7 +200,8 @@ def _show_results(results: list[dict[str, Any]]) -> None:
         if r.get("skipped"):
             click.echo(escape(f"   not run: {r['skipped']}"))
         else:
-            click.echo(f"   {r['count']} event(s)")
+            more = " (the question's limit: there may be more)" if r.get("limited") else ""
+            click.echo(f"   {r['count']} event(s){more}")
             emit_rows(r["events"], ["@timestamp", "host.name", "user.name", "source.ip",
                                     "event.action"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from soc.init import init_project
 def init_cmd(directory: Path, force: bool) -> int:
     """Write a commented starter soc.yml and the data directory."""
     path = init_project(directory, force=force)
-    info(f"Wrote {path}. Edit its inventory and sources, then run: soc -c {path} collect -v")
+    # -v belongs to soc, before the command; the path is quoted for the shell
+    info(f"Wrote {path}. Edit its inventory and sources, then run: "
+         f"soc -v -c {shlex.quote(str(path))} collect")
     return int(ExitCode.OK)
 
 

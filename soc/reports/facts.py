@@ -18,6 +18,7 @@ from soc.response.records import OPEN_STATES, Incident, StepState
 
 NETWORK_DATASETS = ("suricata", "zeek", "network", "fortigate", "cisco", "pfsense", "iptables",
                     "netflow", "snort")
+NOT_MEASURES = (StepKind.REPORT, StepKind.DECISION)
 TIMELINE_KINDS = {"opened": "Tiếp nhận, mở hồ sơ sự cố", "classify": "Phân loại, đánh giá",
                   "closed": "Kết thúc ứng phó"}
 
@@ -145,14 +146,19 @@ class Facts:
         return {role for duty, _ in self.sent() for role in duty.to}
 
     def done_steps(self) -> list[str]:
+        """The measures taken: steps done, but neither reports nor decisions (a decision's
+        title is a question, and its answer is the classification, not a measure)."""
         return [rec.spec.title.vi for rec in self.inc.steps if rec.state is StepState.DONE
-                and rec.spec.kind is not StepKind.REPORT]
+                and rec.spec.kind not in NOT_MEASURES]
 
-    def open_steps(self) -> list[tuple[str, str]]:
-        """Steps still to do: (title, role), in playbook order (the response plan)."""
-        return [(rec.spec.title.vi, rec.assignee or rec.spec.role) for rec in self.inc.steps
-                if rec.state in OPEN_STATES
-                and rec.spec.kind is not StepKind.REPORT]
+    def open_steps(self, *, decisions: bool = False) -> list[tuple[str, str]]:
+        """Steps still to do: (title, role), in playbook order (the response plan). Decisions
+        only with ``decisions`` (a plan of who does what), as ``Quyết định: <question>``."""
+        return [(f"Quyết định: {rec.spec.title.vi}" if rec.spec.kind is StepKind.DECISION
+                 else rec.spec.title.vi, rec.assignee or rec.spec.role)
+                for rec in self.inc.steps if rec.state in OPEN_STATES
+                and rec.spec.kind is not StepKind.REPORT
+                and (decisions or rec.spec.kind is not StepKind.DECISION)]
 
     def timeline(self) -> list[tuple[str, str]]:
         """(time, description) rows: the incident's timeline in local time."""

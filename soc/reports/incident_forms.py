@@ -190,7 +190,7 @@ def chain(f: Facts, duty: Duty | None, kind: str) -> Document:
     what happened (progress), the plan (response plan), the requests (support, direction)."""
     _template, title = CHAIN[kind]
     if kind == "bao_cao_phuong_an":
-        rows = tuple((role, step) for step, role in f.open_steps())
+        rows = tuple((role, step) for step, role in f.open_steps(decisions=True))
         table = Table(("Đơn vị/vai trò thực hiện", "Nội dung công việc"), rows)
     else:
         table = Table(("Thời gian (giờ:phút ngày)", "Mô tả"), tuple(f.timeline()))

@@ -23,6 +23,9 @@ TITLES = {
                   "TT 31/2017, Phụ lục 2 (trường đề xuất)"),
 }
 TOP = 10
+ALERTS_COUNTED = ("Cảnh báo được tính theo thời điểm phát sinh (hệ thống tạo cảnh báo) trong kỳ, "
+                  "kể cả cảnh báo về sự kiện xảy ra trước kỳ (nhật ký thu thập muộn); thời gian "
+                  "của sự kiện nêu riêng tại mục 4 và 6.")
 
 
 def _label(tz: ZoneInfo, ts: str, hourly: bool) -> str:
@@ -43,7 +46,8 @@ def _summary(fig: Figures, tz: ZoneInfo) -> Section:
     closed = [i for i in fig.incidents if i.closed]
     figures = (
         ("Sự kiện được thu thập", fmt.number(fig.events_total)),
-        ("Cảnh báo", fmt.number(len(fig.alerts))),
+        ("Cảnh báo phát sinh trong kỳ", fmt.number(len(fig.alerts))),
+        ("Trong đó về sự kiện trước kỳ", fmt.number(fig.alerts_about_earlier)),
         ("Cảnh báo mức cao, nghiêm trọng", fmt.number(sum(
             1 for a in fig.alerts if a.severity.value in ("high", "critical")))),
         ("Sự cố (mới / đã kết thúc)", f"{len(fig.incidents)} / {len(closed)}"),
@@ -64,10 +68,6 @@ def _summary(fig: Figures, tz: ZoneInfo) -> Section:
 def _volumes(fig: Figures, config: Config, tz: ZoneInfo) -> Section:
     hourly = fig.period.kind == "day"
     labels = [_label(tz, ts, hourly) for ts, _ in fig.events_trend]
-    alert_days: dict[str, int] = {}
-    for a in fig.alerts:
-        key = _label(tz, a.first_seen, hourly)
-        alert_days[key] = alert_days.get(key, 0) + 1
     svg = charts.trend(labels, [("Sự kiện", [c for _, c in fig.events_trend])],
                        title="Số sự kiện theo " + ("giờ" if hourly else "ngày"))
     rows = [(name, fmt.number(c), "Hệ thống") for name, c in
@@ -87,8 +87,8 @@ def _alerts(fig: Figures, config: Config) -> Section:
                                                            "system")]
     rows += [(f"Đơn vị: {name}", fmt.number(c)) for name, c in
              _names(config, kpis.by(fig.alerts, "unit"), "unit")]
-    return Section("3. Cảnh báo", chart=svg, table=Table(("Hệ thống / đơn vị", "Số cảnh báo"),
-                                                         tuple(rows)))
+    return Section("3. Cảnh báo", chart=svg, text=ALERTS_COUNTED, table=Table(
+        ("Hệ thống / đơn vị", "Số cảnh báo"), tuple(rows)))
 
 
 def _targets(fig: Figures, config: Config, tz: ZoneInfo) -> Section:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from soc.response.playbooks import Playbook, Step, StepKind
+from soc.timeutil import format_duration
 
 NAMESPACE = uuid.UUID("6b1f3c2e-4f0a-5d7e-9c1b-2a3d4e5f6a7b")
 PLAYBOOK_TYPES = ("investigation", "mitigation", "remediation", "notification")
@@ -36,7 +37,8 @@ def _command(step: Step) -> list[dict[str, str]]:
         lines.append(f"{step.details.vi} / {step.details.en}")
     lines += [f"Evidence: {e}" for e in step.evidence]
     lines += [f"Question: {q.question.vi} / {q.question.en} -- Lucene: {q.query} "
-              f"(from alert time - {q.before} to + {q.after})" for q in step.questions]
+              f"(from alert time - {format_duration(q.before)} to + {format_duration(q.after)})"
+              for q in step.questions]
     if step.report:
         lines.append(f"Send report '{step.report}': deadline and recipients from the "
                      "regulatory profile in force (playbooks/profiles/).")

@@ -261,7 +261,9 @@ def _alert(store: Store, alert_id: str) -> Alert:
 
 def _check_open(inc: Incident, rec: StepRecord | None = None) -> None:
     if inc.status == "closed" and (rec is None or rec.spec.kind is not StepKind.REPORT):
-        raise InputError(f"incident {inc.id} is closed; only its report steps can still change")
+        raise InputError(f"incident {inc.id} is closed; only its report steps can still change",
+                         hint="Note what came later on it (soc incidents note), or open a new "
+                              "incident for new activity: soc incidents open -a ALERT_ID")
 
 
 def _with_step(inc: Incident, rec: StepRecord) -> Incident:
@@ -301,8 +303,8 @@ def update_step(store: Store, config: Config, incident_id: str, step_id: str,
         if change.state is StepState.PENDING:  # reopened: an action's targets all run again
             new = replace(new, targets=())
     after = {"state": new.state.value, "assignee": new.assignee, "answer": new.answer}
-    text = f"step {step_id}: " + ", ".join(f"{k} {before[k]} → {v}" for k, v in after.items()
-                                           if before[k] != v)
+    text = f"step {step_id}: " + ", ".join(f"{k} {_shown(before[k])} → {_shown(v)}"
+                                           for k, v in after.items() if before[k] != v)
     if change.reason:
         text += f" ({change.reason})"
     if change.note:
@@ -313,12 +315,25 @@ def update_step(store: Store, config: Config, incident_id: str, step_id: str,
                  after={"step": step_id, **after})
 
 
+def _shown(value: Any) -> str:
+    """A value as a timeline text shows it: ``(none)`` for no value, lists joined."""
+    if value is None or value == "" or value == []:
+        return "(none)"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def _answer(inc: Incident, rec: StepRecord, answer: str,
             actor: str) -> tuple[Incident, StepRecord]:
     choices = {c.answer: c for c in rec.spec.choices}
+    if not choices:
+        raise InputError(f"step {rec.id} is no decision: it takes no --answer",
+                         hint=f"Mark it instead: soc incidents step {inc.id} {rec.id} --done")
     if answer not in choices:
-        raise InputError(f"step {rec.id} has no answer {answer!r} "
-                         f"(answers: {', '.join(choices) or 'none: it is no decision'})")
+        raise InputError(f"step {rec.id} has no answer {answer!r} (answers: {', '.join(choices)})",
+                         hint=f"Answer with one of them: soc incidents step {inc.id} {rec.id} "
+                              f"--answer {next(iter(choices))}")
     choice = choices[answer]
     now = now_ts()
     if choice.classification:
@@ -344,7 +359,8 @@ def _classify(inc: Incident, classification: str | None, flags: Iterable[str],
     new_flags = dict(inc.flags)
     for f in flags:
         if f not in FLAGS:
-            raise InputError(f"unknown flag {f!r} (flags: {', '.join(FLAGS)})")
+            raise InputError(f"unknown flag {f!r} (flags: {', '.join(FLAGS)})",
+                             hint=f"Use one of them: --flag {FLAGS[0]}")
         new_flags.setdefault(f, now)
     serious_since = inc.serious_since
     if classification == "serious" and inc.classification != "serious":
@@ -365,7 +381,8 @@ def classify(store: Store, config: Config, incident_id: str, actor: str, *,
     new = _classify(inc, classification, flags, now_ts())
     new = reconcile(replace(new, type=type or inc.type), profile_of(inc))
     after = {"classification": new.classification, "flags": sorted(new.flags), "type": new.type}
-    new = _note(new, actor, "classify", f"classified {after}", before=before, after=after)
+    text = ", ".join(f"{k} {_shown(v)}" for k, v in after.items())
+    new = _note(new, actor, "classify", f"classified: {text}", before=before, after=after)
     return _save(store, config, inc, new, actor, "classify", before=before, after=after)
 
 
@@ -403,7 +420,9 @@ def add_evidence(store: Store, config: Config, incident_id: str, path: Path, act
         target = folder / f"{digest[:12]}-{path.name}"
         shutil.copy2(path, target)
         if sha256_file(target)[0] != digest:
-            raise InputError(f"the copy of {path} differs from the original (changing file?)")
+            raise InputError(f"the copy of {path} differs from the original (changing file?)",
+                             hint="Add it again once nothing writes to it, or keep only its "
+                                  "hash: --reference")
         target.chmod(0o440)
         stored = str(target)
     item = Evidence(path.name, digest, size, actor, now_ts(), stored, str(path.resolve()), step,
@@ -447,7 +466,7 @@ def run_step(store: Store, config: Config, incident_id: str, step_id: str, actor
     _check_open(inc, rec)
     if rec.spec.questions:
         results = _questions(store, inc, rec)
-        counts = ", ".join(str(r["count"]) for r in results)
+        counts = ", ".join(_found(r) for r in results)
         new = _note(inc, actor, "query", f"step {step_id}: ran {len(results)} question(s), "
                     f"events found: {counts}", step=step_id, results=results)
         if rec.state is StepState.PENDING:
@@ -458,6 +477,13 @@ def run_step(store: Store, config: Config, incident_id: str, step_id: str, actor
         raise InputError(f"step {step_id} has no questions and no action to run",
                          hint=f"Mark it by hand: soc incidents step {inc.id} {step_id} --done")
     return _run_action(store, config, inc, rec, rec.spec.action, actor, allow_actions)
+
+
+def _found(result: Mapping[str, Any]) -> str:
+    """What one question found, for the timeline: a count, or why it was not run."""
+    if result.get("count") is None:
+        return f"not run ({result.get('skipped') or 'no query'})"
+    return f"{result['count']}+" if result.get("limited") else str(result["count"])
 
 
 def _run_action(store: Store, config: Config, inc: Incident, rec: StepRecord, ref: ActionRef,

@@ -174,7 +174,8 @@ class Incident:
             if s.id == step_id:
                 return s
         known = ", ".join(s.id for s in self.steps)
-        raise NotFoundError(f"incident {self.id} has no step {step_id!r} (steps: {known})")
+        raise NotFoundError(f"incident {self.id} has no step {step_id!r} (steps: {known})",
+                            hint=f"See its steps: soc incidents show {self.id}")
 
     @property
     def units(self) -> list[str]:
