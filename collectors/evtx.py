@@ -15,7 +15,6 @@ circular log that wrapped is not in id order in the file).
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import io
 import os
@@ -26,6 +25,8 @@ from typing import Any
 
 import evtx
 
+from collectors.fileplan import LOCAL
+from collectors.filewalk import FileFailure, expand, failures_error
 from collectors.parsers.winlog import winlog_event
 from soc import jsonutil
 from soc.config import Config, Source
@@ -90,6 +91,9 @@ class _Pending:
         return len(self.records) + len(self.dead)
 
 
+READ_HINT = "Check the files' permissions for the user that runs 'soc collect'."
+
+
 class EvtxCollector:
     """Reads the ``.evtx`` files of ``source.paths`` (files, directories, globs).
 
@@ -116,6 +120,7 @@ class EvtxCollector:
         self.recursive = bool(opts.get("recursive", True))
         self.threads = int(opts.get("threads", 1))
         self.ansi_codec = str(opts.get("ansi_codec", "windows-1252"))
+        self.failures: list[FileFailure] = []  # found but not read (symlink out, FIFO...)
         if not source.paths:
             raise ConfigError(f"source {source.name}: an evtx source needs 'paths'",
                               hint="Give .evtx files, directories or globs under 'paths'.")
@@ -142,6 +147,8 @@ class EvtxCollector:
                 pending.files[path] = st
         if pending.files or pending.records or pending.dead:
             yield self._batch(pending)
+        if self.failures:
+            raise failures_error(self.failures, READ_HINT)
 
     def commit(self, batch: Batch) -> None:
         self.state.put(self.source.name, batch.checkpoint)
@@ -163,22 +170,11 @@ class EvtxCollector:
 
     def files(self) -> list[str]:
         """Absolute paths of the EVTX files the source names, sorted, each once."""
-        found: set[str] = set()
-        for pattern in self.source.paths:
-            found.update(self._expand(pattern))
+        walked = expand(LOCAL, self.source.paths, suffixes=(".evtx",),
+                        recursive=self.recursive)
+        self.failures = walked.failures
+        found = set(walked.paths)
         return sorted(found)
-
-    def _expand(self, pattern: str) -> Iterator[str]:
-        p = Path(pattern)
-        if p.is_dir():
-            walk = p.rglob("*") if self.recursive else p.glob("*")
-            yield from (str(f.resolve()) for f in walk if f.suffix.lower() == ".evtx"
-                        and f.is_file())
-        elif glob.has_magic(pattern):
-            yield from (str(Path(f).resolve()) for f in glob.glob(pattern, recursive=True)
-                        if Path(f).is_file())
-        elif p.is_file():
-            yield str(p.resolve())
 
     # --- reading one file ----------------------------------------------------------------------
 

@@ -30,10 +30,16 @@ from collectors.fileplan import (
     describe,
     find_files,
 )
-from collectors.filewalk import MAX_WALK_ENTRIES, SYMLINK_MODES, FileFailure, WalkRules
+from collectors.filewalk import (
+    MAX_WALK_ENTRIES,
+    SYMLINK_MODES,
+    FileFailure,
+    WalkRules,
+    failures_error,
+)
 from soc.config import Config, Source
 from soc.ecs import event_id, now_ts
-from soc.errors import ConfigError, PartialError
+from soc.errors import ConfigError
 from soc.models import DeadLetter
 from soc.pipeline.sources import Batch, RawRecord
 from soc.state import StateStore
@@ -162,14 +168,11 @@ class FileCollector:
         yield from reader.run(plan.work)
         self.failures.extend(reader.failures)
         if self.failures:
-            names = "; ".join(str(f) for f in self.failures[:5])
-            more = f" (and {len(self.failures) - 5} more)" if len(self.failures) > 5 else ""
             hint = "Check the files' permissions for the user that runs 'soc collect'."
             if reader.past_bound:
                 hint = (f"Raise options.max_decompressed_bytes of source {self.source.name} "
                         "to read on from where it stopped, or exclude the file.")
-            raise PartialError(f"{len(self.failures)} file(s) not read: {names}{more}",
-                               hint=_failure_hint(self.failures, hint))
+            raise failures_error(self.failures, hint)
 
     def commit(self, batch: Batch) -> None:
         """Write the positions reached by ``batch`` in one transaction."""
@@ -215,12 +218,6 @@ class FileCollector:
         if self.options.complete:
             return lambda: True
         return _final_check(f, w)
-
-
-def _failure_hint(failures: list[FileFailure], default: str) -> str:
-    """What to do about the failures: each one's own advice (symlink, FIFO, walk bound) or
-    ``default``, each piece of advice once."""
-    return " ".join(dict.fromkeys(f.hint or default for f in failures))
 
 
 def _unread(w: Work) -> int:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from soc.errors import PartialError
+
 SYMLINK_MODES = ("inside", "never", "follow")
 MAX_WALK_ENTRIES = 100_000
 """Default bound on the directory entries one pass of a source looks at."""
@@ -271,3 +273,41 @@ class _Walker:
     def _inside(self, real: str) -> bool:
         return any(real == root or real.startswith(root.rstrip("/") + "/")
                    for root in self.roots)
+
+
+def expand(fs: Tree, paths: Iterable[str], *, suffixes: tuple[str, ...], recursive: bool,
+           rules: WalkRules = DEFAULT_RULES) -> Found:
+    """The files of a source whose ``paths`` are files, folders or globs (the ``evtx`` and
+    ``pcap`` collectors): a folder stands for the files in it with one of ``suffixes`` (any
+    depth when ``recursive``), under the same rules as the ``file`` collector's globs. Paths
+    come back resolved (real paths), sorted, each once."""
+    patterns: list[str] = []
+    folders: set[str] = set()
+    for raw in paths:
+        path = fs.absolute(raw)
+        if not glob.has_magic(path) and fs.kind(path, follow=True) is Kind.DIR:
+            folder = path.rstrip("/") or "/"
+            folders.add(folder)
+            patterns.append(_join(folder, "**/*" if recursive else "*"))
+        else:
+            patterns.append(path)
+    found = walk(fs, patterns, rules)
+    wanted = tuple(s.lower() for s in suffixes)
+    def wanted_path(path: str) -> bool:  # in a folder given, only the files of the suffixes
+        return not _in_folder(path, folders) or path.lower().endswith(wanted)
+
+    keep = sorted({fs.realpath(p) for p in found.paths if wanted_path(p)})
+    failures = [f for f in found.failures if wanted_path(f.path) or glob.has_magic(f.path)]
+    return Found(paths=keep, failures=failures, complete=found.complete)
+
+
+def _in_folder(path: str, folders: set[str]) -> bool:
+    return any(path.startswith(_join(folder, "")) for folder in folders)
+
+
+def failures_error(failures: list[FileFailure], default_hint: str) -> PartialError:
+    """The source's error for the files it could not read (the pass exits 5)."""
+    names = "; ".join(str(f) for f in failures[:5])
+    more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+    hint = " ".join(dict.fromkeys(f.hint or default_hint for f in failures))
+    return PartialError(f"{len(failures)} file(s) not read: {names}{more}", hint=hint)

@@ -23,7 +23,6 @@ process); each is loaded once, straight into the record's event.
 
 from __future__ import annotations
 
-import glob
 import os
 import time
 from collections.abc import Iterator
@@ -32,6 +31,8 @@ from typing import Any, ClassVar
 
 import orjson
 
+from collectors.fileplan import LOCAL
+from collectors.filewalk import FileFailure, expand, failures_error
 from collectors.netsensor import Sensor, SensorConfig
 from collectors.netsensor.capfile import SUFFIXES, CaptureFileError, frames, identity, is_capture
 from collectors.netsensor.events import MODULE
@@ -52,6 +53,9 @@ def new_sensor(ident: str, limits: dict[str, Any], observer: dict[str, Any] | No
     return Sensor(ident, SensorConfig(**limits), observer)
 
 
+READ_HINT = "Check the files' permissions for the user that runs 'soc collect'."
+
+
 class PcapCollector:
     """Reads the capture files of ``source.paths`` once each (see the module doc)."""
 
@@ -65,6 +69,7 @@ class PcapCollector:
         opts.check_keys({*SENSOR_KEYS, "recursive", "min_age"})
         self.limits = {**load_network_config(config).sensor, **sensor_limits(opts)}
         self.recursive = bool(opts.get("recursive", bool, True))
+        self.failures: list[FileFailure] = []  # found but not read (symlink out, FIFO...)
         self.min_age = parse_duration(opts.get("min_age", (str, int), 0)).total_seconds()
 
     @classmethod
@@ -86,6 +91,8 @@ class PcapCollector:
             if done.get("complete"):
                 continue
             yield from _FileReader(self, path, fid, int(done.get("frames", 0))).run(size)
+        if self.failures:
+            raise failures_error(self.failures, READ_HINT)
 
     def commit(self, batch: Batch) -> None:
         self.state.put(self.source.name, batch.checkpoint)
@@ -113,25 +120,14 @@ class PcapCollector:
 
     def files(self) -> list[str]:
         """Absolute paths of the capture files the source names, sorted, each once."""
-        found: set[str] = set()
-        for pattern in self.source.paths:
-            found.update(self._expand(pattern))
+        walked = expand(LOCAL, self.source.paths, suffixes=tuple(SUFFIXES),
+                        recursive=self.recursive)
+        self.failures = walked.failures
+        found = set(walked.paths)
         if self.min_age:
             limit = time.time() - self.min_age
             found = {p for p in found if _mtime(p) <= limit}
         return sorted(found)
-
-    def _expand(self, pattern: str) -> Iterator[str]:
-        p = Path(pattern)
-        if p.is_dir():
-            walk = p.rglob("*") if self.recursive else p.glob("*")
-            yield from (str(f.resolve()) for f in walk
-                        if f.suffix.lower() in SUFFIXES and f.is_file())
-        elif glob.has_magic(pattern):
-            yield from (str(Path(f).resolve()) for f in glob.glob(pattern, recursive=True)
-                        if Path(f).is_file())
-        elif p.is_file():
-            yield str(p.resolve())
 
     def dead(self, path: str, fid: str, key: object, reason: str) -> DeadLetter:
         return DeadLetter(id=event_id("pcap-error", fid, key), source=self.source.name,

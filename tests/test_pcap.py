@@ -21,7 +21,7 @@ from scapy.utils import PcapNgWriter, PcapWriter
 from collectors.pcap import PcapCollector
 from soc import registry
 from soc.config import Config, Source, load_config, parse_config
-from soc.errors import ConfigError
+from soc.errors import ConfigError, PartialError
 from soc.pipeline.collect import ingest
 from soc.state import StateStore
 from soc.stores.base import open_store
@@ -338,3 +338,41 @@ def test_demo_capture_raises_the_port_scan(tmp_path: Path) -> None:
     found = {(f.title, f.entity.get("source.ip"), f.entity.get("destination.ip"))
              for f in scan_files(config, [str(path)], detector)}
     assert ("Port Scan From One Source", "203.0.113.66", "10.20.0.15") in found
+
+
+def test_symlinks_fifos_and_a_link_to_root_are_not_followed(tmp_path: Path) -> None:
+    """The pcap and evtx collectors expanded folders with rglob and globs with glob.glob: a link
+    to / under a recursive folder walked the disk, a link to a capture outside the folder was
+    read, a FIFO named like a capture blocked the pass. They walk as the file collector does."""
+    outside = write_pcap(tmp_path / "elsewhere.pcap", traffic())
+    caps = tmp_path / "caps"
+    (caps / "sub").mkdir(parents=True)
+    write_pcap(caps / "sub" / "mine.pcap", traffic())
+    (caps / "theirs.pcap").symlink_to(outside)
+    (caps / "root").symlink_to("/")
+    os.mkfifo(caps / "pipe.pcap")
+    coll, _ = collector(tmp_path, caps)
+    assert coll.files() == [str((caps / "sub" / "mine.pcap").resolve())]
+    with pytest.raises(PartialError) as err:
+        list(coll.batches(1000))
+    assert "2 file(s) not read" in err.value.message
+    assert "theirs.pcap: a symlink to" in err.value.message
+    assert "pipe.pcap: a FIFO (named pipe), not a regular file" in err.value.message
+
+
+def test_evtx_collector_walks_the_same_way(tmp_path: Path) -> None:
+    from collectors.evtx import EvtxCollector
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    secret = tmp_path / "secret.evtx"
+    secret.write_bytes(b"ElfFile\x00" + b"\x00" * 100)
+    (logs / "link.evtx").symlink_to(secret)
+    (logs / "root").symlink_to("/")
+    os.mkfifo(logs / "pipe.evtx")
+    config = load_config(None, data_dir=tmp_path / "data")
+    state = StateStore(tmp_path / "data" / "state.db")
+    coll = EvtxCollector(Source(name="win", type="evtx", paths=(str(logs),)), state, config)
+    assert coll.files() == []
+    with pytest.raises(PartialError, match="2 file\\(s\\) not read"):
+        list(coll.batches(1000))
