@@ -74,15 +74,19 @@ def _not_created_yet(config: Config) -> bool:
 
 
 def daemon_gap(daemon: dict[str, Any] | None) -> bool:
-    """The receiver is a gap when it died, or runs with a problem (drops, full spool...)."""
+    """The receiver is a gap when it died, runs with a problem (drops, refusals, full
+    spool...), or lost messages in its last run."""
     if daemon is None:
         return False
-    return daemon["state"] == "dead" or (daemon["state"] == "running" and bool(daemon["problem"]))
+    return daemon["state"] == "dead" or bool(daemon.get("lost")) or (
+        daemon["state"] == "running" and bool(daemon["problem"]))
 
 
 def _listen_line(d: dict[str, Any]) -> str:
     return (f"Listen: {d['state']}, {d['received']} received, {d['stored']} stored, "
-            f"{d['dead_letters']} dead, {d['dropped']} dropped, spool {d['spool_bytes']} B")
+            f"{d['dead_letters']} dead, {d['dropped']} dropped, {d.get('refused', 0)} refused, "
+            f"{d.get('timeouts', 0)} timed out, {d.get('handshake_failures', 0)} failed "
+            f"handshake(s), spool {d['spool_bytes']} B")
 
 
 def _store_line(stats: dict[str, object]) -> str:

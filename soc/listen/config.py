@@ -6,12 +6,14 @@ configuration (the reader is :class:`soc.config._Reader`)::
     listen:
       source: syslog                      # the syslog-spool source the daemon feeds
       udp: 0.0.0.0:5514                   # "address:port", a port, a mapping, or a list
-      tcp: {address: "::", port: 5514, max_connections: 512}
+      tcp: {address: "::", port: 5514, max_connections: 512, max_connections_per_address: 64}
       tls: {port: 6514, cert: pki/server.pem, key: pki/server.key, ca: pki/ca.pem,
             require_client_cert: true}
       max_message_bytes: 1MiB
       spool: {max_bytes: 2GiB, segment_bytes: 16MiB, flush_messages: 2000, flush_interval: 20ms}
       drain_nice: 10                      # the drain process's niceness (0: the receiver's)
+      handshake_timeout: 10s              # TLS: a handshake not finished by then is cut
+      idle_timeout: 10m                   # TCP/TLS: a connection silent that long is closed
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ _UNITS = {"b": 1, "kb": 1000, "kib": 1 << 10, "mb": 1000**2, "mib": 1 << 20, "gb
           "gib": 1 << 30, "tb": 1000**4, "tib": 1 << 40}
 _ENDPOINT_KEYS = {
     "udp": {"address", "port", "receive_buffer"},
-    "tcp": {"address", "port", "max_connections"},
-    "tls": {"address", "port", "max_connections", "cert", "key", "ca", "key_password",
-            "require_client_cert"},
+    "tcp": {"address", "port", "max_connections", "max_connections_per_address"},
+    "tls": {"address", "port", "max_connections", "max_connections_per_address", "cert", "key",
+            "ca", "key_password", "require_client_cert"},
 }
 
 
@@ -57,6 +59,7 @@ class Endpoint:
     address: str
     port: int
     max_connections: int = 1024  # tcp/tls: more are refused (and counted)
+    max_connections_per_address: int = 64  # tcp/tls: from one peer address; more are refused
     receive_buffer: int = 8 << 20  # udp: SO_RCVBUF asked for (the kernel may cap it)
     cert: Path | None = None
     key: Path | None = None
@@ -93,6 +96,8 @@ class ListenConfig:
     drain_nice: int = 10  # the drain process yields the CPU to the receiver (UDP is read on time)
     shutdown_grace: float = 2.0  # after SIGTERM, how long open TCP peers may still send
     status_interval: float = 2.0
+    handshake_timeout: float = 10.0  # TLS: a peer that has not finished its handshake is cut
+    idle_timeout: float = 600.0  # TCP/TLS: a connection that sent nothing for this long is closed
 
     def to_dict(self) -> dict[str, Any]:
         """The effective settings (no secret values), for ``soc listen --check``."""
@@ -103,6 +108,7 @@ class ListenConfig:
             "spool": dict(self.spool.__dict__), "drain_interval": self.drain_interval,
             "drain_nice": self.drain_nice,
             "shutdown_grace": self.shutdown_grace, "status_interval": self.status_interval,
+            "handshake_timeout": self.handshake_timeout, "idle_timeout": self.idle_timeout,
         }
 
 
@@ -111,7 +117,8 @@ def load_listen_config(config: Config) -> ListenConfig:
     data = config.raw.get("listen")
     root = _Reader(data, config.path, "listen", getattr(data, "line", None))
     root.check_keys({"source", "udp", "tcp", "tls", "max_message_bytes", "queue_bytes", "spool",
-                     "drain_interval", "drain_nice", "shutdown_grace", "status_interval"})
+                     "drain_interval", "drain_nice", "shutdown_grace", "status_interval",
+                     "handshake_timeout", "idle_timeout"})
     base = config.path.parent if config.path else Path.cwd()
     endpoints = tuple(ep for kind in ("udp", "tcp", "tls") for ep in _endpoints(root, kind, base))
     max_message = _size(root, "max_message_bytes", ListenConfig.max_message_bytes)
@@ -126,6 +133,8 @@ def load_listen_config(config: Config) -> ListenConfig:
         drain_nice=_nice(root),
         shutdown_grace=_seconds(root, "shutdown_grace", 2.0),
         status_interval=_seconds(root, "status_interval", 2.0),
+        handshake_timeout=_seconds(root, "handshake_timeout", ListenConfig.handshake_timeout),
+        idle_timeout=_seconds(root, "idle_timeout", ListenConfig.idle_timeout),
     )
     _check_source(config, listen, root)
     return listen
@@ -157,6 +166,14 @@ def _size(reader: _Reader, key: str, default: int) -> int:
     if size < 1:
         raise reader.error(f"{reader.what}: {key} must be positive", reader.line_of(key))
     return size
+
+
+def _count(reader: _Reader, key: str, default: int) -> int:
+    value = int(reader.get(key, int, default))
+    if value < 1:
+        raise reader.error(f"{reader.what}: {key} must be at least 1, not {value}",
+                           reader.line_of(key))
+    return value
 
 
 def _nice(root: _Reader) -> int:
@@ -211,7 +228,9 @@ def _endpoint(root: _Reader, kind: str, value: Any, base: Path) -> Endpoint:
         raise r.error(f"listen.{kind}: port must be 0 to 65535, not {port}", r.line_of("port"))
     ep = Endpoint(
         transport=kind, address=str(r.get("address", str, DEFAULT_ADDRESS)), port=port,
-        max_connections=r.get("max_connections", int, Endpoint.max_connections),
+        max_connections=_count(r, "max_connections", Endpoint.max_connections),
+        max_connections_per_address=_count(r, "max_connections_per_address",
+                                           Endpoint.max_connections_per_address),
         receive_buffer=_size(r, "receive_buffer", Endpoint.receive_buffer),
     )
     return _tls(r, ep, base) if kind == "tls" else ep
@@ -250,6 +269,7 @@ def _tls(r: _Reader, ep: Endpoint, base: Path) -> Endpoint:
                       "use {$env: NAME} or {$file: PATH}", r.line_of("key_password"))
     return Endpoint(
         transport="tls", address=ep.address, port=ep.port, max_connections=ep.max_connections,
+        max_connections_per_address=ep.max_connections_per_address,
         cert=path("cert", required=True), key=path("key", required=True), ca=ca,
         key_password=password, require_client_cert=require,
     )

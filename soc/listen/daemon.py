@@ -23,6 +23,12 @@ again. Otherwise one error is logged and the running rules stay. Receiving never
 
 At start and after each reload, rule files that cannot be used are named in one warning (the line
 ``soc collect`` prints); the daemon runs with the rules that load.
+
+Hostile peers (see docs/listen.md, "Hostile peers"): connections are admitted by
+:mod:`soc.listen.admission` (limits per listener, per address and for the descriptors; handshake
+and idle timeouts); the housekeeping task survives any failure of its steps; the spool's size is
+measured without a descriptor (:class:`soc.listen.spool.SpoolGauge`) before it is called full;
+problems caused from outside are logged through a :class:`soc.listen.ratelimit.RateLimitedLog`.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from typing import Any
 from soc.config import Config
 from soc.ecs import format_ts, parse_ts
 from soc.errors import BusyError, ConfigError, ExitCode, SocError, StoreError
+from soc.listen.admission import RESERVE, Budget, Limits, descriptor_budget
 from soc.listen.capture import (
     CaptureThread,
     NetworkConfig,
@@ -55,8 +62,9 @@ from soc.listen.capture import (
 )
 from soc.listen.config import Endpoint, ListenConfig, load_listen_config, spool_source
 from soc.listen.drain import DrainProcess, drained_sources
+from soc.listen.ratelimit import RateLimitedLog
 from soc.listen.reload import refusal, rule_warning, run_check
-from soc.listen.spool import SpoolWriter, spool_bytes, spool_dir
+from soc.listen.spool import SpoolGauge, SpoolWriter, spool_dir
 from soc.listen.syslog_server import Intake, Listener, start, tls_context, udp_kernel_drops
 from soc.lock import PassLock
 
@@ -96,9 +104,13 @@ def status_summary(config: Config, now: datetime | None = None) -> dict[str, Any
     if state in ("running", "starting", "stopping") and age > stale:
         state = "dead"
     drain = status.get("drain", {})
+    peers = _peer_counters(status)
     problems = [p for p in (
         "not running" if state != "running" else "",
         f"{status['dropped']} message(s) dropped" if status.get("dropped") else "",
+        f"{peers['refused']} connection(s) refused" if peers["refused"] else "",
+        f"{peers['accept_errors']} accept(s) failed for lack of descriptors"
+        if peers["accept_errors"] else "",
         "spool full" if status.get("spool", {}).get("full") else "",
         f"drain: {drain['last_error']}" if drain.get("last_error") else "",
         *(_capture_problem(c) for c in status.get("captures", ())),
@@ -108,11 +120,25 @@ def status_summary(config: Config, now: datetime | None = None) -> dict[str, Any
         "listeners": status["listeners"], "received": status["received"],
         "spooled": status["spooled"], "stored": drain.get("events", 0),
         "dead_letters": drain.get("dead_letters", 0), "dropped": status.get("dropped", 0),
+        "lost": status.get("dropped", 0) + status.get("unspooled", 0), **peers,
         "spool_bytes": status.get("spool", {}).get("bytes", 0),
         "captures": [c["interface"] for c in status.get("captures", ())],
         "captured": sum(c["events"] for c in status.get("captures", ())),
         "problem": "; ".join(problems),
     }
+
+
+def _peer_counters(status: dict[str, Any]) -> dict[str, int]:
+    """Refusals, timeouts and failures of every transport, added up for ``soc status``."""
+    t = status.get("transports", {}).values()
+
+    def total(*keys: str) -> int:
+        return sum(int(c.get(k, 0)) for c in t for k in keys)
+
+    return {"refused": total("refused", "refused_per_address"),
+            "timeouts": total("handshake_timeouts", "idle_timeouts"),
+            "handshake_failures": total("handshake_failures"),
+            "accept_errors": total("accept_errors")}
 
 
 def _capture_problem(capture: dict[str, Any]) -> str:
@@ -169,7 +195,11 @@ class Daemon:
         self.closing = False
         self.state = "starting"
         self.started = format_ts(datetime.now(UTC))
-        self.spool_used = 0
+        self.gauge = SpoolGauge(self.directory)
+        self.spool_used = 0  # measured by the housekeeping, plus what was written since
+        self.spool_segments = 0
+        self.ratelog = RateLimitedLog(log)
+        self.budget = Budget(0)
         self.unspooled = 0
         self.drained = False
         self._warned_full = False
@@ -205,12 +235,15 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        loop.set_exception_handler(self._loop_error)
         if self.listen.endpoints:
             self.writer.open()
-        self.spool_used = spool_bytes(self.directory)[0]
+        self._measure_spool()
+        self.budget = self._descriptor_budget()
         for endpoint in self.listen.endpoints:
             self.intake.count(endpoint.transport)
-            self.listeners.append(await _bind(endpoint, self.intake, self.listen))
+            self.listeners.append(await _bind(endpoint, self.intake, self.listen,
+                                              self._limits(endpoint), self.budget, self.ratelog))
         for capture in self.captures:
             capture.start()
         await self.drain.start()
@@ -224,6 +257,31 @@ class Daemon:
         for capture in self.captures:
             log.info("capturing on %s into %s", capture.capture.interface, capture.source.name)
         _notify("READY=1")
+
+    def _descriptor_budget(self) -> Budget:
+        """The connections all TCP/TLS listeners may hold together; a warning when the
+        descriptor limit allows fewer than their ``max_connections``."""
+        wanted = sum(e.max_connections for e in self.listen.endpoints if e.transport != "udp")
+        reserve = len(self.listen.endpoints) + len(self.captures)
+        allowed, limit = descriptor_budget(wanted, RESERVE + reserve)
+        if allowed < wanted:
+            log.warning("the descriptor limit (%d) allows %d TCP/TLS connections, not the %d of "
+                        "max_connections: more are refused (raise LimitNOFILE= of the service)",
+                        limit, allowed, wanted)
+        return Budget(allowed)
+
+    def _limits(self, endpoint: Endpoint) -> Limits:
+        return Limits(endpoint.max_connections, endpoint.max_connections_per_address,
+                      self.listen.handshake_timeout, self.listen.idle_timeout)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's errors (a callback that failed...): one rate-limited line, no traceback
+        (``-vv`` shows it)."""
+        exc = context.get("exception")
+        self.ratelog.error("asyncio", "%s: %s", context.get("message", "event loop error"),
+                           exc if exc is not None else "")
+        if log.isEnabledFor(logging.DEBUG):
+            loop.default_exception_handler(context)
 
     async def _finish_captures(self) -> None:
         """Stop every capture: its open flows are ended and spooled before the last drain."""
@@ -278,8 +336,8 @@ class Daemon:
         except OSError as exc:
             self.intake.put_back(batch)
             self.intake.blocked = True
-            log.error("cannot write the spool %s (%d messages wait in memory): %s",
-                      self.directory, len(self.intake.pending), exc)
+            self.ratelog.error("spool write", "cannot write the spool %s (%d messages wait in "
+                               "memory): %s", self.directory, len(self.intake.pending), exc)
             return False
         self.spool_used += written
         self.intake.spooled += len(batch)
@@ -288,7 +346,12 @@ class Daemon:
         return True
 
     def _spool_full(self) -> bool:
-        full = self.spool_used >= self.listen.spool.max_bytes and not self.closing
+        """Full only by a measure taken now: what was written since the last one may have
+        been drained already."""
+        limit = self.listen.spool.max_bytes
+        full = self.spool_used >= limit and not self.closing
+        if full and self._measure_spool():
+            full = self.spool_used >= limit
         self.intake.blocked = full
         if full and not self._warned_full:
             log.warning("the spool %s is full (%d bytes, listen.spool.max_bytes): TCP senders "
@@ -296,6 +359,16 @@ class Daemon:
                         self.directory, self.spool_used)
         self._warned_full = full
         return full
+
+    def _measure_spool(self) -> bool:
+        """Set ``spool_used`` to what the spool holds on disk; False when it cannot be told."""
+        try:
+            self.spool_used, self.spool_segments = self.gauge.measure(self.writer.number)
+        except OSError as exc:
+            self.ratelog.warning("spool size", "cannot measure the spool %s: %s",
+                                 self.directory, exc)
+            return False
+        return True
 
     def _give_up(self) -> None:
         self.unspooled = len(self.intake.pending)
@@ -380,17 +453,34 @@ class Daemon:
     # status ------------------------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
+        """Every second at most: measure the spool, read the kernel's drops, check the
+        captures, write the status. A step that fails is logged (rate-limited) and the others
+        go on: nothing stops this task but the end of the daemon."""
         next_status = 0.0
-        inodes = {li.inode for li in self.listeners if li.inode}
+        steps = (self._measure_spool, self._read_kernel_drops, self._check_captures,
+                 self.ratelog.flush)
         while True:
             await asyncio.sleep(min(1.0, self.listen.status_interval))
-            self.spool_used = spool_bytes(self.directory)[0]
-            if inodes:
-                self.intake.count("udp").kernel_drops = udp_kernel_drops(inodes)
-            self._check_captures()
+            for step in steps:
+                self._step(step)
             if time.monotonic() >= next_status:
-                self._write_status()
+                self._step(self._write_status)
                 next_status = time.monotonic() + self.listen.status_interval
+
+    def _step(self, step: Any) -> None:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - the housekeeping must outlive any failure
+            self.ratelog.error("housekeeping", "housekeeping (%s) failed: %s",
+                               getattr(step, "__name__", step), exc)
+
+    def _read_kernel_drops(self) -> None:
+        """The kernel's UDP drops; kept when ``/proc`` cannot be read (they never go down)."""
+        inodes = {li.inode for li in self.listeners if li.inode}
+        drops = udp_kernel_drops(inodes) if inodes else None
+        if drops is not None:
+            counters = self.intake.count("udp")
+            counters.kernel_drops = max(counters.kernel_drops, drops)
 
     def _check_captures(self) -> None:
         """Log, once, a capture that failed (the interface went away, the spool cannot be
@@ -403,7 +493,7 @@ class Daemon:
 
     def status(self) -> dict[str, Any]:
         """What ``<data_dir>/listen.json`` holds."""
-        size, segments = spool_bytes(self.directory)
+        size, segments = self.spool_used, self.spool_segments
         counters = {k: v.to_dict() for k, v in sorted(self.intake.counters.items())}
         return {
             "pid": os.getpid(), "state": self.state, "started": self.started,
@@ -413,7 +503,9 @@ class Daemon:
             "received": sum(c["received"] for c in counters.values()),
             "spooled": self.intake.spooled,
             "dropped": sum(c["dropped"] + c["kernel_drops"] for c in counters.values()),
+            "unspooled": self.unspooled,
             "queued": len(self.intake.pending), "paused_connections": len(self.intake.paused),
+            "connection_budget": self.budget.limit,
             "transports": counters,
             "spool": {"path": str(self.directory), "bytes": size, "segments": segments,
                       "max_bytes": self.listen.spool.max_bytes, "full": self.intake.blocked},
@@ -429,7 +521,7 @@ class Daemon:
             tmp.write_text(json.dumps(self.status(), indent=1, default=str), encoding="utf-8")
             os.replace(tmp, path)
         except OSError as exc:
-            log.warning("cannot write %s: %s", path, exc)
+            self.ratelog.warning("status", "cannot write %s: %s", path, exc)
 
 
 def _warn_rules(check: asyncio.Task[dict[str, Any]]) -> None:
@@ -446,9 +538,11 @@ def _log_rule_warning(result: dict[str, Any]) -> None:
         log.warning("%s", line)
 
 
-async def _bind(endpoint: Endpoint, intake: Intake, listen: ListenConfig) -> Listener:
+async def _bind(endpoint: Endpoint, intake: Intake, listen: ListenConfig, limits: Limits,
+                budget: Budget, ratelog: RateLimitedLog) -> Listener:
     try:
-        return await start(endpoint, intake, listen.max_message_bytes)
+        return await start(endpoint, intake, listen.max_message_bytes, limits=limits,
+                           budget=budget, ratelog=ratelog)
     except PermissionError as exc:
         raise SocError(f"cannot listen on {endpoint.label}: {exc.strerror}",
                        hint="Ports below 1024 need root: listen on 5514/6514 and redirect 514 "

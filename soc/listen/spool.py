@@ -16,6 +16,7 @@ nothing will be appended to it again. Readers stop at an incomplete record in th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -73,6 +74,35 @@ def spool_bytes(directory: Path) -> tuple[int, int]:
         except FileNotFoundError:
             continue  # drained and deleted meanwhile
     return total, count
+
+
+class SpoolGauge:
+    """What a spool holds on disk, measured with ``stat`` alone: unlike :func:`spool_bytes` it
+    needs no descriptor, so it still measures when the process has none left. Segments are
+    numbered in order and drained oldest first: the walk goes from the oldest one still there
+    to the writer's current one."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.oldest: int | None = None
+
+    def measure(self, newest: int) -> tuple[int, int]:
+        """``(bytes, segments)`` up to segment ``newest``. Raises OSError if a segment cannot
+        be looked at (not when it was drained and deleted meanwhile)."""
+        if self.oldest is None:
+            self.oldest = min((n for n, _ in list_segments(self.directory)), default=newest)
+        total = count = 0
+        first: int | None = None
+        for number in range(self.oldest, newest + 1):
+            try:
+                size = os.stat(segment_path(self.directory, number)).st_size
+            except FileNotFoundError:
+                continue
+            first = number if first is None else first
+            total += size
+            count += 1
+        self.oldest = newest if first is None else first
+        return total, count
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -281,13 +311,14 @@ class SpoolWriter:
         self._start_segment()
 
     def _start_segment(self) -> None:
+        """Open the next segment; on failure (no descriptor left...) the current one stays."""
         assert self.meta is not None
-        self.number = self.meta.next
-        self.meta = SpoolMeta(self.meta.id, self.number + 1)
+        number = self.meta.next
+        self.meta = SpoolMeta(self.meta.id, number + 1)
         _write_meta(self.directory, self.meta)  # the number is taken before the file exists
-        path = segment_path(self.directory, self.number)
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        self.size = os.fstat(self.fd).st_size
+        path = segment_path(self.directory, number)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        self.fd, self.number, self.size = fd, number, os.fstat(fd).st_size
         fsync_dir(self.directory)
 
     def write(self, records: list[bytes]) -> int:
@@ -308,7 +339,10 @@ class SpoolWriter:
             raise
         self.size = before + len(data)
         if self.size >= self.segment_bytes:
-            self._rotate()
+            # The batch is durable: a failure to start the next segment must not make it look
+            # failed (a retry would spool it twice). This segment grows; the next write retries.
+            with contextlib.suppress(OSError):
+                self._rotate()
         return len(data)
 
     def _undo(self, size: int) -> None:
@@ -319,9 +353,12 @@ class SpoolWriter:
             self._rotate()
 
     def _rotate(self) -> None:
-        os.close(self.fd)
-        self.fd = -1
-        self._start_segment()
+        old = self.fd
+        try:
+            self._start_segment()  # the new one is open before the old one is closed
+        finally:
+            if self.fd != old and old >= 0:
+                os.close(old)
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -5,6 +5,7 @@ frame that starts with ``[1-9][0-9]* `` is octet-counted (``LEN SP MSG``), anyth
 ``LF``. Each message becomes an encoded spool record (:func:`soc.listen.spool.encode`) in the
 :class:`Intake`, which the spool pump empties. When the intake holds ``queue_bytes``, TCP readers
 pause (the kernel then slows the senders down) and UDP datagrams are dropped and counted.
+Who may connect, and for how long, is :mod:`soc.listen.admission`'s business.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from operator import itemgetter
 from typing import Any
 
 from soc.errors import ConfigError
+from soc.listen.admission import (
+    Acceptor,
+    Budget,
+    Limits,
+    Slot,
+    TransportCounters,
+    listening_sockets,
+)
 from soc.listen.config import Endpoint
+from soc.listen.ratelimit import RateLimitedLog
 from soc.listen.spool import OVERSIZE, TRUNCATED, Peer, encode, encode_many
 
 log = logging.getLogger(__name__)
@@ -36,24 +46,6 @@ Frame = tuple[bytes, int, int]  # (message, flags, full length)
 
 
 # --- counters and the intake queue ---------------------------------------------------------------
-
-
-@dataclass
-class TransportCounters:
-    """What one transport saw. ``dropped`` = UDP datagrams refused because the queue was full."""
-
-    received: int = 0
-    bytes: int = 0
-    oversize: int = 0
-    truncated: int = 0
-    dropped: int = 0
-    kernel_drops: int = 0  # UDP: the socket's receive queue overflowed (/proc/net/udp)
-    receive_buffer: int = 0  # UDP: SO_RCVBUF as the kernel reports it (Linux: twice the grant)
-    connections: int = 0  # open now
-    refused: int = 0  # connections over max_connections (failed TLS handshakes never get here)
-
-    def to_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -242,29 +234,25 @@ def _peer(transport: str, addr: Any) -> tuple[int, int, bytes]:
 
 
 class StreamProtocol(asyncio.Protocol):
-    """One TCP or TLS connection."""
+    """One TCP or TLS connection, admitted in ``slot`` (its limits were checked at accept)."""
 
-    def __init__(self, intake: Intake, endpoint: Endpoint, max_bytes: int) -> None:
+    def __init__(self, intake: Intake, endpoint: Endpoint, max_bytes: int, slot: Slot) -> None:
         self.intake = intake
         self.name = endpoint.transport
-        self.limit = endpoint.max_connections
+        self.slot = slot
         self.counters = intake.count(self.name)
         self.decoder = FrameDecoder(max_bytes)
         self.transport: asyncio.Transport | None = None
-        self.peer = (0, 0, b"")
+        self.peer = _peer(self.name, slot.peer)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        if self.counters.connections >= self.limit:
-            self.counters.refused += 1
-            transport.abort()
-            return
         self.transport = transport
-        self.counters.connections += 1
+        self.slot.opened(transport)
         self.intake.streams.add(transport)
-        self.peer = _peer(self.name, transport.get_extra_info("peername"))
 
     def data_received(self, data: bytes) -> None:
+        self.slot.touch()
         self._emit(self.decoder.feed(data))
         if self.intake.full and self.transport is not None:
             self.intake.pause(self.transport)
@@ -281,7 +269,7 @@ class StreamProtocol(asyncio.Protocol):
         last = self.decoder.close()
         if last is not None:
             self._emit([last])
-        self.counters.connections -= 1
+        self.slot.release()
         self.intake.paused.discard(self.transport)
         self.intake.streams.discard(self.transport)
         self.transport = None
@@ -311,10 +299,12 @@ class DatagramReceiver:
 
     BURST = 512
 
-    def __init__(self, sock: socket.socket, intake: Intake, max_bytes: int) -> None:
+    def __init__(self, sock: socket.socket, intake: Intake, max_bytes: int,
+                 ratelog: RateLimitedLog | None = None) -> None:
         self.sock = sock
         self.intake = intake
         self.max = max_bytes
+        self.log = ratelog or RateLimitedLog(log)
         self.counters = intake.count("udp")
         size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         self.counters.receive_buffer = min(self.counters.receive_buffer or size, size)
@@ -339,7 +329,7 @@ class DatagramReceiver:
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:  # ICMP errors and the like: never stop receiving
-                log.warning("udp socket error: %s", exc)
+                self.log.warning("udp", "udp socket error: %s", exc)
                 break
             c.received += 1
             if room <= 0 or intake.blocked:
@@ -371,17 +361,18 @@ class DatagramReceiver:
 
 @dataclass
 class Listener:
-    """A bound endpoint: its server (TCP/TLS) or transport (UDP) and the address it got."""
+    """A bound endpoint: its accept loop (TCP/TLS) or receiver (UDP) and the address it got."""
 
     endpoint: Endpoint
-    server: asyncio.Server | None = None
+    server: Acceptor | None = None
     udp: DatagramReceiver | None = None
     bound: str = ""
     inode: int = 0  # UDP socket inode, to find its drops in /proc/net/udp
 
     def close(self) -> None:
+        """Stop receiving; TLS handshakes in progress are cut."""
         if self.server is not None:
-            self.server.close()
+            self.server.shutdown()
         if self.udp is not None:
             self.udp.close()
 
@@ -411,26 +402,35 @@ def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
     return ctx
 
 
-async def start(endpoint: Endpoint, intake: Intake, max_bytes: int) -> Listener:
-    """Bind one endpoint (raises OSError when the address cannot be bound)."""
-    loop = asyncio.get_running_loop()
+async def start(endpoint: Endpoint, intake: Intake, max_bytes: int, *,
+                limits: Limits | None = None, budget: Budget | None = None,
+                ratelog: RateLimitedLog | None = None) -> Listener:
+    """Bind one endpoint and start receiving (raises OSError when the address cannot be bound).
+
+    ``limits`` (TCP/TLS): the endpoint's connection limits and timeouts; ``budget``: the
+    connections every listener may hold together (:func:`soc.listen.admission.descriptor_budget`);
+    ``ratelog``: where refusals and socket errors are said."""
     listener = Listener(endpoint)
+    ratelog = ratelog or RateLimitedLog(log)
     if endpoint.transport == "udp":
         sock = _udp_socket(endpoint)
-        listener.udp = DatagramReceiver(sock, intake, max_bytes)
+        listener.udp = DatagramReceiver(sock, intake, max_bytes, ratelog)
         listener.inode = os.fstat(sock.fileno()).st_ino
         listener.bound = _label("udp", sock.getsockname())
         return listener
-    def factory() -> asyncio.Protocol:
-        return StreamProtocol(intake, endpoint, max_bytes)
+
+    def factory(slot: Slot) -> asyncio.Protocol:
+        return StreamProtocol(intake, endpoint, max_bytes, slot)
 
     ctx = tls_context(endpoint) if endpoint.transport == "tls" else None
-    server = await loop.create_server(factory, endpoint.address, endpoint.port, ssl=ctx,
-                                      reuse_address=True, backlog=1024,
-                                      ssl_handshake_timeout=30 if ctx else None)
-    listener.server = server
-    listener.bound = ", ".join(_label(endpoint.transport, s.getsockname())
-                               for s in server.sockets)
+    sockets = listening_sockets(endpoint.address, endpoint.port)
+    limits = limits or Limits(endpoint.max_connections, endpoint.max_connections_per_address)
+    acceptor = Acceptor(sockets, endpoint.label, limits, intake.count(endpoint.transport),
+                        factory, ctx=ctx, budget=budget or Budget(limits.max_connections),
+                        log=ratelog, paused=intake.paused)
+    acceptor.start()
+    listener.server = acceptor
+    listener.bound = ", ".join(_label(endpoint.transport, s.getsockname()) for s in sockets)
     return listener
 
 
@@ -475,9 +475,10 @@ def _label(transport: str, sockname: Any) -> str:
 
 
 def udp_kernel_drops(inodes: set[int], proc: tuple[str, ...] = ("/proc/net/udp",
-                                                                 "/proc/net/udp6")) -> int:
-    """Datagrams the kernel dropped for these sockets (receive queue full), from ``/proc``."""
-    total = 0
+                                                                 "/proc/net/udp6")) -> int | None:
+    """Datagrams the kernel dropped for these sockets (receive queue full), from ``/proc``;
+    None when no file could be read (no descriptor left: the count is unknown, not zero)."""
+    total, read = 0, False
     for path in proc:
         try:
             with open(path, encoding="ascii") as fh:
@@ -486,6 +487,7 @@ def udp_kernel_drops(inodes: set[int], proc: tuple[str, ...] = ("/proc/net/udp",
                     cols = line.split()
                     if len(cols) > 12 and int(cols[9]) in inodes:
                         total += int(cols[-1])
+            read = True
         except (OSError, ValueError):
             continue
-    return total
+    return total if read else None
