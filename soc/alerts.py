@@ -28,7 +28,7 @@ from soc.detection.correlation import CorrelationMatch
 from soc.detection.hits import Hit
 from soc.ecs import now_ts, parse_ts
 from soc.errors import InputError, NotFoundError
-from soc.models import ENTITY_FIELDS, MAX_IDS, Alert, AlertStatus, Severity
+from soc.models import ENTITY_FIELDS, MAX_IDS, Alert, AlertQuery, AlertStatus, Severity
 from soc.stores.base import Store
 
 DEFAULT_SUPPRESS = timedelta(hours=1)
@@ -338,6 +338,32 @@ def assign(store: Store, alert_id: str, user: str, actor: str, *,
     alert = get(store, alert_id)
     return _change(store, alert, actor, "alert.assign", alert.assignee, user, data_dir,
                    assignee=user)
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    """One page of ``soc alerts list``: the alerts from ``offset`` on, and how many more
+    match past them."""
+
+    alerts: list[Alert]
+    offset: int
+    more: int
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.alerts)
+
+
+def page(store: Store, query: AlertQuery, offset: int = 0) -> AlertPage:
+    """The alerts of ``query`` from ``offset`` on (at most ``query.limit``), most recently seen
+    first; ``more`` counts the matching alerts past the page (counted only when there are)."""
+    limit = query.limit
+    found = store.list_alerts(replace(query, limit=None if limit is None else offset + limit + 1))
+    shown = found[offset:] if limit is None else found[offset:offset + limit]
+    more = 0
+    if limit is not None and len(found) > offset + limit:
+        more = max(store.count_alerts(query) - offset - limit, len(found) - offset - limit)
+    return AlertPage(shown, offset, more)
 
 
 def summary_row(alert: Alert) -> dict[str, Any]:

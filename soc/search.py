@@ -11,6 +11,7 @@ Lucene reads them (``Some\\ Name``, ``Param\\(1\\)``) and stay bound parameters.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import sqlite3
@@ -57,6 +58,8 @@ TEXT_FIELDS = frozenset({"message", "event.original", "error.message"})
 _SYNTAX_HINT = 'Quote values with spaces or special characters: user.name:"Nguyễn Văn A".'
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _ELEMENT = "soc_fold({v}, {t})"
+_CIDR_SHAPE = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)/\d{1,3}$")
+"""An IPv4 or IPv6 network in CIDR notation (``192.168.4.0/24``, ``2001:db8::/32``)."""
 # Characters a JSON key holds escaped. SQLite compares a path label with the key as written
 # (3.40: ``$."a\\b"`` misses the key ``a\b``), so names with one are looked up by key instead.
 _JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
@@ -205,9 +208,47 @@ def _sql_any(doc: str | None, needle: str, spec: str) -> bool:
     return any(test(text) for value in values for text in _text_values(value))
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def cidr_network(literal: str) -> Network | None:
+    """The network a CIDR term names (``10.0.0.0/8``, ``2001:db8::/32``), None when the term
+    is not shaped as one. Host bits are allowed (``10.1.2.3/8`` is ``10.0.0.0/8``), as on
+    Elasticsearch; a CIDR-shaped term that is no network is a :class:`QueryError`."""
+    if not _CIDR_SHAPE.match(literal):
+        return None
+    try:
+        return ipaddress.ip_network(literal, strict=False)
+    except ValueError as exc:
+        hint = ('Write networks as source.ip:192.168.4.0/24 (IPv4 prefixes up to /32) or '
+                'source.ip:"2001:db8::/32" (IPv6, up to /128).')
+        raise QueryError(f"bad network {literal!r}: {exc}", hint=hint) from None
+
+
+@lru_cache(maxsize=256)
+def _network(spec: str) -> Network:
+    return ipaddress.ip_network(spec, strict=False)
+
+
+def _sql_cidr(spec: str, value: object) -> bool:
+    """soc_cidr(network, value): the value is an IP address inside the network (an IPv4-mapped
+    IPv6 address counts as its IPv4 address, as on Elasticsearch), or is the network's text."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return "/" in text and fold(text) == spec
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address in _network(spec)
+
+
 def setup_connection(conn: sqlite3.Connection) -> None:
     """Register the SQL functions that compiled queries call (once per connection)."""
     conn.create_function("soc_fold", 2, _sql_fold, deterministic=True)
+    conn.create_function("soc_cidr", 2, _sql_cidr, deterministic=True)
     conn.create_function("soc_num", 2, _sql_num, deterministic=True)
     conn.create_function("soc_regexp", 2, _sql_regexp, deterministic=True)
     conn.create_function("soc_any", 3, _sql_any, deterministic=True)
@@ -417,12 +458,15 @@ def _word(test: FieldTest, field: Field | None, raw: str) -> Fragment:
 
 
 def _literal(test: FieldTest, field: Field | None, literal: str) -> Fragment:
-    """An exact value (case-insensitive); numbers also match JSON numbers numerically."""
+    """An exact value (case-insensitive); numbers also match JSON numbers numerically; a CIDR
+    network matches the IP addresses inside it."""
     folded = fold(literal)
     if field is None:
         return "soc_any(doc, ?, ?)", [_needle(literal), "s:" + folded]
     if field.text:
         return test(field, f"instr({_ELEMENT}, ?) > 0", [folded])
+    if cidr_network(literal) is not None:
+        return test(field, "{t} = 'text' AND soc_cidr(?, {v})", [folded])
     if _NUMBER.match(literal):
         cond = f"({_ELEMENT} = ? OR ({{t}} IN ('integer', 'real') AND {{v}} = ?))"
         return test(field, cond, [folded, float(literal)])

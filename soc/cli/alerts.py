@@ -1,4 +1,5 @@
-"""``soc alerts list|show|ack|close|assign``: triage of stored alerts, every change audited."""
+"""``soc alerts list|show|events|ack|close|assign``: triage of stored alerts, every change
+audited."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ from typing import Any
 import click
 
 from soc import alerts as lib
+from soc import pivots
 from soc.cli.app import App, pass_app
 from soc.cli.output import (
     Format,
     current_format,
     emit_object,
     emit_rows,
+    field_table,
     format_options,
     info,
 )
-from soc.cli.search import when
+from soc.cli.search import DEFAULT_FIELDS, field_list, when
 from soc.ecs import format_ts
 from soc.errors import ExitCode
 from soc.models import Alert, AlertQuery, AlertStatus, AuditEntry, Severity
@@ -51,22 +54,28 @@ def alerts_group() -> None:
 @click.option("--since", metavar="WHEN", help="Seen at or after: 24h, 7d, or an ISO date.")
 @click.option("-n", "--limit", type=click.IntRange(min=0), default=100, show_default=True,
               help="At most this many (0: no limit).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Skip this many first (the next page: the --offset the last line says).")
 @format_options
 @pass_app
 def list_cmd(app: App, status: str | None, severity: str | None, rule: str | None,
-             system: str | None, unit: str | None, since: str | None, limit: int) -> int:
-    """Alerts, most recently seen first (table, --json or --nl)."""
+             system: str | None, unit: str | None, since: str | None, limit: int,
+             offset: int) -> int:
+    """Alerts, most recently seen first (table, --json or --nl), a page at a time: when more
+    match, stderr ends with "N more: --offset M"."""
     start = when(since, "--since")
     query = AlertQuery(status=AlertStatus(status) if status else None,
                        min_severity=Severity(severity) if severity else None, rule=rule,
                        system=system, unit=unit, since=format_ts(start) if start else None,
                        limit=limit or None)
     with open_store(app.config, readonly=True) as store:
-        found = store.list_alerts(query)
-    rows: list[dict[str, Any]] = [lib.summary_row(a) for a in found]
+        found = lib.page(store, query, offset)
+    rows: list[dict[str, Any]] = [lib.summary_row(a) for a in found.alerts]
     table = current_format() is Format.TABLE
-    if emit_rows(rows if table else [a.to_dict() for a in found], COLUMNS) == 0:
-        info("No alerts match.")
+    if emit_rows(rows if table else [a.to_dict() for a in found.alerts], COLUMNS) == 0:
+        info("No alerts match." if offset == 0 else f"No alerts match past --offset {offset}.")
+    if found.more:
+        info(f"{found.more} more: --offset {found.next_offset}")
     return int(ExitCode.OK)
 
 
@@ -82,9 +91,38 @@ def show_cmd(app: App, alert_id: str) -> int:
     if current_format() is not Format.TABLE:
         emit_object({**alert.to_dict(), "audit": [e.to_dict() for e in trail]})
         return int(ExitCode.OK)
-    emit_object(alert.to_dict())
+    shown = alert.to_dict()
+    event = shown.pop("event")
+    emit_object(shown)
+    if event:
+        click.echo(f"event\n{field_table(event)}")
     click.echo("\n== Audit trail ==")  # a table, so its times are local like the alert's
     emit_rows([_trail_row(e) for e in trail], TRAIL_COLUMNS)
+    return int(ExitCode.OK)
+
+
+@alerts_group.command("events")
+@click.argument("alert_id", metavar="ID")
+@click.option("--fields", metavar="A,B", help="Columns to show (table) or keep (JSON).")
+@format_options
+@pass_app
+def events_cmd(app: App, alert_id: str, fields: str | None) -> int:
+    """Every event of an alert, oldest first: all the events detection linked to it
+    (triggering and contributing), not only the first 50 its document names. --nl streams.
+
+    Exit code 5 when some are no longer stored (past retention); stderr says how many."""
+    columns = field_list(fields)
+    with open_store(app.config, readonly=True) as store:
+        linked = pivots.alert_events(store, alert_id)
+        events = linked if not columns else ({k: e.get(k) for k in columns} for e in linked)
+        shown = emit_rows(events, columns or DEFAULT_FIELDS)
+    if linked.missing:
+        info(f"{len(linked.missing)} of the {len(linked.links)} events of alert "
+             f"{linked.alert.id} are no longer stored (removed by retention?), e.g. "
+             f"{linked.missing[0]}.")
+        return int(ExitCode.PARTIAL)
+    if shown == 0:
+        info(f"Alert {linked.alert.id} has no linked events.")
     return int(ExitCode.OK)
 
 

@@ -3,12 +3,17 @@
 stdout carries data only; people-facing messages go to stderr. The format never depends on
 whether stdout is a terminal. Tables show times in the configured ``timezone`` with the offset
 (``2026-11-24 14:03:07 +07``); ``--json`` and ``--nl`` keep the stored ISO 8601 UTC text.
+
+Tables fit the width of the screen when it is known (``$COLUMNS``, else the terminal stdout is),
+the widest columns cut first with ``…``; a table written to a pipe or a file keeps every column
+whole (each cell cut at ``MAX_CELL``), and ``--wide`` shows everything in full.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
@@ -24,6 +29,8 @@ from soc.errors import SocError
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_CELL = 80
+MIN_COLUMN = 5  # a column is never cut narrower (a table too wide even so runs past the edge)
+_SEP = "  "
 _UTC_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]00:?00)",
                        re.IGNORECASE)
 """A cell that is a UTC timestamp as soc stores them (and nothing else)."""
@@ -57,13 +64,22 @@ class Format(StrEnum):
 
 
 def format_options(func: F) -> F:
-    """Add ``--json`` / ``--nl`` to a command; it receives ``fmt: Format``."""
+    """Add ``--json`` / ``--nl`` / ``--wide`` to a command (read by :func:`current_format`
+    and :func:`table_width`)."""
 
     def pick(ctx: click.Context, param: click.Parameter, value: bool) -> Any:
         if value:
             ctx.meta["soc.fmt"] = Format(param.name)
         return value
 
+    def widen(ctx: click.Context, param: click.Parameter, value: bool) -> Any:
+        if value:
+            ctx.meta["soc.wide"] = True
+        return value
+
+    func = click.option("--wide", is_flag=True, expose_value=False, callback=widen,
+                        help="Tables: every column and cell in full, not fitted to the "
+                             "screen.")(func)
     func = click.option("--nl", is_flag=True, expose_value=False, callback=pick,
                         help="One JSON object per line.")(func)
     func = click.option("--json", "json", is_flag=True, expose_value=False, callback=pick,
@@ -74,6 +90,49 @@ def format_options(func: F) -> F:
 def current_format() -> Format:
     ctx = click.get_current_context(silent=True)
     return Format(ctx.meta.get("soc.fmt", Format.TABLE)) if ctx else Format.TABLE
+
+
+def is_wide() -> bool:
+    """``--wide`` was given: tables show every cell in full."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get("soc.wide"))
+
+
+def table_width() -> int | None:
+    """The width tables fit: ``$COLUMNS``, else the width of the terminal stdout is; None (no
+    fitting) with ``--wide`` or when neither is known (stdout is a pipe or a file)."""
+    if is_wide():
+        return None
+    return shutil.get_terminal_size(fallback=(0, 0)).columns or None
+
+
+def fit_widths(widths: Sequence[int], width: int) -> list[int]:
+    """Column widths that fit ``width`` characters with their separators: the widest columns
+    are cut to one shared cap (never below ``MIN_COLUMN``), the narrower ones are kept whole."""
+    room = width - len(_SEP) * (len(widths) - 1)
+    if sum(widths) <= room:
+        return list(widths)
+    left, cap = room, 0
+    order = sorted(range(len(widths)), key=lambda i: widths[i])
+    for done, i in enumerate(order):
+        share = left // (len(widths) - done)
+        if widths[i] > share:
+            cap = share
+            break
+        left -= widths[i]
+    cap = max(cap, MIN_COLUMN)
+    extra = max(left - cap * sum(1 for w in widths if w > cap), 0)
+    fitted: list[int] = []
+    for w in widths:
+        grow = 1 if w > cap and extra > 0 else 0
+        extra -= grow
+        fitted.append(min(w, cap + grow))
+    return fitted
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one ``…`` when something was cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 def json_text(value: Any, indent: int | None = None) -> str:
@@ -124,7 +183,7 @@ def _time_cell(value: Any, zone: tzinfo) -> str | None:
     return None
 
 
-def _cell(value: Any, zone: tzinfo | None = None) -> str:
+def _cell(value: Any, zone: tzinfo | None = None, limit: int | None = MAX_CELL) -> str:
     if value is None:
         return ""
     shown = _time_cell(value, zone) if zone is not None else None
@@ -139,19 +198,24 @@ def _cell(value: Any, zone: tzinfo | None = None) -> str:
     else:
         text = str(value)
     text = text.replace("\n", "⏎").replace("\t", " ")
-    return escape(text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…")
+    return escape(text if limit is None else clip(text, limit))
 
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
-          zone: tzinfo | None = None) -> str:
-    """A plain aligned text table; times in ``zone`` (default: :func:`display_zone`)."""
+          zone: tzinfo | None = None, *, width: int | None = None,
+          wide: bool = False) -> str:
+    """A plain aligned text table; times in ``zone`` (default: :func:`display_zone`). With
+    ``width``, columns are cut (:func:`fit_widths`) so that each line fits it; ``wide`` keeps
+    cells longer than ``MAX_CELL`` whole. Cells are escaped before they are cut."""
     zone = zone or display_zone()
-    cells = [[_cell(row.get(c), zone) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    for r in cells:
-        lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+    limit = None if wide else MAX_CELL
+    cells = [[_cell(row.get(c), zone, limit) for c in columns] for row in rows]
+    heads = [escape(c.upper()) for c in columns]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(heads)]
+    if width is not None:
+        widths = fit_widths(widths, width)
+    return "\n".join(_SEP.join(clip(v, w).ljust(w) for v, w in zip(r, widths, strict=True))
+                     .rstrip() for r in [heads, *cells])
 
 
 def emit_rows(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
@@ -168,7 +232,7 @@ def emit_rows(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
     if fmt is Format.JSON:
         click.echo(json_text(listed, indent=2))
     elif listed:
-        click.echo(table(listed, columns))
+        click.echo(table(listed, columns, width=table_width(), wide=is_wide()))
     return len(listed)
 
 
@@ -185,6 +249,18 @@ def emit_object(obj: Mapping[str, Any], fmt: Format | None = None) -> None:
         for key, value in obj.items():
             shown = json_text(value) if isinstance(value, dict | list) else _cell(value, zone)
             click.echo(escape(f"{key.ljust(width)}  {shown}"))
+
+
+def field_table(obj: Mapping[str, Any], indent: int = 2) -> str:
+    """``field  value`` lines, indented, the values aligned and whole (an event for people):
+    ``@timestamp`` first, then the fields by name; times local; every field and value
+    escaped, a list as ``a,b``, an object as JSON."""
+    keys = sorted(obj, key=lambda k: (k != "@timestamp", k))
+    names = [escape(str(k)) for k in keys]
+    width = max((len(n) for n in names), default=0)
+    zone = display_zone()
+    return "\n".join(f"{' ' * indent}{n.ljust(width)}  {_cell(obj[k], zone, None)}".rstrip()
+                     for n, k in zip(names, keys, strict=True))
 
 
 def info(message: str) -> None:

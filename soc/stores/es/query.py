@@ -6,8 +6,9 @@ case-insensitive as on the embedded store and in the in-process Sigma matcher:
 
 * ``field:term`` (words, wildcards, phrases, fuzzy terms) → ``field.caseless:term``, the
   lowercase-normalised sub-field every field has (``soc/stores/es/templates.py``);
-* ranges, ``_exists_``, CIDR terms (``source.ip:10.0.0.0\\/8``), fields already ending in
-  ``.caseless`` and the text fields (``message``...) keep their field;
+* ranges, ``_exists_``, CIDR terms (``source.ip:10.0.0.0/8``, ``source.ip:"2001:db8::/32"``,
+  also in a group: ``source.ip:(10.0.0.0/8 OR 1.2.3.4)``; an unescaped ``/`` is sent escaped),
+  fields already ending in ``.caseless`` and the text fields (``message``...) keep their field;
 * regular expressions: on ``soc search`` they go to ``.caseless`` with their letters lowercased
   (case-insensitive, like the embedded store); in hunts they keep the field (Sigma's ``|re`` is
   case-sensitive);
@@ -40,10 +41,9 @@ from luqum.tree import (
 from luqum.visitor import TreeTransformer
 
 from soc.ecs import format_ts
-from soc.search import QueryError, parse_query, term_chunks
+from soc.search import QueryError, cidr_network, parse_query, term_chunks
 from soc.stores.es.templates import CASELESS, TEXT_FIELDS, VALUES_FIELD
 
-_CIDR = re.compile(r"^[0-9A-Fa-f:.]+\\?/\d{1,3}$")
 _SPECIAL = re.compile(r'([+\-=&|!(){}\[\]<>^"~*?:\\/ ])')
 # query_string's reserved characters and any whitespace; also ' (luqum, the parser of both stores,
 # cannot read it at the start of a name). Not @: ``@timestamp`` is a plain term for Lucene.
@@ -81,7 +81,30 @@ def lower_regex(pattern: str) -> str:
 
 
 def _is_cidr(expr: Item) -> bool:
-    return isinstance(expr, Word) and bool(_CIDR.match(expr.value))
+    """A CIDR term (word or phrase), or a group holding one: Elasticsearch matches those on the
+    ``ip`` field itself (``.caseless`` is a keyword)."""
+    if isinstance(expr, Word):
+        chunks = term_chunks(expr.value)
+        return (not any(wild for wild, _ in chunks)
+                and cidr_network("".join(text for _, text in chunks)) is not None)
+    if isinstance(expr, Phrase):
+        return cidr_network(expr.value[1:-1]) is not None
+    return any(_is_cidr(child) for child in expr.children)
+
+
+def _slashes_escaped(expr: Item) -> Item:
+    """``expr`` with every unescaped ``/`` of its words escaped (Lucene reads ``/`` as the start
+    of a regular expression; luqum, and so the embedded store, as part of the word)."""
+    if isinstance(expr, Word):
+        escaped = "".join(text if wild else escape_field(text) for wild, text
+                          in term_chunks(expr.value))
+        word: Item = Word(escaped)
+        return _spaced(word, expr)
+    if not expr.children:
+        return expr
+    clone: Item = expr.clone_item()
+    clone.children = [_slashes_escaped(child) for child in expr.children]
+    return _spaced(clone, expr)
 
 
 def _contains(value: str) -> str:
@@ -105,9 +128,10 @@ class CaselessRewriter(TreeTransformer):  # type: ignore[misc]
     def _field(self, node: SearchField) -> SearchField:
         name, expr = field_pattern(node.name), node.expr
         keep = (name in _KEEP or name.endswith(f".{CASELESS}") or name in TEXT_FIELDS
-                or isinstance(expr, Range | From | To) or _is_cidr(expr)
-                or (isinstance(expr, Regex) and self.hunt))
-        if name == _EXISTS and isinstance(expr, Word):  # the term is a field name
+                or isinstance(expr, Range | From | To) or (isinstance(expr, Regex) and self.hunt))
+        if _is_cidr(expr):
+            keep, expr = True, _slashes_escaped(expr)
+        elif name == _EXISTS and isinstance(expr, Word):  # the term is a field name
             expr = _spaced(Word(field_pattern(expr.value)), expr)
         elif not keep and isinstance(expr, Regex):
             expr = _spaced(Regex(lower_regex(expr.value)), expr)

@@ -209,6 +209,12 @@ class StateMixin(DocumentsMixin):
             found.update(by_link[d["_id"]] for d in resp["docs"] if d.get("found"))
         return found
 
+    def alert_links(self, alert_id: str) -> list[tuple[str, str]]:
+        """Every (event id, event time) linked to the alert, by time, then id."""
+        hits = self._scan("alert-events", {"term": {"alert_id": alert_id}},
+                          [{"ts": "asc"}, {"event_id": "asc"}], action="cannot read alert links")
+        return [(str(h["_source"]["event_id"]), str(h["_source"]["ts"])) for h in hits]
+
     def list_alerts(self, query: AlertQuery | None = None) -> list[Alert]:
         """Alerts matching the filters, most recently seen first."""
         q = query or AlertQuery()
