@@ -919,7 +919,7 @@ detection:
   condition: selection and not filter
 """, "winlog.channel.caseless:Security AND ((event.code.caseless:4625 AND "
      "winlog.event_data.TargetUserName.caseless:adm*) AND (NOT "
-     "source.ip.caseless:\\-))", True),
+     "winlog.event_data.IpAddress.caseless:\\-))", True),  # '-' is no IP: the event data
     "regex": ("""
 title: Encoded PowerShell
 id: 7d2e9f10-2b3c-4d5e-9f01-2b3c4d5e6f70

@@ -165,7 +165,11 @@ EXPECTED_SYSMON_1 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'process.parent.entity_id': '1B2C3D4E-0001-0002-0003-000000000900',
  'process.parent.pid': 4100,
  'process.parent.executable': 'C:\\Windows\\System32\\services.exe',
- 'process.parent.command_line': 'C:\\Windows\\system32\\services.exe'}
+ 'process.parent.command_line': 'C:\\Windows\\system32\\services.exe',
+ 'user.domain': 'NT AUTHORITY',
+ 'related.user': ['SYSTEM'],
+ 'process.name': 'cmd.exe',
+ 'process.parent.name': 'services.exe'}
 
 EXPECTED_SECURITY_4624 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'winlog.channel': 'Security',
@@ -201,15 +205,18 @@ EXPECTED_SECURITY_4624 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'event.module': 'security',
  'event.dataset': 'windows.security',
  'event.outcome': 'success',
- 'user.id': 'S-1-5-18',
- 'user.name': 'DC01$',
+ 'user.id': 'S-1-5-21-1-2-3-1104',
+ 'user.name': 'nam',
  'user.domain': 'SOTTTT',
  'winlog.logon.id': ['0x3e7', '0x1a2b3c'],
  'source.domain': 'PC-KETOAN',
  'source.ip': '10.20.30.40',
  'source.port': 49811,
  'process.pid': 0,
- 'process.executable': '-'}
+ 'process.executable': '-',
+ 'winlog.logon.type': 'Network',
+ 'related.user': ['nam', 'DC01$'],
+ 'related.ip': ['10.20.30.40']}
 
 EXPECTED_SECURITY_4625 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'winlog.channel': 'Security',
@@ -240,12 +247,13 @@ EXPECTED_SECURITY_4625 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'event.module': 'security',
  'event.dataset': 'windows.security',
  'event.outcome': 'failure',
- 'user.id': 'S-1-0-0',
- 'user.name': '-',
- 'user.domain': ['-', ''],
+ 'user.name': 'administrator',
  'winlog.logon.id': '0x0',
  'source.ip': '203.0.113.9',
- 'source.port': 0}
+ 'source.port': 0,
+ 'winlog.logon.type': 'Network',
+ 'related.user': ['administrator'],
+ 'related.ip': ['203.0.113.9']}
 
 EXPECTED_SECURITY_4688 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'winlog.channel': 'Security',
@@ -279,11 +287,14 @@ EXPECTED_SECURITY_4688 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'user.name': 'nam',
  'user.domain': 'SOTTTT',
  'winlog.logon.id': '0x1a2b3c',
- 'process.pid': [508, 632],
+ 'process.pid': 508,
  'process.executable': 'C:\\Windows\\System32\\net.exe',
  'process.command_line': 'net user /domain',
- 'process.parent.name': 'C:\\Windows\\System32\\cmd.exe',
- 'process.parent.executable': 'C:\\Windows\\System32\\cmd.exe'}
+ 'process.parent.name': 'cmd.exe',
+ 'process.parent.executable': 'C:\\Windows\\System32\\cmd.exe',
+ 'process.parent.pid': 632,
+ 'related.user': ['nam'],
+ 'process.name': 'net.exe'}
 
 EXPECTED_SECURITY_4720 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'winlog.channel': 'Security',
@@ -314,7 +325,11 @@ EXPECTED_SECURITY_4720 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'user.domain': 'SOTTTT',
  'user.id': 'S-1-5-21-1-2-3-500',
  'user.name': 'Administrator',
- 'winlog.logon.id': '0x4d2'}
+ 'winlog.logon.id': '0x4d2',
+ 'user.target.id': 'S-1-5-21-1-2-3-1200',
+ 'user.target.name': 'backup$',
+ 'user.target.domain': 'SOTTTT',
+ 'related.user': ['Administrator', 'backup$']}
 
 EXPECTED_SECURITY_4732 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'winlog.channel': 'Security',
@@ -344,10 +359,15 @@ EXPECTED_SECURITY_4732 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'event.module': 'security',
  'event.dataset': 'windows.security',
  'event.outcome': 'success',
- 'user.domain': ['Builtin', 'SOTTTT'],
+ 'user.domain': 'SOTTTT',
  'user.id': 'S-1-5-21-1-2-3-500',
  'user.name': 'Administrator',
- 'winlog.logon.id': '0x4d2'}
+ 'winlog.logon.id': '0x4d2',
+ 'user.target.id': 'S-1-5-21-1-2-3-1200',
+ 'group.id': 'S-1-5-32-544',
+ 'group.name': 'Administrators',
+ 'group.domain': 'Builtin',
+ 'related.user': ['Administrator']}
 
 EXPECTED_SECURITY_1102 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'winlog.channel': 'Security',
@@ -375,7 +395,8 @@ EXPECTED_SECURITY_1102 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'user.id': 'S-1-5-21-1-2-3-500',
  'user.name': 'Administrator',
  'user.domain': 'SOTTTT',
- 'winlog.logon.id': '0x4d2'}
+ 'winlog.logon.id': '0x4d2',
+ 'related.user': ['Administrator']}
 
 EXPECTED_POWERSHELL_4104 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'winlog.channel': 'Microsoft-Windows-PowerShell/Operational',
@@ -430,7 +451,8 @@ EXPECTED_SYSTEM_7045 = {'@timestamp': '2026-11-24T01:15:30.123Z',
  'event.provider': 'Service Control Manager',
  'event.module': 'windows',
  'event.dataset': 'windows.system',
- 'user.name': 'LocalSystem'}
+ 'user.name': 'LocalSystem',
+ 'service.name': 'PSEXESVC'}
 
 
 @pytest.mark.parametrize("name", [
@@ -450,8 +472,11 @@ def test_values_are_strings_in_event_data_and_typed_in_ecs() -> None:
 
 
 def test_several_fields_mapped_to_one_ecs_field_make_a_list() -> None:
-    # 4688: NewProcessId (0x1fc) and ProcessId (the parent, 0x278) both map to process.pid
-    assert winlog_event(SECURITY_4688)["process.pid"] == [508, 632]
+    # 4624: SubjectLogonId and TargetLogonId both map to winlog.logon.id
+    assert winlog_event(SECURITY_4624)["winlog.logon.id"] == ["0x3e7", "0x1a2b3c"]
+    # ...but 4688's ProcessId is the creator: process.parent.pid, as Winlogbeat ships it
+    event = winlog_event(SECURITY_4688)
+    assert (event["process.pid"], event["process.parent.pid"]) == (508, 632)
 
 
 def test_unnamed_data_become_params_and_data() -> None:
@@ -552,7 +577,8 @@ def test_nxlog_json() -> None:
         "event.provider": "Microsoft-Windows-Security-Auditing", "event.module": "security",
         "event.dataset": "windows.security", "event.outcome": "success", "process.pid": 508,
         "process.executable": "C:\\Windows\\System32\\net.exe",
-        "process.command_line": "net user", "user.name": "nam",
+        "process.command_line": "net user", "user.name": "nam", "process.name": "net.exe",
+        "related.user": ["nam"],
     }
 
 
@@ -641,9 +667,11 @@ def test_azure_security_event_with_xml_event_data() -> None:
         "winlog.event_data.WorkstationName": "",
         "winlog.event_data.IpAddress": "10.20.30.40", "winlog.event_data.IpPort": "49811",
         "winlog.event_data.Note": "a & b <c> A",
-        "user.id": "S-1-5-18", "winlog.logon.id": ["0x3e7", "0x1a2b3c"],
-        "user.domain": "SOTTTT", "source.domain": "", "source.ip": "10.20.30.40",
-        "source.port": 49811,
+        "winlog.logon.id": ["0x3e7", "0x1a2b3c"], "source.domain": "",
+        "source.ip": "10.20.30.40", "source.port": 49811,
+        # the account that logged on (the row has no TargetUserSid, so no user.id)
+        "user.name": "nam", "user.domain": "SOTTTT", "winlog.logon.type": "Network",
+        "related.user": ["nam"], "related.ip": ["10.20.30.40"],
     }
 
 

@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from collectors.parsers import winlog_azure as azure
+from collectors.parsers.winlog_entities import put_entities
 from soc.ecs import Event, normalize_ts, parse_ts
 from soc.errors import ParseError
 from soc.pipeline.sources import ParseContext
@@ -564,6 +565,7 @@ def _put_data(ev: Event, channel: str, eid: int, data: Mapping[str, Any],
         # Sigma's ParentImage maps to process.parent.executable; 4688 names the parent only as
         # ParentProcessName (a full path), which Winlogbeat ships as the parent's executable.
         ev["process.parent.executable"] = ev["process.parent.name"]
+    put_entities(ev, channel, eid, data, user_data)
 
 
 _STR_OR_INT = {str, int}

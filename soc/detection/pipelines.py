@@ -30,7 +30,7 @@ from sigma.processing.transformations import (
 )
 from sigma.processing.transformations.base import DetectionItemTransformation
 from sigma.rule import SigmaDetection, SigmaDetectionItem
-from sigma.types import SigmaFieldReference
+from sigma.types import SigmaFieldReference, SigmaString
 
 from soc.content import content_dir
 from soc.errors import RuleError
@@ -130,13 +130,55 @@ def event_data_name(name: str | None) -> str | None:
     return EVENT_DATA + name
 
 
+ACCOUNT_FIELDS: Mapping[str, str] = {
+    **{name: EVENT_DATA + name for name in (
+        "SubjectUserName", "SubjectDomainName", "SubjectUserSid", "TargetDomainName",
+        "AccountName", "AccountDomain", "ParentProcessName")},
+}
+"""Sigma names whose ``ecs_windows`` field the Windows parser fills with another meaning, as
+Winlogbeat does: ``user.*`` is the account that logged on (4624 ``TargetUserName``), not
+``SubjectUserName``; 4688 ``process.parent.name`` is a file name. Each is compared with its own
+event data field, the value it was compared with before, so a rule matches what it matched
+before. See docs/windows.md."""
+
+NO_ADDRESS_FIELDS = ("IpAddress", "IpPort")
+"""Their ``-`` (no network logon) is no ``source.ip``/``source.port`` (Winlogbeat leaves both
+out): a rule that looks for ``-`` is compared with the event data field."""
+
+
+def _account_mapping() -> dict[str | None, str | list[str]]:
+    return {name: target for name, target in ACCOUNT_FIELDS.items()}
+
+
+@dataclass
+class WindowsNoAddressTransformation(DetectionItemTransformation):
+    """``IpAddress: '-'`` (and ``|contains: '-'``) → ``winlog.event_data.IpAddress: '-'``."""
+
+    def apply_detection_item(self, detection_item: SigmaDetectionItem
+                             ) -> SigmaDetection | SigmaDetectionItem | None:
+        if detection_item.field not in NO_ADDRESS_FIELDS or not detection_item.value:
+            return None
+        if not all(isinstance(v, SigmaString) and str(v).strip("*") == "-"
+                   for v in detection_item.value):
+            return None
+        detection_item.field = EVENT_DATA + detection_item.field
+        return detection_item
+
+
 def windows_fieldref_pipeline() -> ProcessingPipeline:
-    """Field references of Windows rules, just before ``ecs_windows`` (priority 15)."""
+    """Field references and the fields of :data:`ACCOUNT_FIELDS` and :data:`NO_ADDRESS_FIELDS`
+    of Windows rules, just before ``ecs_windows`` (priority 15)."""
     return ProcessingPipeline(
         name="soc windows field references",
         priority=15,
         items=[ProcessingItem(identifier="soc_windows_fieldref",
                               transformation=WindowsFieldrefTransformation(),
+                              rule_conditions=[LogsourceCondition(product="windows")]),
+               ProcessingItem(identifier="soc_windows_no_address",
+                              transformation=WindowsNoAddressTransformation(),
+                              rule_conditions=[LogsourceCondition(product="windows")]),
+               ProcessingItem(identifier="soc_windows_account_fields",
+                              transformation=FieldMappingTransformation(_account_mapping()),
                               rule_conditions=[LogsourceCondition(product="windows")])],
     )
 
