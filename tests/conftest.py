@@ -49,9 +49,3 @@ def corpus() -> Path:
 def root() -> Path:
     return ROOT
 
-
-@pytest.fixture(autouse=True)
-def _no_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tables fit $COLUMNS when it is set (soc/cli/output.py): tests see the width of no
-    terminal, whatever shell runs them. A test that wants a width sets it."""
-    monkeypatch.delenv("COLUMNS", raising=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -259,13 +260,34 @@ def test_alerts_list_pages_and_says_how_many_more(
 # --- tables that fit the screen ------------------------------------------------------------------
 
 
-def soc(data: Path, *args: str, columns: str | None) -> subprocess.CompletedProcess[str]:
+def soc(data: Path, *args: str, columns: str | None,
+        ) -> subprocess.CompletedProcess[str]:
+    """``soc`` with stdout on a pseudo-terminal (``columns`` wide) or, with None, on a pipe
+    while $COLUMNS says 70 (as readline leaves it in a child's environment)."""
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    if columns is not None:
-        env["COLUMNS"] = columns
-    return subprocess.run([sys.executable, "-m", "soc", "--data-dir", str(data), *args],
-                          capture_output=True, text=True, env=env, cwd=ROOT, check=False,
-                          timeout=120)
+    env["COLUMNS"] = columns or "70"
+    argv = [sys.executable, "-m", "soc", "--data-dir", str(data), *args]
+    if columns is None:
+        return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT,
+                              check=False, timeout=120)
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(argv, stdout=follower, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        os.close(leader)
+    out = b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err.decode("utf-8"))
 
 
 def test_tables_fit_the_screen_width_and_wide_shows_all(store: SQLiteStore,
@@ -279,7 +301,7 @@ def test_tables_fit_the_screen_width_and_wide_shows_all(store: SQLiteStore,
     lines = fitted.stdout.splitlines()
     assert max(len(line) for line in lines) <= 70 and "…" in lines[1]
     assert lines[0].split()[0] == "@TIMESTAMP" and lines[1].startswith("2026-11-24 15")
-    piped = soc(data, "search", "*", columns=None)  # stdout is a pipe: no width to fit
+    piped = soc(data, "search", "*", columns=None)  # a pipe: $COLUMNS=70 does not apply
     assert piped.stdout.splitlines()[1].endswith("x" * 33 + "…")  # the cell's own cap
     assert "…" not in piped.stdout.splitlines()[0] and len(piped.stdout.splitlines()[1]) > 100
     wide = soc(data, "search", "*", "--wide", columns="70")

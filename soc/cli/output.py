@@ -4,9 +4,10 @@ stdout carries data only; people-facing messages go to stderr. The format never 
 whether stdout is a terminal. Tables show times in the configured ``timezone`` with the offset
 (``2026-11-24 14:03:07 +07``); ``--json`` and ``--nl`` keep the stored ISO 8601 UTC text.
 
-Tables fit the width of the screen when it is known (``$COLUMNS``, else the terminal stdout is),
+Tables written to a terminal fit its width (``$COLUMNS`` when set, else the terminal's own),
 the widest columns cut first with ``…``; a table written to a pipe or a file keeps every column
-whole (each cell cut at ``MAX_CELL``), and ``--wide`` shows everything in full.
+whole (each cell cut at ``MAX_CELL``) whatever ``$COLUMNS`` says (readline exports it into
+children), and ``--wide`` shows everything in full.
 """
 
 from __future__ import annotations
@@ -99,11 +100,18 @@ def is_wide() -> bool:
 
 
 def table_width() -> int | None:
-    """The width tables fit: ``$COLUMNS``, else the width of the terminal stdout is; None (no
-    fitting) with ``--wide`` or when neither is known (stdout is a pipe or a file)."""
-    if is_wide():
+    """The width tables fit when stdout is a terminal: ``$COLUMNS``, else the terminal's; None
+    (no fitting) with ``--wide`` or when stdout is a pipe or a file."""
+    if is_wide() or not _stdout_is_terminal():
         return None
     return shutil.get_terminal_size(fallback=(0, 0)).columns or None
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stdout
+        return False
 
 
 def fit_widths(widths: Sequence[int], width: int) -> list[int]:
