@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -98,9 +99,9 @@ def test_table_json_and_min_level(case: Path, capsys: pytest.CaptureFixture[str]
     rows = out.splitlines()
     assert rows[0].split() == ["TIMESTAMP", "LEVEL", "RULE", "ENTITY"]
     assert len(rows) == 2 and "Brute force" in rows[1] and "source.ip=203.0.113.45" in rows[1]
-    assert err.splitlines() == [
+    assert any_year(err).splitlines() == [
         "Summary: 1 finding(s): critical 0, high 1, medium 0, low 0, informational 0.",
-        "  first 2026-11-24 08:00:03 +00, last 2026-11-24 08:00:03 +00", "  rules (1):",
+        "  first Y-11-24 08:00:03 +00, last Y-11-24 08:00:03 +00", "  rules (1):",
         "          1  high          Brute force", "  hosts (1):", "          1  web01",
         "1 file(s), 5 event(s), 1 finding(s), 0 unparsed record(s), 0 error(s) in "
         + err.split(" in ")[1].rstrip("\n")]
@@ -189,6 +190,12 @@ def test_ingest_refuses_an_empty_path_too(case: Path, capsys: pytest.CaptureFixt
     assert not (case / "data" / "store.db").exists()
 
 
+def any_year(text: str) -> str:
+    """Classic syslog lines have no year: soc takes the current one (tests run a year ahead
+    and back too), so the year is left out of what these tests compare."""
+    return re.sub(r"\b\d{4}-11-24", "Y-11-24", text)
+
+
 LONG_TITLE = ("Failed login of a privileged account over SSH from an address outside the "
               "province's networks")
 
@@ -199,12 +206,12 @@ def test_timeline_in_local_time_with_full_titles(case: Path,
     rules.write_text(rules.read_text().replace("title: Failed login", f"title: {LONG_TITLE}"))
     code, out, err = detect(case, capsys, "--tz", "Asia/Ho_Chi_Minh", str(case / "auth.log"))
     assert code == 10
-    rows = out.splitlines()
-    assert rows[1].startswith("2026-11-24 15:00:01 +07  low ") and LONG_TITLE in rows[1]
-    assert [r[:19] for r in rows[1:]] == [
-        "2026-11-24 15:00:01", "2026-11-24 15:00:02", "2026-11-24 15:00:03",
-        "2026-11-24 15:00:03", "2026-11-24 15:00:04"]
-    assert "  first 2026-11-24 15:00:01 +07, last 2026-11-24 15:00:04 +07" in err
+    rows = any_year(out).splitlines()
+    assert rows[1].startswith("Y-11-24 15:00:01 +07  low ") and LONG_TITLE in rows[1]
+    assert [r[:16] for r in rows[1:]] == [
+        "Y-11-24 15:00:01", "Y-11-24 15:00:02", "Y-11-24 15:00:03",
+        "Y-11-24 15:00:03", "Y-11-24 15:00:04"]
+    assert "  first Y-11-24 15:00:01 +07, last Y-11-24 15:00:04 +07" in any_year(err)
     assert f"          4  low           {LONG_TITLE}" in err.splitlines()
     # the most severe rules first in the summary
     assert err.index("Brute force") < err.index(LONG_TITLE)
@@ -220,13 +227,13 @@ def test_csv_and_jsonl_timelines(case: Path, capsys: pytest.CaptureFixture[str])
     assert f"Timeline: 5 finding(s) written to {case / 't.csv'}" in err
     with (case / "t.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["timestamp"], r["level"], r["rule_id"][-4:]) for r in rows] == [
-        ("2026-11-24 15:00:01 +07", "low", "d001"), ("2026-11-24 15:00:02 +07", "low", "d001"),
-        ("2026-11-24 15:00:03 +07", "high", "d002"), ("2026-11-24 15:00:03 +07", "low", "d001"),
-        ("2026-11-24 15:00:04 +07", "low", "d001")]
+    assert [(any_year(r["timestamp"]), r["level"], r["rule_id"][-4:]) for r in rows] == [
+        ("Y-11-24 15:00:01 +07", "low", "d001"), ("Y-11-24 15:00:02 +07", "low", "d001"),
+        ("Y-11-24 15:00:03 +07", "high", "d002"), ("Y-11-24 15:00:03 +07", "low", "d001"),
+        ("Y-11-24 15:00:04 +07", "low", "d001")]
     first = rows[0]
-    assert (first["timestamp_utc"], first["host"], first["source_ip"], first["file"],
-            first["kind"]) == ("2026-11-24T08:00:01.000Z", "web01", "203.0.113.45",
+    assert (any_year(first["timestamp_utc"]), first["host"], first["source_ip"], first["file"],
+            first["kind"]) == ("Y-11-24T08:00:01.000Z", "web01", "203.0.113.45",
                                str(hostile), "rule")
     assert first["user"] == "'=HYPERLINK(\"http://x\")"  # never a formula in a spreadsheet
     assert rows[2]["details"].startswith("count=3 ")

@@ -20,6 +20,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from sigma.conditions import ConditionAND, ConditionOR
 from sigma.pipelines.elasticsearch.windows import ecs_windows
 from sigma.processing.conditions import LogsourceCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
@@ -158,11 +159,26 @@ class WindowsNoAddressTransformation(DetectionItemTransformation):
                              ) -> SigmaDetection | SigmaDetectionItem | None:
         if detection_item.field not in NO_ADDRESS_FIELDS or not detection_item.value:
             return None
-        if not all(isinstance(v, SigmaString) and str(v).strip("*") == "-"
-                   for v in detection_item.value):
+        dash = [v for v in detection_item.value if _is_dash(v)]
+        if not dash:
             return None
-        detection_item.field = EVENT_DATA + detection_item.field
-        return detection_item
+        if len(dash) == len(detection_item.value):
+            detection_item.field = EVENT_DATA + detection_item.field
+            return detection_item
+        if detection_item.value_linking is ConditionAND or detection_item.negated:
+            return None  # |all over '-' and an address cannot hold anyway; left as written
+        # a list such as ['-', '127.0.0.1', '::1']: '-' on the event data, the rest as before
+        rest = [v for v in detection_item.value if not _is_dash(v)]
+        return SigmaDetection(
+            [SigmaDetectionItem(EVENT_DATA + detection_item.field,
+                                list(detection_item.modifiers), dash, auto_modifiers=False),
+             SigmaDetectionItem(detection_item.field, list(detection_item.modifiers), rest,
+                                auto_modifiers=False)],
+            item_linking=ConditionOR)
+
+
+def _is_dash(value: object) -> bool:
+    return isinstance(value, SigmaString) and str(value).strip("*") == "-"
 
 
 def windows_fieldref_pipeline() -> ProcessingPipeline:
