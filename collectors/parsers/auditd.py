@@ -28,10 +28,12 @@ MAX_SERIALS = 256
 """SYSCALL summaries kept per source for joining the records that follow them."""
 
 _RECORD = re.compile(
-    r"(?:node=(\S+) )?type=(\w+) (?:msg=)?audit\((\d+)\.(\d+):(\d+)\): ?(.*)$", re.S)
-_KV = re.compile(r"""([\w-]+(?:\[\d+\])?)=("[^"]*"|'[^']*'|\S*)""")
+    r"(?:node=(\S+) )?type=(\w+) (?:msg=)?audit\(([0-9]+)\.([0-9]+):([0-9]{1,18})\): ?(.*)$",
+    re.S)  # ASCII digits: the fraction is copied into @timestamp; int() takes 18 of them
+# A key starts a word: tried inside a long word, each start would rescan it (quadratic time).
+_KV = re.compile(r"""(?<![\w-])([\w-]++(?:\[\d+\])?)=("[^"]*"|'[^']*'|\S*)""")
 _HEX = re.compile(r"(?:[0-9A-F]{2})+")
-_ARG = re.compile(r"a(\d+)(?:\[(\d+)\])?")
+_ARG = re.compile(r"a([0-9]{1,9})(?:\[([0-9]{1,9})\])?")  # a longer one is no argument
 HEX_FIELDS = frozenset(("proctitle", "name", "cwd", "exe", "comm", "acct", "path", "cmd",
                         "data", "new", "old"))
 """Fields auditd hex-encodes (writing them unquoted) when they contain spaces or odd bytes."""

@@ -26,6 +26,12 @@ Refiner = Callable[[Event, ParseContext], None]
 Detector = Callable[[Event], str | None]
 
 
+def is_field_name(key: str) -> bool:
+    """No empty part between dots (``""``, ``".a"``, ``"a."``, ``"a..b"``): no store takes
+    such a name (Elasticsearch refuses the document)."""
+    return bool(key) and key[0] != "." and key[-1] != "." and ".." not in key
+
+
 def flatten(obj: dict[str, Any], prefix: str = "", out: Event | None = None,
             depth: int = 1) -> Event:
     """Nested objects → dotted keys; lists and scalars kept as they are, empty objects dropped.
@@ -34,6 +40,9 @@ def flatten(obj: dict[str, Any], prefix: str = "", out: Event | None = None,
         raise ParseError(f"JSON objects nested deeper than {MAX_DEPTH} levels")
     flat: Event = {} if out is None else out
     for key, value in obj.items():
+        if not is_field_name(key):
+            raise ParseError(f"{(prefix + key)[:80]!r} is no field name: a part between dots "
+                             "is empty")
         if isinstance(value, dict):
             flatten(value, f"{prefix}{key}.", flat, depth + 1)
         else:
@@ -71,9 +80,9 @@ def _from_iso(text: str, naive_tz: tzinfo) -> str:
         text = text[:-1] + "+00:00"
     try:
         dt = datetime.fromisoformat(text)
-    except ValueError:
+        return format_ts(dt if dt.tzinfo else dt.replace(tzinfo=naive_tz))
+    except (ValueError, OverflowError):  # overflow: before year 1 or after 9999 in UTC
         raise ParseError(f"bad timestamp {text[:40]!r}") from None
-    return format_ts(dt if dt.tzinfo else dt.replace(tzinfo=naive_tz))
 
 
 class JsonLinesParser:
@@ -99,6 +108,8 @@ class JsonLinesParser:
             raise ParseError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
         except RecursionError:
             raise ParseError("invalid JSON: nested too deeply") from None
+        except ValueError as exc:  # a number past int()'s 4300 digits
+            raise ParseError(f"invalid JSON: {str(exc).split(':')[0]}") from None
         if not isinstance(obj, dict):
             raise ParseError(f"not a JSON object but {_kind(obj)}")
         ev = flatten(obj)

@@ -162,7 +162,9 @@ def _filler(names: list[str], spec: Spec | None) -> Fill:
     scope: dict[str, object] = {}
     for i, name in enumerate(names):
         if name in _INTS:
-            ints.append(f"    v = g[{i}]\n    if v:\n        ev[{_INTS[name]!r}] = int(v)")
+            # no port has more than 18 digits; int() refuses more than 4300
+            ints.append(f"    v = g[{i}]\n    if v and len(v) <= 18:\n"
+                        f"        ev[{_INTS[name]!r}] = int(v)")
             continue
         put = _FIELDS[name]
         if isinstance(put, str):

@@ -68,14 +68,17 @@ def put_syslog(ev: Event, head: Event) -> None:
 
 
 def put_port(ev: Event, key: str, value: str | None) -> None:
-    if value and value.isdigit():
+    # isdecimal: int() refuses some isdigit() characters (²); 18 digits: int() refuses
+    # more than 4300, and no port has more than 5
+    if value and value.isdecimal() and len(value) <= 18:
         ev[key] = int(value)
 
 
 # --------------------------------------------------------------------------- FortiGate
 
 _FGT_START = re.compile(r"(?:^|(?<=\s))(?:date|logver|devname|eventtime|itime)=")
-_FGT_KV = re.compile(r'(\w+)=(?:"([^"\\]*+(?:\\.[^"\\]*+)*+)"|(\S*+))')
+# A key starts a word: tried inside a long word, each start would rescan it (quadratic time).
+_FGT_KV = re.compile(r'(?<!\w)(\w++)=(?:"([^"\\]*+(?:\\.[^"\\]*+)*+)"|(\S*+))')
 _FGT_FIELDS: dict[str, tuple[str, type[int] | None]] = {
     "srcip": ("source.ip", None), "srcport": ("source.port", int),
     "dstip": ("destination.ip", None), "dstport": ("destination.port", int),
@@ -139,9 +142,9 @@ def _unescape(quoted: str) -> str:
 def _fgt_time(kv: dict[str, str], ctx: ParseContext) -> str:
     try:
         local = datetime.fromisoformat(f"{kv['date']}T{kv['time']}{kv.get('tz', '')}")
-    except ValueError:
+        return format_ts(local if local.tzinfo else local.replace(tzinfo=ctx.tz))
+    except (ValueError, OverflowError):  # overflow: before year 1 or after 9999 in UTC
         raise ParseError(f"bad FortiGate date/time {kv['date']} {kv['time']}") from None
-    return format_ts(local if local.tzinfo else local.replace(tzinfo=ctx.tz))
 
 
 def _fgt_fields(ev: Event, kv: dict[str, str]) -> None:
@@ -275,12 +278,15 @@ class IptablesParser:
         return ev
 
 
+_NF_KEY = re.compile(r"\w+")
+
+
 def _netfilter(ev: Event, body: str) -> None:
     flags = []
     for token in body.split():
         key, eq, value = token.partition("=")
-        if not eq:
-            flags.append(key)
+        if not eq or not _NF_KEY.fullmatch(key):  # "=1", ".=x": no field name
+            flags.append(token)
         elif not value:
             continue
         elif key in _NF_FIELDS:

@@ -48,7 +48,7 @@ class SuricataParser:
         """One EVE record → event; :class:`ParseError` for invalid JSON or a non-EVE object."""
         try:
             obj = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: a number past 4300 digits, too
             raise ParseError("invalid JSON") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("event_type"), str):
             raise ParseError("not a Suricata EVE record (no event_type)")

@@ -34,7 +34,8 @@ MONTHS = {m: i for i, m in enumerate(
 # Possessive quantifiers: a line that does not fit fails fast instead of backtracking.
 _QUOTED = r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'  # a quoted field in which \" is a quote
 _HEAD = (r"([^\s\"]\S*+) \S++ (\S++) "  # client, ident (ignored), user
-         r"\[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?:\.\d+)? [+-]\d{4})\] ")  # time
+         r"\[([0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)? "
+         r"[+-][0-9]{4})\] ")  # time, ASCII digits: its seconds are copied into @timestamp
 _ACCESS = re.compile(
     r"(?:([^\s:\"]++)(?::(\d+))? )?" + _HEAD  # vhost[:port]
     + _QUOTED + r" (\d{3}|-) (\d+|-)"
@@ -90,9 +91,9 @@ def _minute_prefix(minute: str, offset: str) -> str:
     try:
         local = datetime.strptime(f"{minute[:2]}/{month}/{minute[7:]} {offset}",
                                   "%d/%m/%Y:%H:%M %z")
-    except ValueError:
+        return format_ts(local)[:17]
+    except (ValueError, OverflowError):  # overflow: before year 1 or after 9999 in UTC
         raise ParseError(f"bad time {minute} {offset}") from None
-    return format_ts(local)[:17]
 
 
 class ApacheAccessParser:
@@ -133,12 +134,12 @@ class ApacheAccessParser:
         if vhost:
             ev["url.domain"] = vhost
             if vport:
-                ev["destination.port"] = int(vport)
+                ev["destination.port"] = _number(vport)
         if status != "-":
             code = ev["http.response.status_code"] = int(status)
             ev["event.outcome"] = "success" if code < 400 else "failure"
         if size != "-":
-            ev["http.response.body.bytes"] = int(size)
+            ev["http.response.body.bytes"] = _number(size)
         if referrer and referrer != "-":
             ev["http.request.referrer"] = referrer
         if agent and agent != "-":
@@ -146,6 +147,14 @@ class ApacheAccessParser:
         if xff and xff != "-":
             ev[self.xff_key] = xff
         return ev
+
+
+def _number(digits: str) -> int:
+    """The number a field's digits give; :class:`ParseError` past 18 of them (no pid, port or
+    size has more, and int() refuses more than 4300)."""
+    if len(digits) > 18:
+        raise ParseError(f"a number of {len(digits)} digits")
+    return int(digits)
 
 
 def split_access(text: str) -> AccessGroups | None:
@@ -259,7 +268,7 @@ def _local(ctx: ParseContext, y: int, mo: int, d: int, hh: int, mi: int, ss: int
     """A local time in ``ctx.tz`` → canonical."""
     try:
         return format_ts(datetime(y, mo, d, hh, mi, ss, us, tzinfo=ctx.tz))
-    except ValueError:
+    except (ValueError, OverflowError):  # overflow: before year 1 or after 9999 in UTC
         raise ParseError("bad date or time") from None
 
 
@@ -299,9 +308,9 @@ def _apache_brackets(ev: Event, rest: str) -> str:
     while (b := _APACHE_BRACKET.match(rest, pos)) is not None:
         pid, tid, client, remote = b.groups()
         if pid:
-            ev["process.pid"] = int(pid)
+            ev["process.pid"] = _number(pid)
             if tid:
-                ev["process.thread.id"] = int(tid)
+                ev["process.thread.id"] = _number(tid)
         elif client or remote:
             _put_peer(ev, client or remote)
         pos = b.end()
@@ -325,8 +334,8 @@ def _put_peer(ev: Event, peer: str) -> None:
     else:
         host, port = peer, ""
     ev["source.ip"] = host
-    if port.isdigit():
-        ev["source.port"] = int(port)
+    if port.isdecimal():
+        ev["source.port"] = _number(port)
 
 
 _NGINX_ERROR = re.compile(
@@ -356,10 +365,10 @@ class NginxErrorParser:
             "@timestamp": _local(ctx, int(y), int(mo), int(d), int(hh), int(mi), int(ss)),
             "event.dataset": "nginx.error", "event.module": "nginx", "event.kind": "event",
             "event.category": ["web"], "event.type": ["error"], "log.level": level,
-            "process.pid": int(pid), "process.thread.id": int(tid),
+            "process.pid": _number(pid), "process.thread.id": _number(tid),
         }
         if conn:
-            ev["nginx.error.connection_id"] = int(conn)
+            ev["nginx.error.connection_id"] = _number(conn)
         cut = rest.find(", client: ")
         ev["message"] = rest if cut < 0 else rest[:cut]
         if cut >= 0:

@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from collectors.parsers import winlog_azure as azure
+from collectors.parsers.jsonl import is_field_name
 from collectors.parsers.winlog_entities import put_entities
 from soc.ecs import Event, normalize_ts, parse_ts
 from soc.errors import ParseError
@@ -163,8 +164,10 @@ def winlog_event(record: Mapping[str, Any], *, tz: tzinfo = UTC) -> Event:
         return _build(_take_apart(record, tz))
     except ParseError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise ParseError(f"not a usable Windows event: {type(exc).__name__}: {exc}") from None
+    except RecursionError:  # objects nested about a thousand deep (orjson takes 1024)
+        raise ParseError("not a usable Windows event: nested too deeply") from None
 
 
 class WinlogParser:
@@ -439,6 +442,7 @@ def _flat_time(record: Mapping[str, Any], tz: tzinfo) -> str:
 
 def _build(p: _Parts) -> Event:
     """The event of a Winlogbeat or NXLog record taken apart."""
+    _check_names(p.extra, "field")
     ev: Event = dict(p.extra)
     ev.update(_head(p.channel, p.provider_name, p.provider_guid, p.event_id))
     ev["@timestamp"] = p.timestamp
@@ -519,6 +523,7 @@ class _Plan:
 
 @lru_cache(maxsize=4096)
 def _plan(channel: str, eid: int, names: tuple[str, ...]) -> _Plan:
+    _check_names(names, "EventData")  # once per layout: cached with the plan
     mapping = _mapping(_contexts(channel, eid))
     sources: dict[str, list[int]] = {}
     for i, name in enumerate(names):
@@ -554,6 +559,7 @@ def _put_data(ev: Event, channel: str, eid: int, data: Mapping[str, Any],
                 ev[target] = _text_or_list(value)
     if user_data_name:
         ev["winlog.user_data.xml_name"] = user_data_name
+    _check_names(user_data, "UserData")
     for name, value in user_data.items():
         ev[f"winlog.user_data.{name}"] = _text_or_list(value)
     if user_data or channel == PS_CLASSIC:
@@ -728,6 +734,15 @@ def _guid(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text.startswith("{") else "{" + text + "}"
+
+
+def _check_names(names: Iterable[str], what: str) -> None:
+    """:class:`ParseError` for a name with an empty part between dots (``""``, ``".a"``,
+    ``"a..b"``): no store takes it as a field name."""
+    for name in names:
+        if not is_field_name(name):
+            raise ParseError(f"{what} name {name[:80]!r} is no field name: a part between dots "
+                             "is empty")
 
 
 def _flatten(node: Mapping[str, Any], prefix: str = "",

@@ -67,6 +67,8 @@ def json_object(text: str, invalid: str = "invalid JSON",
         data = jsonutil.loads(text)
     except ValueError as exc:
         raise ParseError(f"{invalid}: {exc}") from None
+    except RecursionError:  # past orjson's 1024 levels, the standard decoder recurses
+        raise ParseError(f"{invalid}: nested too deeply") from None
     if not isinstance(data, dict):
         raise ParseError(not_object)
     return data
