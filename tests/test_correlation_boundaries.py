@@ -24,6 +24,7 @@ from soc.detection.stage import DetectionStage, Detector, load_detector, project
 from soc.ecs import format_ts
 from soc.pipeline.collect import collect
 from soc.stores.sqlite import SQLiteStore
+from tests.test_correlation import BASE as RULES
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 BRUTE_FORCE = "bfc3592f-ef2a-437b-a626-46794a8b9a52"  # rules/linux: >= 10 failures in 5 minutes
@@ -125,26 +126,7 @@ def test_a_chained_correlation_is_fed_the_same_whatever_the_passes(
 
 # --- every correlation type ---------------------------------------------------------------------
 
-BASE = """\
-title: Failed login
-id: 00000000-0000-4000-8000-000000000001
-name: failed
-status: test
-level: low
-logsource: {product: linux, service: sshd}
-detection:
-  sel: {event.action: ssh_failed_password}
-  condition: sel
----
-title: Successful login
-id: 00000000-0000-4000-8000-000000000002
-name: success
-status: test
-level: informational
-logsource: {product: linux, service: sshd}
-detection:
-  sel: {event.action: ssh_login}
-  condition: sel
+BASE = RULES + """\
 ---
 title: Correlation
 id: 00000000-0000-4000-8000-0000000000c1
