@@ -10,8 +10,13 @@ import orjson
 
 def loads(text: str | bytes) -> Any:
     """Decode JSON; NaN, Infinity and integers past 64 bits fall back to the standard decoder,
-    which raises :class:`json.JSONDecodeError` for text that is not JSON at all."""
+    which raises :class:`json.JSONDecodeError` for text that is not JSON at all, and
+    :class:`ValueError` for JSON nested past orjson's 1024 levels (the standard decoder would
+    recurse until it fails) or a number past ``int()``'s 4300 digits."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise ValueError("nested too deeply") from None

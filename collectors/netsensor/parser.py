@@ -43,7 +43,7 @@ class NetEventParser:
         come from a spool or a file anyone could write: its time and dataset are checked)."""
         try:
             event = jsonutil.loads(text)
-        except (ValueError, RecursionError):
+        except ValueError:  # not JSON, or nested too deeply (jsonutil.loads)
             raise ParseError("invalid JSON") from None
         if not isinstance(event, dict) or event.get("event.module") != "netsensor":
             raise ParseError("not a network sensor event (event.module is not netsensor)")

@@ -106,9 +106,7 @@ class JsonLinesParser:
             obj = jsonutil.loads(text)
         except json.JSONDecodeError as exc:
             raise ParseError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
-        except RecursionError:
-            raise ParseError("invalid JSON: nested too deeply") from None
-        except ValueError as exc:  # a number past int()'s 4300 digits
+        except ValueError as exc:  # nested too deeply, or a number past int()'s 4300 digits
             raise ParseError(f"invalid JSON: {str(exc).split(':')[0]}") from None
         if not isinstance(obj, dict):
             raise ParseError(f"not a JSON object but {_kind(obj)}")

@@ -65,10 +65,8 @@ def json_object(text: str, invalid: str = "invalid JSON",
     or ``not_object``) when it is not one. A winlog line and an ``EventData`` string alike."""
     try:
         data = jsonutil.loads(text)
-    except ValueError as exc:
+    except ValueError as exc:  # not JSON, nested too deeply, a number too long
         raise ParseError(f"{invalid}: {exc}") from None
-    except RecursionError:  # past orjson's 1024 levels, the standard decoder recurses
-        raise ParseError(f"{invalid}: nested too deeply") from None
     if not isinstance(data, dict):
         raise ParseError(not_object)
     return data
