@@ -116,16 +116,20 @@ class Summary:
     @classmethod
     def of(cls, findings: Iterable[Finding]) -> Summary:
         s = cls()
-        dated: list[Finding] = []
+        first = last = None  # (moment, finding) of the earliest and latest dated finding
         for f in findings:
             s.levels[f.severity.value] += 1
             s.rules[(f.severity.value, f.title, f.rule_id)] += 1
             s.hosts[_first(f.entity.get("host.name")) or "-"] += 1
-            if sort_key(f)[0] != float("inf"):
-                dated.append(f)
-        if dated:
-            s.first = min(dated, key=sort_key).ts
-            s.last = max(dated, key=sort_key).ts
+            moment = sort_key(f)[0]
+            if moment == float("inf"):
+                continue
+            if first is None or moment < first[0]:
+                first = (moment, f)
+            if last is None or moment >= last[0]:
+                last = (moment, f)
+        if first is not None and last is not None:
+            s.first, s.last = first[1].ts, last[1].ts
         return s
 
     def lines(self, zone: tzinfo) -> list[str]:
