@@ -6,8 +6,10 @@ the suppression window of an alert update that alert (first/last seen, linked ev
 raising another. Alert ids are digests of (rule, group, anchor time), and counts are distinct
 linked events, so a batch read again after a crash changes nothing.
 
-The lifecycle (:func:`acknowledge`, :func:`close`, :func:`assign`) writes one entry per change
-to the hash-chained audit trail, with the change (``store.update_alert_audited``).
+The lifecycle (:func:`acknowledge`, :func:`close`, :func:`assign`, :func:`comment`,
+:func:`attach` to an incident, :func:`close_for_incident`, :func:`close_where`) writes one
+entry per change to the hash-chained audit trail, with the change
+(``store.update_alert_audited``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import getpass
 import hashlib
 import json
 import os
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -29,6 +32,7 @@ from soc.detection.hits import Hit
 from soc.ecs import now_ts, parse_ts
 from soc.errors import InputError, NotFoundError
 from soc.models import ENTITY_FIELDS, MAX_IDS, Alert, AlertQuery, AlertStatus, Severity
+from soc.search import compile_query, setup_connection
 from soc.stores.base import Store
 
 DEFAULT_SUPPRESS = timedelta(hours=1)
@@ -340,6 +344,105 @@ def assign(store: Store, alert_id: str, user: str, actor: str, *,
                    assignee=user)
 
 
+def comment(store: Store, alert_id: str, text: str, actor: str, *,
+            data_dir: Path | None = None) -> Alert:
+    """Add an analyst's comment to an alert (audited; the alert keeps them, oldest first)."""
+    if not text.strip():
+        raise InputError("an empty comment", hint="Say something: soc alerts comment ID 'TEXT'")
+    alert = get(store, alert_id)
+    note = {"ts": now_ts(), "actor": actor, "text": text}
+    return _change(store, alert, actor, "alert.comment", None, text, data_dir,
+                   comments=(*alert.comments, note))
+
+
+def attach(store: Store, alert: Alert, incident_id: str, actor: str, *,
+           data_dir: Path | None = None) -> Alert:
+    """Tie an alert to an incident (audited): an open alert becomes acknowledged, since the
+    incident's responders are on it. An alert already tied to it is left as it is."""
+    if alert.incident == incident_id:
+        return alert
+    status = AlertStatus.ACKNOWLEDGED if alert.status is AlertStatus.OPEN else alert.status
+    return _change(store, alert, actor, "alert.attach", alert.incident, incident_id, data_dir,
+                   {"incident": incident_id}, incident=incident_id, status=status)
+
+
+def close_for_incident(store: Store, alert_ids: Iterable[str], incident_id: str, outcome: str,
+                       actor: str, *, data_dir: Path | None = None) -> list[Alert]:
+    """Close the alerts of a closed incident, the incident as reason (one audit entry each).
+    Alerts already closed, gone, or since tied to another incident are left alone."""
+    reason = f"incident {incident_id} closed: {outcome}"
+    closed = []
+    for alert_id in alert_ids:
+        alert = store.get_alert(alert_id)
+        if alert is None or alert.status is AlertStatus.CLOSED or \
+                alert.incident not in (None, incident_id):
+            continue
+        closed.append(_change(store, alert, actor, "alert.close", alert.status.value,
+                              AlertStatus.CLOSED.value, data_dir,
+                              {"reason": reason, "incident": incident_id},
+                              status=AlertStatus.CLOSED, reason=reason,
+                              incident=incident_id))
+    return closed
+
+
+QUERY_FIELDS = ("id", "rule_id", "rule_title", "severity", "status", "kind", "assignee",
+                "incident", "first_seen", "last_seen", "created", "updated", "count", "reason",
+                "tags")
+"""The alert's own fields a ``--where`` query can name; its entity and group fields
+(``host.name``, ``source.ip``...) can be named too."""
+
+
+def query_doc(alert: Alert) -> dict[str, Any]:
+    """The flat document ``--where`` queries see: the alert's fields, then its entity and group
+    (ECS names), then ``rule.id``/``rule.name``/``rule.level`` as the rules name them."""
+    d = alert.to_dict()
+    doc: dict[str, Any] = {k: d[k] for k in QUERY_FIELDS}
+    for k, v in (*alert.entity.items(), *alert.group.items()):
+        doc.setdefault(k, v)
+    doc.setdefault("rule.id", alert.rule_id)
+    doc.setdefault("rule.name", alert.rule_title)
+    doc.setdefault("rule.level", alert.severity.value)
+    return doc
+
+
+def select(alerts: Sequence[Alert], query: str) -> list[Alert]:
+    """The alerts a Lucene query matches (the syntax and semantics of ``soc search``, over
+    :func:`query_doc`), in the order given. :class:`soc.search.QueryError` on a bad query."""
+    where, params = compile_query(query)
+    conn = sqlite3.connect(":memory:")
+    try:
+        setup_connection(conn)
+        conn.execute("CREATE TABLE alerts (i INTEGER PRIMARY KEY, doc TEXT NOT NULL)")
+        conn.executemany("INSERT INTO alerts VALUES (?, ?)",
+                         ((i, json.dumps(query_doc(a), ensure_ascii=False, default=str))
+                          for i, a in enumerate(alerts)))
+        hits = {i for (i,) in conn.execute(f"SELECT i FROM alerts WHERE {where}", params)}
+    finally:
+        conn.close()
+    return [a for i, a in enumerate(alerts) if i in hits]
+
+
+def close_where(store: Store, query: str, reason: str, actor: str, *,
+                data_dir: Path | None = None, dry_run: bool = False) -> list[Alert]:
+    """Close every alert not yet closed that ``query`` matches, with one reason and one audit
+    entry per alert (``soc alerts close --where``). ``dry_run`` only says which."""
+    if not reason.strip():
+        raise InputError("a reason is needed to close alerts",
+                         hint="Say why: --reason 'our vulnerability scanner, ticket 123'")
+    if not query.strip():
+        raise InputError("an empty --where query",
+                         hint="Name what to close, e.g. --where 'rule_id:ID AND source.ip:"
+                              "10.0.5.20' (all of them: --where '*').")
+    candidates = [a for a in store.list_alerts(AlertQuery(limit=None))
+                  if a.status is not AlertStatus.CLOSED]
+    chosen = select(candidates, query)
+    if dry_run:
+        return chosen
+    return [_change(store, a, actor, "alert.close", a.status.value, AlertStatus.CLOSED.value,
+                    data_dir, {"reason": reason, "where": query},
+                    status=AlertStatus.CLOSED, reason=reason) for a in chosen]
+
+
 @dataclass(frozen=True)
 class AlertPage:
     """One page of ``soc alerts list``: the alerts from ``offset`` on, and how many more
@@ -354,10 +457,16 @@ class AlertPage:
         return self.offset + len(self.alerts)
 
 
-def page(store: Store, query: AlertQuery, offset: int = 0) -> AlertPage:
+def page(store: Store, query: AlertQuery, offset: int = 0, *,
+         where: str | None = None) -> AlertPage:
     """The alerts of ``query`` from ``offset`` on (at most ``query.limit``), most recently seen
-    first; ``more`` counts the matching alerts past the page (counted only when there are)."""
+    first; ``more`` counts the matching alerts past the page (counted only when there are).
+    ``where``: a query over :func:`query_doc` too (:func:`select`)."""
     limit = query.limit
+    if where is not None:
+        found = select(store.list_alerts(replace(query, limit=None)), where)
+        shown = found[offset:] if limit is None else found[offset:offset + limit]
+        return AlertPage(shown, offset, max(len(found) - offset - len(shown), 0))
     found = store.list_alerts(replace(query, limit=None if limit is None else offset + limit + 1))
     shown = found[offset:] if limit is None else found[offset:offset + limit]
     more = 0

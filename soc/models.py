@@ -98,6 +98,8 @@ class Alert:
     created: str = ""
     updated: str = ""
     event: dict[str, Any] | None = None  # the first triggering event, for people
+    incident: str | None = None  # the incident it was attached to
+    comments: tuple[dict[str, str], ...] = ()  # {"ts", "actor", "text"}, oldest first
 
     @property
     def system(self) -> str | None:
@@ -123,7 +125,8 @@ class Alert:
             "tags": list(self.tags), "event_ids": list(self.event_ids),
             "contributing": list(self.contributing), "assignee": self.assignee,
             "reason": self.reason, "created": self.created, "updated": self.updated,
-            "event": self.event,
+            "event": self.event, "incident": self.incident,
+            "comments": [dict(c) for c in self.comments],
         }
 
     @classmethod
@@ -139,6 +142,9 @@ class Alert:
             contributing=tuple(d.get("contributing") or ()), assignee=d.get("assignee"),
             reason=d.get("reason"), created=str(d.get("created", "")),
             updated=str(d.get("updated", "")), event=d.get("event"),
+            incident=d.get("incident"),
+            comments=tuple({str(k): str(v) for k, v in c.items()}
+                           for c in d.get("comments") or () if isinstance(c, dict)),
         )
 
 
@@ -153,6 +159,8 @@ class AlertQuery:
     unit: str | None = None
     since: str | None = None  # canonical timestamp: alerts last seen at or after it
     limit: int | None = 100
+    assignee: str | None = None
+    incident: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,7 +148,8 @@ def test_an_incident_change_whose_audit_entry_fails_changes_nothing(tmp_path: Pa
         noted = lib.add_note(store, config, inc.id, "called the owner", "an.nv")
         assert noted.timeline[-1].text == "called the owner"
         result = audit.verify_store(store, data_dir)
-        assert result.problems == () and result.entries == 2
+        assert result.problems == () and result.entries == 3  # open, its alert tied, note
+        assert result.counts == {"incident": 2, "alert": 1}
         assert store.audit_trail()[-1].details[audit.STATE] == audit.state_hash(
             json.loads(json.dumps(noted.to_dict())))
 

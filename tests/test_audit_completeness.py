@@ -117,13 +117,14 @@ def broken(project: Project) -> list[str]:
 def test_untouched_store_verifies_with_digests_and_counts(project: Project) -> None:
     code, result, err = project.verify()
     assert (code, result["ok"], result["problems"], result["notes"]) == (0, True, [], [])
-    assert result["counts"] == {"alert": 1, "incident": 2}  # ack; open, evidence
+    assert result["counts"] == {"alert": 2, "incident": 2}  # ack, attach; open, evidence
     with SQLiteStore.open_path(project.data / "store.db", readonly=True) as store:
         trail = store.audit_trail()
     assert [(e.action, e.details["digest"]["kind"], e.details["counts"]) for e in trail] == [
         ("alert.ack", "alert", {"alert": 1}),
         ("incident.open", "incident", {"alert": 1, "incident": 1}),
-        ("incident.evidence", "incident", {"alert": 1, "incident": 2})]
+        ("alert.attach", "alert", {"alert": 2, "incident": 1}),  # tied to the incident
+        ("incident.evidence", "incident", {"alert": 2, "incident": 2})]
     assert err[-1].startswith(f"OK: {len(trail)} entries chain; head {len(trail)}:")
 
 
@@ -138,15 +139,15 @@ def test_a_deleted_incident_is_named(project: Project) -> None:
 def test_a_deleted_acknowledged_alert_is_named(project: Project) -> None:
     project.sql("DELETE FROM alerts WHERE id = ?", ACKED)
     assert broken(project) == [
-        f"alert {ACKED} is gone: entry #1 (alert.ack) recorded it and the store no longer has "
-        "it: it was deleted outside soc"]
+        f"alert {ACKED} is gone: entry #3 (alert.attach) recorded it and the store no longer "
+        "has it: it was deleted outside soc"]
 
 
 def test_a_lowered_alert_severity_is_named(project: Project) -> None:
     project.sql("UPDATE alerts SET severity = 'low', severity_rank = 1, "
                 "doc = json_set(doc, '$.severity', 'low') WHERE id = ?", ACKED)
     assert broken(project) == [
-        f"alert {ACKED} differs from its state after entry #1 (alert.ack) in severity (now "
+        f"alert {ACKED} differs from its state after entry #3 (alert.attach) in severity (now "
         '"low"): it was changed outside soc']
 
 
@@ -179,8 +180,9 @@ def test_an_edited_entry_subject_is_named(project: Project) -> None:
     problems = broken(project)
     assert problems[0].startswith(f"entry #1 (alert.ack {OTHER}, ")
     assert problems[0].endswith("was edited after it was written")
-    assert f"alert {ACKED} has status 'acknowledged' but no audited change set it (a new " \
-           "alert is open and unassigned): it was changed outside soc" in problems
+    # the entry now claims the other alert, which is not in the state it records
+    assert any(p.startswith(f"alert {OTHER} differs from its state after entry #1 (alert.ack) "
+                            "in ") and 'status (now "open")' in p for p in problems)
 
 
 def test_an_overwritten_evidence_copy_is_named(project: Project) -> None:

@@ -4,6 +4,7 @@ reclassify, duties that come back, query steps against stored events, guarded ac
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -60,9 +61,18 @@ def open_one(store: SQLiteStore, config: Config, **kw: object) -> lib.Incident:
 def test_the_register_year_is_the_local_one(env: tuple[SQLiteStore, Config]) -> None:
     # 17:30 UTC on 31/12 is 00:30 on 1/1 in Hà Nội: the incident belongs to the new year's book
     store, config = env
-    assert open_one(store, config, t0="2026-12-31T17:30:00Z").id == "SC-2027-0001"
-    assert open_one(store, config, t0="2026-12-31T16:30:00Z").id == "SC-2026-0001"
-    assert open_one(store, config, t0="2026-06-01T00:00:00Z").id == "SC-2026-0002"
+    alert = store.get_alert("a" * 32)
+    assert alert is not None
+    store.upsert_alerts([replace(alert, id=c * 32) for c in "bc"], {})  # one incident each
+
+    def open_from(alert_id: str, t0: str) -> str:
+        req = lib.OpenRequest(alert_ids=(alert_id,), actor="an.nv", t0=t0)
+        return lib.open_incident(store, config, load_playbooks(), load_profile("mps-2026"),
+                                 req).id
+
+    assert open_from("a" * 32, "2026-12-31T17:30:00Z") == "SC-2027-0001"
+    assert open_from("b" * 32, "2026-12-31T16:30:00Z") == "SC-2026-0001"
+    assert open_from("c" * 32, "2026-06-01T00:00:00Z") == "SC-2026-0002"
 
 
 def test_fill_placeholders() -> None:

@@ -14,12 +14,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from soc.config import Config, load_config
 from soc.ecs import event_id, format_ts
-from soc.models import Alert, Severity
+from soc.models import Alert, AlertStatus, Severity
 from soc.pipeline.collect import state_path
 from soc.reports.forms import Document
 from soc.reports.incident import build_incident_document, incident_kinds
@@ -184,12 +185,28 @@ def build_store(directory: Path, *, profile: str = "mps-2026",
     store = SQLiteStore.open(config)
     store.write_events(events())
     store.upsert_alerts(alerts(), {})
+    with mock.patch("soc.alerts.now_ts", return_value=ALERTS_TAKEN), \
+            mock.patch("soc.audit.now_ts", return_value=ALERTS_TAKEN):
+        # the alerts' changes (tied to the incidents, closed with one) at a fixed time
+        return _with_incidents(store, config)
+
+
+ALERTS_TAKEN = "2026-11-25T00:30:00.000Z"
+
+
+def _with_incidents(store: SQLiteStore,
+                    config: Config) -> tuple[SQLiteStore, Config, list[lib.Incident]]:
     books = load_playbooks()
     ordinary = lib.open_incident(store, config, books, load_profile("mps-2026"), lib.OpenRequest(
         alert_ids=(f"{1:032x}", f"{2:032x}", f"{3:032x}"), actor="an.nv"))
     ordinary = _fixed(store, ordinary)
+    # an alert belongs to one incident: the serious one is opened from the same activity seen
+    # again (alerts 5 and 6 are 1 and 3 under other ids)
+    again = {new: store.get_alert(f"{old:032x}") for old, new in ((1, 5), (3, 6))}
+    store.upsert_alerts([replace(a, id=f"{n:032x}", incident=None, status=AlertStatus.OPEN)
+                         for n, a in again.items() if a is not None], {})
     serious = lib.open_incident(store, config, books, load_profile("legacy-mic-2017"),
-                                lib.OpenRequest(alert_ids=(f"{1:032x}", f"{3:032x}"),
+                                lib.OpenRequest(alert_ids=(f"{5:032x}", f"{6:032x}"),
                                                 actor="an.nv", serious=True,
                                                 flags=("beyond_capability",),
                                                 t0="2026-11-24T23:00:00.000Z"))

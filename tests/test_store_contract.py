@@ -339,6 +339,33 @@ def test_retention_apply_drops_expired_partitions(store: Store) -> None:
     assert store.write_events([SPREAD[0]]) == WriteResult(1, 0)
 
 
+def test_retention_keeps_the_events_holds_name(store: Store) -> None:
+    from soc.stores.base import Hold
+
+    late = ev(7, "2026-11-22T10:00:00.000Z", level=1)  # expired, beside SPREAD's first event
+    store.write_events([*SPREAD_WRITE_ORDER, late])
+    a = alert(1, SPREAD[0]["@timestamp"], SPREAD[0]["@timestamp"])
+    store.upsert_alerts([a], {a.id: [(SPREAD[0]["event.id"], SPREAD[0]["@timestamp"])]})
+    holds = [Hold("INC-1", "open", alerts=(a.id,)),  # through the alert's link
+             Hold("INC-2", "hold: court order",  # the incident's own event ids
+                  events=(SPREAD[0]["event.id"], SPREAD[2]["event.id"]))]
+    now = utc("2026-11-25T10:00:00")
+    listed = store.retention(keep_days, now=now, holds=holds)
+    assert [i for i in listed if i.expired] == [
+        RetentionItem("2026-11-22", 1, 2, 2, True, held=1, kept=(("INC-1", 1), ("INC-2", 1))),
+        RetentionItem("2026-11-23", None, 1, 1, True, held=1, kept=(("INC-2", 1),)),
+    ]
+    assert store.count() == 7  # a dry run deletes nothing
+    applied = store.retention(keep_days, now=now, apply=True, holds=holds)
+    assert [(i.events, i.held) for i in applied if i.expired] == [(2, 1), (1, 1)]
+    assert ns(store.search()) == [6, 5, 4, 3, 2, 1]  # the late event went, the held ones stay
+    again = store.retention(keep_days, now=now, holds=holds)
+    assert [(i.day, i.events, i.held) for i in again if i.expired] == [
+        ("2026-11-22", 1, 1), ("2026-11-23", 1, 1)]
+    store.retention(keep_days, now=now, apply=True)  # the holds are lifted: they go too
+    assert ns(store.search()) == [6, 5, 4, 2]
+
+
 # --- rule hits -----------------------------------------------------------------------------------
 
 

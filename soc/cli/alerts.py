@@ -1,4 +1,4 @@
-"""``soc alerts list|show|events|ack|close|assign``: triage of stored alerts, every change
+"""``soc alerts list|show|events|ack|close|assign|comment``: triage of stored alerts, every change
 audited."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from soc.cli.output import (
 )
 from soc.cli.search import DEFAULT_FIELDS, field_list, when
 from soc.ecs import format_ts
-from soc.errors import ExitCode
+from soc.errors import ExitCode, InputError
 from soc.models import Alert, AlertQuery, AlertStatus, AuditEntry, Severity
 from soc.stores.base import Store, open_store
 
@@ -52,6 +52,14 @@ def alerts_group() -> None:
 @click.option("--system", metavar="ID", help="Only alerts on this system (labels.system).")
 @click.option("--unit", metavar="ID", help="Only alerts of this unit (organization.id).")
 @click.option("--since", metavar="WHEN", help="Seen at or after: 24h, 7d, or an ISO date.")
+@click.option("--assignee", metavar="USER", help="Only alerts assigned to USER.")
+@click.option("--mine", is_flag=True,
+              help="Only alerts assigned to me (--actor, else $SOC_ACTOR, else the OS user).")
+@click.option("--incident", metavar="ID", help="Only alerts tied to this incident.")
+@click.option("--where", metavar="QUERY",
+              help="Only alerts this query matches (soc search's syntax over the alert's fields "
+                   "and entity: 'rule_id:X AND source.ip:10.0.0.0/8').")
+@_actor
 @click.option("-n", "--limit", type=click.IntRange(min=0), default=100, show_default=True,
               help="At most this many (0: no limit).")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
@@ -59,17 +67,23 @@ def alerts_group() -> None:
 @format_options
 @pass_app
 def list_cmd(app: App, status: str | None, severity: str | None, rule: str | None,
-             system: str | None, unit: str | None, since: str | None, limit: int,
-             offset: int) -> int:
+             system: str | None, unit: str | None, since: str | None, assignee: str | None,
+             mine: bool, incident: str | None, where: str | None, actor: str | None,
+             limit: int, offset: int) -> int:
     """Alerts, most recently seen first (table, --json or --nl), a page at a time: when more
     match, stderr ends with "N more: --offset M"."""
     start = when(since, "--since")
+    if mine and assignee:
+        raise InputError("--mine and --assignee both name the assignee",
+                         hint="Give one of them.")
     query = AlertQuery(status=AlertStatus(status) if status else None,
                        min_severity=Severity(severity) if severity else None, rule=rule,
                        system=system, unit=unit, since=format_ts(start) if start else None,
-                       limit=limit or None)
+                       limit=limit or None,
+                       assignee=lib.current_actor(actor) if mine else assignee,
+                       incident=incident)
     with open_store(app.config, readonly=True) as store:
-        found = lib.page(store, query, offset)
+        found = lib.page(store, query, offset, where=where)
     rows: list[dict[str, Any]] = [lib.summary_row(a) for a in found.alerts]
     table = current_format() is Format.TABLE
     if emit_rows(rows if table else [a.to_dict() for a in found.alerts], COLUMNS) == 0:
@@ -93,9 +107,13 @@ def show_cmd(app: App, alert_id: str) -> int:
         return int(ExitCode.OK)
     shown = alert.to_dict()
     event = shown.pop("event")
+    comments = shown.pop("comments")
     emit_object(shown)
     if event:
         click.echo(f"event\n{field_table(event)}")
+    if comments:
+        click.echo("\n== Comments ==")
+        emit_rows(comments, ["ts", "actor", "text"])
     click.echo("\n== Audit trail ==")  # a table, so its times are local like the alert's
     emit_rows([_trail_row(e) for e in trail], TRAIL_COLUMNS)
     return int(ExitCode.OK)
@@ -152,15 +170,53 @@ def ack_cmd(app: App, alert_id: str, actor: str | None) -> int:
 
 
 @alerts_group.command("close")
-@click.argument("alert_id", metavar="ID")
+@click.argument("alert_id", metavar="[ID]", required=False)
+@click.option("--where", metavar="QUERY",
+              help="Close every alert not yet closed that this query matches instead of one "
+                   "(soc search's syntax over the alert's fields and entity).")
+@click.option("--dry-run", is_flag=True, help="With --where: list them, close nothing.")
 @click.option("--reason", required=True, metavar="TEXT",
               help="Why: false positive, handled in incident X...")
 @_actor
+@format_options
 @pass_app
-def close_cmd(app: App, alert_id: str, reason: str, actor: str | None) -> int:
-    """Close an alert with a reason. New activity later raises a new alert."""
+def close_cmd(app: App, alert_id: str | None, where: str | None, dry_run: bool, reason: str,
+              actor: str | None) -> int:
+    """Close an alert (ID) or every alert a query matches (--where), with a reason; one audit
+    entry per alert. New activity later raises a new alert.
+
+    \b
+    soc alerts close --where 'rule_id:5a7b... AND source.ip:10.0.5.20' --reason 'our scanner'
+    """
     who = lib.current_actor(actor)
-    return _change(app, lambda s, d: lib.close(s, alert_id, reason, who, data_dir=d), "Closed")
+    if (alert_id is None) == (where is None):
+        raise InputError("give an alert ID or --where QUERY (one of them)",
+                         hint="soc alerts close ID --reason TEXT, or "
+                              "soc alerts close --where 'rule_id:X' --reason TEXT")
+    if where is None:
+        if dry_run:
+            raise InputError("--dry-run goes with --where", hint="Drop --dry-run.")
+        return _change(app, lambda s, d: lib.close(s, str(alert_id), reason, who, data_dir=d),
+                       "Closed")
+    with open_store(app.config, readonly=dry_run) as store:
+        closed = lib.close_where(store, where, reason, who, data_dir=app.config.data_dir,
+                                 dry_run=dry_run)
+    emit_rows([lib.summary_row(a) for a in closed], COLUMNS)
+    verb = "Would close" if dry_run else "Closed"
+    info(f"{verb} {len(closed)} alert(s)." if closed else "No open alert matches.")
+    return int(ExitCode.OK)
+
+
+@alerts_group.command("comment")
+@click.argument("alert_id", metavar="ID")
+@click.argument("text")
+@_actor
+@pass_app
+def comment_cmd(app: App, alert_id: str, text: str, actor: str | None) -> int:
+    """Add a comment to an alert (shown by 'soc alerts show', audited)."""
+    who = lib.current_actor(actor)
+    return _change(app, lambda s, d: lib.comment(s, alert_id, text, who, data_dir=d),
+                   "Commented on")
 
 
 @alerts_group.command("assign")

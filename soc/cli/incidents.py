@@ -1,4 +1,5 @@
-"""``soc incidents open|list|show|step|note|evidence|classify|due|close``."""
+"""``soc incidents open|list|show|add-alerts|step|note|evidence|classify|due|close|hold|
+release``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import click
 
-from soc.alerts import current_actor
+from soc.alerts import current_actor, summary_row
 from soc.cli.app import App, pass_app
 from soc.cli.output import (
     Format,
@@ -33,6 +34,8 @@ _actor = click.option("--actor", metavar="NAME", envvar="SOC_ACTOR",
                       help="Who acts, for the timeline and audit trail (default: $SOC_ACTOR, "
                            "else the OS user).")
 STEP_COLUMNS = ["phase", "id", "kind", "state", "role", "deadline", "title", "reason"]
+ALERT_COLUMNS = ["id", "severity", "status", "rule_title", "count", "entity", "last_seen",
+                 "assignee"]
 DUE_COLUMNS = ["deadline", "left", "incident", "step", "state", "title", "to"]
 
 
@@ -95,7 +98,9 @@ def _header(inc: records.Incident) -> dict[str, Any]:
             "playbook": f"{inc.playbook} v{inc.playbook_version}", "profile": inc.profile,
             "systems": ", ".join(f"{s['id']} (cấp độ {s['security_level']})"
                                  for s in inc.systems),
-            "alerts": list(inc.alerts), "closed": inc.closed, "outcome": inc.outcome}
+            "alerts": list(inc.alerts), "closed": inc.closed, "outcome": inc.outcome,
+            **({"hold": f"since {inc.hold.get('since')} by {inc.hold.get('by')}: "
+                        f"{inc.hold.get('reason')}"} if inc.hold else {})}
 
 
 @incidents_group.command("list")
@@ -119,11 +124,14 @@ def list_cmd(app: App, status: str) -> int:
 @format_options
 @pass_app
 def show_cmd(app: App, incident: str) -> int:
-    """One incident: header, steps with deadlines, evidence, timeline."""
+    """One incident: header, steps with deadlines, its alerts and their entities, evidence,
+    timeline."""
     with open_store(app.config, readonly=True) as store:
         inc = lib.get(store, incident)
+        alerts = lib.incident_alerts(store, inc)
     if current_format() is not Format.TABLE:
-        emit_object(inc.to_dict())
+        emit_object({**inc.to_dict(), "alert_details": [a.to_dict() for a in alerts],
+                     "entities": lib.entities(alerts)})
         return int(ExitCode.OK)
     profile = lib.profile_of(inc)
     emit_object(_header(inc))
@@ -136,11 +144,37 @@ def show_cmd(app: App, incident: str) -> int:
                      "deadline": format_ts(when) if when else rule, "title": rec.spec.title.vi,
                      "reason": rec.reason})
     emit_rows(rows, STEP_COLUMNS)
+    click.echo("\n== Alerts ==")
+    emit_rows([summary_row(a) for a in alerts], ALERT_COLUMNS)
+    if len(alerts) < len(inc.alerts):
+        info(f"{len(inc.alerts) - len(alerts)} of its alerts are no longer stored.")
+    found = lib.entities(alerts)
+    if found:
+        click.echo("\n== Entities ==")
+        emit_rows([{"field": k, "values": ", ".join(v)} for k, v in found.items()],
+                  ["field", "values"])
     if inc.evidence:
         click.echo("\n== Evidence ==")
         emit_rows([e.to_dict() for e in inc.evidence], ["at", "by", "name", "size", "sha256"])
     click.echo("\n== Timeline ==")
     emit_rows([e.to_dict() for e in inc.timeline], ["ts", "actor", "kind", "text"])
+    return int(ExitCode.OK)
+
+
+@incidents_group.command("add-alerts")
+@click.argument("incident")
+@click.argument("alert_ids", nargs=-1, required=True, metavar="ALERT...")
+@_actor
+@pass_app
+def add_alerts_cmd(app: App, incident: str, alert_ids: tuple[str, ...],
+                   actor: str | None) -> int:
+    """Tie more alerts to an open incident (each is acknowledged and marked as the
+    incident's; closing the incident closes them)."""
+    with open_store(app.config) as store:
+        inc, added = lib.add_alerts(store, app.config, incident, alert_ids,
+                                    current_actor(actor))
+    info(f"{inc.id}: {len(added)} alert(s) added, {len(inc.alerts)} in all."
+         if added else f"{inc.id} already has these alerts.")
     return int(ExitCode.OK)
 
 
@@ -296,11 +330,45 @@ def _recipient(r: Any) -> str:
 @_actor
 @pass_app
 def close_cmd(app: App, incident: str, outcome: str, actor: str | None) -> int:
-    """End the response; the report steps stay due (the final report counts from now)."""
+    """End the response and close its alerts (the incident as reason, audited); the report
+    steps stay due (the final report counts from now)."""
     with open_store(app.config) as store:
         inc = lib.close_incident(store, app.config, incident, outcome, current_actor(actor))
+        left = [a for a in lib.incident_alerts(store, inc) if a.status.value != "closed"]
     closed = local_time(inc.closed) if inc.closed else "now"
-    info(f"{inc.id} closed at {closed}. Reports still due: soc incidents due")
+    info(f"{inc.id} closed at {closed}, its alerts too"
+         + (f" ({len(left)} tied to another incident stay open)" if left else "")
+         + ". Reports still due: soc incidents due")
+    return int(ExitCode.OK)
+
+
+@incidents_group.command("hold")
+@click.argument("incident")
+@click.option("--reason", required=True, help="Why the evidence must be kept (a request, a "
+              "case number).")
+@_actor
+@pass_app
+def hold_cmd(app: App, incident: str, reason: str, actor: str | None) -> int:
+    """Legal hold: retention keeps the incident's events after it closes too, until released
+    (while it is open they are kept anyway)."""
+    with open_store(app.config) as store:
+        inc = lib.hold(store, app.config, incident, reason, current_actor(actor))
+    info(f"{inc.id} on hold: retention keeps its events until 'soc incidents release "
+         f"{inc.id}'.")
+    return int(ExitCode.OK)
+
+
+@incidents_group.command("release")
+@click.argument("incident")
+@click.option("--reason", required=True, help="Why the evidence need not be kept any more.")
+@_actor
+@pass_app
+def release_cmd(app: App, incident: str, reason: str, actor: str | None) -> int:
+    """Lift a legal hold: once the incident is closed, retention deletes its expired events."""
+    with open_store(app.config) as store:
+        inc = lib.release(store, app.config, incident, reason, current_actor(actor))
+    kept = "kept while it is open" if inc.status != "closed" else "no longer kept past retention"
+    info(f"{inc.id} released: its events are {kept}.")
     return int(ExitCode.OK)
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
 from soc.cli.app import App, pass_app
 from soc.cli.output import emit_object, emit_rows, format_options, info
+from soc.cli.search import when
 from soc.errors import ExitCode
 from soc.pipeline.deadletters import replay
-from soc.stores.base import diagnose_store, open_store
+from soc.response.holds import run_retention
+from soc.stores.base import RetentionItem, diagnose_store, open_store
 
 
 @click.group("store")
@@ -44,23 +47,39 @@ def stats_cmd(app: App) -> int:
 
 
 @store_group.command("retention")
-@click.option("--apply", is_flag=True, help="Drop the expired days (default: only list them).")
+@click.option("--apply", is_flag=True, help="Delete the expired days' events, except those held "
+              "for an incident (default: only list them).")
+@click.option("--at", "at", metavar="WHEN", help="Judge what is expired at this moment (ISO "
+              "time; default: now), e.g. to see what a later run will delete.")
 @format_options
 @pass_app
-def retention_cmd(app: App, apply: bool) -> int:
-    """Days of events per security level and which are past retention (dropped with --apply)."""
+def retention_cmd(app: App, apply: bool, at: str | None) -> int:
+    """Days of events per security level and which are past retention (deleted with --apply);
+    events of open or held incidents are kept, and the command says how many and why."""
     config = app.config
+    now = when(at, "--at") or datetime.now(UTC)
     with open_store(config, readonly=not apply) as store:
-        items = store.retention(config.retention_days, now=datetime.now(UTC), apply=apply)
-    rows = [{"day": i.day, "level": i.level if i.level is not None else "unknown",
-             "events": i.events, "keep_days": i.keep_days,
-             "action": ("dropped" if apply else "expired") if i.expired else "keep"}
-            for i in items]
-    emit_rows(rows, ["day", "level", "events", "keep_days", "action"])
-    expired = [i for i in items if i.expired]
+        run = run_retention(store, config, now=now, apply=apply)
+    emit_rows((_retention_row(i, apply) for i in run.items),
+              ["day", "level", "events", "keep_days", "held", "action"])
+    for kept in run.kept():
+        info(f"{'Kept' if apply else 'Keeps'} {kept['events']} expired event(s) of incident "
+             f"{kept['incident']} ({kept['why']}).")
+    expired = [i for i in run.items if i.expired and i.held < i.events]
     if expired and not apply:
         info(f"{len(expired)} day(s) past retention. Hint: soc store retention --apply")
     return int(ExitCode.OK)
+
+
+def _retention_row(item: RetentionItem, applied: bool) -> dict[str, Any]:
+    """One partition for people and scripts: ``action`` keep, expired, dropped (with
+    ``--apply``) or held (every event of it held); ``held_by``: incident → events kept."""
+    action = "keep"
+    if item.expired:
+        action = "held" if 0 < item.events <= item.held else "dropped" if applied else "expired"
+    return {"day": item.day, "level": item.level if item.level is not None else "unknown",
+            "events": item.events, "keep_days": item.keep_days, "held": item.held,
+            "held_by": dict(item.kept), "action": action}
 
 
 @store_group.command("dead-letters")

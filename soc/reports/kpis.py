@@ -133,7 +133,8 @@ def alert_figures(store: Store, fig: Figures) -> None:
                          and fig.scope.alert(a)), key=lambda a: (a.first_seen, a.id))
     times = []
     for a in fig.alerts[:ACK_SAMPLE]:
-        seen = [e for e in store.audit_trail(a.id) if e.action in ("alert.ack", "alert.close")]
+        seen = [e for e in store.audit_trail(a.id)
+                if e.action in ("alert.ack", "alert.attach", "alert.close")]
         if seen and a.created:
             times.append(parse_ts(seen[0].ts) - parse_ts(a.created))
     fig.ack_times = times

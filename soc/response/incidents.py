@@ -6,8 +6,10 @@ a step's questions against the store in :mod:`soc.response.queries`. This module
 every change is one call of :func:`_save`, which stores the new document with a sealed audit entry
 carrying its hash.
 
-The operations (open, step, note, evidence, classify, close, run) are functions of this module;
-the CLI only parses and renders.
+The operations (open, add alerts, step, note, evidence, classify, close, hold, release, run)
+are functions of this module; the CLI only parses and renders. The alerts of an incident are
+tied to it (``alert.incident``, acknowledged when open); closing the incident closes them with
+the incident as reason.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from soc import alerts as alerts_lib
 from soc import audit
 from soc.config import Config
 from soc.ecs import format_ts, now_ts, parse_ts
@@ -209,6 +212,7 @@ def open_incident(store: Store, config: Config, playbooks: Mapping[str, Playbook
     from soc.response.playbooks import suggest
 
     alerts = [_alert(store, a) for a in req.alert_ids]
+    _check_free(store, alerts, None)
     fields = alert_fields(alerts)
     if req.playbook:
         if req.playbook not in playbooks:
@@ -244,9 +248,77 @@ def open_incident(store: Store, config: Config, playbooks: Mapping[str, Playbook
     inc = _note(reconcile(inc, profile), req.actor, "opened",
                 f"opened with playbook {book.id} v{book.version} under profile {profile.id}",
                 alerts=list(inc.alerts), t0=t0)
-    return _save(store, config, None, inc, req.actor, "open", after={
+    inc = _save(store, config, None, inc, req.actor, "open", after={
         "playbook": book.id, "classification": inc.classification, "t0": t0,
         "alerts": list(inc.alerts)})
+    _attach_all(store, config, inc, alerts, req.actor)
+    return inc
+
+
+def _attach_all(store: Store, config: Config, inc: Incident, alerts: Iterable[Alert],
+                actor: str) -> None:
+    for alert in alerts:
+        alerts_lib.attach(store, alert, inc.id, actor, data_dir=config.data_dir)
+
+
+def add_alerts(store: Store, config: Config, incident_id: str, alert_ids: Sequence[str],
+               actor: str) -> tuple[Incident, list[Alert]]:
+    """Tie more alerts to an open incident: its alert list, seen window, systems and %field%
+    values grow, the timeline says so, and each alert is marked as the incident's (audited).
+    Returns the incident and the alerts it did not have before. Alerts it already lists are
+    marked again if an earlier run stopped half way."""
+    if not alert_ids:
+        raise InputError("no alert to add", hint=f"soc incidents add-alerts {incident_id} ID...")
+    inc = get(store, incident_id)
+    _check_open(inc)
+    alerts = list({a.id: a for a in (_alert(store, i) for i in alert_ids)}.values())
+    _check_free(store, alerts, inc.id)
+    added = [a for a in alerts if a.id not in inc.alerts]
+    if added:
+        every = [*incident_alerts(store, inc), *added]
+        known = {s["id"] for s in inc.systems}
+        systems = [*inc.systems, *(s for s in _systems(config, added, ())
+                                   if s["id"] not in known)]
+        new = replace(inc, alerts=(*inc.alerts, *(a.id for a in added)),
+                      fields=alert_fields(every), systems=tuple(systems),
+                      window=(min(inc.window[0] or "\uffff", *(a.first_seen for a in added)),
+                              max(inc.window[1], *(a.last_seen for a in added))))
+        ids = [a.id for a in added]
+        new = _note(new, actor, "alerts", f"{len(ids)} alert(s) added: {', '.join(ids)}",
+                    alerts=ids)
+        inc = _save(store, config, inc, new, actor, "add-alerts", after={"alerts": ids})
+    _attach_all(store, config, inc, alerts, actor)
+    return inc, added
+
+
+def _check_free(store: Store, alerts: Iterable[Alert], incident_id: str | None) -> None:
+    """InputError when an alert is tied to another incident still open (an alert belongs to
+    one response at a time; that of a closed incident may start another)."""
+    for a in alerts:
+        if a.incident in (None, incident_id):
+            continue
+        other = store.get_incident(a.incident)
+        if other is not None and other.get("status") != "closed":
+            raise InputError(f"alert {a.id} belongs to incident {a.incident}",
+                             hint=f"Work it there (soc incidents show {a.incident}), or leave "
+                                  f"it out.")
+
+
+def incident_alerts(store: Store, inc: Incident) -> list[Alert]:
+    """The incident's alerts as stored now (those no longer stored are left out)."""
+    found = (store.get_alert(i) for i in inc.alerts)
+    return [a for a in found if a is not None]
+
+
+def entities(alerts: Iterable[Alert]) -> dict[str, list[str]]:
+    """Every entity value of the alerts (host, user, addresses...), by field, in order seen."""
+    out: dict[str, dict[str, None]] = {}
+    for a in alerts:
+        for key, value in a.entity.items():
+            for v in value if isinstance(value, list) else [value]:
+                if v not in (None, "") and not isinstance(v, dict):
+                    out.setdefault(key, {})[str(v)] = None
+    return {k: list(v) for k, v in out.items()}
 
 
 def _alert(store: Store, alert_id: str) -> Alert:
@@ -450,8 +522,50 @@ def close_incident(store: Store, config: Config, incident_id: str, outcome: str,
                               f"soc incidents step {inc.id} STEP --skip REASON")
     new = replace(inc, status="closed", closed=now_ts(), outcome=outcome)
     new = _note(new, actor, "closed", f"closed: {outcome}")
-    return _save(store, config, inc, new, actor, "close", before={"status": inc.status},
-                 after={"status": "closed", "outcome": outcome})
+    new = _save(store, config, inc, new, actor, "close", before={"status": inc.status},
+                after={"status": "closed", "outcome": outcome})
+    alerts_lib.close_for_incident(store, new.alerts, new.id, outcome, actor,
+                                  data_dir=config.data_dir)
+    return new
+
+
+# --- legal hold ----------------------------------------------------------------------------------
+
+
+def hold(store: Store, config: Config, incident_id: str, reason: str, actor: str) -> Incident:
+    """Put an incident on legal hold: retention keeps its events after it closes too, until
+    :func:`release` (while it is open they are kept anyway: :mod:`soc.response.holds`). Open or
+    closed, an incident can be held; the hold goes on its timeline and into the audit trail."""
+    if not reason.strip():
+        raise InputError("a reason is needed for a legal hold",
+                         hint="Say why: --reason 'police request 123/CAT-PA05'")
+    inc = get(store, incident_id)
+    if inc.hold is not None:
+        raise InputError(f"incident {inc.id} is on hold already, since {inc.hold.get('since')} "
+                         f"({inc.hold.get('reason')})",
+                         hint=f"To change the reason, release it and hold it again: "
+                              f"soc incidents release {inc.id} --reason TEXT")
+    held = {"since": now_ts(), "by": actor, "reason": reason}
+    new = _note(replace(inc, hold=held), actor, "hold", f"legal hold: {reason}", **held)
+    return _save(store, config, inc, new, actor, "hold", before={"hold": None},
+                 after={"hold": held})
+
+
+def release(store: Store, config: Config, incident_id: str, reason: str,
+            actor: str) -> Incident:
+    """Lift an incident's legal hold: once it is closed, the next retention run deletes its
+    expired events like any others."""
+    if not reason.strip():
+        raise InputError("a reason is needed to release a legal hold",
+                         hint="Say why: --reason 'case closed by the court, 2026-12-01'")
+    inc = get(store, incident_id)
+    if inc.hold is None:
+        raise InputError(f"incident {inc.id} is not on hold",
+                         hint=f"Hold it with: soc incidents hold {inc.id} --reason TEXT")
+    new = _note(replace(inc, hold=None), actor, "release", f"legal hold released: {reason}",
+                reason=reason, held=dict(inc.hold))
+    return _save(store, config, inc, new, actor, "release", before={"hold": dict(inc.hold)},
+                 after={"hold": None, "reason": reason})
 
 
 # --- running query, hunt and action steps --------------------------------------------------------

@@ -168,6 +168,7 @@ class Incident:
     timeline: tuple[Event, ...] = ()
     closed: str | None = None
     outcome: str | None = None
+    hold: Mapping[str, str] | None = None  # legal hold: since, by, reason (soc incidents hold)
 
     def step(self, step_id: str) -> StepRecord:
         for s in self.steps:
@@ -210,6 +211,8 @@ class Incident:
             "evidence": [e.to_dict() for e in self.evidence],
             "timeline": [e.to_dict() for e in self.timeline],
             "closed": self.closed, "outcome": self.outcome,
+            # absent when none: documents stored before keep their form (and hash)
+            **({"hold": dict(self.hold)} if self.hold is not None else {}),
         }
 
     @classmethod
@@ -228,4 +231,5 @@ class Incident:
             evidence=tuple(Evidence.from_dict(e) for e in d["evidence"]),
             timeline=tuple(Event.from_dict(e) for e in d["timeline"]),
             closed=d.get("closed"), outcome=d.get("outcome"),
+            hold={str(k): str(v) for k, v in d["hold"].items()} if d.get("hold") else None,
         )

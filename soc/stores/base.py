@@ -39,7 +39,7 @@ def conflict(noun: str, doc_id: str, hint: str | None = None) -> ConflictError:
 
 def reconcile(ours: Alert, stored: Alert) -> Alert:
     """Detection's widening of an alert over the version stored meanwhile: seen range and
-    event ids united, the analyst's status, assignee and reason kept."""
+    event ids united, the analyst's status, assignee, reason, incident and comments kept."""
     def united(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*b, *a]))[:MAX_IDS]
 
@@ -47,7 +47,8 @@ def reconcile(ours: Alert, stored: Alert) -> Alert:
                    last_seen=max(ours.last_seen, stored.last_seen),
                    event_ids=united(ours.event_ids, stored.event_ids),
                    contributing=united(ours.contributing, stored.contributing),
-                   status=stored.status, assignee=stored.assignee, reason=stored.reason)
+                   status=stored.status, assignee=stored.assignee, reason=stored.reason,
+                   incident=stored.incident, comments=stored.comments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,23 @@ class RetentionItem:
     events: int
     keep_days: int
     expired: bool
+    held: int = 0  # of an expired partition's events, how many holds keep (distinct events)
+    kept: tuple[tuple[str, int], ...] = ()  # (incident, its events here), by incident
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A legal hold: the events of one incident that retention must keep, whatever their age.
+
+    ``alerts`` are the incident's alerts (their linked events are held: ``alert_links``);
+    ``events`` are event ids the incident records itself. ``why`` says why it holds, for the
+    report (``open``, or the hold's reason). Built by :mod:`soc.response.holds`; the store only
+    keeps these events out of what it deletes."""
+
+    incident: str
+    why: str
+    alerts: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
 
 
 class Store(ABC):
@@ -319,8 +337,10 @@ class Store(ABC):
 
     @abstractmethod
     def retention(self, keep_days: Callable[[int | None], int], *, now: datetime,
-                  apply: bool = False) -> list[RetentionItem]:
-        """Partitions and whether they are past their retention; ``apply`` drops those that are."""
+                  apply: bool = False, holds: Sequence[Hold] = ()) -> list[RetentionItem]:
+        """Partitions and whether they are past their retention; ``apply`` deletes the events
+        of those that are, except the events ``holds`` keep. Each expired item says how many
+        of its events the holds keep (``held``) and for which incidents (``kept``)."""
 
 
 # --- aggregations: what every store computes the same way ----------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 LEVEL_FIELD = "labels.security_level"
+IDS_PER_CLAUSE = 10_000
+"""Event ids per ``ids`` clause of a held-events query (within ``index.max_terms_count``)."""
+DayLevel = tuple[str, int | None]
 
 
 def template_meta(client: Elasticsearch, name: str) -> dict[str, Any]:
@@ -67,24 +71,7 @@ def _level(value: Any) -> int | None:
 def day_levels(client: Elasticsearch, names: Names, keep_days: Callable[[int | None], int],
                now: datetime) -> list[RetentionItem]:
     """Events per (UTC day, level) with their fate, like the embedded store's partitions."""
-    counts: dict[tuple[str, int | None], int] = {}
-    after: dict[str, Any] | None = None
-    while True:
-        composite: dict[str, Any] = {"size": 1000, "sources": [
-            {"day": {"date_histogram": {"field": "@timestamp", "calendar_interval": "1d",
-                                        "format": "yyyy-MM-dd", "time_zone": "UTC"}}},
-            {"level": {"terms": {"field": LEVEL_FIELD, "missing_bucket": True}}}]}
-        if after:
-            composite["after"] = after
-        resp = client.search(index=names.events, size=0, ignore_unavailable=True,
-                             aggs={"parts": {"composite": composite}})
-        agg = (resp.get("aggregations") or {}).get("parts") or {}
-        for bucket in agg.get("buckets", []):
-            key = (str(bucket["key"]["day"]), _level(bucket["key"]["level"]))
-            counts[key] = counts.get(key, 0) + int(bucket["doc_count"])
-        after = agg.get("after_key")
-        if not after or not agg.get("buckets"):
-            break
+    counts = day_level_counts(client, names)
     today = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
     items = []
     for (day, level), events in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
@@ -94,21 +81,92 @@ def day_levels(client: Elasticsearch, names: Names, keep_days: Callable[[int | N
     return items
 
 
+def day_level_counts(client: Elasticsearch, names: Names,
+                     query: dict[str, Any] | None = None) -> dict[DayLevel, int]:
+    """Events per (UTC day, level), of those matching ``query`` if given."""
+    counts: dict[DayLevel, int] = {}
+    after: dict[str, Any] | None = None
+    while True:
+        composite: dict[str, Any] = {"size": 1000, "sources": [
+            {"day": {"date_histogram": {"field": "@timestamp", "calendar_interval": "1d",
+                                        "format": "yyyy-MM-dd", "time_zone": "UTC"}}},
+            {"level": {"terms": {"field": LEVEL_FIELD, "missing_bucket": True}}}]}
+        if after:
+            composite["after"] = after
+        resp = client.search(index=names.events, size=0, ignore_unavailable=True,
+                             query=query or {"match_all": {}},
+                             aggs={"parts": {"composite": composite}})
+        agg = (resp.get("aggregations") or {}).get("parts") or {}
+        for bucket in agg.get("buckets", []):
+            key = (str(bucket["key"]["day"]), _level(bucket["key"]["level"]))
+            counts[key] = counts.get(key, 0) + int(bucket["doc_count"])
+        after = agg.get("after_key")
+        if not after or not agg.get("buckets"):
+            break
+    return counts
+
+
+def with_holds(client: Elasticsearch, names: Names, items: list[RetentionItem],
+               held: Mapping[str, Collection[str]]) -> list[RetentionItem]:
+    """``items`` with, on each expired one, how many of its events ``held`` (incident → event
+    ids) keeps: in all (distinct) and per incident."""
+    if not held or not any(i.expired for i in items):
+        return items
+    every = {e for ids in held.values() for e in ids}
+    total = day_level_counts(client, names, ids_query(every)) if every else {}
+    per = {incident: day_level_counts(client, names, ids_query(ids))
+           for incident, ids in sorted(held.items()) if ids}
+    out = []
+    for item in items:
+        key = (item.day, item.level)
+        if item.expired and total.get(key):
+            kept = tuple((i, c[key]) for i, c in per.items() if c.get(key))
+            item = replace(item, held=total[key], kept=kept)
+        out.append(item)
+    return out
+
+
+def _ids_clauses(ids: Collection[str]) -> list[dict[str, Any]]:
+    """``ids`` queries of at most :data:`IDS_PER_CLAUSE` values each (event ``_id`` =
+    ``event.id``), in a stable order."""
+    ordered = sorted(ids)
+    return [{"ids": {"values": ordered[i:i + IDS_PER_CLAUSE]}}
+            for i in range(0, len(ordered), IDS_PER_CLAUSE)]
+
+
+def ids_query(ids: Collection[str]) -> dict[str, Any]:
+    """Events whose ``_id`` is one of ``ids``."""
+    return {"bool": {"should": _ids_clauses(ids), "minimum_should_match": 1}}
+
+
 def _level_clause(level: int | None) -> dict[str, Any]:
     if level is not None:
         return {"term": {LEVEL_FIELD: level}}
     return {"bool": {"must_not": [{"terms": {LEVEL_FIELD: [1, 2, 3, 4, 5]}}]}}
 
 
-def delete_days(client: Elasticsearch, names: Names, items: list[RetentionItem]) -> int:
-    """Delete the events of expired (day, level) pairs now (ILM would later, by index)."""
-    if not items:
-        return 0
+def delete_query(items: list[RetentionItem],
+                 keep: Collection[str] = ()) -> dict[str, Any]:
+    """The ``delete_by_query`` query of retention: the events of the (day, level) pairs of
+    ``items``, except those whose ``_id`` is in ``keep`` (the held events)."""
     should = [{"bool": {"filter": [
         {"range": {"@timestamp": {"gte": i.day, "lt": f"{i.day}||+1d", "format": "yyyy-MM-dd",
                                   "time_zone": "UTC"}}},
         _level_clause(i.level)]}} for i in items]
-    resp = client.delete_by_query(index=names.events, query={"bool": {"should": should}},
+    # explicit: a bool with must_not beside its should clauses must still need one of them
+    query: dict[str, Any] = {"bool": {"should": should, "minimum_should_match": 1}}
+    if keep:
+        query["bool"]["must_not"] = _ids_clauses(keep)
+    return query
+
+
+def delete_days(client: Elasticsearch, names: Names, items: list[RetentionItem],
+                keep: Collection[str] = ()) -> int:
+    """Delete the events of expired (day, level) pairs now (ILM would later, by index),
+    except the held events ``keep``."""
+    if not items:
+        return 0
+    resp = client.delete_by_query(index=names.events, query=delete_query(items, keep),
                                   conflicts="proceed", refresh=True, ignore_unavailable=True)
     return int(resp.get("deleted", 0))
 

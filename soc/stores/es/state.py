@@ -244,7 +244,8 @@ def alert_filters(q: AlertQuery) -> list[dict[str, Any]]:
     """The filters of ``list_alerts``."""
     filters: list[dict[str, Any]] = []
     for field, value in (("status", q.status.value if q.status else None), ("rule_id", q.rule),
-                         ("labels.system", q.system), ("organization.id", q.unit)):
+                         ("labels.system", q.system), ("organization.id", q.unit),
+                         ("assignee", q.assignee), ("incident", q.incident)):
         if value is not None:
             filters.append({"term": {field: value}})
     if q.min_severity is not None:

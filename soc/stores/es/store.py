@@ -16,7 +16,7 @@ from elasticsearch import ApiError, Elasticsearch
 from soc.ecs import Event, normalize_ts
 from soc.errors import StoreError
 from soc.models import DeadLetter
-from soc.stores.base import RetentionItem, Store, WriteResult
+from soc.stores.base import Hold, RetentionItem, Store, WriteResult
 from soc.stores.es import housekeeping, templates
 from soc.stores.es.connection import (
     CompatTransport,
@@ -311,17 +311,31 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
         return run_checks(self)
 
     def retention(self, keep_days: Callable[[int | None], int], *, now: datetime,
-                  apply: bool = False) -> list[RetentionItem]:
-        """Days of events per level and their fate; ``apply`` deletes the expired days now.
-        ILM deletes whole backing indices on its own schedule: see :meth:`ilm_plan`."""
+                  apply: bool = False, holds: Sequence[Hold] = ()) -> list[RetentionItem]:
+        """Days of events per level and their fate; ``apply`` deletes the expired days now,
+        except the events ``holds`` keep (``must_not`` their ids). ILM deletes whole backing
+        indices on its own schedule, holds or not: see :meth:`ilm_plan`."""
         if apply:
             self._writable("apply retention")
+        held = self._held(holds)
         with es_errors("cannot read retention", self.options):
             items = housekeeping.day_levels(self.client, self.names, keep_days, now)
+            items = housekeeping.with_holds(self.client, self.names, items, held)
             if apply:
-                housekeeping.delete_days(self.client, self.names,
-                                         [i for i in items if i.expired])
+                housekeeping.delete_days(
+                    self.client, self.names,
+                    [i for i in items if i.expired and not 0 < i.events <= i.held],
+                    keep={e for ids in held.values() for e in ids})
         return items
+
+    def _held(self, holds: Sequence[Hold]) -> dict[str, set[str]]:
+        """Incident → the event ids it holds: those linked to its alerts and its own."""
+        held: dict[str, set[str]] = {}
+        for hold in holds:
+            ids = held.setdefault(hold.incident, set(hold.events))
+            for alert_id in hold.alerts:
+                ids.update(eid for eid, _ in self.alert_links(alert_id))
+        return held
 
     def ilm_plan(self) -> list[dict[str, Any]]:
         """The ILM policies of our streams and when ILM will delete each backing index."""

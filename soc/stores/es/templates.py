@@ -217,11 +217,12 @@ _STATE: dict[str, Json] = {
     # ids, filters and sort keys mapped; the rest stays in _source (dynamic: false), so no
     # value in an alert's group, entity or first event can ever clash with a mapping
     "alerts": {**_keywords("id", "rule_id", "rule_title", "severity", "status", "kind",
-                           "dedup", "tags", "event_ids", "contributing", "assignee"),
+                           "dedup", "tags", "event_ids", "contributing", "assignee",
+                           "incident"),
                **_dates("@timestamp", "first_seen", "last_seen", "created", "updated"),
                "count": {"type": "long"}, "severity_rank": {"type": "integer"},
                "reason": {"type": "match_only_text"},
-               **_unindexed("group", "entity", "first_event"),
+               **_unindexed("group", "entity", "first_event", "comments"),
                "rule": {"properties": {"level": {"type": "keyword"}}}},
     "alert-events": {**_keywords("alert_id", "event_id"), **_dates("ts")},
     # ts is a keyword: the contract compares hit times as strings ("" and "\uffff" bounds)

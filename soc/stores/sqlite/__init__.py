@@ -4,7 +4,8 @@ Layout (docs/store.md): ``<data_dir>/store.db`` holds a ``meta`` table (schema v
 ``partitions`` catalog, one events table per (UTC day of ``@timestamp``, security level) named
 ``ev_YYYYMMDD_lN`` (level 0: the event matched no system), ``dead_letters``, and the starting
 tables ``alerts``, ``rule_hits``, ``incidents`` and ``audit`` that later migrations extend.
-Retention drops whole partition tables; ``auto_vacuum=INCREMENTAL`` gives the space back.
+Retention drops whole partition tables (and prunes those holding events of a legal hold:
+:mod:`~soc.stores.sqlite.holds`); ``auto_vacuum=INCREMENTAL`` gives the space back.
 
 By responsibility: the file, its schema and connections (:mod:`~soc.stores.sqlite.schema`), what
 every part uses (:mod:`~soc.stores.sqlite.connection`), events and dead letters

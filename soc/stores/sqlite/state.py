@@ -363,6 +363,10 @@ def _alert_filters(q: AlertQuery) -> tuple[str, list[object]]:
         if value is not None:
             parts.append(f"{column} = ?")
             params.append(value)
+    for key, value in (("assignee", q.assignee), ("incident", q.incident)):
+        if value is not None:  # rare filters: read from the document, no column
+            parts.append(f"json_extract(doc, '$.{key}') = ?")
+            params.append(value)
     if q.min_severity is not None:
         parts.append("severity_rank >= ?")
         params.append(q.min_severity.rank)

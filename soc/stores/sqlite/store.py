@@ -4,17 +4,19 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext, suppress
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from soc.stores.base import RetentionItem, Store
+from soc.stores.base import Hold, RetentionItem, Store
 from soc.stores.sqlite import aggs
 from soc.stores.sqlite.doctor import diagnose_path, run_checks
 from soc.stores.sqlite.events import _CHUNKS, _INSERT_WIDTH, EventsMixin, _utc
 from soc.stores.sqlite.guard import WriteGuard, count_vacuum
+from soc.stores.sqlite.holds import held_events, kept, prune
 from soc.stores.sqlite.schema import (
     STORE_FILE,
     connect_reader,
@@ -116,38 +118,61 @@ class SQLiteStore(StateMixin, EventsMixin, Store):
         return diagnose_path(Path(config.data_dir) / STORE_FILE)
 
     def retention(self, keep_days: Callable[[int | None], int], *, now: datetime,
-                  apply: bool = False) -> list[RetentionItem]:
-        """Partitions and whether each is past its retention; ``apply`` drops expired ones."""
+                  apply: bool = False, holds: Sequence[Hold] = ()) -> list[RetentionItem]:
+        """Partitions and whether each is past its retention; ``apply`` drops expired ones,
+        or, when ``holds`` keep some of a partition's events, deletes the others. All in one
+        write transaction with ``apply``, so what is counted is what is deleted."""
         if apply:
             self._writable("apply retention")
-        with self._errors("cannot read partitions"):
-            rows = self.db.execute(
-                "SELECT name, day, level, events FROM partitions ORDER BY day, level").fetchall()
+        with self._errors("cannot apply retention" if apply else "cannot read partitions"):
+            with (self._transaction() if apply else nullcontext(),
+                  held_events(self.db, holds) if holds else nullcontext()):
+                items = self._judge(keep_days, now, counted=bool(holds))
+                # a partition whose every event is held has nothing to delete
+                expired = [(name, item) for name, item in items
+                           if item.expired and not 0 < item.events <= item.held]
+                if apply and expired:
+                    self._expire(expired)
+            if apply and expired:
+                self._give_back()
+        return [item for _, item in items]
+
+    def _judge(self, keep_days: Callable[[int | None], int], now: datetime, *,
+               counted: bool) -> list[tuple[str, RetentionItem]]:
+        """Each partition with its fate; ``counted``: the expired ones with what the holds
+        keep of them (the held-events table exists)."""
+        rows = self.db.execute(
+            "SELECT name, day, level, events FROM partitions ORDER BY day, level").fetchall()
         today = _utc(now)
         items: list[tuple[str, RetentionItem]] = []
         for name, day, level, events in rows:
             keep = keep_days(level or None)
             cutoff = (today - timedelta(days=keep)).date().isoformat()
-            items.append((name, RetentionItem(day=day, level=level or None, events=events,
-                                              keep_days=keep, expired=day < cutoff)))
-        expired = [name for name, item in items if item.expired]
-        if apply and expired:
-            self._drop(expired)
-        return [item for _, item in items]
+            item = RetentionItem(day=day, level=level or None, events=events, keep_days=keep,
+                                 expired=day < cutoff)
+            if item.expired and counted:
+                held, by_incident = kept(self.db, name)
+                item = replace(item, held=held, kept=by_incident)
+            items.append((name, item))
+        return items
 
-    def _drop(self, tables: list[str]) -> None:
-        """Drop partition tables and their cached aggregations, then give their pages back to
-        the file system."""
-        with self._errors("cannot drop expired partitions"):
-            with self._transaction():
-                for table in tables:
-                    self.db.execute(f"DROP TABLE IF EXISTS {table}")
-                self.db.executemany("DELETE FROM partitions WHERE name = ?",
-                                    [(t,) for t in tables])
-                self.db.executemany("DELETE FROM partition_datasets WHERE partition = ?",
-                                    [(t,) for t in tables])
-                aggs.forget(self.db, tables)
-                count_vacuum(self.db)  # the file shrinks next: the write guards must know why
-            # executescript steps the pragma to the end; execute() would free a single page
-            self.db.executescript("PRAGMA incremental_vacuum;")
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    def _expire(self, expired: list[tuple[str, RetentionItem]]) -> None:
+        """Inside the caller's transaction: drop the expired partitions nothing holds, prune
+        the others to their held events, and forget their cached aggregations."""
+        dropped = [name for name, item in expired if not item.held]
+        for table in dropped:
+            self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        self.db.executemany("DELETE FROM partitions WHERE name = ?", [(t,) for t in dropped])
+        self.db.executemany("DELETE FROM partition_datasets WHERE partition = ?",
+                            [(t,) for t in dropped])
+        for name, item in expired:
+            if item.held:
+                prune(self.db, name)
+        aggs.forget(self.db, [name for name, _ in expired])
+        count_vacuum(self.db)  # the file shrinks next: the write guards must know why
+
+    def _give_back(self) -> None:
+        """Give the pages retention freed back to the file system."""
+        # executescript steps the pragma to the end; execute() would free a single page
+        self.db.executescript("PRAGMA incremental_vacuum;")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
