@@ -116,7 +116,7 @@ class Finding:
             "rule_id": self.rule_id, "title": self.title, "level": self.severity.value,
             "timestamp": self.ts, "kind": self.kind, "tags": list(self.tags),
             "entity": self.entity}
-        if self.kind != "rule":
+        if self.value is not None:  # a correlation
             out.update(group=self.group, count=self.value, window_start=self.anchor,
                        events=[eid for eid, _ in self.contributing])
         out["event"] = self.event

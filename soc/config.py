@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from soc.errors import ConfigError
+from soc.models import Severity
 from soc.timeutil import parse_duration
+from soc.tuning import Condition, DisabledRule, RuleException, Tuning, expiry
 
 DEFAULT_RETENTION_DAYS: Mapping[int, int] = MappingProxyType({1: 30, 2: 35, 3: 100, 4: 190, 5: 400})
 """Days online per security level (REGULATIONS.md: TT 03/2017 minimums plus a margin)."""
@@ -59,8 +61,21 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Node:
     return out
 
 
+class _Seq(list[Any]):
+    """A list that remembers the line of each item (1-based)."""
+
+    item_lines: list[int]
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _Seq:
+    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+    out.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
 for _loader in (_LineLoader, _FastLineLoader):
     _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def load_yaml(path: Path) -> Any:
@@ -236,6 +251,8 @@ class RulesConfig:
         default_factory=lambda: MappingProxyType({})
     )
     suppress: timedelta = timedelta(hours=1)  # repeats of a rule+group within it update one alert
+    tuning: Tuning = field(default_factory=Tuning)  # rules.tuning (merged with the tuning file)
+    device_alerts: bool = True  # alerts devices raised (event.kind: alert) become soc alerts
 
 
 @dataclass(frozen=True)
@@ -306,6 +323,8 @@ class Config:
                 "paths": [str(p) for p in self.rules.paths],
                 "placeholders": {k: list(v) for k, v in self.rules.placeholders.items()},
                 "suppress": int(self.rules.suppress.total_seconds()),
+                "tuning": self.rules.tuning.to_dict(),
+                "device_alerts": self.rules.device_alerts,
             },
         }
 
@@ -480,9 +499,9 @@ def _retention(root: _Reader) -> tuple[dict[int, int], int]:
     return days, unknown
 
 
-def _rules(root: _Reader, base: Path) -> RulesConfig:
+def _rules(root: _Reader, base: Path, tz: str) -> RulesConfig:
     r = _Reader(root.data.get("rules"), root.path, "rules", root.line_of("rules"))
-    r.check_keys({"paths", "placeholders", "suppress"})
+    r.check_keys({"paths", "placeholders", "suppress", "tuning", "device_alerts"})
     placeholders_raw = r.get("placeholders", dict, {})
     placeholders = {}
     for key, value in placeholders_raw.items():
@@ -493,8 +512,111 @@ def _rules(root: _Reader, base: Path) -> RulesConfig:
         suppress = parse_duration(suppress_raw)
     except ValueError as exc:
         raise r.error(f"rules: suppress: {exc}", r.line_of("suppress")) from None
+    tuning = _tuning(_Reader(r.data.get("tuning"), r.path, "rules.tuning", r.line_of("tuning")),
+                     tz)
     return RulesConfig(paths=tuple(Path(_abs(p, base)) for p in r.str_list("paths")),
-                       placeholders=MappingProxyType(placeholders), suppress=suppress)
+                       placeholders=MappingProxyType(placeholders), suppress=suppress,
+                       tuning=tuning, device_alerts=bool(r.get("device_alerts", bool, True)))
+
+
+# --- rules.tuning (and the tuning file, soc.tuning_file) ----------------------------------------
+
+TUNING_KEYS = {"min_level", "disabled", "exceptions"}
+_ENTRY_KEYS = {"reason", "expires", "author", "added"}
+
+
+def parse_tuning(data: Any, path: Path | None, tz: str, *, what: str = "rules.tuning",
+                 min_level: bool = True) -> Tuning:
+    """A tuning mapping (``rules.tuning`` of soc.yml, or the tuning file, where ``min_level``
+    is not allowed) as :class:`~soc.tuning.Tuning`; errors name the file and line."""
+    return _tuning(_Reader(data, path, what), tz, min_level=min_level)
+
+
+def _tuning(r: _Reader, tz: str, *, min_level: bool = True) -> Tuning:
+    r.check_keys(TUNING_KEYS if min_level else TUNING_KEYS - {"min_level"})
+    level = r.get("min_level", str)
+    if level is not None and level not in {s.value for s in Severity}:
+        raise r.error(f"{r.what}: min_level must be one of "
+                      f"{', '.join(s.value for s in Severity)}, not {level!r}",
+                      r.line_of("min_level"))
+    disabled: dict[str, DisabledRule] = {}
+    for line, item in _tuning_items(r, "disabled"):
+        entry = _disabled(item, r, line, tz)
+        if entry.rule in disabled:
+            raise r.error(f"{r.what}: rule {entry.rule} is disabled twice", line)
+        disabled[entry.rule] = entry
+    exceptions: dict[str, RuleException] = {}
+    for line, item in _tuning_items(r, "exceptions"):
+        if isinstance(item, str | int):
+            raise r.error(f"{r.what}: an exception is a mapping with 'where' (and 'rule', "
+                          "'reason', 'expires'), not {item!r}", line)
+        exc = _exception(_Reader(item, r.path, f"{r.what}: exception", line), tz)
+        if exc.id in exceptions:
+            raise r.error(f"{r.what}: exception {exc.id} is written twice (same rule and "
+                          "condition)", line)
+        exceptions[exc.id] = exc
+    return Tuning(tuple(disabled.values()), tuple(exceptions.values()),
+                  Severity(level) if level is not None else None)
+
+
+def _tuning_items(r: _Reader, key: str) -> list[tuple[int | None, Any]]:
+    """The items of a list, each with its line (a scalar item: the list's line)."""
+    items = r.get(key, list, [])
+    lines = getattr(items, "item_lines", None) or [r.line_of(key)] * len(items)
+    return list(zip(lines, items, strict=True))
+
+
+def _origin(r: _Reader, line: int | None) -> str:
+    return f"{r.path.name}:{line}" if r.path is not None and line else str(r.what)
+
+
+def _disabled(item: Any, parent: _Reader, line: int | None, tz: str) -> DisabledRule:
+    if isinstance(item, str | int) and not isinstance(item, bool):
+        return DisabledRule(rule=str(item), origin=_origin(parent, line))
+    r = _Reader(item, parent.path, f"{parent.what}: disabled rule", line)
+    r.check_keys({"rule"} | _ENTRY_KEYS)
+    rule = str(r.get("rule", (str, int), required=True))
+    return DisabledRule(rule=rule, origin=_origin(r, r.line), **_entry(r, tz))
+
+
+def _entry(r: _Reader, tz: str) -> dict[str, Any]:
+    """reason, expires (and when it ends), author, added of a tuning entry."""
+    out: dict[str, Any] = {"reason": str(r.get("reason", (str, int), "")),
+                           "author": str(r.get("author", (str, int), "")),
+                           "added": str(r.get("added", str, ""))}
+    if r.data.get("expires") is not None:
+        try:
+            out["expires"], out["ends"] = expiry(r.data["expires"], ZoneInfo(tz))
+        except ValueError as exc:
+            raise r.error(f"{r.what}: expires: {exc}", r.line_of("expires")) from None
+    return out
+
+
+def _exception(r: _Reader, tz: str) -> RuleException:
+    r.check_keys({"id", "rule", "where"} | _ENTRY_KEYS)
+    where = _Reader(r.get("where", dict, required=True), r.path, f"{r.what}: where",
+                    r.line_of("where"))
+    if not where.data:
+        raise r.error(f"{r.what}: 'where' needs at least one field: value", r.line_of("where"))
+    conditions = tuple(_condition(where, str(key)) for key in where.data)
+    rule = r.get("rule", (str, int))
+    given = r.get("id", (str, int))
+    return RuleException(where=conditions, rule=str(rule) if rule is not None else None,
+                         id=str(given) if given is not None else "", origin=_origin(r, r.line),
+                         **_entry(r, tz))
+
+
+def _condition(where: _Reader, key: str) -> Condition:
+    value = where.data[key]
+    values = value if isinstance(value, list) else [value]
+    if not values or any(v is None or isinstance(v, dict | list) for v in values):
+        raise where.error(f"{where.what}: {key} must be a value or a list of values, "
+                          f"not {value!r}", where.line_of(key))
+    texts = tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in values)
+    try:
+        return Condition(key, texts)
+    except ValueError as exc:
+        raise where.error(f"{where.what}: {key}: {exc}", where.line_of(key)) from None
 
 
 TOP_KEYS = {"data_dir", "timezone", "store", "inventory", "sources", "retention", "rules",
@@ -526,7 +648,7 @@ def parse_config(data: Any, path: Path | None, base: Path) -> Config:
         store=StoreConfig(store_type, MappingProxyType(_resolve_secrets(store_opts))),
         units=units, systems=systems, sources=_sources(root, base, systems),
         retention=MappingProxyType(retention), retention_unknown=unknown,
-        rules=_rules(root, base), profile=str(root.get("profile", str, "mps-2026")),
+        rules=_rules(root, base, tz), profile=str(root.get("profile", str, "mps-2026")),
         data_group=_data_group(root), raw=MappingProxyType(dict(root.data)),
     )
 

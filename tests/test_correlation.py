@@ -156,6 +156,37 @@ def test_value_count_counts_distinct_values(tmp_path: Path) -> None:
     assert [(m.trigger, m.value) for m in matches] == [("e22", 3)]
 
 
+def test_value_sum_adds_the_field_over_the_window_s_distinct_events(tmp_path: Path) -> None:
+    """value_sum: integers (or their text) are added, an event without one does not count, an
+    event two referenced rules match is added once, and the sum follows the sliding window."""
+    body = """\
+  type: value_sum
+  rules: [failed, any_failure]
+  group-by: [source.ip]
+  timespan: 5m
+  condition: {gte: 10, field: attempts}
+"""
+    any_failure = """---
+title: Any failure
+id: 00000000-0000-4000-8000-000000000003
+name: any_failure
+status: test
+level: low
+logsource: {product: linux, service: sshd}
+detection:
+  sel: {event.outcome: failure}
+  condition: sel
+"""
+    d = detector(tmp_path, any_failure, correlation(body))
+    fail = {"event.outcome": "failure"}
+    events = [ev(1, 0, attempts=4, **fail), ev(2, 10, attempts="3", **fail),
+              ev(3, 20, attempts="many", **fail), ev(4, 30, **fail),
+              ev(5, 40, attempts=2, **fail),  # 9: each event once, though both rules match it
+              ev(6, 400, attempts=6, **fail),  # 08:06:40: e1-e5 are out of its window
+              ev(7, 410, attempts=4, **fail)]
+    assert [(m.trigger, m.value) for m in run(d, [events])] == [("e7", 10)]
+
+
 def test_temporal_needs_every_rule_in_any_order(tmp_path: Path) -> None:
     body = """\
   type: temporal
@@ -222,18 +253,18 @@ def test_unusable_correlations_are_reported(tmp_path: Path) -> None:
   timespan: 5m
   condition: {gte: 3}
 """).replace("level: high", "level: high\nfoo: 1")
-    sum_rule = correlation("""\
-  type: value_sum
+    avg_rule = correlation("""\
+  type: value_avg
   rules: [failed]
   group-by: [source.ip]
   timespan: 5m
   condition: {gte: 3, field: bytes}
-""", cid="00000000-0000-4000-8000-0000000000c3", name="sum")
-    d = detector(tmp_path, bad_ref, sum_rule)
+""", cid="00000000-0000-4000-8000-0000000000c3", name="avg")
+    d = detector(tmp_path, bad_ref, avg_rule)
     reasons = {(i.rule_id, i.stage, i.reason) for i in d.issues}
     assert ("00000000-0000-4000-8000-0000000000c3", "correlation",
-            "correlation type value_sum is not supported (only event_count, value_count, "
-            "temporal, temporal_ordered)") in reasons
+            "correlation type value_avg is not supported (only event_count, value_count, "
+            "value_sum, temporal, temporal_ordered)") in reasons
     assert [s.id[-2:] for s in d.specs] == ["c1"]
 
 

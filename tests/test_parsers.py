@@ -395,10 +395,12 @@ SSH_CASES = [
       "event.category": ["session"], "event.type": ["end"]}),
     ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= "
      "rhost=198.51.100.7  user=root",
-     {**user("root"), **src("198.51.100.7"), **fail("pam_authentication_failure")}),
+     {**user("root"), **src("198.51.100.7"), **fail("pam_authentication_failure"),
+      "system.auth.pam.failures": 1}),
     ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= "
      "rhost=scanner.example.net",
-     {"source.domain": "scanner.example.net", **fail("pam_authentication_failure")}),
+     {"source.domain": "scanner.example.net", **fail("pam_authentication_failure"),
+      "system.auth.pam.failures": 1}),
     ("pam_unix(sshd:auth): check pass; user unknown", fail("pam_user_unknown")),
     ("reverse mapping checking getaddrinfo for host.example.org [198.51.100.7] failed - "
      "POSSIBLE BREAK-IN ATTEMPT!",
@@ -415,7 +417,8 @@ SSH_CASES = [
      {**user("root"), **fail("ssh_too_many_auth_failures")}),
     ("PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= "
      "rhost=198.51.100.7  user=root",
-     {**user("root"), **src("198.51.100.7"), **fail("pam_more_authentication_failures")}),
+     {**user("root"), **src("198.51.100.7"), **fail("pam_more_authentication_failures"),
+      "system.auth.pam.failures": 2}),
     ("pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)",
      {**user("alice"), "user.id": "1000", "event.action": "session_opened",
       "event.category": ["session"], "event.type": ["start"], "event.outcome": "success"}),
@@ -450,7 +453,19 @@ def test_old_pam_tag_form() -> None:
     assert parse(line) == auth(
         "2026-06-14T08:16:01.000Z", msg, "sshd(pam_unix)", 19939, host="combo",
         **{k.replace(".", "__"): v for k, v in {
-            **user("guest"), **src("198.51.100.7"), **fail("pam_authentication_failure")}.items()})
+            **user("guest"), **src("198.51.100.7"), **fail("pam_authentication_failure"),
+            "system.auth.pam.failures": 1}.items()})
+
+
+def test_a_repeated_pam_failure_counts_each_repeat() -> None:
+    """rsyslog's "message repeated 3 times" of PAM's summary line stands for 3 × 2 failures."""
+    inner = ("PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= "
+             "rhost=198.51.100.7  user=root")
+    msg = f"message repeated 3 times: [ {inner}]"
+    assert parse(PRE + msg) == ssh(msg, log__syslog__repeat_count=3, **{
+        k.replace(".", "__"): v for k, v in {
+            **user("root"), **src("198.51.100.7"), **fail("pam_more_authentication_failures"),
+            "system.auth.pam.failures": 6}.items()})
 
 
 # ---------------------------------------------------------------- sudo, su, accounts, sessions
@@ -494,7 +509,7 @@ OTHER_CASES = [
     _ev("Nov 24 09:15:02 web01 su[779]: pam_unix(su:auth): authentication failure; "
         "logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=root", "su", 779,
         **{"user.name": "root", "related.user": ["root", "alice"],
-           **fail("pam_authentication_failure")}),
+           **fail("pam_authentication_failure"), "system.auth.pam.failures": 1}),
     _ev("Nov 24 09:15:02 web01 useradd[800]: new user: name=bob, UID=1001, GID=1001, "
         "home=/home/bob, shell=/bin/bash, from=/dev/pts/0", "useradd", 800,
         **{"user.name": "bob", "user.id": "1001", "group.id": "1001", "related.user": ["bob"],

@@ -68,6 +68,15 @@ BASE_HITS = {
         {"lnx_auth_ssh_failed_login": 12, "lnx_auth_ssh_successful_login": 1},
     ("lnx_auth_ssh_success_after_brute_force", "nomatch-success-first.log"):
         {"lnx_auth_ssh_failed_login": 12, "lnx_auth_ssh_successful_login": 1},
+    ("lnx_auth_ssh_pam_brute_force_window", "match.log"): {"lnx_auth_ssh_pam_failed_login": 8},
+    ("lnx_auth_ssh_pam_brute_force_window", "nomatch-nine-attempts.log"):
+        {"lnx_auth_ssh_pam_failed_login": 6},
+    ("lnx_auth_ssh_pam_brute_force_window", "nomatch-slow.log"):
+        {"lnx_auth_ssh_pam_failed_login": 8},
+    ("lnx_auth_ssh_brute_force_pam_only", "match.log"):
+        {"lnx_auth_ssh_pam_failed_login": 8, "lnx_auth_ssh_failed_login": 0},
+    ("lnx_auth_ssh_brute_force_pam_only", "nomatch-sshd-logs-too.log"):
+        {"lnx_auth_ssh_pam_failed_login": 8, "lnx_auth_ssh_failed_login": 12},
     ("win_security_network_logon_brute_force", "match.jsonl"):
         {"win_security_failed_network_logon": 12},
     ("win_security_network_logon_brute_force", "nomatch-slow.jsonl"):

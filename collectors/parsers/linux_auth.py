@@ -35,7 +35,7 @@ class Spec:
     category: tuple[str, ...]
     type: tuple[str, ...]
     outcome: str | None = None
-    fields: tuple[tuple[str, str], ...] = ()  # constant fields the message implies
+    fields: tuple[tuple[str, object], ...] = ()  # constant fields the message implies
     constants: dict[str, object] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -122,7 +122,12 @@ _FIELDS: dict[str, Put] = {
     "by": _add_related,
     "ruser": _add_related,
 }
-_INTS = {"port": "source.port", "dport": "destination.port"}
+FAILURES = "system.auth.pam.failures"
+"""How many failed attempts a pam_unix line reports: 1 for ``authentication failure`` (the first
+failure of a PAM session), N for ``PAM N more authentication failures`` (the others, logged when
+the session ends), times rsyslog's ``message repeated M times``. Their sum per source address is
+the number of attempts PAM saw, whether or not sshd logged its own ``Failed password`` lines."""
+_INTS = {"port": "source.port", "dport": "destination.port", "failures": FAILURES}
 
 
 Fill = Callable[[Event, tuple[str | None, ...]], None]
@@ -202,7 +207,8 @@ REVERSE = Spec("ssh_reverse_mapping_failed", NETWORK, ("info",))
 PAM_MORE = Spec("pam_more_authentication_failures", AUTHENTICATION, ("info",), "failure")
 # pam_unix: "logname=%s uid=%d euid=%d tty=%s ruser=%s rhost=%s[  user=%s]"
 PAM_FIELDS = r".*? ruser=(?P<ruser>\S*) rhost=(?P<ip>\S*)(?:\s+user=(?P<user>\S*))?\s*$"
-PAM_FAILURE = Spec("pam_authentication_failure", AUTHENTICATION, ("info",), "failure")
+PAM_FAILURE = Spec("pam_authentication_failure", AUTHENTICATION, ("info",), "failure",
+                   ((FAILURES, 1),))
 
 SSH: Table = {
     "Accepted": [_rule(
@@ -252,8 +258,8 @@ SSH: Table = {
                   r"(?: port (?P<port>\d+))?$",
                   Spec("ssh_no_identification", NETWORK, ("info",)))],
     "PAM": [
-        _rule(r"PAM \d+ more authentication failures?;" + PAM_FIELDS, PAM_MORE),
-        _rule(r"PAM \d+ more authentication failures?; (?P<kv>.*)$", PAM_MORE),
+        _rule(r"PAM (?P<failures>\d+) more authentication failures?;" + PAM_FIELDS, PAM_MORE),
+        _rule(r"PAM (?P<failures>\d+) more authentication failures?; (?P<kv>.*)$", PAM_MORE),
     ],
     "User": [_rule(r"User (?P<user>\S+) from (?P<ip>\S+) not allowed because (?P<reason>.+)$",
                    Spec("ssh_user_not_allowed", AUTHENTICATION, ("info",), "failure"))],
@@ -420,6 +426,8 @@ def refine(ev: Event, program: str, tag: str, message: str) -> None:
     else:  # PAM speaking for another program
         ev["event.dataset"] = DATASET
         _pam(ev, message)
+        if FAILURES in ev:
+            _repeated(ev)
         _related(ev)
 
 
@@ -431,6 +439,8 @@ def _refiner(table: Table) -> Callable[[Event, str, str, str], None]:
             _pam(ev, message)
         else:
             _apply(ev, table, message)
+        if FAILURES in ev:
+            _repeated(ev)
         _related(ev)
 
     return refine_program
@@ -440,9 +450,18 @@ def _refine_sudo(ev: Event, program: str, tag: str, message: str) -> None:
     ev["event.dataset"] = DATASET
     if message.startswith("pam_") or "(pam" in tag:
         _pam(ev, message)
+        if FAILURES in ev:
+            _repeated(ev)
     else:
         _sudo(ev, message)
     _related(ev)
+
+
+def _repeated(ev: Event) -> None:
+    """rsyslog's ``message repeated M times: [...]`` stands for M lines: M times the failures."""
+    times = ev.get("log.syslog.repeat_count")
+    if isinstance(times, int) and times > 1:
+        ev[FAILURES] = int(ev[FAILURES]) * times
 
 
 REFINERS = {**{program: _refiner(table) for program, table in TABLES.items()},

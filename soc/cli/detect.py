@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import IO, Any
@@ -37,7 +38,12 @@ from soc.detection.stage import RuleHealth
 from soc.errors import ExitCode, InputError, UsageError
 from soc.models import Severity
 from soc.stores.base import open_store
+from soc.tuning import Tuning
+from soc.tuning_file import effective_tuning
 
+_no_tuning = click.option("--no-tuning", is_flag=True,
+                          help="Ignore the tuning (rules.tuning and the tuning file): every "
+                               "rule, every finding.")
 WIDTHS = (25, 13, 60)  # timestamp, level, title of --stream: its columns are fixed
 
 
@@ -60,17 +66,20 @@ WIDTHS = (25, 13, 60)  # timestamp, level, title of --stream: its columns are fi
 @click.option("--stream", is_flag=True,
               help="Print findings as they are found (unsorted, no summary): for inputs too "
                    "large to hold their findings.")
+@_no_tuning
 @format_options
 @pass_app
 def detect_cmd(app: App, paths: tuple[str, ...], rules: tuple[str, ...], fmt: str | None,
                min_level: str | None, tz: str | None, csv_path: str | None,
-               jsonl_path: str | None, stream: bool) -> int:
+               jsonl_path: str | None, stream: bool, no_tuning: bool) -> int:
     """Scan files with the rules without storing anything: offline triage.
 
     Files, globs or folders of any format soc ingests (EVTX, JSON lines, syslog, web and
     firewall logs...). A timeline sorted by time, in local time, then a summary per level, rule
-    and host; correlations run in memory. Exit 10 when something fired, 0 when nothing did
-    (5: nothing fired but some input failed).
+    and host; correlations run in memory. The tuning applies as in 'soc collect' (disabled
+    rules, exceptions, rules.tuning.min_level; --min-level replaces the latter) unless
+    --no-tuning. Exit 10 when something fired, 0 when nothing did (5: nothing fired but some
+    input failed).
 
     \b
     Examples:
@@ -91,9 +100,10 @@ def detect_cmd(app: App, paths: tuple[str, ...], rules: tuple[str, ...], fmt: st
         info(f"{len(health.not_applicable)} rule(s) do not apply here (a log source "
              "with no mapping, or an unset placeholder); see 'soc rules check'.")
     report = ScanReport()
+    tuning = _tuning(app, no_tuning, min_level is not None)
     findings: Iterable[Finding] = scan_files(
         app.config, paths, detector, fmt=fmt, report=report,
-        min_level=Severity(min_level) if min_level else None)
+        min_level=Severity(min_level) if min_level else None, tuning=tuning)
     if stream:
         _emit(findings, current_format(), zone)
     else:
@@ -113,6 +123,21 @@ def detect_cmd(app: App, paths: tuple[str, ...], rules: tuple[str, ...], fmt: st
     if report.findings:
         return int(ExitCode.FINDINGS)
     return int(ExitCode.PARTIAL if report.errors or report.dead_letters else ExitCode.OK)
+
+
+def _tuning(app: App, off: bool, own_level: bool = False) -> Tuning | None:
+    """The tuning to apply (None with --no-tuning; without its min_level when --min-level is
+    given), said on stderr when there is one."""
+    if off:
+        return None
+    tuning = effective_tuning(app.config)
+    if own_level:
+        tuning = replace(tuning, min_level=None)
+    if not tuning.empty:
+        level = f", min_level {tuning.min_level.value}" if tuning.min_level else ""
+        info(f"Tuning: {len(tuning.disabled)} disabled rule(s), {len(tuning.exceptions)} "
+             f"exception(s){level} (soc rules tuning; --no-tuning to ignore it).")
+    return tuning
 
 
 def _zone(name: str) -> tzinfo:
@@ -181,22 +206,29 @@ def _json(value: object, indent: int | None = None) -> str:
 @click.option("--show-queries", is_flag=True,
               help="Print the Elasticsearch query of each rule (Lucene and query DSL, with "
                    "the time window) and stop; needs no store.")
+@_no_tuning
 @format_options
 @pass_app
 def hunt_cmd(app: App, rules: tuple[str, ...], since: str, until: str | None,
-             show_queries: bool) -> int:
+             show_queries: bool, no_tuning: bool) -> int:
     """Run rules over stored history and store their alerts (RULE: an id, a file or a folder).
 
     Alerts get the same ids and suppression as live detection, so a hunt never doubles an alert
     the pipeline raised. On Elasticsearch each rule sends its own query and the events found
-    are confirmed in-process. Exit 10 when anything was found.
+    are confirmed in-process. The tuning applies as in live detection (findings below
+    rules.tuning.min_level are kept as hits: 'soc rules hits') unless --no-tuning. Exit 10 when
+    anything was found.
     """
     start, end = when(since, "--since"), when(until, "--until")
     resolved = [str(Path(r).resolve()) if Path(r).exists() else r for r in rules]
     if show_queries:
         return _show_queries(query_rows(app.config, resolved, since=start, until=end))
+    tuning = _tuning(app, no_tuning)
     with open_store(app.config) as store:
-        report = hunt(app.config, store, resolved, since=start, until=end)
+        report = hunt(app.config, store, resolved, since=start, until=end, tuning=tuning)
+    if report.disabled:
+        info(f"Warning: {len(report.disabled)} rule(s) disabled by the tuning were not hunted "
+             f"(e.g. {report.disabled[0]}); --no-tuning hunts them.")
     _emit_report(report, current_format())
     for rule in report.skipped:
         info(f"Warning: rule {rule['rule_id']} ({rule['title']}) not hunted: {rule['reason']}")
@@ -206,8 +238,11 @@ def hunt_cmd(app: App, rules: tuple[str, ...], since: str, until: str | None,
     rejected = sum(report.rejected.values())
     info(f"{report.events} event(s) read, {report.hits} hit(s)"
          + (f", {rejected} not confirmed by the matcher" if rejected else "")
-         + f", {len(report.new)} new alert(s), {len(report.updated)} updated, "
-         f"in {report.seconds:.2f}s.")
+         + f", {len(report.new)} new alert(s), {len(report.updated)} updated"
+         + (f", {report.tuned} dropped by the tuning" if report.tuned else "")
+         + (f", {report.below} below min_level kept as hits (soc rules hits)"
+            if report.below else "")
+         + f", in {report.seconds:.2f}s.")
     if report.findings or report.new or report.updated:
         return int(ExitCode.FINDINGS)
     return int(ExitCode.PARTIAL if report.skipped else ExitCode.OK)

@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 import click
 
 from soc.cli.app import App, pass_app
-from soc.cli.output import emit_object, emit_rows, format_options, info
+from soc.cli.output import Format as OutputFormat
+from soc.cli.output import current_format, emit_object, emit_rows, format_options, info
 from soc.errors import ExitCode, InputError
-from soc.reports.forms import Document, parse_sets
+from soc.reports.forms import Document, parse_sets, to_dict
 from soc.reports.render import Format, render, write
 from soc.timeutil import parse_duration
 
@@ -34,6 +35,9 @@ def _output_options(func: F) -> F:
 def _deliver(doc: Document, format_: str | None, output: Path | None, app: App) -> int:
     from soc.reports.settings import load_settings
 
+    if output is None and format_ is None and current_format() is not OutputFormat.TABLE:
+        emit_object(to_dict(doc))  # --json / --nl: the document's fields, figures and tables
+        return int(ExitCode.OK)
     fmt = Format.of(output, format_)
     if output is None and fmt is Format.DOCX:
         raise InputError("a DOCX report needs a file", hint="Add -o report.docx.")

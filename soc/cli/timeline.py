@@ -68,7 +68,7 @@ def details(f: Finding) -> str:
     e = _event(f)
     parts = [f"{name}={_first(e[name])}" for name in DETAIL_FIELDS if e.get(name) not in
              (None, "", [])]
-    if f.kind != "rule":
+    if f.value is not None:  # a correlation
         parts.insert(0, f"count={f.value}")
     return " ".join(parts)
 

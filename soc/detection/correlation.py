@@ -1,4 +1,5 @@
-"""Sigma correlation rules over base-rule hits: event_count, value_count, temporal(_ordered).
+"""Sigma correlation rules over base-rule hits: event_count, value_count, value_sum,
+temporal(_ordered).
 
 Windows slide over **event time**. Each hit of a base rule that a correlation references is kept
 (:class:`~soc.models.RuleHit`: correlation, rule, group-by values, event id and time, the counted
@@ -283,25 +284,58 @@ class _Sweeper:
 
 
 class _Window:
-    """Incremental counts of the hits in a window (added in time order)."""
+    """Incremental counts of the hits in a window (added in time order).
+
+    temporal_ordered: log times of one second cannot order two hits (the window holds them in
+    id order), so the hits of the latest second are chained in the order of the correlation's
+    rules when the window is evaluated: a login logged in the second the brute force reached its
+    count follows it, whichever of the two came first."""
 
     def __init__(self, spec: CorrelationSpec) -> None:
         self.spec = spec
         self.events: dict[str, int] = {}
         self.values: dict[str, int] = {}
         self.rules: dict[str, int] = {}
+        self.total = 0  # value_sum: the sum over the window's distinct events
+        self.summed = spec.type == "value_sum"
         self.ordered = spec.type == "temporal_ordered"
         # temporal_ordered: chain[k] = latest start time of hits matching rules[:k] in order
         self.chain: list[str | None] = [None] * (len(spec.rules) + 1)
+        self._second = ""  # the latest second added, its hits, and the chain before them
+        self._tied: list[RuleHit] = []
+        self._before: list[str | None] = list(self.chain)
+        self._dirty = False
+        self._rank = {r: k for k, r in reversed(list(enumerate(spec.rules)))}
 
     def add(self, h: RuleHit) -> None:
         events, rules = self.events, self.rules
-        events[h.event_id] = events.get(h.event_id, 0) + 1
+        seen = events.get(h.event_id, 0)
+        events[h.event_id] = seen + 1
         rules[h.rule_id] = rules.get(h.rule_id, 0) + 1
-        if h.value is not None:
-            self.values[h.value] = self.values.get(h.value, 0) + 1
+        value = h.value
+        if value is not None:
+            if not self.summed:
+                self.values[value] = self.values.get(value, 0) + 1
+            elif not seen:  # an event two rules match is summed once
+                self.total += int(value)
         if self.ordered:
-            self._chain(h)
+            self._tie(h)
+
+    def _tie(self, h: RuleHit) -> None:
+        """Note a hit of the latest second (the second before is settled first)."""
+        if h.ts != self._second:
+            self._settle()
+            self._second, self._tied, self._before = h.ts, [], list(self.chain)
+        self._tied.append(h)
+        self._dirty = True
+
+    def _settle(self) -> None:
+        """Chain the latest second's hits from the chain before it, in the rules' order."""
+        if self._dirty:
+            self.chain = list(self._before)
+            for h in sorted(self._tied, key=lambda t: self._rank[t.rule_id]):
+                self._chain(h)
+            self._dirty = False
 
     def _chain(self, h: RuleHit) -> None:
         rules, chain = self.spec.rules, self.chain
@@ -314,8 +348,12 @@ class _Window:
     def remove(self, h: RuleHit) -> None:
         _dec(self.events, h.event_id)
         _dec(self.rules, h.rule_id)
-        if h.value is not None:
-            _dec(self.values, h.value)
+        value = h.value
+        if value is not None:
+            if not self.summed:
+                _dec(self.values, value)
+            elif h.event_id not in self.events:  # its last hit left the window
+                self.total -= int(value)
 
     def holding(self, hits: list[RuleHit], left: int) -> int | None:
         """The count of the window starting at ``hits[left]`` when its condition holds."""
@@ -332,8 +370,11 @@ class _Window:
             return len(self.events)
         if kind == "value_count":
             return len(self.values)
+        if kind == "value_sum":
+            return self.total
         if kind == "temporal":
             return len(self.rules)
+        self._settle()
         start = hits[left].ts  # temporal_ordered: the longest chain that starts in the window
         return max(k for k, ts in enumerate(self.chain) if k == 0 or (ts or "") >= start)
 
@@ -366,6 +407,11 @@ def digest_id(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
+VALUED = frozenset({"value_count", "value_sum"})
+"""The types whose hits carry the value of the condition's field (a hit without it does not
+count; value_sum also needs an integer)."""
+
+
 def _rule_hit(spec: CorrelationSpec, hit: Hit,
               entities: dict[int, dict[str, str]]) -> RuleHit | None:
     event = hit.event
@@ -373,8 +419,8 @@ def _rule_hit(spec: CorrelationSpec, hit: Hit,
     event_id, ts = event.get("event.id"), event.get("@timestamp")
     if group is None or not event_id or not ts:
         return None
-    value = spec.value_of(event) if spec.type == "value_count" else None
-    if spec.type == "value_count" and value is None:
+    value = spec.value_of(event) if spec.type in VALUED else None
+    if spec.type in VALUED and value is None:
         return None
     hid = digest_id(spec.id, hit.rule_id, str(event_id))
     entity = entities.get(id(event))

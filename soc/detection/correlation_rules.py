@@ -1,6 +1,6 @@
 """Sigma correlation rules compiled for evaluation: :class:`CorrelationSpec`.
 
-pySigma parses a correlation rule (``event_count``, ``value_count``, ``temporal``,
+pySigma parses a correlation rule (``event_count``, ``value_count``, ``value_sum``, ``temporal``,
 ``temporal_ordered``); :func:`compile_correlations` maps its fields with the engine's processing
 pipeline, checks that every rule it references is usable, and orders the specs so that a
 correlation comes after those it references. :mod:`soc.detection.correlation` evaluates them.
@@ -9,6 +9,7 @@ correlation comes after those it references. :mod:`soc.detection.correlation` ev
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,7 +33,7 @@ from soc.detection.loader import RuleIssue, issue_for, rule_path
 from soc.detection.pipelines import PIPELINE_DIR, build_pipeline, strip_es_suffix
 from soc.models import Severity
 
-SUPPORTED = ("event_count", "value_count", "temporal", "temporal_ordered")
+SUPPORTED = ("event_count", "value_count", "value_sum", "temporal", "temporal_ordered")
 _OPS = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__,
         "eq": int.__eq__, "neq": int.__ne__}
 
@@ -58,7 +59,7 @@ class CorrelationSpec:
     fields: Mapping[str, Mapping[str, str]]  # rule id → group name → event field (aliases)
     op: str = "gte"
     count: int = 1
-    value_fields: tuple[str, ...] = ()  # value_count
+    value_fields: tuple[str, ...] = ()  # value_count, value_sum
     expression: Any = None  # temporal extended condition, references as rule ids
     generate: bool = False
     names: Mapping[str, str] = field(default_factory=dict)  # rule id → name or title
@@ -75,7 +76,10 @@ class CorrelationSpec:
         return tuple(values)
 
     def value_of(self, event: Mapping[str, Any]) -> str | None:
-        """value_count: the counted value (several fields: joined)."""
+        """value_count: the counted value (several fields: joined); value_sum: the summed
+        integer, as text (None when the field holds no integer: the hit does not count)."""
+        if self.type == "value_sum":
+            return _integer(event.get(self.value_fields[0]))
         parts = [field_text(event.get(f)) for f in self.value_fields]
         if any(p is None for p in parts):
             return None
@@ -191,9 +195,11 @@ def _condition(rule: SigmaCorrelationRule, kind: str, by_ref: Mapping[str, str],
         return {"expression": _expr(cond.parsed, by_ref)}
     assert isinstance(cond, SigmaCorrelationCondition)
     out: dict[str, Any] = {"op": cond.op.name.lower(), "count": int(cond.count)}
-    if kind == "value_count":
+    if kind in ("value_count", "value_sum"):
         ref = cond.fieldref
         names = ref if isinstance(ref, list) else [ref]
+        if kind == "value_sum" and len(names) != 1:
+            raise ValueError("value_sum sums one field, not several")
         out["value_fields"] = tuple(strip_es_suffix(str(f)) for f in names)
     elif kind.startswith("temporal") and cond.count > n_rules and out["op"] in ("gt", "gte"):
         raise ValueError(f"condition asks for more rules ({cond.count}) than referenced")
@@ -237,3 +243,17 @@ def field_text(value: Any) -> str | None:
         items = [str(v) for v in value if v is not None]
         return ",".join(items) if items else None
     return str(value)
+
+
+def _integer(value: Any) -> str | None:
+    """An integer field (or its decimal text) as text; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return str(int(value))
+    return None
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,18}")

@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sigma.correlations import SigmaCorrelationRule
@@ -75,13 +76,29 @@ class Engine:
             except CompileError as exc:
                 ir = prepared.ir
                 self._issues.append(RuleIssue(ir.path, ir.id, ir.title, str(exc), "compile"))
+        self._index()
+        self.stats = LoadStats(rules=len(self._rules), unusable=len(self._issues))
+
+    def _index(self) -> None:
+        """Route the rules; buckets are built again as events meet them."""
         self._by_route: dict[tuple[Source | None, str | None], list[int]] = {}
         for i, rule in enumerate(self._rules):
             for route in rule.prepared.routes:
                 self._by_route.setdefault(route, []).append(i)
         self._buckets: dict[tuple[str | None, str | None, str | None], _Bucket] = {}
         self._by_raw: dict[tuple[str | None, str | None, str | None], _Bucket] = {}
-        self.stats = LoadStats(rules=len(self._rules), unusable=len(self._issues))
+
+    def without(self, rule_ids: Collection[str]) -> Engine:
+        """This engine without the rules of ``rule_ids`` (the rules a tuning disables): neither
+        routed nor evaluated. The compiled rules are shared; this engine is unchanged."""
+        drop = [r for r in self._rules if r.prepared.ir.id in rule_ids]
+        if not drop:
+            return self
+        engine = copy.copy(self)
+        engine._rules = [r for r in self._rules if r.prepared.ir.id not in rule_ids]
+        engine._index()
+        engine.stats = replace(self.stats, rules=len(engine._rules))
+        return engine
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | Path], *,

@@ -3,13 +3,16 @@
 * :func:`scan_files` (``soc detect``): offline triage. Files of any format the collectors know
   (EVTX, line formats with auto-detection, JSON lines) are read with in-memory checkpoints,
   parsed and matched batch by batch; correlations run in memory. Nothing is stored; memory stays
-  flat in the input size. Findings stream out as they are found.
+  flat in the input size. Findings stream out as they are found, through the tuning when given
+  (what ``soc collect`` would queue).
 * :func:`hunt` (``soc hunt``): the given rules over stored history. A store that runs rule
   queries (Elasticsearch, :class:`RuleQueryStore`) gets each rule's own query and the events it
   returns are confirmed by the in-process matcher; any other store is searched once with the
   rules' log sources and every event goes through the matcher. Alerts go to the store with the
   same deterministic ids and suppression as live detection, so a hunt never doubles a live
-  alert; a store that cannot keep alerts gets its findings listed instead.
+  alert; a store that cannot keep alerts gets its findings listed instead. With a tuning, a hunt
+  treats findings as live detection does: disabled rules and exceptions drop them, and those
+  below ``min_level`` are kept as hits (:mod:`soc.detection.gate`), not queued.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from soc.alerts import AlertSink, Finding
 from soc.config import Config, Source
 from soc.detection.correlation import CorrelationSpec, Correlator, MemoryHitLog
 from soc.detection.correlation_rules import rule_id_of
+from soc.detection.gate import TuningGate, keep_below
 from soc.detection.hits import Hit
+from soc.detection.passthrough import device_findings
 from soc.detection.routing import ANY_WINDOWS
 from soc.detection.stage import (
     Detector,
@@ -47,6 +52,7 @@ from soc.pipeline.parsing import get_parser
 from soc.pipeline.pipeline import Pipeline
 from soc.state import StateStore
 from soc.stores.base import Store
+from soc.tuning import Tuning
 
 if TYPE_CHECKING:
     from soc.stores.es.hunt import HuntQuery
@@ -70,10 +76,14 @@ class ScanReport:
     findings: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    tuned: int = 0  # hits and findings the tuning dropped (disabled rules, exceptions)
+    below: int = 0  # findings below rules.tuning.min_level
 
     def summary(self) -> str:
+        tuning = (f"{self.tuned} dropped by the tuning, " if self.tuned else "") + (
+            f"{self.below} below min_level, " if self.below else "")
         return (f"{self.files} file(s), {self.events} event(s), {self.findings} finding(s), "
-                f"{self.dead_letters} unparsed record(s), {len(self.errors)} error(s) "
+                f"{tuning}{self.dead_letters} unparsed record(s), {len(self.errors)} error(s) "
                 f"in {self.seconds:.2f}s")
 
 
@@ -136,20 +146,34 @@ def _read_source(config: Config, pipeline: Pipeline, source: Source,
 
 def scan_files(config: Config, paths: Sequence[str], detector: Detector, *,
                fmt: str | None = None, min_level: Severity | None = None,
-               report: ScanReport | None = None) -> Iterator[Finding]:
-    """Findings in files, streamed in file and time order (nothing is stored)."""
+               report: ScanReport | None = None,
+               tuning: Tuning | None = None) -> Iterator[Finding]:
+    """Findings in files, streamed in file and time order (nothing is stored); through
+    ``tuning`` when given (findings below its ``min_level`` are counted, not listed)."""
     report = report if report is not None else ScanReport()
     started = time.perf_counter()
+    gate = TuningGate(tuning or Tuning())
+    detector = detector.without(gate.disabled())
     correlator = Correlator(detector.specs, MemoryHitLog(), episodes=True)
     floor = min_level.rank if min_level is not None else -1
     try:
         for events in read_events(config, paths, fmt=fmt, report=report):
-            for finding in detector.findings(detector.match(events), correlator):
+            findings = detector.findings(gate.hits(detector.match(events)), correlator)
+            if config.rules.device_alerts:  # what the devices raised themselves
+                findings += device_findings(events)
+            for finding in _tuned(gate, findings, report):
                 if finding.severity.rank >= floor:
                     report.findings += 1
                     yield finding
     finally:
         report.seconds = time.perf_counter() - started
+
+
+def _tuned(gate: TuningGate, findings: list[Finding], report: ScanReport) -> list[Finding]:
+    routed = gate.route(findings)
+    report.tuned = gate.dropped
+    report.below += len(routed.below)
+    return routed.alerts
 
 
 # --- soc hunt -----------------------------------------------------------------------------------
@@ -172,10 +196,14 @@ class HuntReport:
     alerts_error: str | None = None  # why alerts could not be stored (findings listed instead)
     unstored: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    disabled: list[str] = field(default_factory=list)  # chosen rules the tuning disables
+    tuned: int = 0  # hits and findings the tuning dropped (disabled rules, exceptions)
+    below: int = 0  # findings below rules.tuning.min_level, kept as hits
 
     def to_dict(self) -> dict[str, object]:
         return {"rules": self.rules, "query": self.query, "rule_queries": self.rule_queries,
                 "events": self.events, "hits": self.hits, "findings": self.findings,
+                "disabled": self.disabled, "tuned": self.tuned, "below": self.below,
                 "rejected": self.rejected, "skipped": self.skipped,
                 "new_alerts": [a.id for a in self.new],
                 "updated_alerts": [a.id for a in self.updated],
@@ -244,16 +272,19 @@ def _quote(value: str) -> str:
 
 
 def hunt(config: Config, store: Store, selectors: Sequence[str], *,
-         since: datetime | None = None, until: datetime | None = None) -> HuntReport:
+         since: datetime | None = None, until: datetime | None = None,
+         tuning: Tuning | None = None) -> HuntReport:
     """Run rules over stored events in [since, until); alerts are stored (deduplicated).
 
     A store that runs rule queries (:class:`RuleQueryStore`) gets each rule's own query and
     the events it returns are confirmed in-process; any other store is searched once with the
     rules' log sources. Either way the matcher's hits give the findings and alerts, so both
-    stores raise the same alerts for the same events."""
+    stores raise the same alerts for the same events. With ``tuning``, the findings go through
+    it as live detection's do."""
     started = time.perf_counter()
     detector, chosen = select(config, selectors)
-    report = HuntReport(rules=sorted(chosen))
+    gate = TuningGate(tuning or Tuning())
+    report = HuntReport(rules=sorted(chosen), disabled=sorted(chosen & gate.disabled()))
     specs = needed_specs(detector, chosen)
     feeding = _feeding(chosen, specs)
     batches: Iterator[list[Hit]]
@@ -269,14 +300,28 @@ def hunt(config: Config, store: Store, selectors: Sequence[str], *,
     correlator = Correlator(specs, MemoryHitLog())
     alerts = _Alerts(AlertSink(store, suppress=suppress_window(config)), report)
     for batch in batches:
-        hits = [h for h in batch if h.rule_id in feeding]
+        hits = gate.hits([h for h in batch if h.rule_id in feeding])
         report.hits += len(hits)
         findings = [Finding.from_hit(h) for h in hits if h.rule_id in chosen]
         findings += [Finding.from_match(m) for m in correlator.process(hits)
                      if m.spec.id in chosen]
-        alerts.take(findings)
+        alerts.take(_routed(gate, findings, store, report))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _routed(gate: TuningGate, findings: list[Finding], store: Store,
+            report: HuntReport) -> list[Finding]:
+    """The findings to raise; those below the queue kept as hits (as long as the store can)."""
+    routed = gate.route(findings)
+    report.tuned = gate.dropped
+    report.below += len(routed.below)
+    if routed.below and report.alerts_error is None:
+        try:
+            keep_below(store, routed.below)
+        except StoreError as exc:
+            report.alerts_error = exc.message
+    return routed.alerts
 
 
 def _feeding(chosen: set[str], specs: Sequence[CorrelationSpec]) -> set[str]:

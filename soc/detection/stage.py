@@ -5,14 +5,17 @@
 reference are kept in the store (``rule_hits``) for their windows, and the findings become alerts
 (:class:`soc.alerts.AlertSink`) before the batch's events are written and its checkpoint moves.
 
-Rules come from the project's ``rules/`` (:func:`project_rules_dir`) and ``rules.paths``.
+Rules come from the project's ``rules/`` (:func:`project_rules_dir`) and ``rules.paths``. The
+tuning (``rules.tuning`` merged with the data directory's tuning file, :mod:`soc.tuning_file`) is
+read once per process: its disabled rules are left out of the engine, and its exceptions and
+minimum level apply to hits and findings through one :class:`~soc.detection.gate.TuningGate`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,10 +30,14 @@ from soc.detection.correlation import (
     silent_rules,
 )
 from soc.detection.engine import Engine
+from soc.detection.gate import Clock, TuningGate, keep_below, prune_below
 from soc.detection.hits import Hit
 from soc.detection.loader import RuleIssue, rule_files
-from soc.ecs import Event
+from soc.detection.passthrough import device_findings
+from soc.ecs import Event, format_ts
 from soc.stores.base import Store
+from soc.tuning import Tuning
+from soc.tuning_file import effective_tuning
 
 if TYPE_CHECKING:
     from soc.config import Config
@@ -76,6 +83,12 @@ class Detector:
     def empty(self) -> bool:
         return not self.engine.rules and not self.specs
 
+    def without(self, rule_ids: frozenset[str]) -> Detector:
+        """This detector with the rules of ``rule_ids`` left out of its engine (a tuning's
+        disabled rules); its correlations stay (their findings are dropped by the gate)."""
+        engine = self.engine.without(rule_ids)
+        return self if engine is self.engine else replace(self, engine=engine)
+
     def match(self, events: Iterable[Event]) -> list[Hit]:
         match = self.engine.match
         return [h for e in events for h in match(e)]
@@ -90,6 +103,9 @@ class Detector:
 
 
 _CACHE: dict[tuple[object, ...], Detector] = {}
+KEEP_BELOW = timedelta(days=400)
+"""How long findings below ``rules.tuning.min_level`` are kept as hits, unless the stage is told
+(:func:`below_window`: the longest retention, so they never outlive the events they name)."""
 
 
 def load_detector(paths: Sequence[str | Path], *,
@@ -180,23 +196,38 @@ def rule_health(config: Config) -> RuleHealth:
     return RuleHealth.of(config_detector(config))
 
 
+def below_window(config: Config) -> timedelta:
+    """How long below-level hits are kept: the longest retention of the configuration."""
+    return timedelta(days=max([*config.retention.values(), config.retention_unknown]))
+
+
 def suppress_window(config: Config) -> timedelta:
     """``rules.suppress`` of the configuration (one hour unless set)."""
     return config.rules.suppress
 
 
 class DetectionStage:
-    """The pipeline stage: match, correlate over stored hits, raise alerts.
+    """The pipeline stage: match, correlate over stored hits, raise alerts, through the tuning.
 
     One correlator serves every batch of a store: the hits of open windows stay in memory, and
-    the store's copy (read once per correlation) carries them to the next process.
+    the store's copy (read once per correlation) carries them to the next process. The engine
+    runs without the rules the tuning disables; should one of them come back (its entry
+    expires while the process runs), the engine is rebuilt with it.
     """
 
-    def __init__(self, detector: Detector, *, suppress: timedelta = DEFAULT_SUPPRESS) -> None:
-        self.detector = detector
+    def __init__(self, detector: Detector, *, suppress: timedelta = DEFAULT_SUPPRESS,
+                 tuning: Tuning | None = None, clock: Clock | None = None,
+                 keep_below: timedelta = KEEP_BELOW) -> None:
+        self.gate = TuningGate(tuning or Tuning(), clock)
         self.suppress = suppress
+        self.keep_below = keep_below
+        self._full = detector
+        self._left_out = self.gate.disabled()
+        self.detector = detector.without(self._left_out)
         self._store: Store | None = None
         self._correlator: Correlator | None = None
+        self._pruned = False
+        self.device_alerts = True  # rules.device_alerts
 
     def correlator(self, store: Store) -> Correlator:
         """The correlator of ``store`` (a new one when the store changes)."""
@@ -208,11 +239,36 @@ class DetectionStage:
 
     def process(self, events: Sequence[Event], store: Store) -> int:
         """Alerts for a batch; returns how many new alerts it raised."""
-        hits = self.detector.match(events)
-        if not hits:
+        hits = self.gate.hits(self._tuned().match(events))
+        findings = self.detector.findings(hits, self.correlator(store)) if hits else []
+        if self.device_alerts:  # what devices raised themselves (soc.detection.passthrough)
+            findings += device_findings(events)
+        return self.raise_alerts(findings, store) if findings else 0
+
+    def raise_alerts(self, findings: Sequence[Finding], store: Store) -> int:
+        """Findings through the tuning, then to the alert queue: the one place where the
+        findings of every producer meet it. Returns how many new alerts were raised."""
+        routed = self.gate.route(findings)
+        if routed.below:
+            keep_below(store, routed.below)
+            self._prune(store)
+        if not routed.alerts:
             return 0
-        findings = self.detector.findings(hits, self.correlator(store))
-        return len(AlertSink(store, suppress=self.suppress).raise_alerts(findings).new)
+        return len(AlertSink(store, suppress=self.suppress).raise_alerts(routed.alerts).new)
+
+    def _tuned(self) -> Detector:
+        """The detector without the rules disabled now (rebuilt only when one comes back)."""
+        disabled = self.gate.disabled()
+        if not self._left_out <= disabled:
+            self.detector = self._full.without(disabled)
+            self._left_out = disabled
+        return self.detector
+
+    def _prune(self, store: Store) -> None:
+        """Forget the below-level hits past :attr:`keep_below` (once per process)."""
+        if not self._pruned:
+            self._pruned = True
+            prune_below(store, format_ts(self.gate.clock() - self.keep_below))
 
 
 STATE_METHODS = ("write_hits", "hits", "prune_hits", "find_alert", "upsert_alerts",
@@ -235,6 +291,9 @@ def detection_stage(config: Config, store: Store) -> Stage | None:
                     ", ".join(missing))
         return None
     detector = config_detector(config)
-    if detector.empty:
+    if detector.empty and not config.rules.device_alerts:
         return None
-    return DetectionStage(detector, suppress=suppress_window(config))
+    stage = DetectionStage(detector, suppress=suppress_window(config),
+                           tuning=effective_tuning(config), keep_below=below_window(config))
+    stage.device_alerts = config.rules.device_alerts
+    return stage

@@ -27,6 +27,7 @@ from typing import Any
 
 from soc.config import Config, load_config
 from soc.errors import SocError
+from soc.tuning_file import effective_tuning
 
 FIXED_KEYS = ("data_dir", "store", "listen", "network")
 """Top-level keys of soc.yml that only a restart of ``soc listen`` applies."""
@@ -45,6 +46,7 @@ def check(config_path: str | None, data_dir: str) -> dict[str, Any]:
     not load)."""
     try:
         config = load_config(config_path, data_dir=data_dir)
+        effective_tuning(config)  # the tuning file too: the drain process reads it at start
     except SocError as exc:
         return {"error": f"{exc}"}
     from soc.detection.stage import RuleHealth, config_detector

@@ -65,6 +65,11 @@ def zone_label(tz: ZoneInfo, at: datetime) -> str:
     return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
+def zone_words(label: str) -> str:
+    """How a document names its time: ``giờ Việt Nam`` at UTC+7, else ``giờ UTC+0``."""
+    return "giờ Việt Nam" if label == "UTC+7" else f"giờ {label}"
+
+
 def number(value: int | float) -> str:
     """``1.234.567`` (Vietnamese thousands separator); one decimal with a comma for floats."""
     if isinstance(value, float) and not value.is_integer():

@@ -161,4 +161,17 @@ def to_dict(doc: Document) -> dict[str, Any]:
     return {"kind": doc.kind, "form": doc.form, "title": doc.title, "subject": doc.subject,
             "recipients": list(doc.recipients), "missing": doc.missing(),
             "fields": {f.id: (f.value if not f.choices else
-                              [c.id for c in f.choices if c.checked]) for f in doc.fields()}}
+                              [c.id for c in f.choices if c.checked]) for f in doc.fields()},
+            "sections": [_section(s) for s in doc.sections]}
+
+
+def _section(s: Section) -> dict[str, Any]:
+    out: dict[str, Any] = {"title": s.title}
+    if s.kpis:
+        out["kpis"] = dict(s.kpis)
+    if s.table is not None:
+        out["table"] = {"columns": list(s.table.columns),
+                        "rows": [list(r) for r in s.table.rows]}
+    if s.text:
+        out["text"] = s.text
+    return out

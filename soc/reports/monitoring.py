@@ -62,7 +62,8 @@ def _summary(fig: Figures, tz: ZoneInfo) -> Section:
     return Section("1. Tổng quan", kpis=figures,
                    text=f"Kỳ báo cáo: {fig.period.label}, từ 00:00 ngày "
                         f"{fig.period.start:%d/%m/%Y} đến 24:00 ngày "
-                        f"{fig.period.last_day:%d/%m/%Y} (giờ Việt Nam).")
+                        f"{fig.period.last_day:%d/%m/%Y} "
+                        f"({fmt.zone_words(fmt.zone_label(tz, fig.period.since))}).")
 
 
 def _volumes(fig: Figures, config: Config, tz: ZoneInfo) -> Section:
