@@ -71,6 +71,10 @@ retention:
 rules:
   paths: []
   placeholders: {}
+  tuning:
+    # informational findings (SigmaHQ's "an event of this kind happened") are kept as hits for
+    # hunts and correlations, not queued as alerts; 'soc rules tuning' lists what is in force
+    min_level: low
 
 # Secrets are never written here: use {$env: NAME} or {$file: /path/to/secret}.
 """

@@ -11,6 +11,7 @@ import pytest
 from soc.config import Secret, load_config
 from soc.errors import ConfigError, ExitCode
 from soc.init import STARTER_CONFIG
+from soc.models import Severity
 from soc.pipeline.inventory import Inventory
 
 GOOD = """\
@@ -139,6 +140,8 @@ def test_starter_config_loads(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, STARTER_CONFIG))
     assert config.source("portal-auth").system == "cong-ttdt"
     assert config.profile == "mps-2026"
+    # a new install keeps informational findings out of the alert queue (kept as hits)
+    assert config.rules.tuning.min_level is Severity.LOW
 
 
 def test_inventory_enrichment(tmp_path: Path) -> None:
