@@ -157,7 +157,7 @@ def test_only_broken_rules_are_warned_of(case: Path, capsys: pytest.CaptureFixtu
     -v mentions it. A broken rule file is a warning."""
     (case / "rules" / "cloud.yml").write_text(
         "title: Cloud\nid: 00000000-0000-4000-8000-00000000d004\nstatus: test\nlevel: low\n"
-        "logsource: {product: aws, service: cloudtrail}\n"
+        "logsource: {product: acme-appliance, service: audit}\n"
         "detection: {sel: {eventName: StopLogging}, condition: sel}\n", encoding="utf-8")
     code, _, err = detect(case, capsys, "--json", str(case / "auth.log"))
     assert code == 10 and "Warning" not in err and "do not apply" not in err

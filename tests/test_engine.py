@@ -54,7 +54,7 @@ def rules(tmp_path: Path) -> Path:
     write_rule(d, "web_sqli", uid(5), "  category: webserver\n",
                "  sel:\n    cs-uri-query|contains: 'union select'\n    sc-status: 200\n"
                "  condition: sel\n")
-    write_rule(d, "aws_thing", uid(6), "  product: aws\n  service: cloudtrail\n",
+    write_rule(d, "aws_thing", uid(6), "  product: acme-appliance\n  service: audit\n",
                "  sel:\n    eventName: x\n  condition: sel\n")
     (d / "broken.yml").write_text("title: broken\nlogsource: {product: windows}\n"
                                   "detection:\n  sel:\n    A|nosuchmodifier: x\n"
@@ -121,7 +121,7 @@ def test_errors_list_every_unusable_rule_with_a_reason(rules: Path, tmp_path: Pa
     assert by_file["aws_thing.yml"].stage == "logsource"
     assert by_file["aws_thing.yml"].rule_id == uid(6)
     assert by_file["aws_thing.yml"].reason == (
-        "no pipeline maps the log source (product=aws, service=cloudtrail)")
+        "no pipeline maps the log source (product=acme-appliance, service=audit)")
     assert by_file["aws_thing.yml"].to_dict()["file"].endswith("aws_thing.yml")
 
 

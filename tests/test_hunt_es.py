@@ -314,7 +314,7 @@ def test_an_ending_escaped_space_survives_the_parsers() -> None:
 
     from soc.stores.es.hunt import hunt_queries
 
-    text = ("title: Space after a file name\nlogsource: {product: macos}\n"
+    text = ("title: Space after a file name\nlogsource: {product: acme-appliance}\n"
             "detection:\n  selection:\n    - CommandLine|endswith: ' '\n"
             "    - Image|endswith: ' '\n  condition: selection\n")
     (query,) = hunt_queries(SigmaCollection.from_yaml(text).rules)  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ title: Console login without MFA
 id: 00000000-0000-4000-8000-00000000e003
 status: test
 level: medium
-logsource: {product: aws, service: cloudtrail}
+logsource: {product: acme-appliance, service: audit}
 detection:
   sel: {eventName: ConsoleLogin}
   condition: sel

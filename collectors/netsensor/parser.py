@@ -33,6 +33,7 @@ class NetEventParser:
 
     name: ClassVar[str] = "netevent"
     priority: ClassVar[int] = 4  # before the Suricata and generic JSON parsers
+    markers: ClassVar[tuple[str, ...]] = (MARK,)  # see Parser.markers
 
     def sniff(self, text: str) -> bool:
         """JSON that starts with ``@timestamp`` and names the sensor module early on."""

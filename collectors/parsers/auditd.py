@@ -68,6 +68,7 @@ class AuditdParser:
 
     name: ClassVar[str] = "auditd"
     priority: ClassVar[int] = 14
+    markers: ClassVar[tuple[str, ...]] = ("audit(",)  # see Parser.markers
 
     def __init__(self) -> None:
         self._syscalls: dict[tuple[str, str], Event] = {}

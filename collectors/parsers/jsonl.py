@@ -2,9 +2,14 @@
 
 Nested objects become dotted keys (``{"source": {"ip": "1.2.3.4"}}`` → ``source.ip``); keys that are
 already dotted pass through, arrays stay lists. ``@timestamp`` is normalised to the canonical form,
-taken from the first of :data:`TIME_KEYS` present. ``event.dataset`` is kept, else guessed by
+taken from the first of :data:`TIME_KEYS` present. ``event.dataset`` is kept, else the record
+is recognised as a native export (:mod:`collectors.parsers.natives`: CloudTrail, Azure, GCP,
+Microsoft 365, Okta, GitHub, Kubernetes audit, Zeek, OpenCanary, macOS...), which names the
+dataset and the time and adds ECS fields beside the native ones, else guessed by
 :attr:`JsonLinesParser.detectors`, else ``json``; a dataset with an entry in
 :attr:`JsonLinesParser.refiners` is then refined (the place for Winlogbeat, Suricata EVE...).
+A whole export file on one line (``{"Records": [...]}``) is a :class:`ParseError` that says how
+to split it.
 """
 
 from __future__ import annotations
@@ -12,12 +17,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
-from typing import Any, ClassVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from collectors.parsers import generic
 from soc import jsonutil
 from soc.ecs import MAX_DEPTH, Event, format_ts
 from soc.errors import ParseError
 from soc.pipeline.sources import ParseContext
+
+if TYPE_CHECKING:
+    from collectors.parsers.jsonnative import NativeFormat
 
 TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "TimeCreated", "EventTime")
 """Where the time of an event is looked for, in order."""
@@ -90,10 +100,11 @@ class JsonLinesParser:
 
     name: ClassVar[str] = "jsonl"
     priority: ClassVar[int] = 10
+    markers: ClassVar[tuple[str, ...]] = ("{",)  # see Parser.markers
     carrier: ClassVar[bool] = True  # JSON lines may hold Suricata EVE or Windows events
-    refiners: ClassVar[dict[str, Refiner]] = {}
+    refiners: ClassVar[dict[str, Refiner]] = {generic.DATASET: generic.refine_json}
     """``event.dataset`` → a function adding that dataset's fields to the event in place."""
-    detectors: ClassVar[list[Detector]] = []
+    detectors: ClassVar[list[Detector]] = [generic.json_dataset]
     """Tried in order on events without ``event.dataset``: the first non-None answer is it."""
 
     def sniff(self, text: str) -> bool:
@@ -110,12 +121,17 @@ class JsonLinesParser:
             raise ParseError(f"invalid JSON: {str(exc).split(':')[0]}") from None
         if not isinstance(obj, dict):
             raise ParseError(f"not a JSON object but {_kind(obj)}")
+        _check_bundle(obj)
         ev = flatten(obj)
-        ev["@timestamp"] = self._timestamp(ev, ctx)
+        native: NativeFormat | None = None
         dataset = ev.get("event.dataset")
         if not isinstance(dataset, str) or not dataset:
-            dataset = ev["event.dataset"] = self._detect(ev)
+            native, found = _native(ev)
+            dataset = ev["event.dataset"] = found or self._detect(ev)
+        ev["@timestamp"] = self._timestamp(ev, ctx, native)
         ev.setdefault("event.module", dataset.split(".", 1)[0])
+        if native is not None:
+            native.refine(ev, ctx)
         refine = self.refiners.get(dataset)
         if refine is not None:
             refine(ev, ctx)
@@ -129,13 +145,51 @@ class JsonLinesParser:
         return "json"
 
     @staticmethod
-    def _timestamp(ev: Event, ctx: ParseContext) -> str:
-        """``@timestamp`` (naive = UTC, as ECS means it) or an alternative (naive = ``ctx.tz``)."""
+    def _timestamp(ev: Event, ctx: ParseContext, native: NativeFormat | None = None) -> str:
+        """A native export's own time keys first (naive = UTC, or ``ctx.tz`` for its local
+        ones), then ``@timestamp`` (naive = UTC, as ECS means it) or an alternative (naive =
+        ``ctx.tz``)."""
+        if native is not None:
+            for keys, tz in ((native.time_keys, UTC), (native.local_time_keys, ctx.tz)):
+                for key in keys:
+                    value = ev.get(key)
+                    if value is not None and value != "":
+                        return to_timestamp(value, tz)
         for key in TIME_KEYS:
             value = ev.get(key)
             if value is not None and value != "":
                 return to_timestamp(value, UTC if key == "@timestamp" else ctx.tz)
         raise ParseError(f"no timestamp (looked for {', '.join(TIME_KEYS)})")
+
+
+@cache
+def native_formats() -> tuple[NativeFormat, ...]:
+    """The native exports (:mod:`collectors.parsers.natives`), imported on first use: their
+    modules import this one."""
+    from collectors.parsers.natives import FORMATS
+
+    return FORMATS
+
+
+def _native(ev: Event) -> tuple[NativeFormat | None, str | None]:
+    """The native export a record without ``event.dataset`` comes from, and its dataset."""
+    for native in native_formats():
+        found = native.detect(ev)
+        if found:
+            return native, found
+    return None, None
+
+
+BUNDLES = {"Records": "CloudTrail's S3 files", "records": "Azure's storage and Event Hub records"}
+
+
+def _check_bundle(obj: dict[str, Any]) -> None:
+    """A whole export file on one line (``{"Records": [...]}``) is no event: say how to split
+    it, rather than store one event holding every record."""
+    for key, what in BUNDLES.items():
+        if len(obj) == 1 and isinstance(obj.get(key), list):
+            raise ParseError(f"a {{\"{key}\": [...]}} bundle ({what}), not one record: "
+                             f"split it into one record per line, e.g. jq -c '.{key}[]'")
 
 
 def _kind(obj: object) -> str:

@@ -1,11 +1,11 @@
-"""Firewall logs → ECS events: FortiGate key=value, Cisco ASA/FTD ``%ASA-n-nnnnnn``, pfSense
-``filterlog``, netfilter/iptables kernel lines.
+"""Firewall logs → ECS events: FortiGate key=value, netfilter/iptables kernel lines (pfSense
+``filterlog``: :mod:`.pfsense`; Cisco ASA/FTD/PIX and IOS: :mod:`.cisco`).
 
 Lines usually arrive in syslog framing (from ``soc listen`` or an rsyslog file); the syslog
 header is read by :func:`collectors.parsers.syslog.parse_header`, never here, and its PRI becomes
 ``log.syslog.priority``/``.facility.*``/``.severity.*``. FortiGate lines carry no program tag: the
 key=value payload starts at the first ``date=``/``logver=``... after the header (``devname`` names
-the device). ASA headers may be the device's own (``Nov 24 2026 08:15:00 asa : ``, with a year).
+the device).
 
 Conventions shared by every firewall dataset: ``observer.vendor``/``.product``/``.type`` and
 ``observer.name`` (the device), ``source.*``/``destination.*``, ``network.transport`` (lower
@@ -67,6 +67,11 @@ def put_syslog(ev: Event, head: Event) -> None:
             ev[key] = head[key]
 
 
+SEVERITY = ("emergency", "alert", "critical", "error", "warning", "notice", "informational",
+            "debug")
+"""``log.level`` of a syslog severity (0-7), as Cisco and SonicWall number them."""
+
+
 def put_port(ev: Event, key: str, value: str | None) -> None:
     # isdecimal: int() refuses some isdigit() characters (²); 18 digits: int() refuses
     # more than 4300, and no port has more than 5
@@ -111,6 +116,7 @@ class FortiGateParser:
 
     name: ClassVar[str] = "fortigate"
     priority: ClassVar[int] = 12
+    markers: ClassVar[tuple[str, ...]] = ("devid=",)  # see Parser.markers
 
     def sniff(self, text: str) -> bool:
         """``logid=``, ``type=`` and ``devid=`` all present."""
@@ -176,66 +182,6 @@ def _fgt_fields(ev: Event, kv: dict[str, str]) -> None:
             ev["event.outcome"] = status.lower()
 
 
-# --------------------------------------------------------------------------- pfSense
-
-_V4 = ("tos", "ecn", "ttl", "id", "offset", "flags", "protoid", "proto", "length", "src", "dst")
-_V6 = ("class", "flowlabel", "hoplimit", "proto", "protoid", "length", "src", "dst")
-
-
-class PfSenseParser:
-    """pfSense ``filterlog`` CSV (BSD or RFC 5424 syslog framing) → ``pfsense.filterlog``."""
-
-    name: ClassVar[str] = "pfsense"
-    priority: ClassVar[int] = 12
-
-    def sniff(self, text: str) -> bool:
-        """The ``filterlog`` program name appears."""
-        return "filterlog" in text
-
-    def parse(self, text: str, ctx: ParseContext) -> Event:
-        """One line → event; :class:`ParseError` otherwise."""
-        head, message = parse_header(text.rstrip("\r\n"), ctx)
-        if head.get("process.name") != "filterlog" or "@timestamp" not in head:
-            raise ParseError("not a pfSense filterlog line")
-        cols = message.split(",")
-        if len(cols) < 9 or cols[8] not in ("4", "6"):
-            raise ParseError("filterlog CSV too short or of an unknown IP version")
-        ev = firewall_event(head["@timestamp"], "pfsense.filterlog", "Netgate", "pfSense")
-        if "host.name" in head:
-            ev["observer.name"] = head["host.name"]
-        put_syslog(ev, head)
-        _filterlog(ev, cols)
-        return ev
-
-
-def _filterlog(ev: Event, cols: list[str]) -> None:
-    rule, _sub, _anchor, tracker, iface, reason, action, direction, version = cols[:9]
-    names = _V4 if version == "4" else _V6
-    ip = dict(zip(names, cols[9:9 + len(names)], strict=False))
-    ev["rule.id"] = tracker or rule
-    ev["pfsense.rule_number"] = rule
-    ev["event.reason"] = reason
-    ingress = direction == "in"
-    ev["network.direction"] = "ingress" if ingress else "egress"
-    ev[f"observer.{'ingress' if ingress else 'egress'}.interface.name"] = iface
-    ev["network.type"] = f"ipv{version}"
-    put_verdict(ev, action)
-    proto = ip.get("proto", "").lower()
-    if proto:
-        ev["network.transport"] = proto
-        ev["network.iana_number"] = ip.get("protoid", "")
-    if ip.get("src"):
-        ev["source.ip"] = ip["src"]
-    if ip.get("dst"):
-        ev["destination.ip"] = ip["dst"]
-    rest = cols[9 + len(names):]
-    if proto in ("tcp", "udp") and len(rest) >= 2:
-        put_port(ev, "source.port", rest[0])
-        put_port(ev, "destination.port", rest[1])
-        if proto == "tcp" and len(rest) > 3 and rest[3]:
-            ev["pfsense.tcp.flags"] = rest[3]
-
-
 # --------------------------------------------------------------------------- netfilter
 
 _UPTIME = re.compile(r"\[ *\d+\.\d+\] ")
@@ -251,6 +197,7 @@ class IptablesParser:
 
     name: ClassVar[str] = "iptables"
     priority: ClassVar[int] = 13
+    markers: ClassVar[tuple[str, ...]] = (" SRC=",)  # see Parser.markers
 
     def sniff(self, text: str) -> bool:
         """``IN=``, `` SRC=`` and `` DST=`` all present."""
@@ -299,174 +246,3 @@ def _netfilter(ev: Event, body: str) -> None:
             ev[f"iptables.{key.lower()}"] = value
     if flags:
         ev["iptables.flags"] = flags
-
-
-# --------------------------------------------------------------------------- Cisco ASA / FTD
-
-_ASA = re.compile(r"%(ASA|FTD|PIX|FWSM)-(?:[a-z]+-)?([0-7])-(\d{6}): ?")
-SEVERITY = ("emergency", "alert", "critical", "error", "warning", "notice", "informational",
-            "debug")
-
-_IF_IP_PORT = r"(?P<{0}_if>[^:\s]+):(?P<{0}_ip>[^/\s]+)/(?P<{0}_port>\d+)"
-_SRC, _DST = _IF_IP_PORT.format("src"), _IF_IP_PORT.format("dst")
-_FLOW = r"from (?P<src_ip>[^/\s]+)/(?P<src_port>\d+) to (?P<dst_ip>[^/\s]+)/(?P<dst_port>\d+)"
-_VPN = r"Group <(?P<group>[^>]*)> User <(?P<user>[^>]*)> IP <(?P<src_ip>[^>]*)> "
-_ACL_HALF = r"(?P<{0}_if>[^/\s]+)/(?P<{0}_ip>[^(\s]+)\((?P<{0}_port>\d+)\)(?:\([^)]*\))?"
-_ASA_SPECS: dict[str, tuple[str, str, str | None]] = {
-    # id: (pattern, event.action, verdict for event.type/outcome: "deny", "permit" or None)
-    "106001": (r"Inbound (?P<proto>\w+) connection denied " + _FLOW
-               + r" flags .*?on interface (?P<src_if>\S+)", "firewall-rule", "deny"),
-    "106006": (r"Deny inbound (?P<proto>\w+) " + _FLOW + r" .*?on interface (?P<src_if>\S+)",
-               "firewall-rule", "deny"),
-    "106015": (r"Deny (?P<proto>\w+) \(no connection\) " + _FLOW
-               + r" flags .*?on interface (?P<src_if>\S+)", "firewall-rule", "deny"),
-    "106023": (r"Deny (?P<proto>\S+) src (?P<src_if>[^:\s]+):(?P<src_ip>[^/\s]+)"
-               r"(?:/(?P<src_port>\d+))? dst (?P<dst_if>[^:\s]+):(?P<dst_ip>[^/\s]+)"
-               r"(?:/(?P<dst_port>\d+))? .*?by access-group \"(?P<acl>[^\"]*)\"",
-               "firewall-rule", "deny"),
-    "106100": (r"access-list (?P<acl>\S+) (?P<verdict>\S+) (?P<proto>\w+) "
-               + _ACL_HALF.format("src") + " -> " + _ACL_HALF.format("dst"),
-               "firewall-rule", None),
-    "302013": (r"Built (?P<dir>inbound|outbound) (?P<proto>TCP) connection (?P<conn>\d+) for "
-               + _SRC + r" \((?P<src_nat_ip>[^/\s]+)/(?P<src_nat_port>\d+)\)"
-               r"(?:\((?P<user>[^)]*)\))? to " + _DST
-               + r" \((?P<dst_nat_ip>[^/\s]+)/(?P<dst_nat_port>\d+)\)",
-               "connection-started", "permit"),
-    "302014": (r"Teardown (?P<proto>TCP) connection (?P<conn>\d+) for " + _SRC
-               + r"(?:\((?P<user>[^)]*)\))? to " + _DST + r"(?:\([^)]*\))? duration "
-               r"(?P<duration>[\d:]+) bytes (?P<bytes>\d+) ?(?P<reason>.*)$",
-               "connection-finished", None),
-    "305011": (r"Built (?:dynamic|static) (?P<proto>\w+) translation from (?P<src_if>[^:\s]+):"
-               r"(?P<src_ip>[^/\s]+)(?:/(?P<src_port>\d+))?(?:\([^)]*\))? to (?P<dst_if>[^:\s]+):"
-               r"(?P<src_nat_ip>[^/\s]+)(?:/(?P<src_nat_port>\d+))?", "translation-built", None),
-    "113004": (r"AAA user (?P<kind>\w+) Successful : server = +(?P<server>\S+) : "
-               r"user = (?P<user>.*?)\s*$", "authentication", "permit"),
-    "113005": (r"AAA user (?P<kind>\w+) Rejected : reason = (?P<reason>.*?) : "
-               r"server = +(?P<server>\S+) : user = (?P<user>.*?)"
-               r"(?: : user IP = (?P<src_ip>\S+))?\s*$", "authentication", "deny"),
-    "611101": (r"User authentication succeeded: (?:IP address: (?P<src_ip>[^,\s]+), )?"
-               r"Uname: (?P<user>.*)$", "authentication", "permit"),
-    "611102": (r"User authentication failed: (?:IP address: (?P<src_ip>[^,\s]+), )?"
-               r"Uname: (?P<user>.*)$", "authentication", "deny"),
-    "605004": (r"Login denied " + _FLOW.replace("(?P<dst_ip>", "(?P<dst_if>[^:\\s]+):(?P<dst_ip>")
-               .replace("(?P<dst_port>\\d+)", "(?P<service>\\S+)")
-               + r" for user \"(?P<user>[^\"]*)\"", "login", "deny"),
-    "722022": (_VPN + r"(?P<proto>TCP|UDP) (?:SVC )?connection established",
-               "vpn-connected", "permit"),
-    "722023": (_VPN + r"(?P<proto>TCP|UDP) (?:SVC )?connection terminated",
-               "vpn-disconnected", None),
-    "716001": (_VPN + r"WebVPN session started", "vpn-session-started", "permit"),
-    "716002": (_VPN + r"WebVPN session terminated: ?(?P<reason>.*?)\.?$",
-               "vpn-session-ended", None),
-}
-_ASA_SPECS["302015"] = (_ASA_SPECS["302013"][0].replace("(?P<proto>TCP)", "(?P<proto>UDP)"),
-                        "connection-started", "permit")
-_ASA_SPECS["302016"] = (_ASA_SPECS["302014"][0].replace("(?P<proto>TCP)", "(?P<proto>UDP)"),
-                        "connection-finished", None)
-_ASA_SPECS["605005"] = (_ASA_SPECS["605004"][0].replace("Login denied", "Login permitted"),
-                        "login", "permit")
-ASA_RULES = {mid: (re.compile(p), action, v) for mid, (p, action, v) in _ASA_SPECS.items()}
-"""Message id → (compiled pattern, ``event.action``, verdict). Other ids parse with the common
-fields only."""
-
-_ASA_PUT: dict[str, str] = {
-    "src_if": "observer.ingress.interface.name", "dst_if": "observer.egress.interface.name",
-    "src_ip": "source.ip", "dst_ip": "destination.ip", "src_nat_ip": "source.nat.ip",
-    "dst_nat_ip": "destination.nat.ip", "user": "user.name", "acl": "rule.name",
-    "conn": "cisco.asa.connection_id", "server": "cisco.asa.aaa_server",
-    "group": "cisco.asa.tunnel_group", "reason": "event.reason", "service": "network.protocol",
-    "duration": "cisco.asa.duration", "kind": "cisco.asa.aaa_type",
-}
-_ASA_INT = {"src_port": "source.port", "dst_port": "destination.port",
-            "src_nat_port": "source.nat.port", "dst_nat_port": "destination.nat.port",
-            "bytes": "network.bytes"}
-_SWAP = (("source", "destination"), ("observer.ingress", "observer.egress"))
-
-
-class CiscoAsaParser:
-    """Cisco ASA/FTD ``%ASA-n-nnnnnn:`` messages → ``cisco.asa`` (``cisco.ftd`` for FTD).
-
-    The header may be the device's own (``Nov 24 2026 08:15:00 asa-hn-01 : %ASA-...``, local
-    time in ``ctx.tz``), a syslog one written by a relay (read by the syslog parser), or just a
-    PRI (no time at all: ``ctx.now``). :data:`ASA_RULES` knows the connection, deny, AAA and VPN
-    messages; any other id is still an event with the common fields and ``message``.
-    """
-
-    name: ClassVar[str] = "cisco_asa"
-    priority: ClassVar[int] = 12
-
-    def sniff(self, text: str) -> bool:
-        """``%ASA-`` or ``%FTD-`` appears (one scan for ``%`` first: most lines have none)."""
-        return "%" in text and ("%ASA-" in text or "%FTD-" in text)
-
-    def parse(self, text: str, ctx: ParseContext) -> Event:
-        """One message → event; :class:`ParseError` otherwise."""
-        m = _ASA.search(text)
-        if m is None:
-            raise ParseError("no %ASA-n-nnnnnn: message id")
-        product, level, mid = m.groups()
-        head, rest = parse_header(text, ctx)
-        if "@timestamp" not in head and len(text) - len(rest) != m.start():
-            raise ParseError(f"unrecognised header before the ASA message id: "
-                             f"{text[:m.start()]!r}")
-        ftd = product == "FTD"
-        ev = firewall_event(head.get("@timestamp") or format_ts(ctx.now),
-                            "cisco.ftd" if ftd else "cisco.asa", "Cisco", "ftd" if ftd else "asa")
-        ev["event.module"] = "cisco"
-        host = head.get("host.name") or _device_tag(head)
-        if host:
-            ev["observer.name"] = host
-        put_syslog(ev, head)
-        message = text[m.end():].rstrip()
-        ev.update({"event.code": mid, "event.severity": int(level),
-                   "log.level": SEVERITY[int(level)], "cisco.asa.message_id": mid,
-                   "message": message})
-        rule = ASA_RULES.get(mid)
-        if rule is not None:
-            _asa_fields(ev, rule, message)
-        return ev
-
-
-def _device_tag(head: Event) -> str | None:
-    """``Nov 24 2026 08:15:00 asa01: %ASA-...``: a tag other than the message id is the device."""
-    tag = head.get("log.syslog.appname")
-    return None if tag is None or tag.startswith("%") else str(tag)
-
-
-def _asa_fields(ev: Event, rule: tuple[re.Pattern[str], str, str | None], message: str) -> None:
-    pattern, action, verdict = rule
-    m = pattern.match(message)
-    if m is None:  # a variant the table does not know: the common fields only
-        ev["event.action"] = action
-        return
-    groups = m.groupdict()
-    for name, value in groups.items():
-        if not value:
-            continue
-        if name in _ASA_PUT:
-            ev[_ASA_PUT[name]] = value
-        elif name in _ASA_INT:
-            ev[_ASA_INT[name]] = int(value)
-        elif name == "proto":
-            ev["network.transport"] = value.lower()
-        elif name == "verdict":
-            verdict = "deny" if value == "denied" else "permit"
-    if groups.get("dir") == "outbound":
-        _swap(ev)  # ASA names the outside end first; outbound means the inside end began
-    kind = "connection"
-    if action in ("authentication", "login"):
-        kind = "authentication"
-        ev["event.category"] = ["authentication"]
-    if verdict is None:
-        ev["event.type"] = [kind]
-    else:
-        put_verdict(ev, verdict, kind)
-    ev["event.action"] = action
-
-
-def _swap(ev: Event) -> None:
-    for a, b in _SWAP:
-        keys = [k for k in ev if k.startswith((a + ".", b + "."))]
-        values = {k: ev.pop(k) for k in keys}
-        for k, v in values.items():
-            ev[(b + k[len(a):]) if k.startswith(a + ".") else (a + k[len(b):])] = v

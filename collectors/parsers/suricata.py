@@ -39,6 +39,7 @@ class SuricataParser:
 
     name: ClassVar[str] = "suricata"
     priority: ClassVar[int] = 5
+    markers: ClassVar[tuple[str, ...]] = ('"event_type"',)  # see Parser.markers
 
     def sniff(self, text: str) -> bool:
         """A JSON object with an ``"event_type"`` key."""
@@ -54,6 +55,8 @@ class SuricataParser:
             raise ParseError("not a Suricata EVE record (no event_type)")
         if "timestamp" not in obj:
             raise ParseError("EVE record without timestamp")
+        if not isinstance(obj["timestamp"], str):  # Duo's event_type records: epoch seconds
+            raise ParseError("not a Suricata EVE record (its timestamp is no ISO 8601 text)")
         kind = obj["event_type"]
         ev: Event = {
             "@timestamp": to_timestamp(obj.pop("timestamp"), UTC),

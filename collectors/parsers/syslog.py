@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import ClassVar
 
-from collectors.parsers import linux_auth
+from collectors.parsers import dns, generic, linux_auth, mail, openvpn, squid
 from soc.ecs import Event, format_ts
 from soc.errors import ParseError
 from soc.pipeline.sources import ParseContext
@@ -30,8 +30,13 @@ from soc.pipeline.sources import ParseContext
 Refiner = Callable[[Event, str, str, str], None]
 """``refine(event, program, tag, message)``: adds a dataset's fields to a syslog event in place."""
 
-REFINERS: dict[str, Refiner] = dict(linux_auth.REFINERS)
+REFINERS: dict[str, Refiner] = {**linux_auth.REFINERS, **mail.REFINERS, **dns.REFINERS,
+                                 **openvpn.REFINERS, **squid.REFINERS}
 """Program name (the tag without ``[pid]`` and ``(pam_unix)``) → its refiner."""
+PREFIX_REFINERS: dict[str, Refiner] = {**mail.PREFIX_REFINERS, **openvpn.PREFIX_REFINERS}
+"""Program name prefix → its refiner, for programs that are a family (``postfix/smtpd``,
+``postfix-out/qmgr``, ``ovpn-office``); tried when :data:`REFINERS` has no entry."""
+_PREFIXES = tuple(PREFIX_REFINERS)
 
 MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
@@ -341,10 +346,14 @@ class SyslogParser:
             msg = _repeated(ev, msg)
         program = ev.get("process.name", "")
         refiner = REFINERS.get(program)
+        if refiner is None and program.startswith(_PREFIXES):
+            refiner = next(r for p, r in PREFIX_REFINERS.items() if program.startswith(p))
         if refiner is not None:
             refiner(ev, program, tag, msg)
         elif "(pam" in tag or msg.startswith("pam_"):
             linux_auth.refine(ev, program, tag, msg)
+        else:
+            generic.enrich(ev, msg)  # addresses and users of a message no refiner knows
         return ev
 
 

@@ -175,6 +175,7 @@ class WinlogParser:
 
     name: ClassVar[str] = "winlog"
     priority: ClassVar[int] = 8  # before generic JSON lines (jsonl, a carrier, is 10)
+    markers: ClassVar[tuple[str, ...]] = ('"System"', '"winlog', '"EventID"')
 
     def sniff(self, text: str) -> bool:
         """A JSON object naming an EVTX ``System`` block, a ``winlog`` object, or NXLog or

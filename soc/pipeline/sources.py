@@ -80,6 +80,10 @@ class Parser(Protocol):
     # lines) whose lines a more specific parser may claim: auto-detection then sniffs those first.
     # A carrier may also set ``generic_dataset: ClassVar[str]`` (syslog: ``"syslog"``): it then
     # parses first, and only its events of that dataset are offered to the specific parsers.
+    # Optional ``markers: ClassVar[tuple[str, ...]]``: texts one of which is in every line whose
+    # ``sniff`` is true. A carrier's lines are then offered to this parser only when one scan for
+    # all the markers finds one of its own (:class:`soc.pipeline.parsing.Claims`); a parser
+    # without markers is sniffed on every such line.
 
     def sniff(self, text: str) -> bool:
         """Cheap check: could this line be in my format? Used by auto-detection."""
