@@ -169,3 +169,46 @@ def test_without_cap_net_raw_the_error_says_what_to_do() -> None:
         pytest.skip(f"cannot run as nobody here: {out.stderr.strip()[-200:]}")
     assert out.stdout.splitlines()[0] == "capturing on lo needs root or the CAP_NET_RAW capability"
     assert "AmbientCapabilities=CAP_NET_RAW" in out.stdout
+
+
+@needs_iproute2
+@needs_libpcap
+def test_no_frame_slips_past_the_filter_while_it_is_compiled(veth: tuple[str, str, str]) -> None:
+    """Regression: the socket was bound to every protocol before the filter was attached, so a
+    frame arriving while libpcap compiled 'tcp' reached the sensor (CI saw an ICMP event)."""
+    iface, mac, far_mac = veth
+    frame = bytes(Ether(src=mac, dst=far_mac) / IP(src=NEAR, dst=FAR) / ICMP(type=8, id=9))
+    stop = threading.Event()
+
+    def flood() -> None:
+        import socket
+
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as out:
+            out.bind((iface, 0))
+            while not stop.is_set():
+                for _ in range(50):
+                    out.send(frame)
+                time.sleep(0.0005)
+
+    sender = threading.Thread(target=flood, daemon=True)
+    sender.start()
+    leaked = 0
+    try:
+        for _ in range(15):
+            sock = open_socket(iface, "tcp", promiscuous=False)
+            try:
+                time.sleep(0.02)
+                sock.setblocking(False)
+                while True:
+                    try:
+                        data = sock.recv(65535)
+                    except BlockingIOError:
+                        break
+                    if not (len(data) > 23 and data[12:14] == b"\x08\x00" and data[23] == 6):
+                        leaked += 1
+            finally:
+                sock.close()
+    finally:
+        stop.set()
+        sender.join(5)
+    assert leaked == 0

@@ -22,6 +22,7 @@ sensor (found through the ``netcapture`` collector entry point: ``soc`` never im
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import struct
@@ -131,7 +132,9 @@ def open_socket(interface: str, bpf: str = "", promiscuous: bool = True) -> sock
     """An ``AF_PACKET`` socket on ``interface`` with ``bpf`` attached; :class:`CaptureError`
     with what to do when the process may not capture or the interface does not exist."""
     try:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        # Protocol 0: the socket receives nothing until it is bound to ETH_P_ALL below, after the
+        # filter is attached, so no frame the filter rejects slips in while it is compiled.
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     except PermissionError:
         raise CaptureError(
             f"capturing on {interface} needs root or the CAP_NET_RAW capability",
@@ -139,9 +142,13 @@ def open_socket(interface: str, bpf: str = "", promiscuous: bool = True) -> sock
                  "'AmbientCapabilities=CAP_NET_RAW', or 'setcap cap_net_raw+ep' on the "
                  "Python interpreter of the virtualenv.") from None
     try:
-        sock.bind((interface, 0))
+        try:  # before compiling a filter for it, the kernel's own word for a missing interface
+            socket.if_nametoindex(interface)
+        except OSError:
+            raise OSError(errno.ENODEV, os.strerror(errno.ENODEV)) from None
         if bpf:
             _attach_filter(sock, bpf, interface)
+        sock.bind((interface, ETH_P_ALL))  # CPython converts to network order
         if promiscuous:
             index = socket.if_nametoindex(interface)
             mreq = struct.pack("IHH8s", index, PACKET_MR_PROMISC, 0, b"")
