@@ -30,6 +30,7 @@ from collectors.fileplan import (
     describe,
     find_files,
 )
+from collectors.filerecords import PEEK_BYTES, Framed, records, starts_record
 from collectors.filewalk import (
     MAX_WALK_ENTRIES,
     SYMLINK_MODES,
@@ -236,6 +237,7 @@ class _Pass:
         self.max_gz = owner.options.max_decompressed_bytes
         self.past_bound = False  # a .gz expanded past max_decompressed_bytes
         self.encoding = owner.options.encoding
+        self.framing = _framing(owner.source.parser)
         self.size = size
         self.failures: list[FileFailure] = []
         self.records: list[RawRecord] = []
@@ -285,6 +287,9 @@ class _Pass:
 
     def _read(self, f: IO[bytes], w: Work, bounded: Bounded | None) -> Iterator[Batch]:
         final = self.owner.is_final(f, w)
+        if self.framing is not None and self._framed(f, w.entry.offset):
+            yield from self._records(f, w, final)
+            return
         for piece in read_lines(f, w.entry.offset, max_line=self.max_line, final=final):
             if isinstance(piece, LongLine):
                 self._long(piece, w)
@@ -332,6 +337,49 @@ class _Pass:
             if self._full():
                 yield self._flush_at(w.entry, min(off, chunk.end))
                 records = self.records
+
+    # multi-line records (ModSecurity's serial audit log: see collectors.filerecords) ---------
+
+    def _framed(self, f: IO[bytes], offset: int) -> bool:
+        """Read this file as records? Always for ``parser: modsec_audit``; for ``auto`` when it
+        goes on, from ``offset``, with a record's A part (or blank lines only, so far)."""
+        if self.framing == "always":
+            return True
+        f.seek(offset)
+        starts = starts_record(f.read(PEEK_BYTES))
+        return starts is None or starts
+
+    def _records(self, f: IO[bytes], w: Work, final: Callable[[], bool]) -> Iterator[Batch]:
+        for item, safe in records(f, w.entry.offset, max_line=self.max_line, final=final):
+            if item is not None:
+                self._record(item, w)
+                if self._full():
+                    yield self._flush_at(w.entry, safe)
+                    continue
+            w.entry.offset = safe
+            self.dirty[w.entry.fid] = w.entry
+
+    def _record(self, item: Framed, w: Work) -> None:
+        """A framed record (decoded leniently: a body may be binary), or a lone line (held to
+        the line reader's rules)."""
+        fid, path, data = w.entry.fid, w.path, item.data
+        if not item.multi:
+            if len(data) > self.max_line:
+                self._dead(fid, path, item.offset, data, _too_long(len(data), self.max_line))
+                return
+            if is_binary(data):
+                self._dead(fid, path, item.offset, data, "binary data")
+                return
+        try:
+            text = data.decode(self.encoding, "replace" if item.multi else "strict")
+        except UnicodeDecodeError as exc:
+            self._dead(fid, path, item.offset, data, _undecodable(self.encoding, exc))
+            return
+        fields: dict[str, Any] = {"log.file.path": path, "log.offset": item.offset}
+        if item.cut:
+            fields["modsecurity.cut_bytes"] = item.cut
+        self.records.append(RawRecord(text, event_id(fid, item.offset), fields,
+                                      f"{path}:{item.offset}"))
 
     def _long(self, piece: LongLine, w: Work) -> None:
         raw, length = piece.raw, piece.length
@@ -390,6 +438,12 @@ def _open(w: Work) -> _Opened | None:
         raw.close()
         return None
     return _Opened(raw, w.gz)
+
+
+def _framing(parser: str) -> str | None:
+    """How a source's files are framed: ``always`` as audit records, ``sniff`` per file, or
+    None (lines)."""
+    return {"modsec_audit": "always", "auto": "sniff"}.get(parser)
 
 
 def _final_check(f: IO[bytes], w: Work) -> Callable[[], bool]:

@@ -18,9 +18,10 @@ EXPECTED_ALERTS = {
     "Linux Local User Created",
     "Linux User Added To A Privileged Group",
     "Web Vulnerability Scanner Or Attack Tool",
-    "SQL Injection Attempt In URL",
-    "Path Traversal Or Sensitive File Access In URL",
-    "Cross-Site Scripting Attempt In URL",
+    "SQL Injection In A Request Parameter (libinjection)",
+    "Local File Inclusion Or OS File Access In A Request",
+    "Cross-Site Scripting In A Request Parameter (libinjection)",
+    "OS Command Injection In A Request",  # the webshell's cmd=whoami
     "Webshell Access Pattern",
     "Internet Connection To A Management Port Denied",
     "Port Scan From One Source",
@@ -70,3 +71,4 @@ def test_soc_demo_as_printed_for_the_user(tmp_path: Path) -> None:
     (t0_line,) = [line for line in out.splitlines() if line.startswith("== Incident ")]
     assert re.search(r"T0 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+07: next steps ==$", t0_line), t0_line
     assert "Z: next steps" not in out
+

@@ -102,6 +102,15 @@ BASE_HITS = {
     ("web_admin_login_brute_force", "match.log"): {"web_admin_login_failure": 25},
     ("web_admin_login_brute_force", "nomatch-views.log"): {"web_admin_login_failure": 0},
     ("web_admin_login_brute_force", "nomatch-few.log"): {"web_admin_login_failure": 15},
+    ("web_scanner_many_not_found", "match.log"): {"web_http_not_found": 60},
+    ("web_scanner_many_not_found", "nomatch-slow.log"): {"web_http_not_found": 60},
+    ("web_scanner_many_not_found", "nomatch-many-sources.log"): {"web_http_not_found": 60},
+    ("web_attacks_from_one_source", "match.jsonl"): {"web_attack_signal": 5},
+    ("web_attacks_from_one_source", "nomatch-slow.jsonl"): {"web_attack_signal": 5},
+    ("web_attacks_from_one_source", "nomatch-many-sources.jsonl"): {"web_attack_signal": 5},
+    ("web_wordpress_xmlrpc_brute_force", "match.log"): {"web_wordpress_xmlrpc_post": 12},
+    ("web_wordpress_xmlrpc_brute_force", "nomatch-slow.log"): {"web_wordpress_xmlrpc_post": 12},
+    ("web_wordpress_xmlrpc_brute_force", "nomatch-few.log"): {"web_wordpress_xmlrpc_post": 9},
 }
 
 # Validators that download MITRE ATT&CK / D3FEND data: CI's `sigma check` runs them online.

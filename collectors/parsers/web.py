@@ -14,7 +14,8 @@ Every access event carries the ECS fields the Sigma ``webserver`` pipeline maps 
 
 IIS W3C files declare their columns in ``#Fields:``: see :class:`IisParser` for how the header is
 remembered while lines arrive one at a time. Error logs: Apache 2.2/2.4 and Nginx, whose times are
-local (``ctx.tz``).
+local (``ctx.tz``); their ModSecurity lines (``ModSecurity: Warning. ... [id "942100"]``) also get
+the rule's verdict (see :func:`collectors.parsers.modsec_messages.put_error_line`).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
 
+from collectors.parsers.modsec_messages import put_error_line
 from soc.ecs import Event, format_ts
 from soc.errors import ParseError, SkipRecord
 from soc.pipeline.sources import ParseContext
+
+from .webattack import enrich_web
 
 MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
@@ -130,6 +134,9 @@ class ApacheAccessParser:
             ev["source.domain"] = client
         if user != "-":
             ev["user.name"] = user
+        if "\\" in text:  # the server escaped what it logged: the fields as they were sent
+            request = _unescape_log(request) or request
+            referrer, agent = _unescape_log(referrer), _unescape_log(agent)
         put_request(ev, request)
         if vhost:
             ev["url.domain"] = vhost
@@ -146,7 +153,29 @@ class ApacheAccessParser:
             ev["user_agent.original"] = agent
         if xff and xff != "-":
             ev[self.xff_key] = xff
-        return ev
+        return enrich_web(ev)
+
+
+_LOG_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|(.))", re.S)
+_LOG_LETTERS = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "v": "\v"}
+
+
+def _unescape_log(value: str | None) -> str | None:
+    """A field as the client sent it, from the form Apache (``ap_escape_logitem``: ``\\"``,
+    ``\\\\``, ``\\n``..., ``\\xhh``), Nginx (``\\xHH``) and Tomcat logged it. Escaped bytes are
+    read as UTF-8, as a raw (unencoded) Vietnamese request target would be."""
+    if not value or "\\" not in value:
+        return value
+    if "\\x" not in value:
+        return _LOG_ESCAPE.sub(lambda m: _LOG_LETTERS.get(m[2], m[2]), value)
+    out = bytearray()
+    pos = 0
+    for m in _LOG_ESCAPE.finditer(value):
+        out += value[pos:m.start()].encode("utf-8", "surrogateescape")
+        out += bytes((int(m[1], 16),)) if m[1] else _LOG_LETTERS.get(m[2], m[2]).encode()
+        pos = m.end()
+    out += value[pos:].encode("utf-8", "surrogateescape")
+    return out.decode("utf-8", "replace")
 
 
 def _number(digits: str) -> int:
@@ -297,7 +326,7 @@ class ApacheErrorParser:
         }
         if module:
             ev["apache.error.module"] = module
-        ev["message"] = _apache_brackets(ev, rest)
+        ev["message"] = put_error_line(ev, _apache_brackets(ev, rest))
         return ev
 
 
@@ -370,7 +399,7 @@ class NginxErrorParser:
         if conn:
             ev["nginx.error.connection_id"] = _number(conn)
         cut = rest.find(", client: ")
-        ev["message"] = rest if cut < 0 else rest[:cut]
+        ev["message"] = put_error_line(ev, rest if cut < 0 else rest[:cut])
         if cut >= 0:
             for key, value in _NGINX_TAIL.findall(rest, cut):
                 _nginx_tail(ev, key, value[1:-1] if value[:1] == '"' else value)
@@ -533,7 +562,7 @@ class IisParser:
         status = ev.get("http.response.status_code")
         if status is not None:
             ev["event.outcome"] = "success" if status < 400 else "failure"
-        return ev
+        return enrich_web(ev)
 
     def _timestamp(self, layout: _Layout, values: list[str], source: str) -> str:
         date = values[layout.date] if layout.date is not None else self._dates.get(source, "")

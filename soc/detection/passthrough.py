@@ -49,8 +49,21 @@ def priority_scale(value: int) -> Severity:
     return _PRIORITY.get(value, Severity.INFORMATIONAL if value > 3 else DEFAULT)
 
 
+_SYSLOG_SEVERITY = {0: Severity.CRITICAL, 1: Severity.CRITICAL, 2: Severity.HIGH,
+                    3: Severity.MEDIUM, 4: Severity.LOW}
+
+
+def syslog_scale(value: int) -> Severity:
+    """ModSecurity's (syslog's) severities: EMERGENCY and ALERT (0, 1) critical, CRITICAL (2)
+    high, ERROR (3) medium, WARNING (4) low, NOTICE and below informational. CRS scores them
+    5, 4, 3 and 2 points."""
+    return _SYSLOG_SEVERITY.get(value, Severity.INFORMATIONAL if value > 4 else DEFAULT)
+
+
 SCALES: Mapping[str, Callable[[int], Severity]] = {
     "suricata": priority_scale, "snort": priority_scale,
+    # ModSecurity's audit log, and the web servers' error logs whose only alerts are its lines
+    "modsecurity": syslog_scale, "apache": syslog_scale, "nginx": syslog_scale,
 }
 """``event.module`` → its ``event.severity`` scale. A parser of another device adds its own."""
 
