@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -152,6 +153,30 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
+
+
+SECRET_KEYS = frozenset({"password", "token", "secret", "api_key", "key_password",
+                         "authorization", "bot_token", "hmac_secret", "webhook_secret"})
+"""Option names whose values are secrets even when written in clear in soc.yml."""
+_URL_SECRET = re.compile(r"^([a-z][a-z0-9+.-]*://)(?:[^/@]*@)?([^/?#]*)([/?#].+)$", re.I)
+
+
+def redact_notify(value: Any, key: str = "") -> Any:
+    """:func:`redact` of the ``notify:`` section, stricter: values of secret-named options and
+    the path and query of URLs (an incoming-webhook URL is its own password) become ``***``."""
+    if isinstance(value, Mapping):
+        if set(value) in ({"$env"}, {"$file"}):
+            kind = next(iter(value))
+            return f"*** (${kind[1:]}: {value[kind]})"
+        return {str(k): redact_notify(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_notify(v, key) for v in value]
+    if isinstance(value, str) and key.lower() in SECRET_KEYS:
+        return "***"
+    if isinstance(value, str) and key.lower().endswith("url"):
+        m = _URL_SECRET.match(value)
+        return f"{m.group(1)}{m.group(2)}/***" if m else value
+    return redact(value)
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -326,6 +351,7 @@ class Config:
                 "tuning": self.rules.tuning.to_dict(),
                 "device_alerts": self.rules.device_alerts,
             },
+            **({"notify": redact_notify(self.raw["notify"])} if self.raw.get("notify") else {}),
         }
 
 
@@ -620,7 +646,7 @@ def _condition(where: _Reader, key: str) -> Condition:
 
 
 TOP_KEYS = {"data_dir", "timezone", "store", "inventory", "sources", "retention", "rules",
-            "profile", "incidents", "reports", "listen", "network", "data_group"}
+            "profile", "incidents", "reports", "listen", "network", "data_group", "notify"}
 
 
 def parse_config(data: Any, path: Path | None, base: Path) -> Config:

@@ -6,12 +6,17 @@ finding (REGULATIONS.md, R1). So is a source a system expects that no configurat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from soc.config import Config, Source
 from soc.ecs import parse_ts
+from soc.errors import SocError
 from soc.timeutil import format_duration
+
+if TYPE_CHECKING:
+    from soc.stores.base import Store
 
 COLUMNS = ["source", "type", "system", "state", "last_pass", "last_data", "events", "last",
            "lag", "dead", "errors", "note"]
@@ -91,3 +96,19 @@ def rules_line(summary: dict[str, Any]) -> str:
 def gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows that are findings: silent, failing or missing sources."""
     return [r for r in rows if r["state"] in {"silent", "error", "missing"}]
+
+
+def channel_rows(config: Config, store: Store) -> list[dict[str, Any]] | None:
+    """Each configured notification channel: last success, last failure and its error,
+    deliveries waiting and given up (None when soc.yml configures none)."""
+    section = config.raw.get("notify")
+    channels = section.get("channels") if isinstance(section, Mapping) else None
+    if not isinstance(channels, Mapping) or not channels:
+        return None
+    try:
+        found = {row["channel"]: row for row in store.delivery_summary()}
+    except SocError as exc:
+        return [{"channel": name, "error": exc.message} for name in channels]
+    empty = {"queued": 0, "failed": 0, "delivered": 0, "last_success": None,
+             "last_failure": None, "last_error": None}
+    return [{"channel": str(name), **empty, **found.get(str(name), {})} for name in channels]

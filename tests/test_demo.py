@@ -72,3 +72,26 @@ def test_soc_demo_as_printed_for_the_user(tmp_path: Path) -> None:
     assert re.search(r"T0 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+07: next steps ==$", t0_line), t0_line
     assert "Z: next steps" not in out
 
+
+def test_soc_demo_shows_what_would_have_been_sent(tmp_path: Path) -> None:
+    """The demo routes everything to a file channel under its folder, delivers the outbox and
+    says how many messages went, the first subjects and where the file is."""
+    folder = tmp_path / "demo"
+    done = subprocess.run([sys.executable, "-m", "soc", "demo", "--dir", str(folder), "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    told = summary["notifications"]
+    sent = folder / "soc-data" / "notify" / "sent.jsonl"
+    assert told["path"] == str(sent)
+    lines = [json.loads(line) for line in sent.read_text(encoding="utf-8").splitlines()]
+    kinds = [m["kind"] for m in lines]
+    assert told["count"] == len(lines) == len(summary["alerts"]) + 1  # and the incident
+    assert sorted(set(kinds)) == ["alert.new", "incident.opened"]
+    assert told["subjects"] == [m["subject"] for m in lines[:2]]
+    assert all("Cảnh báo mới / New alert: " in s for s in told["subjects"])
+    table = subprocess.run([sys.executable, "-m", "soc", "demo", "--dir", str(tmp_path / "t")],
+                           capture_output=True, text=True, timeout=600)
+    assert f"== Notifications that would have been sent: {len(lines)} " in table.stdout
+    assert f"- {told['subjects'][0]}" in table.stdout
+    assert str(tmp_path / "t" / "soc-data" / "notify" / "sent.jsonl") in table.stdout

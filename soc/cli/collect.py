@@ -33,6 +33,8 @@ def _finish(report: PassReport, verbose: int, hint_cmd: str) -> int:
                  f"{src.dead_letters} dead, {src.alerts} alert(s), {src.seconds:.2f}s")
     if report.rule_warning:
         info(report.rule_warning)
+    for line in report.notify_warnings:
+        info(f"Warning: {line}")
     return int(ExitCode.OK if report.ok else ExitCode.PARTIAL)
 
 

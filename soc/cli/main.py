@@ -43,6 +43,7 @@ def _register() -> None:
         detect,
         incidents,
         listen,
+        notify,
         playbooks,
         reports,
         rules,
@@ -53,7 +54,7 @@ def _register() -> None:
     )
 
     for module in (alerts, collect, detect, rules, search, setup, status, store, audit,
-                   incidents, playbooks, listen, reports):
+                   incidents, playbooks, listen, reports, notify):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -62,7 +62,8 @@ def _show(r: DemoResult) -> None:
     if current_format() is not Format.TABLE:  # one document for machines
         emit_object({**head, "failures_by_ip": r.failures_by_ip, "alerts": r.alerts,
                      "incident": r.incident, "due": r.due,
-                     "reports": [str(p) for p in r.reports]})
+                     "reports": [str(p) for p in r.reports],
+                     "notifications": r.notifications})
         return
     emit_object(head)
     click.echo("\n== Failed SSH logins by source ==")
@@ -87,6 +88,13 @@ def _show(r: DemoResult) -> None:
         click.echo("\n== Reports written (soc report due lists what else is due) ==")
         for path in r.reports:
             click.echo(str(path))
+    if r.notifications:
+        n = r.notifications
+        click.echo(f"\n== Notifications that would have been sent: {n['count']} "
+                   f"(the file channel 'journal') ==")
+        for subject in n["subjects"]:
+            click.echo(f"- {subject}")
+        click.echo(f"All of them, one JSON line each: {n['path']}")
     info(f"\nExplore: soc -c {r.config} search 'source.ip:203.0.113.45' --since 1d; "
          f"soc -c {r.config} status; soc -c {r.config} report due")
 

@@ -14,7 +14,7 @@ from soc.errors import ExitCode, SocError
 from soc.listen.daemon import status_summary
 from soc.pipeline.collect import state_path
 from soc.state import StateStore
-from soc.status import COLUMNS, gaps, rules_line, rules_summary, source_rows
+from soc.status import COLUMNS, channel_rows, gaps, rules_line, rules_summary, source_rows
 from soc.stores.base import open_store
 from soc.stores.sqlite.schema import STORE_FILE
 
@@ -39,8 +39,10 @@ def status_cmd(app: App) -> int:
     try:
         with open_store(config, readonly=True) as store:
             stats = store.stats()
+            channels = channel_rows(config, store)
     except SocError as exc:
         stats = {"error": str(exc)}
+        channels = None
         if not _not_created_yet(config):
             findings.append(stats)  # collection cannot store anything
     if current_format() is Format.TABLE:
@@ -52,9 +54,11 @@ def status_cmd(app: App) -> int:
             info(_listen_line(daemon))
         if rules is not None:
             info(rules_line(rules))
+        for channel in channels or ():
+            info(_channel_line(channel))
     else:
         emit_object({"sources": rows, "store": stats, "listen": daemon, "rules": rules,
-                     "gaps": len(findings)})
+                     "channels": channels, "gaps": len(findings)})
     for gap in gaps(rows):
         info(f"Warning: source {gap['source']} is {gap['state']}: {gap['note']}")
     if daemon is not None and daemon_gap(daemon):
@@ -87,6 +91,15 @@ def _listen_line(d: dict[str, Any]) -> str:
             f"{d['dead_letters']} dead, {d['dropped']} dropped, {d.get('refused', 0)} refused, "
             f"{d.get('timeouts', 0)} timed out, {d.get('handshake_failures', 0)} failed "
             f"handshake(s), spool {d['spool_bytes']} B")
+
+
+def _channel_line(c: dict[str, Any]) -> str:
+    if "error" in c:
+        return f"Channel {c['channel']}: {c['error']}"
+    line = (f"Channel {c['channel']}: last success {c['last_success'] or 'never'}, "
+            f"last failure {c['last_failure'] or 'never'}, {c['queued']} queued, "
+            f"{c['failed']} failed")
+    return line + (f" ({c['last_error']})" if c["last_error"] else "")
 
 
 def _store_line(stats: dict[str, object]) -> str:

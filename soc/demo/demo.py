@@ -94,8 +94,16 @@ sources:
   systems:
     cong-ttdt: {{os: Ubuntu 22.04 LTS, services: [web], measures: [firewall],
                 domains: [cong.example.gov.vn], purpose: Cổng thông tin điện tử của tỉnh}}
+notify:                        # see docs/notifications.md; a file shows what would be sent
+  channels:
+    journal: {{type: file, path: {sent}}}
+  routes:
+    - {{name: all, channels: [journal]}}
 """
 
+
+SENT = "soc-data/notify/sent.jsonl"
+"""The demo's notification channel: a file (beside soc.yml) of what would have been sent."""
 
 SENSOR_SOURCE = """\
   - name: sensor
@@ -161,8 +169,8 @@ def write_story(directory: Path, now: datetime | None = None) -> Path:
     demo_story.write_more(directory, start)
     sensor = SENSOR_SOURCE if demo_story.capture_writer() is not None else ""
     config = directory / "soc.yml"
-    config.write_text(DEMO_CONFIG.format(tz=DEFAULT_TIMEZONE, host=HOST, sensor=sensor),
-                      encoding="utf-8")
+    config.write_text(DEMO_CONFIG.format(tz=DEFAULT_TIMEZONE, host=HOST, sensor=sensor,
+                                         sent=SENT), encoding="utf-8")
     return config
 
 
@@ -181,6 +189,7 @@ class DemoResult:
     incident: dict[str, Any] = field(default_factory=dict)  # opened from the alerts
     due: list[dict[str, Any]] = field(default_factory=list)  # soc.response.deadlines.DueItem rows
     reports: list[Path] = field(default_factory=list)  # the notice and the weekly report
+    notifications: dict[str, Any] = field(default_factory=dict)  # count, subjects, path
 
 
 def _failures(events: list[Event]) -> list[dict[str, Any]]:
@@ -220,7 +229,21 @@ def run_demo(directory: Path) -> DemoResult:
                                                                   result.alerts])
         result.reports = write_demo_reports(config, directory / "reports",
                                             str(result.incident["id"]))
+    result.notifications = notify_demo(config, directory / SENT)
     return result
+
+
+def notify_demo(config: Config, sent: Path) -> dict[str, Any]:
+    """Deliver the outbox once more (the incident was opened after the pass) and sum up what
+    the demo's file channel got: how many messages, the first subjects, the file."""
+    import json
+
+    from soc.notify import ops
+
+    ops.dispatch(config, now=datetime.now(UTC))
+    lines = sent.read_text(encoding="utf-8").splitlines() if sent.exists() else []
+    subjects = [str(json.loads(line).get("subject", "")) for line in lines]
+    return {"count": len(lines), "subjects": subjects[:2], "path": str(sent)}
 
 
 def write_demo_reports(config: Config, folder: Path, incident_id: str) -> list[Path]:

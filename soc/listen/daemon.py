@@ -72,6 +72,8 @@ log = logging.getLogger("soc.listen")
 STATUS_FILE = "listen.json"
 STALE_AFTER = 60.0  # seconds without a status rewrite before a "running" daemon counts as dead
 MAX_BACKOFF = 30.0
+NOTIFY_INTERVAL = 5.0  # seconds between two deliveries of the notification outbox
+TIDY_INTERVAL = 300.0  # without notify: seconds between two prunings of what is left of it
 
 
 def status_path(config: Config) -> Path:
@@ -191,6 +193,7 @@ class Daemon:
         self._reload_again = False
         self.listeners: list[Listener] = []
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soc-spool")
+        self.notify_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soc-notify")
         self.stop = asyncio.Event()
         self.closing = False
         self.state = "starting"
@@ -210,7 +213,9 @@ class Daemon:
         await self._start()
         housekeeping = asyncio.create_task(self._housekeeping())
         pump = asyncio.create_task(self._pump())
+        notifier = asyncio.create_task(self._deliver_notifications())
         await self.stop.wait()
+        notifier.cancel()
         self.state = "stopping"
         _notify("STOPPING=1")
         log.info("stopping: no new connections; draining the spool")
@@ -222,6 +227,7 @@ class Daemon:
         await asyncio.get_running_loop().run_in_executor(self.executor, self.writer.close)
         self.executor.shutdown()
         await self._finish_captures()
+        await loop_shutdown(self.notify_executor)  # a delivery under way finishes
         for check in list(self._checks):
             check.cancel()  # a reload not yet restarting the drain is dropped
         async with self.drain_lock:
@@ -450,6 +456,31 @@ class Daemon:
         self.drain = new
         await new.start()
 
+    async def _deliver_notifications(self) -> None:
+        """Every ``NOTIFY_INTERVAL`` seconds, deliver the outbox (what the drain's alerts
+        queued), in a thread of its own so a slow channel never holds the receiver. A run
+        that fails is logged (rate-limited) and the next one tries again; soc.yml without
+        ``notify:`` only prunes what an older configuration left, every ``TIDY_INTERVAL``; a
+        store without an outbox (Elasticsearch) is said once and runs nothing."""
+        from soc.notify import ops
+
+        if not ops.keeps_outbox(self.config):
+            if ops.enabled(self.config):
+                self.ratelog.warning("notify", "notifications: %s",
+                                     ops.unsupported(self.config).message)
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            enabled = ops.enabled(self.config)  # soc.yml as last (re)loaded
+            await asyncio.sleep(NOTIFY_INTERVAL if enabled else TIDY_INTERVAL)
+            try:
+                done = await loop.run_in_executor(self.notify_executor, _dispatch, self.config)
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure
+                self.ratelog.error("notify", "notifications failed: %s", exc)
+                continue
+            for line in done.persistent if done is not None else ():
+                self.ratelog.warning("notify", "notifications: %s", line)
+
     # status ------------------------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
@@ -522,6 +553,18 @@ class Daemon:
             os.replace(tmp, path)
         except OSError as exc:
             self.ratelog.warning("status", "cannot write %s: %s", path, exc)
+
+
+def _dispatch(config: Config) -> Any:
+    """One delivery of the outbox (None when ``soc notify run`` or a pass is at it)."""
+    from soc.notify import ops
+
+    return ops.dispatch(config, now=datetime.now(UTC), wait=False)
+
+
+async def loop_shutdown(executor: ThreadPoolExecutor) -> None:
+    """Shut ``executor`` down without blocking the event loop."""
+    await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
 
 
 def _warn_rules(check: asyncio.Task[dict[str, Any]]) -> None:

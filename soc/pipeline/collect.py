@@ -11,7 +11,7 @@ from typing import Any
 
 from soc import registry
 from soc.config import Config, Source
-from soc.errors import ConfigError, InputError, UsageError
+from soc.errors import ConfigError, InputError, SocError, UsageError
 from soc.lock import PassLock
 from soc.pipeline.pipeline import PassReport, Pipeline, SourceReport, Stage
 from soc.state import StateStore
@@ -87,7 +87,35 @@ def collect(
     with PassLock(lock_path(config)), _session(config) as (store, state):
         stages = default_stages(config, store) if detect else []
         report = Pipeline(config, store, state, stages=stages, progress=progress).run(sources)
-    return note_rule_errors(config, report) if detect else report
+    report = note_rule_errors(config, report) if detect else report
+    return notify_after(config, report)
+
+
+def notify_after(config: Config, report: PassReport) -> PassReport:
+    """Deliver the outbox at the end of a pass (when soc.yml configures notifications).
+
+    A channel that is down never fails the pass and loses nothing (the outbox keeps it): the
+    pass's exit code stays what its data made it; a failure that persists (a delivery given
+    up, or failing for the third time) becomes a warning on stderr, so cron stays silent
+    through a short outage and speaks when something is wrong (docs/notifications.md)."""
+    from datetime import UTC, datetime
+
+    from soc.notify import ops
+
+    enabled = ops.enabled(config)
+    if not ops.keeps_outbox(config):  # one warning per pass, not an error: the data is in
+        if enabled:
+            report.notify_warnings.append(f"notifications: {ops.unsupported(config).message}")
+        return report
+    try:  # without notify: only tidies the outbox (what an older configuration left)
+        done = ops.dispatch(config, now=datetime.now(UTC), wait=False)
+    except SocError as exc:
+        report.notify_warnings.append(f"notifications: {exc}")
+        return report
+    if done is not None and enabled:
+        report.notify = {k: v for k, v in done.to_dict().items() if k != "persistent"}
+        report.notify_warnings += [f"notifications: {line}" for line in done.persistent]
+    return report
 
 
 # --- ingest: files imported once ----------------------------------------------------------------

@@ -75,6 +75,8 @@ class PassReport:
     seconds: float = 0.0
     rule_errors: list[str] = field(default_factory=list)  # rule files that failed to load
     rule_warning: str | None = None  # the one line to print about them
+    notify: dict[str, Any] | None = None  # the dispatch at the end of the pass (soc.notify)
+    notify_warnings: list[str] = field(default_factory=list)  # failures that persist
 
     @property
     def events(self) -> int:
@@ -110,6 +112,7 @@ class PassReport:
             "events": self.events, "dead_letters": self.dead_letters,
             "errors": len(self.errors), "rule_errors": self.rule_errors,
             "sources": [s.to_dict() for s in self.sources],
+            **({"notify": self.notify} if self.notify is not None else {}),
         }
 
 

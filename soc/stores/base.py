@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from soc.ecs import Event
 from soc.errors import StoreError
 from soc.models import MAX_IDS, Alert, AlertQuery, AuditEntry, DeadLetter, RuleHit
+from soc.outbox import Change, Delivery
 
 if TYPE_CHECKING:
     from soc.config import Config
@@ -311,6 +312,73 @@ class Store(ABC):
         """Incident documents (of one status, if given), oldest opened first."""
         raise self._unsupported("list incidents")
 
+    # the notification outbox (soc.outbox: changes and deliveries; soc.notify routes and sends) --
+    # upsert_alerts, update_alert_audited and put_incident_audited queue the changes they cause
+    # (soc.outbox.changes_for_alert, change_for_entry) in their own transaction.
+
+    def queue_change(self, change: Change) -> Change | None:
+        """Queue a change made outside an alert or incident write (a reminder, an
+        escalation), idempotent on ``change.key``; returns it with its ``seq``, or None when
+        that key was queued already."""
+        raise self._unsupported("keep a notification outbox")
+
+    def outbox_changes(self, *, after_seq: int | None = None, unrouted: bool = False,
+                       kinds: Collection[str] | None = None, since: str | None = None,
+                       limit: int | None = None) -> list[Change]:
+        """Changes in outbox order (``seq``): after ``after_seq``, not routed yet, of
+        ``kinds``, that happened at ``since`` or later, as asked."""
+        raise self._unsupported("read the notification outbox")
+
+    def route_changes(self, seqs: Sequence[int], deliveries: Sequence[Delivery]) -> int:
+        """Insert ``deliveries`` (idempotent on their key) and mark the changes ``seqs`` routed,
+        in one transaction: a crash routes a change fully or not at all. Returns how many
+        deliveries were new."""
+        raise self._unsupported("route notifications")
+
+    def due_deliveries(self, now: str, *, channel: str | None = None,
+                       limit: int | None = None) -> list[Delivery]:
+        """Queued or held deliveries whose ``next_at`` is not after ``now``, in outbox order
+        (``seq``, then key)."""
+        raise self._unsupported("read notification deliveries")
+
+    def mark_delivery(self, key: str, *, status: str, attempts: int | None = None,
+                      next_at: str | None = None, error: str | None = None,
+                      receipt: str | None = None, delivered_at: str | None = None,
+                      failed_at: str | None = None) -> None:
+        """Record what became of one delivery (the fields given; ``error`` replaces the last
+        one). NotFoundError when no delivery has this key."""
+        raise self._unsupported("update notification deliveries")
+
+    def list_deliveries(self, *, status: str | None = None, route: str | None = None,
+                        since: str | None = None,
+                        limit: int | None = None) -> list[Delivery]:
+        """Deliveries (of a status, of a route, created at ``since`` or later), newest change
+        last."""
+        raise self._unsupported("read notification deliveries")
+
+    def digest_items(self, until: str) -> list[Delivery]:
+        """Digested deliveries whose window ended by ``until`` and that no digest holds yet."""
+        raise self._unsupported("read notification deliveries")
+
+    def add_digest(self, digest: Delivery, items: Sequence[str]) -> bool:
+        """Insert the digest delivery (idempotent on its key) and note in the deliveries
+        ``items`` that it holds them, in one transaction. False when it was there already."""
+        raise self._unsupported("write notification digests")
+
+    def delivery_summary(self) -> list[dict[str, Any]]:
+        """Per channel: ``channel``, ``queued`` (queued or held), ``failed``, ``delivered``,
+        ``last_success``, ``last_failure`` and ``last_error`` (``soc status``)."""
+        raise self._unsupported("read notification deliveries")
+
+    def prune_outbox(self, before: str, *, limit: int) -> int:
+        """Delete at most ``limit`` finished deliveries (delivered, failed, or told in a
+        digest) and at most ``limit`` routed changes no delivery still waits for, from before
+        ``before``; returns how many rows went."""
+        raise self._unsupported("prune the notification outbox")
+
+    keeps_outbox = False
+    """Whether this store keeps the notification outbox (the methods above)."""
+
     def _unsupported(self, what: str) -> StoreError:
         return StoreError(f"the {self.kind} store cannot {what} yet",
                           hint="Use the embedded store for detection and alerts.")
@@ -386,6 +454,13 @@ def diagnose_store(config: Config) -> list[dict[str, str]]:
 
     cls: type[Store] = registry.load("store", config.store.type)
     return cls.diagnose(config)
+
+
+def routes_notifications(config: Config) -> bool:
+    """Whether soc.yml routes notifications (``notify.routes`` names at least one route):
+    only then do alert and incident writes queue the changes they cause."""
+    section = config.raw.get("notify")
+    return isinstance(section, Mapping) and bool(section.get("routes"))
 
 
 def open_store(config: Config, *, readonly: bool = False) -> Store:

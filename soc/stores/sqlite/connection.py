@@ -21,6 +21,11 @@ class ConnectionMixin:
     path: Path
     readonly: bool
     _cookie: int | None  # PRAGMA schema_version when the partition cache was loaded
+    tells: bool = True
+    """Whether alert and incident writes queue the changes they cause in the notification
+    outbox: only when soc.yml routes notifications (:meth:`SQLiteStore.open`), so that a
+    store without ``notify:`` grows no outbox, and notifications configured later tell what
+    happens from then on, never a flood of old alerts (docs/notifications.md)."""
 
     def _errors(self, action: str) -> AbstractContextManager[None]:
         return sqlite_errors(self.path, action)

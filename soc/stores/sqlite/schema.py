@@ -148,8 +148,33 @@ def _migration_4(db: sqlite3.Connection) -> None:
         db.execute(f"ALTER TABLE {table} ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
 
 
+_V5 = (
+    """CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+        subject TEXT NOT NULL, severity TEXT, ts TEXT NOT NULL, doc TEXT NOT NULL,
+        routed INTEGER NOT NULL DEFAULT 0)""",
+    "CREATE INDEX outbox_unrouted ON outbox(routed, seq)",
+    "CREATE INDEX outbox_kind ON outbox(kind, ts)",
+    """CREATE TABLE deliveries (
+        key TEXT PRIMARY KEY, seq INTEGER NOT NULL, route TEXT NOT NULL, channel TEXT NOT NULL,
+        status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT NOT NULL,
+        last_error TEXT, failed_at TEXT, receipt TEXT, delivered_at TEXT,
+        created TEXT NOT NULL, doc TEXT NOT NULL)""",
+    "CREATE INDEX deliveries_due ON deliveries(status, channel, next_at)",
+    "CREATE INDEX deliveries_channel ON deliveries(channel, seq)",
+    "CREATE INDEX deliveries_route ON deliveries(route, created)",
+)
+
+
+def _migration_5(db: sqlite3.Connection) -> None:
+    """The notification outbox (changes written with the alert or incident change that causes
+    them) and its deliveries, one per change, route and channel (docs/notifications.md)."""
+    for statement in _V5:
+        db.execute(statement)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _migration_1, _migration_2, _migration_3, _migration_4)
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
 """Applied in order, in one transaction, when a store is opened for writing. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -12,8 +12,10 @@ from soc import audit
 from soc.ecs import format_ts, parse_ts
 from soc.errors import NotFoundError
 from soc.models import Alert, AlertQuery, AuditEntry, RuleHit
+from soc.outbox import change_for_entry, changes_for_alert
 from soc.stores.base import ALERT_HINT, INCIDENT_HINT, ColumnDrift, conflict, reconcile
 from soc.stores.sqlite.connection import ConnectionMixin
+from soc.stores.sqlite.outbox import queue
 from soc.stores.sqlite.schema import _dumps, _loads
 
 
@@ -97,23 +99,26 @@ class StateMixin(ConnectionMixin):
                     [(alert.id, eid, ts) for eid, ts in links.get(alert.id, ())])
                 count = self._scalar_args(
                     "SELECT count(*) FROM alert_events WHERE alert_id = ?", (alert.id,))
-                final, version = self._over_stored(replace(alert, count=int(count)))
+                final, version, before = self._over_stored(replace(alert, count=int(count)))
                 versions[("alerts", final.id)] = self._put_alert(final, version)
+                if self.tells:
+                    queue(self.db, changes_for_alert(before, final))  # told iff written
                 stored.append(final)
         self._versions.update(versions)
         return stored
 
-    def _over_stored(self, ours: Alert) -> tuple[Alert, int | None]:
-        """``ours`` as detection may write it, and the stored version: reconciled with the
-        stored alert when that is not the version this handle read (an ack since
-        ``find_alert`` is never undone)."""
+    def _over_stored(self, ours: Alert) -> tuple[Alert, int | None, Alert | None]:
+        """``ours`` as detection may write it, the stored version and the stored alert:
+        reconciled with the stored alert when that is not the version this handle read (an
+        ack since ``find_alert`` is never undone)."""
         row = self.db.execute("SELECT version, doc FROM alerts WHERE id = ?",
                               (ours.id,)).fetchone()
         if row is None:
-            return ours, None
+            return ours, None, None
+        before = Alert.from_dict(_loads(row[1]))
         if row[0] == self._versions.get(("alerts", ours.id)):
-            return ours, row[0]
-        return reconcile(ours, Alert.from_dict(_loads(row[1]))), row[0]
+            return ours, row[0], before
+        return reconcile(ours, before), row[0], before
 
     def _put_alert(self, a: Alert, stored: int | None) -> int:
         """Insert or replace the alert's row one version past ``stored``; returns that version,
@@ -189,6 +194,8 @@ class StateMixin(ConnectionMixin):
         with self._errors("cannot update alerts"), self._transaction():
             version = self._replace_alert(alert)
             written = self._append_for_change(entry)
+            if self.tells:
+                queue(self.db, [c for c in [change_for_entry(entry, alert)] if c])
         self._versions[("alerts", alert.id)] = version
         return written
 
@@ -271,6 +278,8 @@ class StateMixin(ConnectionMixin):
         with self._errors("cannot write incidents"), self._transaction():
             version = self._put_incident(incident_id, opened, status, doc)
             written = self._append_for_change(entry)
+            if self.tells:
+                queue(self.db, [c for c in [change_for_entry(entry, doc)] if c])
         self._versions[("incidents", incident_id)] = version
         return written
 

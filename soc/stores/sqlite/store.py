@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from soc.stores.base import Hold, RetentionItem, Store
+from soc.stores.base import Hold, RetentionItem, Store, routes_notifications
 from soc.stores.sqlite import aggs
 from soc.stores.sqlite.doctor import diagnose_path, run_checks
 from soc.stores.sqlite.events import _CHUNKS, _INSERT_WIDTH, EventsMixin, _utc
 from soc.stores.sqlite.guard import WriteGuard, count_vacuum
 from soc.stores.sqlite.holds import held_events, kept, prune
+from soc.stores.sqlite.outbox import OutboxMixin
 from soc.stores.sqlite.schema import (
     STORE_FILE,
     connect_reader,
@@ -29,10 +30,11 @@ if TYPE_CHECKING:
     from soc.config import Config
 
 
-class SQLiteStore(StateMixin, EventsMixin, Store):
+class SQLiteStore(StateMixin, OutboxMixin, EventsMixin, Store):
     """The embedded store (default): ``<data_dir>/store.db``."""
 
     kind = "embedded"
+    keeps_outbox = True
     background_writes = False
     """Whether the pipeline calls :meth:`write_events` from a worker thread (never two calls at
     a time) while it parses the next batch. The writer connection allows it, but it is off: on
@@ -52,8 +54,11 @@ class SQLiteStore(StateMixin, EventsMixin, Store):
 
     @classmethod
     def open(cls, config: Config, *, readonly: bool = False) -> Self:
-        """Open ``<config.data_dir>/store.db``; for writing, create and migrate it."""
-        return cls.open_path(Path(config.data_dir) / STORE_FILE, readonly=readonly)
+        """Open ``<config.data_dir>/store.db``; for writing, create and migrate it. Alert and
+        incident writes queue notifications only when soc.yml routes some (``tells``)."""
+        store = cls.open_path(Path(config.data_dir) / STORE_FILE, readonly=readonly)
+        store.tells = routes_notifications(config)
+        return store
 
     @classmethod
     def open_path(cls, path: Path, *, readonly: bool = False) -> Self:
