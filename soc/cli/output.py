@@ -27,6 +27,7 @@ import click
 from soc.config import DEFAULT_TIMEZONE
 from soc.ecs import parse_ts
 from soc.errors import SocError
+from soc.textsafe import UNSAFE
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_CELL = 80
@@ -37,7 +38,7 @@ _UTC_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[
 """A cell that is a UTC timestamp as soc stores them (and nothing else)."""
 
 
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = UNSAFE
 """What a terminal acts on instead of showing: C0 and C1 controls (ESC starts CSI, OSC 52 writes
 the clipboard, OSC 0 the title; CR overwrites a line) and the bidirectional overrides that
 reorder what is shown. Tab and newline are left to the callers (cells show them as a space

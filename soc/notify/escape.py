@@ -20,11 +20,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from soc.textsafe import UNSAFE
+
 MAX_VALUE = 300
 """A value from a log line is cut at this many characters (with ``…``)."""
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = UNSAFE
 _BREAKS = re.compile(r"[\r\n\t]+")
 _MENTION = re.compile(r"@(?=\w)")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&])")

@@ -23,6 +23,7 @@ from soc.content import content_dir
 from soc.errors import InputError, NotFoundError
 from soc.reports import fmt
 from soc.reports.forms import Document
+from soc.textsafe import UNSAFE
 
 GENERIC = "document"
 
@@ -56,7 +57,7 @@ def template_dirs(extra: Path | None = None) -> list[Path]:
 _MD_INLINE = re.compile(r"([\\`*_\[\]|~])")
 # at the start of a value (which a template may put at the start of a line)
 _MD_BLOCK = re.compile(r"^(\s*)(?:(#{1,6}|[-+*])(?=\s|$)|(=+|-+)\s*$|(\d{1,9})([.)])(?=\s|$))")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = UNSAFE
 
 
 def _block(m: re.Match[str]) -> str:
