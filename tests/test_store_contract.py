@@ -68,14 +68,19 @@ def _es_options(url: str) -> dict[str, Any]:
 
 
 def _es_remove_prefix(url: str, prefix: str) -> None:
-    """Delete by exact name (wildcard deletes of indices are refused by default)."""
+    """Delete by exact name (wildcard deletes of indices are refused by default). A cluster
+    without the data-stream APIs (the test node) keeps the streams and the templates they use:
+    the test node's data goes with its next start."""
+    from soc.stores.es.capabilities import probe
     from soc.stores.es.connection import EsOptions, connect
 
     client, _ = connect(EsOptions.from_mapping(_es_options(url), data_dir=Path(".")))
-    quiet = client.options(ignore_status=404)
-    streams = quiet.indices.get_data_stream(name=f"{prefix}*").get("data_streams", [])
-    for stream in streams:
-        quiet.indices.delete_data_stream(name=stream["name"])
+    caps = probe(client)
+    quiet = client.options(ignore_status=(400, 404))
+    if caps.data_streams:
+        streams = quiet.indices.get_data_stream(name=f"{prefix}*").get("data_streams", [])
+        for stream in streams:
+            quiet.indices.delete_data_stream(name=stream["name"])
     for index in quiet.indices.get(index=f"{prefix}*", expand_wildcards="all"):
         quiet.indices.delete(index=index)
     for t in quiet.indices.get_index_template(name=f"{prefix}*").get("index_templates", []):
@@ -83,7 +88,7 @@ def _es_remove_prefix(url: str, prefix: str) -> None:
     found = quiet.cluster.get_component_template(name=f"{prefix}*")
     for t in found.get("component_templates", []):
         quiet.cluster.delete_component_template(name=t["name"])
-    for name in client.ilm.get_lifecycle():
+    for name in client.ilm.get_lifecycle() if caps.ilm else ():
         if name.startswith(prefix):
             quiet.ilm.delete_lifecycle(name=name)
     client.close()

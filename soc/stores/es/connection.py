@@ -23,6 +23,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from soc.config import Secret
 from soc.errors import ConfigError, StoreError
+from soc.stores.es.capabilities import Capabilities, probe
 
 if TYPE_CHECKING:
     from soc.config import Config
@@ -159,14 +160,17 @@ def build_client(options: EsOptions) -> Elasticsearch:
     )
 
 
-def server_major(client: Elasticsearch) -> int:
-    """The major version the cluster runs, asked with headers every 8.x and 9.x server takes."""
+def server_capabilities(client: Elasticsearch) -> Capabilities:
+    """The cluster's version and modules, asked with headers every 8.x and 9.x server takes."""
     transport = client.transport
     if isinstance(transport, CompatTransport):
         transport.compat_major = 8
-    info = client.info()
-    number = str(info["version"]["number"])
-    return int(number.split(".")[0])
+    return probe(client)
+
+
+def server_major(client: Elasticsearch) -> int:
+    """The major version the cluster runs."""
+    return server_capabilities(client).major
 
 
 def connect(options: EsOptions) -> tuple[Elasticsearch, int]:

@@ -17,6 +17,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from soc.config import Config
 from soc.stores.es import templates
+from soc.stores.es.capabilities import Capabilities
 from soc.stores.es.connection import EsOptions, error_reason
 from soc.stores.es.housekeeping import template_meta
 from soc.stores.es.names import LEVELS, Names
@@ -31,6 +32,7 @@ class Cluster(Protocol):
     options: EsOptions
     names: Names
     spool: Spool
+    caps: Capabilities
 
 Check = tuple[str, str, str]  # (check, status, detail)
 SHARDS_WARN, SHARDS_FAIL = 0.8, 0.95
@@ -40,8 +42,8 @@ DEFAULT_WATERMARKS = {"low": "85%", "high": "90%", "flood_stage": "95%"}
 def run_checks(store: Cluster) -> list[dict[str, str]]:
     """Every check, each as ``{"check", "status" (ok|warn|fail), "detail"}``."""
     checks: list[Callable[[Cluster], list[Check]]] = [
-        health, template_drift, stream_mappings, ilm_delete_phases, shards, disk, spool,
-        quarantine]
+        health, capabilities, template_drift, stream_mappings, ilm_delete_phases, shards, disk,
+        spool, quarantine]
     out: list[dict[str, str]] = []
     for check in checks:
         try:
@@ -67,12 +69,24 @@ def health(store: Cluster) -> list[Check]:
     return [("cluster health", verdict, detail)]
 
 
+def capabilities(store: Cluster) -> list[Check]:
+    """What the cluster lacks and what the store does instead (a warning each)."""
+    gone = store.caps.missing()
+    if not gone:
+        return [("cluster modules", "ok", f"Elasticsearch {store.caps.version or '?'}: "
+                                          "everything the store uses is there")]
+    return [(f"cluster lacks {module}", "warn", f"{what}: {instead}")
+            for module, what, instead in gone]
+
+
 def template_drift(store: Cluster) -> list[Check]:
     rows: list[Check] = []
-    for name, body in templates.index_templates(store.config, store.names).items():
+    for name, body in templates.index_templates(store.config, store.names,
+                                                store.caps).items():
         want = templates.with_digest(body)["_meta"]["soc_digest"]
         rows.append(_drift("index template", name, template_meta(store.client, name), want))
-    for name, template in templates.components(store.names, store.options).items():
+    for name, template in templates.components(store.names, store.options,
+                                               store.caps).items():
         want = templates.with_digest({"template": template,
                                       "_meta": dict(templates.MANAGED)})["_meta"]["soc_digest"]
         rows.append(_drift("component template", name, _component_meta(store, name), want))
@@ -98,18 +112,36 @@ def _drift(what: str, name: str, meta: dict[str, Any], want: str) -> Check:
     return (f"{what} {name}", "ok", "as this version installs it")
 
 
+def write_indices(store: Cluster) -> dict[str, str]:
+    """Each event stream's write index (its newest backing index), by stream name: from the
+    data-stream API, or from the indices API where the cluster lacks it."""
+    if store.caps.data_streams:
+        try:
+            streams = store.client.indices.get_data_stream(name=store.names.events)
+        except NotFoundError:
+            return {}
+        return {s["name"]: s["indices"][-1]["index_name"]
+                for s in streams.get("data_streams", [])}
+    found = store.client.indices.get(index=store.names.events, ignore_unavailable=True,
+                                     allow_no_indices=True, filter_path="*.data_stream")
+    newest: dict[str, str] = {}
+    for index, body in sorted(dict(found.body or {}).items()):  # .ds-<stream>-<date>-<gen>
+        stream = body.get("data_stream")
+        if stream and index > newest.get(stream, ""):
+            newest[stream] = index
+    return newest
+
+
 def stream_mappings(store: Cluster) -> list[Check]:
-    try:
-        streams = store.client.indices.get_data_stream(name=store.names.events)
-    except NotFoundError:
+    streams = write_indices(store)
+    if not streams:
         return [("event streams", "ok", "no event stream yet")]
     bad = []
-    for stream in streams.get("data_streams", []):
-        write_index = stream["indices"][-1]["index_name"]
+    for stream, write_index in sorted(streams.items()):
         mapping = store.client.indices.get_mapping(index=write_index)[write_index]["mappings"]
         if not _ours(mapping):
-            bad.append(stream["name"])
-    total = len(streams.get("data_streams", []))
+            bad.append(stream)
+    total = len(streams)
     if bad:
         return [("event streams", "fail",
                  f"{len(bad)} of {total} stream(s) lack the soc mapping (.caseless, soc.values): "
@@ -125,6 +157,9 @@ def _ours(mapping: dict[str, Any]) -> bool:
 
 
 def ilm_delete_phases(store: Cluster) -> list[Check]:
+    if not store.caps.ilm:
+        return [("ilm", "warn", "the cluster has no ILM: events are deleted only by "
+                                "'soc store retention --apply' - run it daily from cron")]
     rows: list[Check] = []
     for level in (*LEVELS, None):
         name = store.names.policy(level)

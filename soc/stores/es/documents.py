@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from elastic_transport import ObjectApiResponse
     from elasticsearch import Elasticsearch
 
+    from soc.stores.es.capabilities import Capabilities
     from soc.stores.es.connection import EsOptions
     from soc.stores.es.delivery import Delivery
     from soc.stores.es.names import Names
@@ -54,6 +55,7 @@ class DocumentsMixin:
     options: EsOptions
     delivery: Delivery
     readonly: bool
+    caps: Capabilities
     _versions: dict[tuple[str, str], tuple[int, int]]
 
     def _writable(self, action: str) -> None:

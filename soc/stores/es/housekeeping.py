@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from elasticsearch import NotFoundError
 
 from soc.stores.base import RetentionItem
+from soc.stores.es.capabilities import FULL, Capabilities
 from soc.stores.es.names import Names
 
 if TYPE_CHECKING:
@@ -161,18 +162,53 @@ def delete_query(items: list[RetentionItem],
 
 
 def delete_days(client: Elasticsearch, names: Names, items: list[RetentionItem],
-                keep: Collection[str] = ()) -> int:
+                keep: Collection[str] = (), caps: Capabilities = FULL) -> int:
     """Delete the events of expired (day, level) pairs now (ILM would later, by index),
     except the held events ``keep``."""
     if not items:
         return 0
-    resp = client.delete_by_query(index=names.events, query=delete_query(items, keep),
-                                  conflicts="proceed", refresh=True, ignore_unavailable=True)
-    return int(resp.get("deleted", 0))
+    return delete_matching(client, names.events, delete_query(items, keep), refresh=True,
+                           caps=caps)
 
 
-def ilm_plan(client: Elasticsearch, names: Names) -> list[dict[str, Any]]:
-    """Per backing index: its policy, phase, age and when the delete phase starts."""
+DELETE_PAGE = 1000
+
+
+def delete_matching(client: Elasticsearch, index: str, query: dict[str, Any], *,
+                    refresh: bool, caps: Capabilities = FULL) -> int:
+    """Delete what ``query`` finds in ``index``: ``delete_by_query`` where the cluster has it
+    (module reindex), else pages of ids found by search and deleted in bulk from the backing
+    index each was found in. Returns how many were deleted."""
+    if caps.delete_by_query:
+        resp = client.delete_by_query(index=index, query=query, conflicts="proceed",
+                                      refresh=refresh, ignore_unavailable=True)
+        return int(resp.get("deleted", 0))
+    deleted = 0
+    while True:
+        client.indices.refresh(index=index, ignore_unavailable=True)
+        resp = client.search(index=index, query=query, size=DELETE_PAGE, source=False,
+                             sort=["_doc"], ignore_unavailable=True)
+        hits = resp["hits"]["hits"]
+        if not hits:
+            break
+        ops = [{"delete": {"_index": h["_index"], "_id": h["_id"]}} for h in hits]
+        result = client.bulk(operations=ops, refresh=True)
+        done = sum(1 for item in result["items"]
+                   if item["delete"].get("result") in ("deleted", "not_found"))
+        deleted += sum(1 for item in result["items"] if item["delete"].get("result") == "deleted")
+        if done == 0:  # every delete refused: stop rather than loop on the same page
+            break
+    if refresh:
+        client.indices.refresh(index=index, ignore_unavailable=True)
+    return deleted
+
+
+def ilm_plan(client: Elasticsearch, names: Names,
+             caps: Capabilities = FULL) -> list[dict[str, Any]]:
+    """Per backing index: its policy, phase, age and when the delete phase starts (none
+    without ILM)."""
+    if not caps.ilm:
+        return []
     try:
         explain = client.ilm.explain_lifecycle(index=names.events)
         policies = client.ilm.get_lifecycle()

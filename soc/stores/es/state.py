@@ -24,6 +24,7 @@ from soc.ecs import format_ts, parse_ts
 from soc.errors import NotFoundError, StoreError
 from soc.models import Alert, AlertQuery, RuleHit
 from soc.stores.base import ALERT_HINT, ConflictError, conflict, reconcile
+from soc.stores.es import housekeeping
 from soc.stores.es.connection import es_errors
 from soc.stores.es.documents import DocumentsMixin
 
@@ -98,10 +99,9 @@ class StateMixin(DocumentsMixin):
         query = {"bool": {"filter": [{"term": {"correlation": correlation}},
                                      {"range": {"ts": {"lt": before}}}]}}
         with es_errors("cannot prune rule hits", self.options):
-            resp = self.client.delete_by_query(
-                index=self._doc_index("rule-hits"), query=query, conflicts="proceed",
-                refresh=bool(self.options.refresh), ignore_unavailable=True)
-        return int(resp.get("deleted", 0))
+            return housekeeping.delete_matching(
+                self.client, self._doc_index("rule-hits"), query,
+                refresh=bool(self.options.refresh), caps=self.caps)
 
     # alerts --------------------------------------------------------------------------------------
 

@@ -18,12 +18,13 @@ from soc.errors import StoreError
 from soc.models import DeadLetter
 from soc.stores.base import Hold, RetentionItem, Store, WriteResult
 from soc.stores.es import housekeeping, templates
+from soc.stores.es.capabilities import FULL, Capabilities
 from soc.stores.es.connection import (
     CompatTransport,
     EsOptions,
     build_client,
     es_errors,
-    server_major,
+    server_capabilities,
 )
 from soc.stores.es.delivery import Delivery
 from soc.stores.es.names import Names
@@ -57,6 +58,7 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
         self.names = Names(options.index_prefix)
         self.readonly = readonly
         self.major: int | None = options.server_major
+        self.caps: Capabilities = FULL
         self.spool = Spool(options.spool_dir or config.data_dir / "es-spool",
                            options.spool_max_mb * 1024 * 1024)
         self.writer = BulkWriter(
@@ -98,8 +100,11 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
         if self._connected:
             return
         try:
+            self.caps = server_capabilities(self.client)
             if self.major is None:
-                self.major = server_major(self.client)
+                self.major = self.caps.major
+            if self.caps.missing() and not self.readonly:
+                log.warning("%s", self.caps.summary())
             transport = self.client.transport
             if isinstance(transport, CompatTransport):
                 transport.compat_major = self.major if self.major < 9 else None
@@ -117,7 +122,8 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
     def ensure_installed(self) -> list[str]:
         """Install when our index template is missing or differs from this version's."""
         expected = templates.with_digest(
-            templates.index_templates(self.config, self.names)[self.names.logs_template])
+            templates.index_templates(self.config, self.names,
+                                      self.caps)[self.names.logs_template])
         found = housekeeping.template_meta(self.client, self.names.logs_template)
         if found.get("soc_digest") == expected["_meta"]["soc_digest"]:
             return []
@@ -133,7 +139,8 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
         ``kibana_url`` (or ``store.kibana_url``) import the Kibana saved objects too."""
         self._writable("install templates")
         with es_errors("cannot install templates and policies", self.options):
-            done = templates.install(self.client, self.config, self.names, self.options)
+            done = templates.install(self.client, self.config, self.names, self.options,
+                                     self.caps)
         url = kibana_url or self.options.kibana_url
         if url:
             from soc.stores.es.kibana import import_saved_objects
@@ -244,14 +251,41 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
 
         fields = list(group_by)
         step = bucket_seconds(interval) if interval is not None else None
-        request = aggs.request(fields, step, utc_offset(timezone, since), top)
-        with es_errors("cannot aggregate events", self.options):
-            resp = self.client.search(index=self.names.events, query=search_query(query, since,
-                                      until), size=0, aggs=request or None, track_total_hits=True,
-                                      ignore_unavailable=True)
-        total = int(resp["hits"]["total"]["value"])
-        out = aggs.rows(resp.get("aggregations"), fields, step is not None, total)
+        offset = utc_offset(timezone, since)
+        dsl = search_query(query, since, until)
+        if len(fields) > 1 and not self.caps.multi_terms:
+            answer, total = self._composite_groups(dsl, fields, step, offset, top)
+        else:
+            with es_errors("cannot aggregate events", self.options):
+                resp = self.client.search(
+                    index=self.names.events, query=dsl, size=0,
+                    aggs=aggs.request(fields, step, offset, top) or None,
+                    track_total_hits=True, ignore_unavailable=True)
+            answer, total = resp.get("aggregations"), int(resp["hits"]["total"]["value"])
+        out = aggs.rows(answer, fields, step is not None, total)
         return sorted(out, key=lambda r: aggregate_order(r, fields))
+
+    def _composite_groups(self, dsl: dict[str, Any], fields: list[str], step: int | None,
+                          offset: int, top: int | None) -> tuple[dict[str, Any], int]:
+        """Every group of several fields, page by page (a cluster without ``multi_terms``)."""
+        from soc.stores.es import aggs
+
+        pages: list[list[dict[str, Any]]] = []
+        after: dict[str, Any] | None = None
+        total = 0
+        with es_errors("cannot aggregate events", self.options):
+            while True:
+                resp = self.client.search(
+                    index=self.names.events, query=dsl, size=0, track_total_hits=True,
+                    aggs=aggs.composite_request(fields, step, offset, after),
+                    ignore_unavailable=True)
+                total = int(resp["hits"]["total"]["value"])
+                groups = (resp.get("aggregations") or {}).get("groups") or {}
+                pages.append(list(groups.get("buckets") or ()))
+                after = groups.get("after_key")
+                if not after or len(pages[-1]) < aggs.COMPOSITE_PAGE:
+                    break
+        return aggs.top_groups(pages, len(fields), top), total
 
     def get_event(self, event_id: str, *, ts: str | None = None) -> Event | None:
         """One event by ``event.id`` (and ``@timestamp`` when known)."""
@@ -325,7 +359,7 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
                 housekeeping.delete_days(
                     self.client, self.names,
                     [i for i in items if i.expired and not 0 < i.events <= i.held],
-                    keep={e for ids in held.values() for e in ids})
+                    keep={e for ids in held.values() for e in ids}, caps=self.caps)
         return items
 
     def _held(self, holds: Sequence[Hold]) -> dict[str, set[str]]:
@@ -340,7 +374,7 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
     def ilm_plan(self) -> list[dict[str, Any]]:
         """The ILM policies of our streams and when ILM will delete each backing index."""
         with es_errors("cannot read ILM state", self.options):
-            return housekeeping.ilm_plan(self.client, self.names)
+            return housekeeping.ilm_plan(self.client, self.names, self.caps)
 
 
 def _sort(order: str) -> list[dict[str, Any]]:

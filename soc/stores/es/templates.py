@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from soc.stores.es.capabilities import FULL, Capabilities
 from soc.stores.es.names import LEVELS, STATE_INDICES, Names, name_part
 
 if TYPE_CHECKING:
@@ -57,8 +58,16 @@ def leaf(kind: str = "keyword") -> Json:
     return field
 
 
-def text() -> Json:
-    return {"type": "match_only_text", "copy_to": VALUES_FIELD}
+def text_type(caps: Capabilities = FULL) -> Json:
+    """``match_only_text``; plain ``text`` without positions or norms where the cluster lacks
+    the mapper-extras module (the same words found, phrases not)."""
+    if caps.match_only_text:
+        return {"type": "match_only_text"}
+    return {"type": "text", "index_options": "docs", "norms": False}
+
+
+def text(caps: Capabilities = FULL) -> Json:
+    return {**text_type(caps), "copy_to": VALUES_FIELD}
 
 
 _IPS = ("source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "observer.ip",
@@ -80,13 +89,13 @@ _KEYWORDS = (
 )
 
 
-def ecs_fields() -> dict[str, Json]:
+def ecs_fields(caps: Capabilities = FULL) -> dict[str, Json]:
     """The explicit ECS mappings, by flat dotted name."""
     fields: dict[str, Json] = {"@timestamp": {"type": "date"},
                                "event.ingested": {"type": "date"},
                                "event.created": {"type": "date"},
                                VALUES_FIELD: caseless()}
-    fields.update({name: text() for name in TEXT_FIELDS})
+    fields.update({name: text(caps) for name in TEXT_FIELDS})
     fields.update({name: leaf("ip") for name in _IPS})
     fields.update({name: leaf("long") for name in _LONGS})
     fields.update({name: leaf() for name in _KEYWORDS})
@@ -115,10 +124,10 @@ def dynamic_templates() -> list[Json]:
     ]
 
 
-def mappings() -> Json:
+def mappings(caps: Capabilities = FULL) -> Json:
     """The ECS mappings of events (and of alerts, which carry event fields)."""
     return {"dynamic": True, "date_detection": False, "numeric_detection": False,
-            "dynamic_templates": dynamic_templates(), "properties": nest(ecs_fields())}
+            "dynamic_templates": dynamic_templates(), "properties": nest(ecs_fields(caps))}
 
 
 def analysis() -> Json:
@@ -170,35 +179,41 @@ def unit_levels(config: Config) -> dict[str, int]:
 # --- templates ------------------------------------------------------------------------------------
 
 
-def components(names: Names, options: EsOptions) -> dict[str, Json]:
+def components(names: Names, options: EsOptions,
+               caps: Capabilities = FULL) -> dict[str, Json]:
     """Component templates: ``template`` bodies by name."""
     return {
-        names.mappings_component: {"mappings": mappings(),
+        names.mappings_component: {"mappings": mappings(caps),
                                    "settings": {"analysis": analysis()}},
         names.settings_component: {"settings": index_settings(options)},
     }
 
 
-def index_templates(config: Config, names: Names) -> dict[str, Json]:
-    """Index templates (keyword arguments of ``put_index_template``) by name."""
+def index_templates(config: Config, names: Names,
+                    caps: Capabilities = FULL) -> dict[str, Json]:
+    """Index templates (keyword arguments of ``put_index_template``) by name; without ILM the
+    streams name no lifecycle policy (retention deletes expired days itself)."""
     composed = [names.mappings_component, names.settings_component]
     out: dict[str, Json] = {
         names.logs_template: _stream_template([names.events], composed, LOGS_PRIORITY,
-                                              names.policy(None)),
+                                              names.policy(None) if caps.ilm else None),
         names.state_template: {"index_patterns": [names.state_pattern], "composed_of": composed,
                                "priority": STATE_PRIORITY, "_meta": dict(MANAGED)},
     }
     for unit, level in sorted(unit_levels(config).items()):
         out[names.unit_template(unit)] = _stream_template(
-            [names.unit_pattern(unit)], composed, UNIT_PRIORITY, names.policy(level))
+            [names.unit_pattern(unit)], composed, UNIT_PRIORITY,
+            names.policy(level) if caps.ilm else None)
     return out
 
 
 def _stream_template(patterns: list[str], composed: list[str], priority: int,
-                     policy: str) -> Json:
-    return {"index_patterns": patterns, "composed_of": composed, "priority": priority,
-            "data_stream": {}, "template": {"settings": {"index": {"lifecycle": {"name": policy}}}},
-            "_meta": dict(MANAGED)}
+                     policy: str | None) -> Json:
+    body: Json = {"index_patterns": patterns, "composed_of": composed, "priority": priority,
+                  "data_stream": {}, "_meta": dict(MANAGED)}
+    if policy:
+        body["template"] = {"settings": {"index": {"lifecycle": {"name": policy}}}}
+    return body
 
 
 def _keywords(*names: str) -> dict[str, Json]:
@@ -235,8 +250,23 @@ _STATE: dict[str, Json] = {
 }
 
 
-def state_mappings(name: str) -> Json | None:
+def state_mappings(name: str, caps: Capabilities = FULL) -> Json | None:
     """Explicit mappings of the state indices (merged over the ``soc-state`` template's)."""
+    if caps.match_only_text:
+        return _state_mappings(name)
+    found = _state_mappings(name)
+    return None if found is None else _plain_text(found, text_type(caps))
+
+
+def _plain_text(mapping: Json, replacement: Json) -> Json:
+    """``mapping`` with every ``match_only_text`` field replaced by ``replacement``."""
+    if mapping.get("type") == "match_only_text":
+        return {**{k: v for k, v in mapping.items() if k != "type"}, **replacement}
+    return {k: _plain_text(v, replacement) if isinstance(v, dict) else v
+            for k, v in mapping.items()}
+
+
+def _state_mappings(name: str) -> Json | None:
     if name in _STATE:
         return {"dynamic": False, "properties": _STATE[name]}
     if name == "dead-letters":
@@ -273,21 +303,22 @@ def with_digest(body: Json) -> Json:
 
 
 def install(client: Elasticsearch, config: Config, names: Names,
-            options: EsOptions) -> list[str]:
-    """Put policies, component and index templates and create the state indices. Idempotent:
-    every call replaces our definitions with this version's. Returns what it touched."""
+            options: EsOptions, caps: Capabilities = FULL) -> list[str]:
+    """Put policies (where the cluster has ILM), component and index templates and create the
+    state indices. Idempotent: every call replaces our definitions with this version's.
+    Returns what it touched."""
     done: list[str] = []
-    for name, policy in policies(config, names, options).items():
+    for name, policy in (policies(config, names, options) if caps.ilm else {}).items():
         client.ilm.put_lifecycle(name=name, policy=policy)
         done.append(f"ilm policy {name}")
-    for name, template in components(names, options).items():
+    for name, template in components(names, options, caps).items():
         meta = with_digest({"template": template, "_meta": dict(MANAGED)})["_meta"]
         client.cluster.put_component_template(name=name, template=template, meta=meta)
         done.append(f"component template {name}")
-    for name, body in index_templates(config, names).items():
+    for name, body in index_templates(config, names, caps).items():
         _put_index_template(client, name, with_digest(body))
         done.append(f"index template {name}")
-    done.extend(create_state_indices(client, names))
+    done.extend(create_state_indices(client, names, caps=caps))
     return done
 
 
@@ -299,7 +330,8 @@ def _put_index_template(client: Elasticsearch, name: str, body: Json) -> None:
 
 
 def create_state_indices(client: Elasticsearch, names: Names,
-                         which: Iterable[str] = STATE_INDICES) -> list[str]:
+                         which: Iterable[str] = STATE_INDICES, *,
+                         caps: Capabilities = FULL) -> list[str]:
     """Create the state indices (:data:`STATE_INDICES`) with their explicit mappings."""
     created = []
     for short in which:
@@ -307,6 +339,6 @@ def create_state_indices(client: Elasticsearch, names: Names,
         if client.indices.exists(index=index):
             continue
         client.options(ignore_status=400).indices.create(index=index,
-                                                         mappings=state_mappings(short))
+                                                         mappings=state_mappings(short, caps))
         created.append(f"index {index}")
     return created
