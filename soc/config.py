@@ -665,6 +665,11 @@ def parse_config(data: Any, path: Path | None, base: Path) -> Config:
         raise store_r.error(f"store: type must be embedded or elasticsearch, not {store_type!r}",
                             store_r.line_of("type"))
     store_opts = {k: v for k, v in store_r.data.items() if k != "type"}
+    if store_type == "embedded" and store_opts:  # e.g. `kind: elasticsearch` for `type:`
+        first = next(iter(store_opts))
+        raise store_r.error(f"store: the embedded store takes no option {first!r} (its only key "
+                            "is type; the Elasticsearch store is `type: elasticsearch`)",
+                            store_r.line_of(first))
     units = _units(root)
     systems = _systems(root, units)
     retention, unknown = _retention(root)

@@ -108,6 +108,8 @@ def test_file_secret(tmp_path: Path) -> None:
                       "  - name: portal-auth\n"), 23, "source name 'portal-auth' is used twice"),
         ("inventory:\n  units:\n    - id: a\n   name: broken\n", 4, "invalid YAML"),
         ("sources: [1, 2]\n", 1, "source #1 must be a mapping"),
+        ("store:\n  kind: elasticsearch\n  hosts: [http://127.0.0.1:9200]\n", 2,
+         "the embedded store takes no option 'kind'"),
     ],
 )
 def test_errors_point_at_file_and_line(tmp_path: Path, text: str, line: int,
