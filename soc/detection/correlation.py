@@ -8,10 +8,12 @@ value) in a :class:`HitLog`: the store (:class:`StoreHitLog`, so a window spans 
 When a batch brings new hits, every window ``[t - timespan, t]`` that ends at the time *t* of a
 new hit (holding every hit of that time, whichever pass brought it) is evaluated per group, and so
 is every window a late hit joins (those ending within a timespan after it); each one whose
-condition holds is a :class:`CorrelationMatch`. So the windows, and the hits they link, are the
-same however the input is cut into batches and passes. Hits older than :data:`KEEP_SPANS`
-timespans before the newest hit of a batch are pruned, so memory and the ``rule_hits`` table stay
-bounded, and a hit up to one timespan late still finds every hit of its windows.
+condition holds is a :class:`CorrelationMatch` (a group with fewer hits than a holding window
+needs, :func:`least_hits`, is not evaluated: none can hold). So the windows, and the hits they
+link, are the same however the input is cut into batches and passes. Hits older than
+:data:`KEEP_SPANS` timespans before the newest hit of a batch are pruned, so memory and the
+``rule_hits`` table stay bounded, and a hit up to one timespan late still finds every hit of its
+windows.
 
 A match names its window start (the first hit in the window): alert ids are built from it, so
 re-reading the same events gives the same ids.
@@ -102,6 +104,7 @@ class Correlator:
         self._last: dict[tuple[str, str], str] = {}  # episodes: (spec, group) → last match time
         self._fed: dict[tuple[str, str, str], str] = {}  # chains: (spec, group, slot) → fed at
         self._gaps: dict[str, timedelta] = {}
+        self._least = {s.id: least_hits(s) for s in self.specs}
         for spec in self.specs:
             for rid in spec.rules:
                 gap = spec.span / 10
@@ -171,26 +174,26 @@ class Correlator:
                   events: Mapping[str, dict[str, Any]]) -> list[CorrelationMatch]:
         """Sweep every group the batch brings, in group order; prune.
         Returns the matches (those that feed the correlations referencing ``spec`` name their
-        slot)."""
-        last = max(h.ts for h in batch)
-        firsts: dict[str, tuple[str, str]] = {}  # group → its earliest new hit
-        finals: dict[str, tuple[str, str]] = {}  # group → its latest new hit
-        for h in batch:
-            key = hit_key(h)
-            if h.group_key not in firsts or key < firsts[h.group_key]:
-                firsts[h.group_key] = key
-            if h.group_key not in finals or key > finals[h.group_key]:
-                finals[h.group_key] = key
-        fresh = {h.id for h in batch}
+        slot). A group with fewer kept hits than a holding window needs (:func:`least_hits`)
+        is not swept: most groups of a burst rule (a 404 per client) never get there."""
+        news = _by_group(batch)
         kept = self.log.groups(spec.id)
         quiet = spec.id in self.quiet
-        horizon = _shift(last, -spec.span * KEEP_SPANS)
+        least = self._least[spec.id]
+        horizon = _shift(max(h.ts for h in batch), -spec.span * KEEP_SPANS)
         self._forget(spec, horizon)
         out: list[CorrelationMatch] = []
-        for group in sorted(firsts):
-            sweeper = _Sweeper(spec, group, kept[group], fresh, events)
-            for closing in sweeper.run(firsts[group], finals[group]):
-                slot = self._feeds(spec, group, kept[group].hits[closing[1]].ts)
+        fresh: set[str] = set()
+        for group in sorted(news):
+            hits = kept[group]
+            if len(hits.hits) < least:  # no window holds yet; once one may, sweep afresh
+                hits.sweep = None
+                continue
+            fresh = fresh or {h.id for h in batch}  # built once, when a group is swept
+            new = news[group]
+            sweeper = _Sweeper(spec, group, hits, fresh, events)
+            for closing in sweeper.run(min(map(hit_key, new)), max(map(hit_key, new))):
+                slot = self._feeds(spec, group, hits.hits[closing[1]].ts)
                 if slot or not quiet:
                     out.append(sweeper.match(*closing, slot=slot))
         self.log.prune(spec.id, horizon)
@@ -379,6 +382,30 @@ class _Window:
         return max(k for k, ts in enumerate(self.chain) if k == 0 or (ts or "") >= start)
 
 
+COUNTS_HITS = frozenset({"event_count", "value_count", "temporal", "temporal_ordered"})
+"""The types whose count never exceeds the hits in the window (distinct events, values or
+rules, the steps of an ordered chain)."""
+
+
+def least_hits(spec: CorrelationSpec) -> int:
+    """The fewest kept hits a group needs before a window of ``spec`` can hold (0: no bound).
+    Below it, evaluating the group's windows is skipped: none can hold, so the matches are
+    those of a full sweep."""
+    return spec.floor() if spec.type in COUNTS_HITS else 0
+
+
+def _by_group(batch: list[RuleHit]) -> dict[str, list[RuleHit]]:
+    """The hits of a batch by group key."""
+    out: dict[str, list[RuleHit]] = {}
+    for h in batch:
+        same = out.get(h.group_key)
+        if same is None:
+            out[h.group_key] = [h]
+        else:
+            same.append(h)
+    return out
+
+
 def _drop_older(table: dict[Any, str], spec: str, before: str) -> None:
     """Forget the entries of ``spec`` (keys start with its id) noted before ``before``."""
     for k in [k for k, ts in table.items() if k[0] == spec and ts < before]:
@@ -425,15 +452,32 @@ def _rule_hit(spec: CorrelationSpec, hit: Hit,
     hid = digest_id(spec.id, hit.rule_id, str(event_id))
     entity = entities.get(id(event))
     if entity is None:  # shared by the hits of one event (never changed)
-        entity = entities[id(event)] = {
-            f: v for f in ENTITY_FIELDS if (v := field_text(event.get(f))) is not None}
+        entity = entities[id(event)] = _entity(event)
     return RuleHit(id=hid, correlation=spec.id, rule_id=hit.rule_id, group_key=_group_key(group),
                    event_id=str(event_id), ts=str(ts), value=value, entity=entity)
 
 
-@functools.lru_cache(maxsize=1 << 14)
+_json_text = json.encoder.encode_basestring  # one text as json.dumps(ensure_ascii=False) writes it
+
+
 def _group_key(group: tuple[str, ...]) -> str:
-    return json.dumps(list(group), ensure_ascii=False)
+    """``json.dumps(list(group), ensure_ascii=False)`` (the key the store keeps), built from
+    the texts directly: one per hit, and most groups of a burst rule are new (no cache helps)."""
+    return "[" + ", ".join(map(_json_text, group)) + "]"
+
+
+def _entity(event: Mapping[str, Any]) -> dict[str, str]:
+    """The event's entity fields as text (:func:`field_text`), plain texts without a call."""
+    out: dict[str, str] = {}
+    get = event.get
+    for name in ENTITY_FIELDS:
+        value = get(name)
+        if value.__class__ is str:
+            if value:
+                out[name] = value
+        elif value is not None and (text := field_text(value)) is not None:
+            out[name] = text
+    return out
 
 
 @functools.lru_cache(maxsize=1 << 14)

@@ -88,6 +88,13 @@ class CorrelationSpec:
     def holds(self, n: int) -> bool:
         return bool(_OPS[self.op](n, self.count))
 
+    def floor(self) -> int:
+        """The smallest count the condition holds for: 0 when small counts hold too (``lt``,
+        ``lte``, ``neq``) or the condition is an expression."""
+        if self.expression is not None or self.op not in ("gt", "gte", "eq"):
+            return 0
+        return self.count + 1 if self.op == "gt" else self.count
+
 
 # --- from pySigma objects -----------------------------------------------------------------------
 

@@ -10,10 +10,11 @@ indexed by field:
   ``literal + ETX``, a contains literal itself. Every occurrence is reported (overlapping matches),
   so every anchor that holds is found in one pass over the text, whatever the number of literals.
 
-A hit is exact (the literal does occur), and the sentinels only add hits (a value that itself holds
-``STX``/``ETX``), never lose one. Rules without anchors are always candidates. A candidate is then
-evaluated in full, so the prefilter only has to be right about "cannot match", which it is by
-construction.
+A ``present`` anchor (a comparison, a CIDR: the field must have a value) holds when the event has
+the field. A hit is exact (the literal does occur), and the sentinels only add hits (a value that
+itself holds ``STX``/``ETX``), never lose one. Rules without anchors are always candidates. A
+candidate is then evaluated in full, so the prefilter only has to be right about "cannot match",
+which it is by construction.
 
 The automaton is `ahocorasick_rs`_ (Rust: a few ns a character, whatever the number of patterns,
 plus a fixed cost per call). Without it, :class:`NaiveMatcher` tests each pattern with ``in``: the
@@ -83,12 +84,15 @@ def pattern(kind: str, lit: str) -> str:
 
 
 class FieldIndex:
-    """The anchors of one field: rule bits by equal value, and an automaton for the rest."""
+    """The anchors of one field: rule bits by equal value, an automaton for the affixes, and
+    the bits of the rules that only need the field to have a value (``present``)."""
 
-    __slots__ = ("affixes", "eq", "masks", "matcher")
+    __slots__ = ("affixes", "eq", "masks", "matcher", "present")
 
     def __init__(self, eq: dict[str, int], patterns: dict[str, int],
-                 make: Callable[[tuple[str, ...]], Matcher] = make_matcher) -> None:
+                 make: Callable[[tuple[str, ...]], Matcher] = make_matcher,
+                 present: int = 0) -> None:
+        self.present = present
         self.eq = eq or None
         keys = tuple(sorted(patterns))
         self.masks = tuple(patterns[k] for k in keys)
@@ -97,7 +101,7 @@ class FieldIndex:
 
     def probe(self, value: str) -> int:
         """The bits of the rules whose anchor on this field holds for ``value`` (casefolded)."""
-        bits = self.eq.get(value, 0) if self.eq is not None else 0
+        bits = self.present | (self.eq.get(value, 0) if self.eq is not None else 0)
         if self.matcher is not None:
             masks = self.masks
             text = STX + value + ETX if self.affixes else value
@@ -130,6 +134,7 @@ class Prefilter:
         self.always = self.single = 0
         eqs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         pats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        present: dict[str, int] = defaultdict(int)
         for pos, (_, groups) in enumerate(listed):
             if not groups:
                 self.always |= 1 << pos
@@ -140,26 +145,31 @@ class Prefilter:
                 for kind, field, lit in group:
                     if field is None:  # keyword: searched in all the text, all kinds as contains
                         pats[JOINED][lit] |= bit
+                    elif kind == "present":
+                        present[field] |= bit
                     elif kind == "eq":
                         eqs[field][lit] |= bit
                     else:
                         pats[field][pattern(kind, lit)] |= bit
         self.fields = tuple(
-            (key, FieldIndex(dict(eqs.get(key, {})), dict(pats.get(key, {})), make))
-            for key in sorted({*eqs, *pats}))
+            (key, FieldIndex(dict(eqs.get(key, {})), dict(pats.get(key, {})), make,
+                             present.get(key, 0)))
+            for key in sorted({*eqs, *pats, *present}))
         self.keywords = next((index for key, index in self.fields if key == JOINED), None)
         self.probes = tuple(
             (key, index, index.eq, index.matcher.find_matches_as_indexes if index.matcher else None,
-             index.masks, index.affixes) for key, index in self.fields if key != JOINED)
+             index.masks, index.affixes, index.present)
+            for key, index in self.fields if key != JOINED)
 
     def bits(self, f: Folded) -> int:
         """The candidate rules of this event, as bits (rule ``i``: bit ``i``)."""
         bits = 0 if self.keywords is None else self.keywords.probe(f[JOINED])  # type: ignore[arg-type]
         get = f.event.get
-        for key, index, eq, find, masks, affixes in self.probes:  # FieldIndex.probe, inlined
+        for key, index, eq, find, masks, affixes, present in self.probes:  # FieldIndex.probe
             raw = get(key)
             if raw is None:
                 continue
+            bits |= present
             if raw.__class__ is not str:  # numbers, lists: as the predicates see them
                 for v in _values(f[key]):
                     bits |= index.probe(v)

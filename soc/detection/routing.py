@@ -8,8 +8,9 @@ never meets a ``service: security`` rule, whatever its EventID.
 **Anchors.** :func:`anchors` finds a necessary condition made of literals: a list of
 (kind, field, literal) of which at least one must hold for the rule to match (``eq``: the field
 equals the literal; ``prefix``/``suffix``/``contains``: the casefolded text starts with, ends with,
-contains it). The engine evaluates a rule only when one of its anchors holds. Both analyses are
-conservative: when in doubt they answer "anything" (None), never a wrong "no".
+contains it; ``present``: the field has a value, what a comparison, a CIDR or ``|exists: true``
+needs, the weakest anchor). The engine evaluates a rule only when one of its anchors holds. Both
+analyses are conservative: when in doubt they answer "anything" (None), never a wrong "no".
 """
 
 from __future__ import annotations
@@ -133,8 +134,10 @@ def _leaf_anchors(field: str | None, test: tuple[Any, ...]) -> list[Anchor] | No
         lit = _glob_literal(test[1])
         return [("contains", field, lit.casefold())] if lit else None
     if kind == "re":
-        lit = regex_literal(test[1], int(test[2]))
-        return [("contains", field, lit.casefold())] if lit else None
+        lits = regex_literals(test[1], int(test[2]))
+        return [("contains", field, lit.casefold()) for lit in lits] if lits else None
+    if field is not None and (kind in ("cmp", "cidr") or test == ("exists", True)):
+        return [("present", field, "")]  # no value, no match (``web.attack.score|gte: 1``)
     return None
 
 
@@ -164,17 +167,38 @@ def regex_literal(pattern: str, flags: int) -> str:
 
     Any text the regex matches contains it, so the casefolded text contains its casefold: for a
     case-insensitive pattern only ASCII characters other than ``i`` count as literal."""
-    try:
-        parsed = _parser.parse(pattern, flags)
-    except (re.error, RecursionError, OverflowError, ValueError):
-        return ""
     runs: list[str] = []
-    _literal_runs(list(parsed), runs, bool(parsed.state.flags & re.IGNORECASE))
+    _parse_runs(pattern, flags, runs, [])
     return max(runs, key=len, default="")
 
 
-def _literal_runs(items: list[tuple[Any, Any]], runs: list[str], nocase: bool) -> None:
-    """The runs of consecutive literals of a sequence that every match goes through."""
+def regex_literals(pattern: str, flags: int) -> tuple[str, ...]:
+    """Literal texts one of which every match of ``pattern`` contains (``()`` if none): the
+    longest required run (:func:`regex_literal`), or the branches' runs of a required
+    alternation when they select more (``cmd=[^&]*(?:whoami|ipconfig|...)``: any of the
+    commands rather than ``=``), the weakest deciding as for anchors (:func:`score`)."""
+    runs: list[str] = []
+    alternations: list[tuple[str, ...]] = []
+    _parse_runs(pattern, flags, runs, alternations)
+    longest = max(runs, key=len, default="")
+    choices = [*([(longest,)] if longest else []), *alternations]
+    return max(choices, default=(),
+               key=lambda lits: score([("contains", "", lit.casefold()) for lit in lits]))
+
+
+def _parse_runs(pattern: str, flags: int, runs: list[str],
+                alternations: list[tuple[str, ...]]) -> None:
+    try:
+        parsed = _parser.parse(pattern, flags)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return
+    _literal_runs(list(parsed), runs, bool(parsed.state.flags & re.IGNORECASE), alternations)
+
+
+def _literal_runs(items: list[tuple[Any, Any]], runs: list[str], nocase: bool,
+                  alternations: list[tuple[str, ...]] | None = None) -> None:
+    """The runs of consecutive literals of a sequence that every match goes through, and (when
+    ``alternations`` is given) the branches' longest runs of the alternations it goes through."""
     cur: list[str] = []
     for op, av in items:
         if op is sre.LITERAL and not (nocase and (av > 127 or chr(av) in _FOLD_UNSAFE)):
@@ -183,14 +207,32 @@ def _literal_runs(items: list[tuple[Any, Any]], runs: list[str], nocase: bool) -
         runs.append("".join(cur))
         cur = []
         if op in _REPEATS and av[0] >= 1:
-            _literal_runs(list(av[2]), runs, nocase)
+            _literal_runs(list(av[2]), runs, nocase, alternations)
         elif op is sre.SUBPATTERN:
             _group, add, remove, sub = av
             local = (nocase or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
-            _literal_runs(list(sub), runs, local)
+            _literal_runs(list(sub), runs, local, alternations)
         elif op is sre.ATOMIC_GROUP:
-            _literal_runs(list(av), runs, nocase)
+            _literal_runs(list(av), runs, nocase, alternations)
+        elif op is sre.BRANCH and alternations is not None:
+            branches = _branch_runs(av[1], nocase)
+            if branches:
+                alternations.append(branches)
     runs.append("".join(cur))
+
+
+def _branch_runs(branches: list[Any], nocase: bool) -> tuple[str, ...]:
+    """Each branch's longest required run; ``()`` when one branch has none (it matches
+    without a literal)."""
+    found: list[str] = []
+    for branch in branches:
+        runs: list[str] = []
+        _literal_runs(list(branch), runs, nocase)
+        longest = max(runs, key=len, default="")
+        if not longest:
+            return ()
+        found.append(longest)
+    return tuple(dict.fromkeys(found))
 
 
 def _glob_literal(pattern: str) -> str:
@@ -236,6 +278,8 @@ them selects little, whatever its length (``\\windows\\`` vs ``\\..\\..\\``)."""
 
 def _anchor_quality(anchor: Anchor) -> float:
     kind, field, lit = anchor
+    if kind == "present":
+        return 0.5  # below any literal: a literal anchor of the rule is preferred
     rare = lit
     for fragment in COMMON:
         if fragment in rare:
