@@ -11,6 +11,7 @@ import pytest
 from soc.cli.main import main
 from soc.config import Config, load_config
 from soc.demo.demo import run_demo
+from soc.detection import hunt as hunt_module
 from soc.detection.hunt import hunt_query, read_events
 from soc.detection.stage import DetectionStage, config_detector, detection_stage
 from soc.pipeline.collect import collect, ingest
@@ -125,6 +126,23 @@ def test_hunt_over_stored_history(config: Config, capsys: pytest.CaptureFixture[
     code = main([*base, "no-such-rule"])
     assert code == 7
     assert "no usable rule with id no-such-rule" in capsys.readouterr().err
+
+
+def test_a_hunt_reports_each_alert_once(config: Config, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An alert raised by one batch of the hunt and widened by a later one is new, once, and
+    not also updated: the report does not depend on the batching (the Elasticsearch store
+    pages events per rule, the embedded store in BATCH events)."""
+    collect(config, detect=False)
+    monkeypatch.setattr(hunt_module, "BATCH", 1)
+    code = main(["-c", str(config.path), "hunt", "--since", "3650d",
+                 str(config.data_dir.parent / "rules" / "r.yml"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 10 and out["events"] == 3
+    with SQLiteStore.open(config) as store:
+        assert mine(store) == [("f001", 2, "portal", "vp"), ("f002", 1, "portal", "vp")]
+        raised = sorted(a.id for a in store.list_alerts() if a.rule_id in MINE)
+    assert (sorted(out["new_alerts"]), out["updated_alerts"]) == (raised, [])
 
 
 def test_hunt_query_follows_the_rules_routes(config: Config) -> None:

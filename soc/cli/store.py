@@ -107,11 +107,12 @@ def dead_letters_cmd(app: App, source: str | None, limit: int, do_replay: bool) 
 @format_options
 @pass_app
 def doctor_cmd(app: App) -> int:
-    """Check the store and say what to fix (a damaged store too: what can be read of it)."""
+    """Check the store and say what to fix (a damaged store too: what can be read of it).
+    Exit 10 when a check fails; warnings alone (a cluster without ILM...) exit 0."""
     findings = diagnose_store(app.config)
     emit_rows(findings, ["check", "status", "detail"])
-    bad = [f for f in findings if f.get("status") != "ok"]
-    return int(ExitCode.FINDINGS if bad else ExitCode.OK)
+    failed = [f for f in findings if f.get("status") not in ("ok", "warn")]
+    return int(ExitCode.FINDINGS if failed else ExitCode.OK)
 
 
 COMMANDS = [store_group]

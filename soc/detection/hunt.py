@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkable
 
 from soc import registry
-from soc.alerts import AlertSink, Finding
+from soc.alerts import AlertSink, Finding, SinkResult
 from soc.config import Config, Source
 from soc.detection.correlation import CorrelationSpec, Correlator, MemoryHitLog
 from soc.detection.correlation_rules import rule_id_of
@@ -428,11 +428,22 @@ class _Alerts:
             except StoreError as exc:
                 self.report.alerts_error = exc.message
             else:
-                self.report.new += result.new
-                self.report.updated += result.updated
+                self._record(result)
                 return
         self.report.unstored += [{**finding_row(f), "alert_id": self._alert_id(f)}
                                  for f in sorted(findings, key=lambda f: f.ts)]
+
+    def _record(self, result: SinkResult) -> None:
+        """Each alert once in the report, in its latest state: new when this hunt raised it
+        (in any batch), updated otherwise. So the report does not depend on how the events
+        were batched (the Elasticsearch store pages them per rule)."""
+        new = {a.id: a for a in self.report.new}
+        updated = {a.id: a for a in self.report.updated}
+        for alert in result.new:
+            new[alert.id] = alert
+        for alert in result.updated:
+            (new if alert.id in new else updated)[alert.id] = alert
+        self.report.new, self.report.updated = list(new.values()), list(updated.values())
 
     def _alert_id(self, f: Finding) -> str:
         """The id of the alert the finding would raise or update: :class:`AlertSink`'s
