@@ -432,7 +432,8 @@ def test_search_sends_the_caseless_query_string_and_pages(opened: Opened, peer: 
     ("denied", "soc.values:*denied*"),
     ('"Failed password"', "soc.values:*Failed\\ password*"),
     ("user.name:/Adm.n\\D/", "user.name.caseless:/adm.n\\D/"),
-    ("message:denied", "message:denied"),
+    # inside the text, as on the embedded store; the words too (values past ignore_above)
+    ("message:denied", "(message.caseless:*denied* OR message:denied)"),
     ("process.executable.caseless:*\\\\cmd.exe", "process.executable.caseless:*\\\\cmd.exe"),
     ("*", None),
 ])
@@ -828,8 +829,8 @@ def test_detection_runs_on_the_elasticsearch_store(opened: Opened) -> None:
 def test_state_indices_have_explicit_mappings(opened: Opened, peer: Peer) -> None:
     created = peer.bodies("PUT", "/soc-")
     assert sorted(created) == ["/soc-alert-events", "/soc-alerts", "/soc-audit",
-                               "/soc-dead-letters", "/soc-incidents", "/soc-quarantine",
-                               "/soc-rule-hits"]
+                               "/soc-dead-letters", "/soc-incidents", "/soc-notify-deliveries",
+                               "/soc-notify-outbox", "/soc-quarantine", "/soc-rule-hits"]
     alerts = created["/soc-alerts"]["mappings"]
     assert alerts["dynamic"] is False
     props = alerts["properties"]
@@ -840,6 +841,13 @@ def test_state_indices_have_explicit_mappings(opened: Opened, peer: Peer) -> Non
     assert created["/soc-audit"]["mappings"]["properties"]["seq"] == {"type": "long"}
     assert created["/soc-incidents"]["mappings"]["properties"]["doc"] == {
         "type": "object", "enabled": False}
+    outbox = created["/soc-notify-outbox"]["mappings"]
+    assert outbox["dynamic"] is False and outbox["properties"]["seq"] == {"type": "long"}
+    assert outbox["properties"]["routed"] == {"type": "boolean"}
+    assert outbox["properties"]["doc"] == {"type": "object", "enabled": False}
+    deliveries = created["/soc-notify-deliveries"]["mappings"]["properties"]
+    assert deliveries["key"] == {"type": "keyword", "ignore_above": 8191}
+    assert deliveries["next_at"] == {"type": "date"} and deliveries["seq"] == {"type": "long"}
 
 
 # --- hunts ---------------------------------------------------------------------------------------

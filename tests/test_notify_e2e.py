@@ -2,11 +2,14 @@
 loopback HTTP server, a file channel), kill -9 of `python -m soc notify run` against a real
 webhook, `soc listen` delivering to a file, `soc status`, relative paths of soc.yml, the console
 link, the outbox's pruning and no flood of old alerts when notifications are first configured,
-and a store without an outbox (Elasticsearch)."""
+`soc collect` on Elasticsearch delivering to a file (when ``$SOC_TEST_ES_URL`` is set), and a
+store without an outbox (a store plugin)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -22,9 +25,9 @@ from typing import Any
 import pytest
 
 from soc.cli.main import main
-from soc.config import load_config
+from soc.config import StoreConfig, load_config
 from soc.ecs import format_ts, now_ts
-from soc.errors import ConfigError
+from soc.errors import ConfigError, StoreError
 from soc.models import Alert, Severity
 from soc.notify import config as notify_config
 from soc.notify import dispatch
@@ -427,24 +430,75 @@ def test_changes_older_than_max_age_are_routed_to_nobody(tmp_path: Path) -> None
         assert (report.routed, report.deliveries, oncall.sent) == (1, 0, [])
 
 
+# --- soc collect on Elasticsearch ----------------------------------------------------------------
+
+
+def test_soc_collect_on_elasticsearch_delivers_to_a_file_channel(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from soc.stores.es.store import ElasticsearchStore
+    from tests.test_store_contract import _ES_RUN, _es_options, _es_remove_prefix
+
+    url = os.environ.get("SOC_TEST_ES_URL")
+    if not url:
+        pytest.skip("SOC_TEST_ES_URL is not set: Elasticsearch notifications not tested")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "canary.yml").write_text(RULE, encoding="utf-8")
+    (tmp_path / "auth.log").write_text(CANARY.split(">", 1)[1] + "\n", encoding="utf-8")
+    prefix = f"{_ES_RUN}{hashlib.blake2b(str(tmp_path).encode(), digest_size=4).hexdigest()}-"
+    store = {"type": "elasticsearch", **_es_options(url), "index_prefix": prefix,
+             "refresh": "wait_for", "replicas": 0}
+    cfg = write_config(tmp_path, "  channels: {journal: {type: file, path: sent.jsonl}}\n"
+                       "  routes: [{name: all, channels: [journal]}]\n",  # as soc demo has it
+                       extra=f"store: {json.dumps(store)}\nrules: {{paths: [rules]}}\n"
+                             "sources: [{name: auth, paths: [auth.log]}]\n")
+    try:
+        code, _, err = cli(["-c", str(cfg), "collect"], capsys)
+        assert code == 0 and "Warning: notifications" not in err, err
+        sent = [json.loads(x) for x in (tmp_path / "sent.jsonl").read_text().splitlines()]
+        canary = [m for m in sent if m["context"]["alert"]["rule_title"] == "Notify canary"]
+        assert [m["kind"] for m in canary] == ["alert.new"]
+        assert canary[0]["key"].endswith("/route:all/channel:journal")
+        code, _, err = cli(["-c", str(cfg), "collect"], capsys)  # nothing new: nothing sent
+        assert code == 0, err
+        assert len((tmp_path / "sent.jsonl").read_text().splitlines()) == len(sent)
+        with ElasticsearchStore.open(load_config(cfg), readonly=True) as es:
+            assert {d.status for d in es.list_deliveries()} == {"delivered"}
+            assert len(es.list_deliveries()) == len(sent)
+    finally:
+        _es_remove_prefix(url, prefix)
+
+
 # --- a store without an outbox -------------------------------------------------------------------
 
-ES = "store: {type: elasticsearch, hosts: ['http://127.0.0.1:9']}\n"
+
+class PlainStore(SQLiteStore):
+    """A store plugin that keeps no notification outbox."""
+
+    kind = "plain"
+    keeps_outbox = False
 
 
-def test_elasticsearch_store_skips_notifications_with_one_warning(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cfg = write_config(tmp_path, ROUTED, extra=ES)
-    report = notify_after(load_config(cfg), PassReport())
+def test_a_store_without_an_outbox_skips_notifications_with_one_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from soc import registry
+    from soc.notify import ops
+
+    monkeypatch.setitem(registry.available("store"), "plain",
+                        EntryPoint("plain", f"{__name__}:PlainStore", "soc.stores"))
+    config = replace(load_config(write_config(tmp_path, ROUTED)), store=StoreConfig("plain"))
+    report = notify_after(config, PassReport())
     assert report.notify_warnings == [
-        "notifications: the elasticsearch store cannot keep a notification outbox yet: "
-        "nothing is sent"]
-    assert notify_after(load_config(write_config(tmp_path / "plain", "  {}\n", extra=ES)),
+        "notifications: the plain store keeps no notification outbox: nothing is sent"]
+    quiet = load_config(write_config(tmp_path / "quiet", "  {}\n"))
+    assert notify_after(replace(quiet, store=StoreConfig("plain")),
                         PassReport()).notify_warnings == []
-    code, out, err = cli(["-c", str(cfg), "notify", "run"], capsys)
-    assert code == 4 and out == ""
-    assert err.startswith("Error: the elasticsearch store cannot keep a notification outbox")
-    assert "Hint: Use the embedded store" in err
+    with pytest.raises(StoreError) as caught:
+        ops.dispatch(config, now=T0)
+    assert caught.value.exit_code == 4
+    assert caught.value.hint == ("Use the embedded or the Elasticsearch store to send "
+                                 "notifications (docs/notifications.md).")
 
 
 def test_run_without_routes_discards_what_nobody_routes(tmp_path: Path) -> None:

@@ -1,9 +1,13 @@
-"""The notification outbox on a real embedded store and the dispatcher with a clock passed in:
-changes written with the alert or incident change that causes them, routing, quiet hours,
-throttles, digests, escalations, deadline reminders, a channel down then up."""
+"""The notification outbox on both real stores (the embedded one; Elasticsearch when
+``$SOC_TEST_ES_URL`` points at a node, as in the contract suite) and the dispatcher with a clock
+passed in: changes written with the alert or incident change that causes them, routing, quiet
+hours, throttles, digests, escalations, deadline reminders, a channel down then up."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +17,7 @@ from typing import Any
 import pytest
 
 from soc import audit
-from soc.config import Config, load_config
+from soc.config import Config, StoreConfig, load_config
 from soc.errors import ConfigError, StoreError
 from soc.models import Alert, AlertStatus, Severity
 from soc.notify import config as notify_config
@@ -21,7 +25,9 @@ from soc.notify.dispatch import run
 from soc.notify.model import DeliveryError, Message
 from soc.notify.routing import matches
 from soc.outbox import Change, changes_for_alert
+from soc.stores.base import Store
 from soc.stores.sqlite import SQLiteStore
+from tests.test_store_contract import _ES_RUN, _es_options, _remove_es_test_indices
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday, 08:00 UTC
 
@@ -68,19 +74,46 @@ def config_with(tmp_path: Path, notify: dict[str, Any], tz: str = "UTC") -> Conf
                   raw=MappingProxyType({"notify": notify}))
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    return SQLiteStore.open_path(tmp_path / "store.db")
-
-
 SINK = {"type": "file", "path": "sent.jsonl"}
 """A real channel's spec, so that the configuration is checked as soc.yml's would be; the tests
 pass recording channels by name to the dispatcher in its place."""
 
 ONCALL = {"channels": {"oncall": SINK}, "routes": [{"channels": ["oncall"]}]}
 
+__all__ = ["_remove_es_test_indices"]  # the contract suite's clean-up of the test cluster
 
-def dispatch(store: SQLiteStore, config: Config, now: datetime,
+
+def _embedded(tmp_path: Path) -> Store:
+    return SQLiteStore.open_path(tmp_path / "store.db")
+
+
+def _elasticsearch(tmp_path: Path, notify: Mapping[str, Any] | None = ONCALL) -> Store:
+    """The cluster store under the contract suite's per-test prefix (the same on reopen), with
+    soc.yml's ``notify`` (routes: alert and incident writes queue changes)."""
+    url = os.environ.get("SOC_TEST_ES_URL")
+    if not url:
+        pytest.skip("SOC_TEST_ES_URL is not set: Elasticsearch outbox tests skipped")
+    from soc.stores.es.store import ElasticsearchStore
+
+    test = hashlib.blake2b(str(tmp_path).encode(), digest_size=4).hexdigest()
+    options = {**_es_options(url), "index_prefix": f"{_ES_RUN}{test}-", "refresh": "wait_for",
+               "replicas": 0}
+    raw = MappingProxyType({"notify": dict(notify)} if notify is not None else {})
+    return ElasticsearchStore.open(Config(path=None, data_dir=tmp_path / "data", raw=raw,
+                                          store=StoreConfig("elasticsearch", options)))
+
+
+FACTORIES: dict[str, Callable[[Path], Store]] = {"embedded": _embedded,
+                                                 "elasticsearch": _elasticsearch}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with FACTORIES[request.param](tmp_path) as opened:
+        yield opened
+
+
+def dispatch(store: Store, config: Config, now: datetime,
              **channels: FakeChannel) -> Any:
     return run(store, config, now=now, channels=channels)
 
@@ -88,7 +121,7 @@ def dispatch(store: SQLiteStore, config: Config, now: datetime,
 # --- the outbox in the store's transactions ------------------------------------------------------
 
 
-def test_a_new_alert_and_its_growth_queue_changes(store: SQLiteStore) -> None:
+def test_a_new_alert_and_its_growth_queue_changes(store: Store) -> None:
     store.upsert_alerts([alert(1)], links(1, 3))
     store.upsert_alerts([alert(1)], links(1, 12))  # crosses 10
     store.upsert_alerts([alert(1)], links(1, 15))  # crosses nothing
@@ -97,7 +130,8 @@ def test_a_new_alert_and_its_growth_queue_changes(store: SQLiteStore) -> None:
         f"alert.new:{1:032x}", f"alert.grown:{1:032x}:10", f"alert.grown:{1:032x}:100"]
 
 
-def test_an_upsert_that_fails_writes_no_change(store: SQLiteStore) -> None:
+def test_an_upsert_that_fails_writes_no_change(tmp_path: Path) -> None:
+    store = SQLiteStore.open_path(tmp_path / "store.db")  # one transaction: embedded only
     store.db.execute(  # the second alert's write fails, after the first one's change
         f"CREATE TEMP TRIGGER fail BEFORE INSERT ON alerts WHEN NEW.id = '{2:032x}' "
         "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
@@ -107,7 +141,7 @@ def test_an_upsert_that_fails_writes_no_change(store: SQLiteStore) -> None:
     assert store.get_alert(f"{1:032x}") is None
 
 
-def test_ack_and_close_are_told_assign_is_not(store: SQLiteStore) -> None:
+def test_ack_and_close_are_told_assign_is_not(store: Store) -> None:
     (a,) = store.upsert_alerts([alert(1)], links(1, 1))
     for action, status in (("alert.assign", a.status), ("alert.ack", AlertStatus.ACKNOWLEDGED),
                            ("alert.close", AlertStatus.CLOSED)):
@@ -119,7 +153,7 @@ def test_ack_and_close_are_told_assign_is_not(store: SQLiteStore) -> None:
     assert store.outbox_changes(kinds=["alert.ack"])[0].doc["actor"] == "an.nv"
 
 
-def test_incident_opened_and_closed_are_told(store: SQLiteStore) -> None:
+def test_incident_opened_and_closed_are_told(store: Store) -> None:
     doc = {"id": "SC-2026-0001", "title": "brute force", "severity": "high", "status": "open",
            "systems": [{"id": "portal", "unit": "vp", "security_level": 3}],
            "timeline": [{"text": "not in the change"}]}
@@ -132,11 +166,105 @@ def test_incident_opened_and_closed_are_told(store: SQLiteStore) -> None:
     assert changes[0].severity == "high"
 
 
-def test_queue_change_is_idempotent_on_its_key(store: SQLiteStore) -> None:
+def test_queue_change_is_idempotent_on_its_key(store: Store) -> None:
     change = Change("duty.overdue:X:s1", "duty.overdue", "X:s1", "high", ts(T0))
     assert store.queue_change(change) is not None
     assert store.queue_change(change) is None
     assert len(store.outbox_changes()) == 1
+
+
+@pytest.mark.parametrize("kind", sorted(FACTORIES))
+def test_growth_of_an_alert_closed_meanwhile_is_not_told(kind: str, tmp_path: Path) -> None:
+    with FACTORIES[kind](tmp_path) as detection, FACTORIES[kind](tmp_path) as analyst:
+        detection.upsert_alerts([alert(1)], links(1, 3))
+        closed = replace(analyst.get_alert(f"{1:032x}") or alert(1), status=AlertStatus.CLOSED)
+        analyst.update_alert_audited(closed, audit.new_entry(
+            actor="an.nv", action="alert.close", subject=closed.id))
+        (stored,) = detection.upsert_alerts([alert(1)], links(1, 12))  # read before the close
+        assert (stored.status, stored.count) == (AlertStatus.CLOSED, 12)
+        assert [c.kind for c in detection.outbox_changes()] == ["alert.new", "alert.closed"]
+
+
+# --- the outbox on Elasticsearch: no transaction, a counter for seq ------------------------------
+
+
+@pytest.fixture
+def es(tmp_path: Path) -> Iterator[Any]:
+    with _elasticsearch(tmp_path) as opened:
+        yield opened
+
+
+def overdue(name: str) -> Change:
+    return Change(f"duty.overdue:{name}", "duty.overdue", name, "high", ts(T0))
+
+
+def test_elasticsearch_queues_the_change_before_the_alert_write(es: Any) -> None:
+    alerts = es.names.index("alerts")
+    es.client.indices.put_settings(index=alerts, settings={"index.blocks.write": True})
+    with pytest.raises(StoreError, match=f"cannot write alert {1:032x}: 403"):
+        es.upsert_alerts([alert(1)], links(1, 3))
+    (told,) = es.outbox_changes()  # told of a write that then failed (docs/notifications.md)
+    assert told.key == f"alert.new:{1:032x}" and es.get_alert(told.subject) is None
+    es.client.indices.put_settings(index=alerts, settings={"index.blocks.write": False})
+    es.upsert_alerts([alert(1)], links(1, 3))  # the retry derives the same key: queued once
+    assert [(c.key, c.seq) for c in es.outbox_changes()] == [(told.key, told.seq)]
+    assert es.get_alert(told.subject) is not None
+
+
+def test_elasticsearch_racing_writers_number_changes_once_each(tmp_path: Path) -> None:
+    import threading
+
+    handles = [_elasticsearch(tmp_path), _elasticsearch(tmp_path)]
+
+    def queue(store: Store, name: str) -> None:
+        for i in range(12):
+            store.queue_change(overdue(f"{name}:{i:02d}"))
+
+    threads = [threading.Thread(target=queue, args=(h, n))
+               for h, n in zip(handles, "ab", strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    changes = handles[0].outbox_changes()
+    assert [c.seq for c in changes] == list(range(1, 25))  # unique, no gap, no step back
+    for name in "ab":  # each writer's changes in the order it queued them
+        mine = [c.subject for c in changes if c.subject.startswith(name)]
+        assert mine == [f"{name}:{i:02d}" for i in range(12)]
+    for h in handles:
+        h.close()
+
+
+def test_elasticsearch_counter_removed_goes_on_past_the_highest_seq(es: Any) -> None:
+    es.queue_change(overdue("1"))
+    es.queue_change(overdue("2"))
+    es.client.delete(index=es.names.index("notify-outbox"), id="counter", refresh=True)
+    assert es.queue_change(overdue("3")).seq == 3
+    assert es.queue_change(overdue("4")).seq == 4
+
+
+def test_elasticsearch_without_routes_writes_queue_nothing(tmp_path: Path) -> None:
+    with _elasticsearch(tmp_path, notify=None) as store:
+        store.upsert_alerts([alert(1)], links(1, 1))
+        entry = audit.new_entry(actor="an.nv", action="incident.open", subject="SC-1")
+        store.put_incident_audited("SC-1", ts(T0), "open", {"id": "SC-1"}, entry)
+        assert store.outbox_changes() == []
+
+
+def test_elasticsearch_unreachable_fails_the_outbox_write_and_spools_nothing(
+        tmp_path: Path) -> None:
+    from soc.stores.es.store import ElasticsearchStore
+
+    options = {"hosts": ["http://127.0.0.1:9"], "max_retries": 0}
+    config = Config(path=None, data_dir=tmp_path, raw=MappingProxyType({"notify": ONCALL}),
+                    store=StoreConfig("elasticsearch", options))
+    with ElasticsearchStore.open(config) as store:  # a writer opens: events would be spooled
+        with pytest.raises(StoreError, match="unreachable"):
+            store.queue_change(overdue("1"))
+        entry = audit.new_entry(actor="an.nv", action="incident.open", subject="SC-1")
+        with pytest.raises(StoreError, match="unreachable"):
+            store.put_incident_audited("SC-1", ts(T0), "open", {"id": "SC-1"}, entry)
+        assert store.spool.size() == (0, 0)
 
 
 # --- routing -------------------------------------------------------------------------------------
@@ -169,7 +297,7 @@ def test_each_routing_rule(match: dict[str, Any], taken: bool) -> None:
     assert matches(route_match(**match), change) is taken
 
 
-def test_the_smallest_config_delivers_every_alert(store: SQLiteStore, tmp_path: Path) -> None:
+def test_the_smallest_config_delivers_every_alert(store: Store, tmp_path: Path) -> None:
     oncall = FakeChannel("oncall")
     store.upsert_alerts([alert(1), alert(2, severity=Severity.LOW)], {})
     report = dispatch(store, config_with(tmp_path, ONCALL), T0, oncall=oncall)
@@ -182,7 +310,7 @@ def test_the_smallest_config_delivers_every_alert(store: SQLiteStore, tmp_path: 
     assert dispatch(store, config_with(tmp_path, ONCALL), T0, oncall=oncall).delivered == 0
 
 
-def test_quiet_hours_hold_until_morning_except_critical(store: SQLiteStore,
+def test_quiet_hours_hold_until_morning_except_critical(store: Store,
                                                         tmp_path: Path) -> None:
     notify = {**ONCALL, "routes": [{"channels": ["oncall"], "quiet_hours": {
         "from": "22:00", "to": "06:30", "except_severity": ["critical"]}}]}
@@ -201,7 +329,7 @@ def test_quiet_hours_hold_until_morning_except_critical(store: SQLiteStore,
     assert oncall.sent[1].context["age"] == "7h30m"
 
 
-def test_throttle_then_a_digest_of_the_rest(store: SQLiteStore, tmp_path: Path) -> None:
+def test_throttle_then_a_digest_of_the_rest(store: Store, tmp_path: Path) -> None:
     notify = {**ONCALL, "routes": [{"name": "noisy", "channels": ["oncall"],
                                     "throttle": {"max": 2, "per": "1h"}}]}
     config, oncall = config_with(tmp_path, notify), FakeChannel("oncall")
@@ -221,7 +349,7 @@ def test_throttle_then_a_digest_of_the_rest(store: SQLiteStore, tmp_path: Path) 
     assert len(oncall.sent) == 3  # the digest is sent once
 
 
-def test_a_digest_route_sends_one_message_per_window(store: SQLiteStore,
+def test_a_digest_route_sends_one_message_per_window(store: Store,
                                                      tmp_path: Path) -> None:
     notify = {**ONCALL, "routes": [{"name": "daily", "channels": ["oncall"], "digest": "15m"}]}
     config, oncall = config_with(tmp_path, notify), FakeChannel("oncall")
@@ -236,7 +364,7 @@ def test_a_digest_route_sends_one_message_per_window(store: SQLiteStore,
     assert digest.context["window"] == {"from": ts(T0), "to": ts(T0 + timedelta(minutes=15))}
 
 
-def test_escalation_of_an_alert_nobody_acknowledged(store: SQLiteStore,
+def test_escalation_of_an_alert_nobody_acknowledged(store: Store,
                                                     tmp_path: Path) -> None:
     notify = {"channels": {"oncall": SINK, "lead": SINK},
               "routes": [{"name": "high", "channels": ["oncall"],
@@ -258,7 +386,7 @@ def test_escalation_of_an_alert_nobody_acknowledged(store: SQLiteStore,
     assert escalated.context["after"] == "30m"
 
 
-def test_a_channel_down_then_up_loses_nothing_and_keeps_order(store: SQLiteStore,
+def test_a_channel_down_then_up_loses_nothing_and_keeps_order(store: Store,
                                                               tmp_path: Path) -> None:
     config, oncall = config_with(tmp_path, ONCALL), FakeChannel("oncall")
     oncall.down = True
@@ -283,7 +411,7 @@ def test_a_channel_down_then_up_loses_nothing_and_keeps_order(store: SQLiteStore
     assert summary["last_failure"] == ts(later) and summary["queued"] == 0
 
 
-def test_a_refusal_fails_for_good_until_retried(store: SQLiteStore, tmp_path: Path) -> None:
+def test_a_refusal_fails_for_good_until_retried(store: Store, tmp_path: Path) -> None:
     from soc.notify import ops
 
     config, oncall = config_with(tmp_path, ONCALL), FakeChannel("oncall")
@@ -298,7 +426,7 @@ def test_a_refusal_fails_for_good_until_retried(store: SQLiteStore, tmp_path: Pa
     assert dispatch(store, config, T0 + timedelta(minutes=1), oncall=oncall).delivered == 2
 
 
-def test_too_old_to_send_is_failed(store: SQLiteStore, tmp_path: Path) -> None:
+def test_too_old_to_send_is_failed(store: Store, tmp_path: Path) -> None:
     config = config_with(tmp_path, {**ONCALL, "max_age": "1d"})
     oncall = FakeChannel("oncall")
     oncall.down = True
@@ -309,6 +437,30 @@ def test_too_old_to_send_is_failed(store: SQLiteStore, tmp_path: Path) -> None:
     assert report.failed == 1 and oncall.sent == []
     (failed,) = store.list_deliveries(status="failed")
     assert failed.last_error == "not delivered within max_age (1d)"
+
+
+def test_finished_rows_older_than_keep_are_pruned_a_bounded_number_per_run(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from soc.notify import dispatch as dispatcher
+
+    config = config_with(tmp_path, {**ONCALL, "max_age": "10d", "keep": "10d"})
+    oncall = FakeChannel("oncall")
+    store.upsert_alerts([alert(n) for n in (1, 2, 3)], {})
+    dispatch(store, config, T0, oncall=oncall)
+    oncall.down = True
+    store.upsert_alerts([alert(4)], {})
+    dispatch(store, config, T0, oncall=oncall)
+    (waiting,) = store.list_deliveries(status="queued")
+    store.mark_delivery(waiting.key, status="queued", next_at=ts(T0 + timedelta(days=40)))
+    assert dispatch(store, config, T0 + timedelta(days=9)).pruned == 0
+    monkeypatch.setattr(dispatcher, "PRUNE", 2)
+    later = T0 + timedelta(days=10, minutes=1)
+    assert dispatch(store, config, later).pruned == 4  # 2 deliveries, 2 changes
+    assert [d.status for d in store.list_deliveries()] == ["delivered", "queued"]
+    assert dispatch(store, config, later).pruned == 2
+    assert dispatch(store, config, later).pruned == 0  # what still waits is never pruned
+    assert [d.key for d in store.list_deliveries()] == [waiting.key]
+    assert [c.subject for c in store.outbox_changes()] == [f"{4:032x}"]
 
 
 # --- reminders of regulatory duties --------------------------------------------------------------

@@ -461,7 +461,7 @@ class Daemon:
         queued), in a thread of its own so a slow channel never holds the receiver. A run
         that fails is logged (rate-limited) and the next one tries again; soc.yml without
         ``notify:`` only prunes what an older configuration left, every ``TIDY_INTERVAL``; a
-        store without an outbox (Elasticsearch) is said once and runs nothing."""
+        store without an outbox (a store plugin) is said once and runs nothing."""
         from soc.notify import ops
 
         if not ops.keeps_outbox(self.config):

@@ -24,8 +24,8 @@ def enabled(config: Config) -> bool:
 
 
 def keeps_outbox(config: Config) -> bool:
-    """Whether the configured store keeps a notification outbox (the embedded one does; the
-    Elasticsearch store does not yet), known without connecting to it."""
+    """Whether the configured store keeps a notification outbox (the embedded and the
+    Elasticsearch stores do; a store plugin may not), known without connecting to it."""
     from soc import registry
 
     return bool(getattr(registry.load("store", config.store.type), "keeps_outbox", False))
@@ -33,9 +33,9 @@ def keeps_outbox(config: Config) -> bool:
 
 def unsupported(config: Config) -> StoreError:
     """The one-line error of notifications configured on a store without an outbox."""
-    return StoreError(f"the {config.store.type} store cannot keep a notification outbox yet: "
+    return StoreError(f"the {config.store.type} store keeps no notification outbox: "
                       "nothing is sent",
-                      hint="Use the embedded store (store: {type: sqlite}) to send "
+                      hint="Use the embedded or the Elasticsearch store to send "
                            "notifications (docs/notifications.md).")
 
 

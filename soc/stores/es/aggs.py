@@ -51,7 +51,8 @@ def request(fields: Sequence[str], step: int | None, offset: int, top: int | Non
     return {"groups": groups}
 
 
-COMPOSITE_PAGE = 1000
+COMPOSITE_PAGE = 10000
+COMPOSITE_PAGE_BUCKETED = 500  # groups × time buckets stay under search.max_buckets (65,536)
 
 
 def composite_request(fields: Sequence[str], step: int | None, offset: int,
@@ -59,7 +60,7 @@ def composite_request(fields: Sequence[str], step: int | None, offset: int,
     """One page of every group of several ``fields`` (``composite``, in the server's core), for
     a cluster without ``multi_terms``: :func:`top_groups` then keeps the biggest."""
     sources = [{f"f{i}": {"terms": {"field": f}}} for i, f in enumerate(fields)]
-    body: Json = {"size": COMPOSITE_PAGE, "sources": sources}
+    body: Json = {"size": page_size(step), "sources": sources}
     if after:
         body["after"] = dict(after)
     groups: Json = {"composite": body}
@@ -67,6 +68,10 @@ def composite_request(fields: Sequence[str], step: int | None, offset: int,
     if histogram:
         groups["aggs"] = {"buckets": histogram}
     return {"groups": groups}
+
+
+def page_size(step: int | None) -> int:
+    return COMPOSITE_PAGE if step is None else COMPOSITE_PAGE_BUCKETED
 
 
 def top_groups(pages: Sequence[Sequence[Mapping[str, Any]]], count: int,

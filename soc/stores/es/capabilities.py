@@ -13,7 +13,7 @@ missing              what the store does instead
 ``x-pack-ilm``       no lifecycle policies; ``soc store retention`` deletes expired days itself
 ``data-streams``     backing indices are listed through ``GET <stream>`` (the indices API)
 ``reindex``          ``delete_by_query`` becomes a search for the ids and bulk deletes
-``mapper-extras``    ``message``-like fields are ``text`` without positions or norms
+``mapper-extras``    ``message``-like fields are ``text`` without norms (positions kept)
 ``rest-root``        the version comes from ``GET _nodes/_local``
 ``x-pack-analytics`` a group of several fields is paged with ``composite`` (no ``multi_terms``)
 ===================  =============================================================================
@@ -47,7 +47,7 @@ DEGRADED: dict[str, tuple[str, str]] = {
     DATA_STREAMS: ("the data-stream APIs", "backing indices are read through the indices API"),
     REINDEX: ("delete_by_query (module reindex)", "deletes by search and bulk instead"),
     MAPPER_EXTRAS: ("match_only_text (module mapper-extras)",
-                    "text fields are mapped as text without positions"),
+                    "text fields are mapped as text without norms"),
     REST_ROOT: ("the root endpoint GET /", "the version is read from GET _nodes/_local"),
     ANALYTICS: ("multi_terms (module x-pack-analytics)",
                 "groups of several fields are paged with a composite aggregation"),

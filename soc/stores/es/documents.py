@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ConflictError", "DocumentsMixin", "Versioned", "conflict"]  # the error: both stores
 
-KINDS = ("alerts", "incidents", "audit", "rule-hits", "alert-events")
+KINDS = ("alerts", "incidents", "audit", "rule-hits", "alert-events", "notify-outbox",
+         "notify-deliveries")
 PAGE = 1000
 Hit = dict[str, Any]
 

@@ -8,7 +8,11 @@ case-insensitive as on the embedded store and in the in-process Sigma matcher:
   lowercase-normalised sub-field every field has (``soc/stores/es/templates.py``);
 * ranges, ``_exists_``, CIDR terms (``source.ip:10.0.0.0/8``, ``source.ip:"2001:db8::/32"``,
   also in a group: ``source.ip:(10.0.0.0/8 OR 1.2.3.4)``; an unescaped ``/`` is sent escaped),
-  fields already ending in ``.caseless`` and the text fields (``message``...) keep their field;
+  fields already ending in ``.caseless`` keep their field;
+* words and phrases on the text fields (``message``...) are searched *inside* the value, as the
+  embedded store does (``message:fail`` finds ``Failed password``, ``message:"a b"`` finds
+  ``xa bx``): ``(message.caseless:*fail* OR message:fail)``, the second for values longer than
+  the keyword's ``ignore_above``; other terms on them (ranges, regexes) keep the field;
 * regular expressions: on ``soc search`` they go to ``.caseless`` with their letters lowercased
   (case-insensitive, like the embedded store); in hunts they keep the field (Sigma's ``|re`` is
   case-sensitive);
@@ -30,7 +34,9 @@ from luqum.tree import (
     FieldGroup,
     From,
     Fuzzy,
+    Group,
     Item,
+    OrOperation,
     Phrase,
     Range,
     Regex,
@@ -125,8 +131,10 @@ class CaselessRewriter(TreeTransformer):  # type: ignore[misc]
     def visit_search_field(self, node: SearchField, context: Any) -> Iterator[Item]:
         yield self._field(node)
 
-    def _field(self, node: SearchField) -> SearchField:
+    def _field(self, node: SearchField) -> Item:
         name, expr = field_pattern(node.name), node.expr
+        if name in TEXT_FIELDS and _substring_terms(expr):
+            return _inside_text(name, expr, node)
         keep = (name in _KEEP or name.endswith(f".{CASELESS}") or name in TEXT_FIELDS
                 or isinstance(expr, Range | From | To) or (isinstance(expr, Regex) and self.hunt))
         if _is_cidr(expr):
@@ -156,6 +164,42 @@ class CaselessRewriter(TreeTransformer):  # type: ignore[misc]
     @staticmethod
     def _bare(expr: Item, original: Item) -> SearchField:
         return _spaced(SearchField(VALUES_FIELD, expr), original)
+
+
+def _substring_terms(expr: Item) -> bool:
+    """Only words and phrases (not ``*`` alone), in groups or not: what a text field searches
+    inside its values."""
+    if isinstance(expr, Word):
+        return str(expr.value) != "*"
+    if isinstance(expr, Phrase):
+        return True
+    if isinstance(expr, Fuzzy | Regex | Range | From | To) or not expr.children:
+        return False
+    return all(_substring_terms(child) for child in expr.children)
+
+
+def _as_contains(expr: Item) -> Item:
+    """Each word and phrase of ``expr`` as a wildcard that finds it inside a value."""
+    if isinstance(expr, Word):
+        return _spaced(Word(_contains(expr.value)), expr)
+    if isinstance(expr, Phrase):
+        return _spaced(Word(_contains(escape(expr.value[1:-1]))), expr)
+    clone: Item = expr.clone_item()
+    clone.children = [_as_contains(child) for child in expr.children]
+    return _spaced(clone, expr)
+
+
+def _inside_text(name: str, expr: Item, node: SearchField) -> Group:
+    """``(name.caseless:*term* OR name:term)``: the term inside the whole value (its keyword,
+    lowercased), or as words of the text (values past ``ignore_above`` have no keyword)."""
+    head, tail = node.head + expr.head, expr.tail + node.tail
+    expr.head = expr.tail = ""
+    inside = SearchField(f"{name}.{CASELESS}", _as_contains(expr))
+    words = SearchField(name, expr)
+    inside.tail, words.head = " ", " "
+    group = Group(OrOperation(inside, words))
+    group.head, group.tail = head, tail
+    return group
 
 
 def _spaced(new: T, old: Item) -> T:

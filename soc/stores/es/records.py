@@ -12,7 +12,9 @@
   defaults: two writes, the record then its entry. No transaction spans two documents here, so
   an append that fails leaves the record changed without its entry, and two processes changing
   one record can reach the trail in the other order: ``soc audit verify`` then reports a record
-  that differs from its trail.
+  that differs from its trail. With notifications routed, the change it causes (an alert
+  acknowledged or closed, an incident opened or closed) is queued in the notification outbox
+  before both (:mod:`soc.stores.es.outbox`).
 """
 
 from __future__ import annotations
@@ -25,16 +27,17 @@ from elasticsearch import ConflictError as EsConflict
 from soc import audit
 from soc.errors import StoreError
 from soc.models import AuditEntry
+from soc.outbox import change_for_entry
 from soc.stores.base import INCIDENT_HINT, ColumnDrift
 from soc.stores.es.connection import es_errors
-from soc.stores.es.documents import DocumentsMixin
+from soc.stores.es.outbox import OutboxMixin
 
 APPEND_TRIES = 100  # appends lost to others in a row before giving up
 AUDIT_SORT: list[dict[str, Any]] = [{"seq": "asc"}]
 INCIDENT_SORT: list[dict[str, Any]] = [{"opened": "asc"}, {"id": "asc"}]
 
 
-class RecordsMixin(DocumentsMixin):
+class RecordsMixin(OutboxMixin):
     """Audit trail and incidents of :class:`ElasticsearchStore` (the Store contract)."""
 
     # audit trail ---------------------------------------------------------------------------------
@@ -105,6 +108,17 @@ class RecordsMixin(DocumentsMixin):
         body = {"id": incident_id, "opened": opened, "status": status, "@timestamp": opened,
                 "doc": doc}
         self._replace("incidents", incident_id, body, noun="incident", hint=INCIDENT_HINT)
+
+    def put_incident_audited(self, incident_id: str, opened: str, status: str,
+                             doc: dict[str, Any], entry: AuditEntry) -> AuditEntry:
+        """The Store default's two writes (the incident, then its entry), the change an
+        opening or a closing causes queued before them when notifications are routed."""
+        self._writable("write incidents")
+        change = change_for_entry(entry, doc) if self.tells else None
+        if change is not None:
+            self._queue([change])
+        self.put_incident(incident_id, opened, status, doc)
+        return self.append_audit(entry)
 
     def get_incident(self, incident_id: str) -> dict[str, Any] | None:
         """One incident's document by id, or None."""

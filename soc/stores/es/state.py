@@ -10,6 +10,9 @@
   reads the stored one again and keeps its analyst fields (status, assignee, reason), so a
   ``soc alerts ack`` racing with detection is never undone. :meth:`update_alert` (people)
   raises :class:`ConflictError` instead.
+* With notifications routed (``tells``), :meth:`upsert_alerts` and
+  :meth:`update_alert_audited` queue the changes they cause in the notification outbox just
+  *before* the alert write (:mod:`soc.stores.es.outbox`: no transaction spans the two).
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from soc.ecs import format_ts, parse_ts
 from soc.errors import NotFoundError, StoreError
-from soc.models import Alert, AlertQuery, RuleHit
+from soc.models import Alert, AlertQuery, AuditEntry, RuleHit
+from soc.outbox import Change, change_for_entry, changes_for_alert
 from soc.stores.base import ALERT_HINT, ConflictError, conflict, reconcile
 from soc.stores.es import housekeeping
 from soc.stores.es.connection import es_errors
-from soc.stores.es.documents import DocumentsMixin
+from soc.stores.es.outbox import OutboxMixin
 
 if TYPE_CHECKING:
     from soc.stores.es.writer import BulkWriter
@@ -62,10 +66,12 @@ def link_id(alert_id: str, event_id: str) -> str:
     return hashlib.blake2b(f"{alert_id}\0{event_id}".encode(), digest_size=16).hexdigest()
 
 
-class StateMixin(DocumentsMixin):
+class StateMixin(OutboxMixin):
     """Rule hits and alerts of :class:`ElasticsearchStore` (the Store contract)."""
 
     writer: BulkWriter
+    if TYPE_CHECKING:
+        def append_audit(self, entry: AuditEntry) -> AuditEntry: ...  # RecordsMixin's
 
     # rule hits -----------------------------------------------------------------------------------
 
@@ -126,7 +132,36 @@ class StateMixin(DocumentsMixin):
         self._link(alerts, links)
         counts = self._link_counts([a.id for a in alerts])
         drafts = [replace(a, count=counts.get(a.id, 0)) for a in alerts]
+        if self.tells:  # queued first: a crash before the write re-queues the same keys
+            self._queue(self._alert_changes(drafts))
         return self._write_alerts(drafts)
+
+    def _alert_changes(self, drafts: Sequence[Alert]) -> list[Change]:
+        """The changes writing ``drafts`` causes, against the alerts stored now (real-time
+        ``mget``), each as :meth:`_write_alerts` will write it: reconciled with the stored one
+        when this handle read another version (or none)."""
+        stored = self._stored_alerts([a.id for a in drafts])
+        changes: list[Change] = []
+        for draft in drafts:
+            before, version = stored.get(draft.id, (None, None))
+            final = draft
+            if before is not None and version != self._versions.get(("alerts", draft.id)):
+                final = reconcile(draft, before)
+            changes += changes_for_alert(before, final)
+        return changes
+
+    def _stored_alerts(self, ids: Sequence[str]) -> dict[str, tuple[Alert, tuple[int, int]]]:
+        """The stored alerts of ``ids`` and their versions, not remembered as read (detection
+        must not overwrite an analyst's change it never saw)."""
+        found: dict[str, tuple[Alert, tuple[int, int]]] = {}
+        for start in range(0, len(ids), CHUNK):
+            with es_errors("cannot read alerts", self.options):
+                resp = self.client.mget(index=self._doc_index("alerts"),
+                                        ids=list(ids[start:start + CHUNK]))
+            found.update({d["_id"]: (alert_of(d["_source"]),
+                                     (int(d["_seq_no"]), int(d["_primary_term"])))
+                          for d in resp["docs"] if d.get("found")})
+        return found
 
     def _link(self, alerts: Sequence[Alert],
               links: Mapping[str, Sequence[tuple[str, str]]]) -> None:
@@ -238,6 +273,16 @@ class StateMixin(DocumentsMixin):
         if ("alerts", alert.id) not in self._versions and self._fetch("alerts", alert.id) is None:
             raise NotFoundError(f"no alert {alert.id}", hint="List them: soc alerts list")
         self._replace("alerts", alert.id, alert_doc(alert), noun="alert", hint=ALERT_HINT)
+
+    def update_alert_audited(self, alert: Alert, entry: AuditEntry) -> AuditEntry:
+        """The Store default's two writes (the alert, then its entry), the change an ack or a
+        close causes queued before them when notifications are routed."""
+        self._writable("update alerts")
+        change = change_for_entry(entry, alert) if self.tells else None
+        if change is not None:
+            self._queue([change])
+        self.update_alert(alert)
+        return self.append_audit(entry)
 
 
 def alert_filters(q: AlertQuery) -> list[dict[str, Any]]:

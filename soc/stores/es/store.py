@@ -16,7 +16,7 @@ from elasticsearch import ApiError, Elasticsearch
 from soc.ecs import Event, normalize_ts
 from soc.errors import StoreError
 from soc.models import DeadLetter
-from soc.stores.base import Hold, RetentionItem, Store, WriteResult
+from soc.stores.base import Hold, RetentionItem, Store, WriteResult, routes_notifications
 from soc.stores.es import housekeeping, templates
 from soc.stores.es.capabilities import FULL, Capabilities
 from soc.stores.es.connection import (
@@ -28,6 +28,7 @@ from soc.stores.es.connection import (
 )
 from soc.stores.es.delivery import Delivery
 from soc.stores.es.names import Names
+from soc.stores.es.outbox import OutboxMixin
 from soc.stores.es.query import build, search_query
 from soc.stores.es.records import RecordsMixin
 from soc.stores.es.spool import Action, Spool
@@ -44,11 +45,13 @@ ID_CHUNK = 5000
 SORT_ORDER = ("@timestamp", "event.id")
 
 
-class ElasticsearchStore(StateMixin, RecordsMixin, Store):
-    """Events in data streams, state in indices (rule hits, alerts, audit, incidents: see
-    :mod:`soc.stores.es.state` and :mod:`soc.stores.es.records`), a local spool for outages."""
+class ElasticsearchStore(StateMixin, RecordsMixin, OutboxMixin, Store):
+    """Events in data streams, state in indices (rule hits, alerts, audit, incidents, the
+    notification outbox: see :mod:`soc.stores.es.state`, :mod:`soc.stores.es.records` and
+    :mod:`soc.stores.es.outbox`), a local spool for outages."""
 
     kind = "elasticsearch"
+    keeps_outbox = True
 
     def __init__(self, client: Elasticsearch, config: Config, options: EsOptions, *,
                  readonly: bool = False, sleep: Callable[[float], None] | None = None) -> None:
@@ -70,10 +73,12 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
         self.spooled = 0
         self._connected = False
         self._versions: dict[tuple[str, str], tuple[int, int]] = {}
+        self.tells = routes_notifications(config)  # alert and incident writes queue changes
 
     @classmethod
     def open(cls, config: Config, *, readonly: bool = False) -> Self:
-        """Connect; for writing, install templates and policies when they are missing or old.
+        """Connect; for writing, install templates and policies when they are missing or old,
+        and deliver what the spool holds (a pass with nothing new to write still empties it).
         A writer opens even when the cluster is down: its batches go to the spool."""
         options = EsOptions.from_config(config)
         return cls.open_options(config, options, readonly=readonly)
@@ -85,6 +90,8 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
         store = cls(build_client(options), config, options, readonly=readonly, sleep=sleep)
         try:
             store._reconnect()
+            if not readonly:
+                store.delivery.drain()
         except ClusterUnavailable as exc:
             if readonly:
                 raise StoreError(f"cannot open the Elasticsearch store: {exc.message}",
@@ -283,7 +290,7 @@ class ElasticsearchStore(StateMixin, RecordsMixin, Store):
                 groups = (resp.get("aggregations") or {}).get("groups") or {}
                 pages.append(list(groups.get("buckets") or ()))
                 after = groups.get("after_key")
-                if not after or len(pages[-1]) < aggs.COMPOSITE_PAGE:
+                if not after or len(pages[-1]) < aggs.page_size(step):
                     break
         return aggs.top_groups(pages, len(fields), top), total
 

@@ -59,15 +59,19 @@ def leaf(kind: str = "keyword") -> Json:
 
 
 def text_type(caps: Capabilities = FULL) -> Json:
-    """``match_only_text``; plain ``text`` without positions or norms where the cluster lacks
-    the mapper-extras module (the same words found, phrases not)."""
+    """``match_only_text``; plain ``text`` without norms where the cluster lacks the
+    mapper-extras module. Positions stay: ``message:"Failed password"`` must find what it finds
+    on the embedded store (``match_only_text`` checks phrases against ``_source``; a field
+    indexed without positions answers a phrase with nothing)."""
     if caps.match_only_text:
         return {"type": "match_only_text"}
-    return {"type": "text", "index_options": "docs", "norms": False}
+    return {"type": "text", "norms": False}
 
 
 def text(caps: Capabilities = FULL) -> Json:
-    return {**text_type(caps), "copy_to": VALUES_FIELD}
+    """A text field, with the ``.caseless`` keyword that ``message:fail`` searches inside
+    (``soc.stores.es.query``: the embedded store finds terms inside the value, not as words)."""
+    return {**text_type(caps), "copy_to": VALUES_FIELD, "fields": {CASELESS: caseless()}}
 
 
 _IPS = ("source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "observer.ip",
@@ -247,6 +251,13 @@ _STATE: dict[str, Json] = {
               **_dates("ts"), **_unindexed("details")},
     "incidents": {**_keywords("id", "status"), **_dates("opened", "@timestamp"),
                   **_unindexed("doc")},
+    # the notification outbox (soc.stores.es.outbox); its seq counter's field stays unmapped
+    "notify-outbox": {"seq": {"type": "long"}, **_keywords("key", "kind", "subject", "severity"),
+                      **_dates("ts"), "routed": {"type": "boolean"}, **_unindexed("doc")},
+    "notify-deliveries": {"seq": {"type": "long"}, "attempts": {"type": "integer"},
+                          **_keywords("key", "route", "channel", "status", "receipt"),
+                          **_dates("next_at", "failed_at", "delivered_at", "created"),
+                          **_unindexed("doc")},
 }
 
 
