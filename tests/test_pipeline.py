@@ -165,7 +165,7 @@ def test_a_source_can_leave_out_event_original(tmp_path: Path, original: bool | 
     log.write_text(line + "\n", encoding="utf-8")
     setting = "" if original is None else f", original: {str(original).lower()}"
     cfg = tmp_path / "soc.yml"
-    cfg.write_text(f"store: {{path: {tmp_path / 'data'}}}\n"
+    cfg.write_text(f"data_dir: {tmp_path / 'data'}\n"
                    f"sources:\n  - {{name: auth, type: file, paths: ['{log}']{setting}}}\n",
                    encoding="utf-8")
     config = load_config(cfg)
