@@ -184,8 +184,8 @@ def delete_matching(client: Elasticsearch, index: str, query: dict[str, Any], *,
                                       refresh=refresh, ignore_unavailable=True)
         return int(resp.get("deleted", 0))
     deleted = 0
+    client.indices.refresh(index=index, ignore_unavailable=True)  # then each bulk refreshes
     while True:
-        client.indices.refresh(index=index, ignore_unavailable=True)
         resp = client.search(index=index, query=query, size=DELETE_PAGE, source=False,
                              sort=["_doc"], ignore_unavailable=True)
         hits = resp["hits"]["hits"]
@@ -198,8 +198,6 @@ def delete_matching(client: Elasticsearch, index: str, query: dict[str, Any], *,
         deleted += sum(1 for item in result["items"] if item["delete"].get("result") == "deleted")
         if done == 0:  # every delete refused: stop rather than loop on the same page
             break
-    if refresh:
-        client.indices.refresh(index=index, ignore_unavailable=True)
     return deleted
 
 
