@@ -829,8 +829,9 @@ def test_detection_runs_on_the_elasticsearch_store(opened: Opened) -> None:
 def test_state_indices_have_explicit_mappings(opened: Opened, peer: Peer) -> None:
     created = peer.bodies("PUT", "/soc-")
     assert sorted(created) == ["/soc-alert-events", "/soc-alerts", "/soc-audit",
-                               "/soc-dead-letters", "/soc-incidents", "/soc-notify-deliveries",
-                               "/soc-notify-outbox", "/soc-quarantine", "/soc-rule-hits"]
+                               "/soc-dead-letters", "/soc-incidents", "/soc-intel-indicators",
+                               "/soc-notify-deliveries", "/soc-notify-outbox", "/soc-quarantine",
+                               "/soc-rule-hits"]
     alerts = created["/soc-alerts"]["mappings"]
     assert alerts["dynamic"] is False
     props = alerts["properties"]
@@ -848,6 +849,12 @@ def test_state_indices_have_explicit_mappings(opened: Opened, peer: Peer) -> Non
     deliveries = created["/soc-notify-deliveries"]["mappings"]["properties"]
     assert deliveries["key"] == {"type": "keyword", "ignore_above": 8191}
     assert deliveries["next_at"] == {"type": "date"} and deliveries["seq"] == {"type": "long"}
+    intel = created["/soc-intel-indicators"]["mappings"]
+    assert intel["dynamic"] is False
+    assert intel["properties"]["value"] == {"type": "keyword", "ignore_above": 8191}
+    assert intel["properties"]["valid_until"] == {"type": "date"}
+    assert intel["properties"]["sources"] == {"properties": {
+        "source": {"type": "keyword", "ignore_above": 8191}}}
 
 
 # --- hunts ---------------------------------------------------------------------------------------

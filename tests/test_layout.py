@@ -20,6 +20,7 @@ ALLOWED_UP = {
     ("soc.alerts", "detection"),  # AlertSink turns the engine's findings (Hit, CorrelationMatch)
     ("soc.status", "detection"),  # rule health for `soc status`, lazily: None without detection
     ("soc.stores.es.hunt", "detection"),  # Sigma → Lucene with detection's own field pipelines
+    ("soc.stores.base", "intel"),  # the indicator record both stores keep (soc.intel.model)
 }
 
 

@@ -161,8 +161,8 @@ def test_migration_from_an_empty_database(path: Path) -> None:
     with SQLiteStore.open_path(path) as store:
         assert store.stats()["schema_version"] == SCHEMA_VERSION == len(sqlite_store.MIGRATIONS)
     assert tables(path) == ["alert_events", "alerts", "audit", "dead_letters", "deliveries",
-                            "incidents", "meta", "outbox", "partition_datasets", "partitions",
-                            "rule_hits", "sqlite_sequence"]
+                            "incidents", "indicator_sources", "indicators", "meta", "outbox",
+                            "partition_datasets", "partitions", "rule_hits", "sqlite_sequence"]
     assert pragma(path, "auto_vacuum") == 2  # incremental
     assert pragma(path, "journal_mode") == "wal"
 
@@ -422,7 +422,7 @@ def test_doctor_all_ok_then_a_missing_partition(path: Path) -> None:
             {"check": "integrity", "status": "ok", "detail": "integrity_check ok"},
             {"check": "partitions", "status": "ok",
              "detail": "1 partition tables, catalog consistent"},
-            {"check": "readable", "status": "ok", "detail": "all 12 tables readable"},
+            {"check": "readable", "status": "ok", "detail": "all 14 tables readable"},
         ]
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE ev_20261124_l3")
@@ -468,7 +468,7 @@ def test_migration_4_versions_the_alerts_and_incidents_of_a_version_3_store(path
                "('INC-1', '2026-11-24T08:00:00.000Z', 'open', '{\"id\": \"INC-1\"}')")
     db.close()
     with SQLiteStore.open_path(path) as first, SQLiteStore.open_path(path) as second:
-        assert first.stats()["schema_version"] == SCHEMA_VERSION == 5  # 4: versions, 5: outbox
+        assert first.stats()["schema_version"] == SCHEMA_VERSION == 6  # 5: outbox, 6: intel
         assert first.db.execute("SELECT version FROM incidents").fetchall() == [(1,)]
         assert first.get_incident("INC-1") == second.get_incident("INC-1") == {"id": "INC-1"}
         first.put_incident("INC-1", "2026-11-24T08:00:00.000Z", "closed", {"id": "INC-1", "n": 1})

@@ -19,6 +19,7 @@ from soc.outbox import Change, Delivery
 
 if TYPE_CHECKING:
     from soc.config import Config
+    from soc.intel.model import IndicatorRecord as IndicatorRecord  # the stores' one door to it
 
 
 ALERT_HINT = "Show it again with 'soc alerts show ID' and redo the change."
@@ -379,6 +380,38 @@ class Store(ABC):
     keeps_outbox = False
     """Whether this store keeps the notification outbox (the methods above)."""
 
+    # threat-intel indicators (soc.intel merges the feeds' words; the store keeps whole records) --
+
+    def put_indicators(self, records: Sequence[IndicatorRecord]) -> int:
+        """Insert or replace each record by ``record.id`` (its whole document and its sources:
+        a feed no longer named is gone from it), in one transaction on the embedded store.
+        Records are stored as given, settled (:meth:`IndicatorRecord.settle`); of several with
+        one id the last wins. Returns how many were written."""
+        raise self._unsupported("keep threat-intel indicators")
+
+    def get_indicators(self, ids: Collection[str]) -> dict[str, IndicatorRecord]:
+        """The stored records of ``ids``, by id; an id with no record is left out."""
+        raise self._unsupported("read threat-intel indicators")
+
+    def list_indicators(self, *, kind: str | None = None, source: str | None = None,
+                        live_at: str | None = None, changed_since: str | None = None,
+                        value: str | None = None) -> Iterator[IndicatorRecord]:
+        """Records by (type, value), streamed page by page (100,000 never come in one
+        answer): of type ``kind``; that the feed ``source`` vouches for (among its sources);
+        live at ``live_at`` (:meth:`IndicatorRecord.live`, decided by the store's query on the
+        summary's ``valid_until`` and ``expired``); updated at ``changed_since`` or later; with
+        exactly this (normalised) ``value``. Times are canonical UTC strings."""
+        raise self._unsupported("list threat-intel indicators")
+
+    def count_indicators(self, *, live_at: str | None = None) -> int:
+        """How many records are stored (live at ``live_at`` only, if given)."""
+        raise self._unsupported("count threat-intel indicators")
+
+    def remove_indicators(self, ids: Collection[str]) -> int:
+        """Forget the records of ``ids`` (``soc intel remove``; expiry keeps them for history).
+        Returns how many were there."""
+        raise self._unsupported("remove threat-intel indicators")
+
     def _unsupported(self, what: str) -> StoreError:
         return StoreError(f"the {self.kind} store cannot {what} yet",
                           hint="Use the embedded store for detection and alerts.")
@@ -446,6 +479,15 @@ def aggregate_order(row: Mapping[str, Any], group_by: Sequence[str]) -> tuple[An
     """Rows by bucket, then most events first, then by their values as text."""
     return (str(row.get("@timestamp", "")), -int(row["count"]),
             tuple(str(row[f]) for f in group_by))
+
+
+def indicator_of(doc: Mapping[str, Any]) -> IndicatorRecord:
+    """The indicator record a stored document holds (:meth:`IndicatorRecord.from_doc`). The
+    stores reach :mod:`soc.intel.model` (plain data, no stage logic) through this module only
+    (docs/architecture.md)."""
+    from soc.intel.model import IndicatorRecord
+
+    return IndicatorRecord.from_doc(dict(doc))
 
 
 def diagnose_store(config: Config) -> list[dict[str, str]]:

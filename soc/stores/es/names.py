@@ -2,8 +2,8 @@
 
 Events go to data streams ``<prefix>logs-<dataset>-<unit>`` (Elastic's type-dataset-namespace
 scheme, the unit as namespace); alerts, incidents, rule hits, the audit trail, dead letters and
-quarantined documents (and the alert-event links, the notification outbox and its deliveries)
-have their own indices ``<prefix>soc-<name>``.
+quarantined documents (and the alert-event links, the notification outbox and its deliveries,
+the threat-intel indicators) have their own indices ``<prefix>soc-<name>``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ MAX_PART = 100
 DEFAULT_DATASET = "generic"
 DEFAULT_UNIT = "default"
 STATE_INDICES = ("alerts", "alert-events", "incidents", "audit", "rule-hits", "dead-letters",
-                 "quarantine", "notify-outbox", "notify-deliveries")
+                 "quarantine", "notify-outbox", "notify-deliveries", "intel-indicators")
 LEVELS = (1, 2, 3, 4, 5)
 
 

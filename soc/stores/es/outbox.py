@@ -362,12 +362,14 @@ class OutboxMixin(DocumentsMixin):
         for start in range(0, len(ops), 2 * CHUNK):
             self._bulk(ops[start:start + 2 * CHUNK], action, missing_ok=True)
 
-    def _bulk(self, ops: list[dict[str, Any]], action: str, *,
-              missing_ok: bool = False) -> list[int]:
+    def _bulk(self, ops: list[dict[str, Any]], action: str, *, missing_ok: bool = False,
+              visible: bool = True) -> list[int]:
         """One bulk request; StoreError unless every item was written, there already (409)
-        or, with ``missing_ok``, gone (404)."""
+        or, with ``missing_ok``, gone (404). ``visible=False``: no refresh (the caller
+        refreshes once after several requests)."""
         with es_errors(action, self.options):
-            resp = self.client.bulk(operations=ops, refresh=self._visible)
+            resp = self.client.bulk(operations=ops,
+                                    refresh=self._visible if visible else False)
         statuses: list[int] = []
         for item in resp["items"]:
             result = next(iter(item.values()))

@@ -27,6 +27,7 @@ from soc.stores.es.connection import (
     server_capabilities,
 )
 from soc.stores.es.delivery import Delivery
+from soc.stores.es.intel import IntelMixin
 from soc.stores.es.names import Names
 from soc.stores.es.outbox import OutboxMixin
 from soc.stores.es.query import build, search_query
@@ -45,10 +46,11 @@ ID_CHUNK = 5000
 SORT_ORDER = ("@timestamp", "event.id")
 
 
-class ElasticsearchStore(StateMixin, RecordsMixin, OutboxMixin, Store):
+class ElasticsearchStore(StateMixin, RecordsMixin, IntelMixin, OutboxMixin, Store):
     """Events in data streams, state in indices (rule hits, alerts, audit, incidents, the
-    notification outbox: see :mod:`soc.stores.es.state`, :mod:`soc.stores.es.records` and
-    :mod:`soc.stores.es.outbox`), a local spool for outages."""
+    notification outbox, threat-intel indicators: see :mod:`soc.stores.es.state`,
+    :mod:`soc.stores.es.records`, :mod:`soc.stores.es.outbox` and :mod:`soc.stores.es.intel`),
+    a local spool for outages."""
 
     kind = "elasticsearch"
     keeps_outbox = True

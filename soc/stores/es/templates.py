@@ -258,6 +258,13 @@ _STATE: dict[str, Json] = {
                           **_keywords("key", "route", "channel", "status", "receipt"),
                           **_dates("next_at", "failed_at", "delivered_at", "created"),
                           **_unindexed("doc")},
+    # threat-intel indicators (soc.stores.es.intel): the record's summary and its feeds' names
+    # mapped, each feed's own word (description, reference, extra...) kept in _source only
+    "intel-indicators": {**_keywords("id", "type", "value", "tlp", "tags"),
+                         **_dates("added", "updated", "expired", "valid_until", "first_seen",
+                                  "last_seen"),
+                         "confidence": {"type": "integer"},
+                         "sources": {"properties": _keywords("source")}},
 }
 
 

@@ -10,8 +10,9 @@ Retention drops whole partition tables (and prunes those holding events of a leg
 By responsibility: the file, its schema and connections (:mod:`~soc.stores.sqlite.schema`), what
 every part uses (:mod:`~soc.stores.sqlite.connection`), events and dead letters
 (:mod:`~soc.stores.sqlite.events`), cached aggregations (:mod:`~soc.stores.sqlite.aggs`), rule
-hits, alerts, audit and incidents (:mod:`~soc.stores.sqlite.state`), and the store with its
-housekeeping (:mod:`~soc.stores.sqlite.store`).
+hits, alerts, audit and incidents (:mod:`~soc.stores.sqlite.state`), threat-intel indicators
+(:mod:`~soc.stores.sqlite.intel`), and the store with its housekeeping
+(:mod:`~soc.stores.sqlite.store`).
 """
 
 from soc.stores.sqlite.events import _key_sql

@@ -173,8 +173,28 @@ def _migration_5(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+_V6 = (
+    """CREATE TABLE indicators (
+        id TEXT PRIMARY KEY, type TEXT NOT NULL, value TEXT NOT NULL, updated TEXT NOT NULL,
+        valid_until TEXT, expired TEXT, doc TEXT NOT NULL)""",
+    "CREATE UNIQUE INDEX indicators_key ON indicators(type, value)",
+    "CREATE INDEX indicators_value ON indicators(value)",
+    "CREATE INDEX indicators_updated ON indicators(updated)",
+    "CREATE INDEX indicators_valid_until ON indicators(valid_until)",
+    """CREATE TABLE indicator_sources (
+        id TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (id, source)) WITHOUT ROWID""",
+)
+
+
+def _migration_6(db: sqlite3.Connection) -> None:
+    """Threat-intel indicators (docs/store.md): one row per (type, value) with the
+    summary columns the queries filter on, and the feeds that vouch for each one."""
+    for statement in _V6:
+        db.execute(statement)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6)
 """Applied in order, in one transaction, when a store is opened for writing. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
 

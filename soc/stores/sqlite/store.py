@@ -17,6 +17,7 @@ from soc.stores.sqlite.doctor import diagnose_path, run_checks
 from soc.stores.sqlite.events import _CHUNKS, _INSERT_WIDTH, EventsMixin, _utc
 from soc.stores.sqlite.guard import WriteGuard, count_vacuum
 from soc.stores.sqlite.holds import held_events, kept, prune
+from soc.stores.sqlite.intel import IntelMixin
 from soc.stores.sqlite.outbox import OutboxMixin
 from soc.stores.sqlite.schema import (
     STORE_FILE,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from soc.config import Config
 
 
-class SQLiteStore(StateMixin, OutboxMixin, EventsMixin, Store):
+class SQLiteStore(StateMixin, OutboxMixin, IntelMixin, EventsMixin, Store):
     """The embedded store (default): ``<data_dir>/store.db``."""
 
     kind = "embedded"

@@ -1,0 +1,141 @@
+"""Threat-intel indicators on Elasticsearch: the ``soc-intel-indicators`` index.
+
+* One document per (type, value): ``_id`` = ``record.id`` (the digest of the key), the source
+  the record's own document (:meth:`IndicatorRecord.to_doc`, the shape the embedded store keeps
+  too). Mapped (:mod:`soc.stores.es.templates`): ``id``, ``type``, ``value``, ``tlp``, ``tags``
+  and each feed's ``sources.source`` keyword, the times date, ``confidence`` integer; each
+  feed's own word (description, reference, extra...) stays in ``_source``, unindexed.
+* **Writes** are bulk ``index`` requests (a replace: upsert by id) of :data:`CHUNK` records.
+  One request waits for the refresh (``refresh=wait_for``, or ``store.refresh``) so that the
+  next read sees it; a larger batch sends its requests without refresh and refreshes the index
+  once at the end. No transaction spans the requests: a failure midway leaves the records of
+  the requests before it written (writing them again is harmless).
+* **Reads** page with ``search_after`` on (type, value, id), :data:`CHUNK` at a time: 100,000
+  records never come in one answer. Look-ups by id are a real-time ``mget``.
+* The index is created on the first write when an older ``soc store init`` did not create it;
+  reads of a cluster without it find nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from soc.stores.base import indicator_of
+from soc.stores.es import templates
+from soc.stores.es.connection import es_errors
+from soc.stores.es.outbox import OutboxMixin
+
+if TYPE_CHECKING:
+    from soc.stores.base import IndicatorRecord
+
+INDEX = "intel-indicators"
+CHUNK = 1000  # records per bulk request, ids per mget, hits per page
+SORT: list[dict[str, Any]] = [{"type": "asc"}, {"value": "asc"}, {"id": "asc"}]
+Op = list[dict[str, Any]]  # the bulk lines of one record
+
+
+def live_at(at: str) -> dict[str, Any]:
+    """:meth:`IndicatorRecord.live` as a query: not expired by ``at``, and no ``valid_until``
+    or one after ``at``."""
+    return {"bool": {
+        "must_not": [{"range": {"expired": {"lte": at}}}],
+        "should": [{"range": {"valid_until": {"gt": at}}},
+                   {"bool": {"must_not": [{"exists": {"field": "valid_until"}}]}}],
+        "minimum_should_match": 1}}
+
+
+def indicator_query(*, kind: str | None = None, source: str | None = None,
+                    live: str | None = None, changed_since: str | None = None,
+                    value: str | None = None) -> dict[str, Any]:
+    """The query of a listing or count (``live``: the ``live_at`` of the Store contract)."""
+    filters: list[dict[str, Any]] = [
+        {"term": {field: arg}} for field, arg in (("type", kind), ("value", value),
+                                                  ("sources.source", source))
+        if arg is not None]
+    if changed_since is not None:
+        filters.append({"range": {"updated": {"gte": changed_since}}})
+    if live is not None:
+        filters.append(live_at(live))
+    return {"bool": {"filter": filters}} if filters else {"match_all": {}}
+
+
+class IntelMixin(OutboxMixin):
+    """The indicator part of :class:`~soc.stores.es.store.ElasticsearchStore` (the Store
+    contract's threat-intel methods)."""
+
+    _intel_ready: bool = False
+
+    def put_indicators(self, records: Sequence[IndicatorRecord]) -> int:
+        """Index records by id (replacing what is there)."""
+        self._writable("write threat-intel indicators")
+        unique = {r.id: r for r in records}
+        if not unique:
+            return 0
+        self._ensure_intel()
+        index = self._doc_index(INDEX)
+        self._send([[{"index": {"_index": index, "_id": i}}, r.to_doc()]
+                    for i, r in unique.items()], "cannot write threat-intel indicators")
+        return len(unique)
+
+    def get_indicators(self, ids: Collection[str]) -> dict[str, IndicatorRecord]:
+        """The stored records of ``ids``, by id (real-time ``mget``)."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, IndicatorRecord] = {}
+        for start in range(0, len(wanted), CHUNK):
+            with es_errors("cannot read threat-intel indicators", self.options):
+                resp = self.client.mget(index=self._doc_index(INDEX),
+                                        ids=wanted[start:start + CHUNK])
+            found.update((d["_id"], indicator_of(d["_source"]))
+                         for d in resp["docs"] if d.get("found"))
+        return found
+
+    def list_indicators(self, *, kind: str | None = None, source: str | None = None,
+                        live_at: str | None = None, changed_since: str | None = None,
+                        value: str | None = None) -> Iterator[IndicatorRecord]:
+        """Records by (type, value), filtered by the cluster, page by page."""
+        query = indicator_query(kind=kind, source=source, live=live_at,
+                                changed_since=changed_since, value=value)
+        for hit in self._scan(INDEX, query, SORT, action="cannot list threat-intel indicators"):
+            yield indicator_of(hit["_source"])
+
+    def count_indicators(self, *, live_at: str | None = None) -> int:
+        """How many records are stored (live at ``live_at`` only, if given)."""
+        with es_errors("cannot count threat-intel indicators", self.options):
+            resp = self.client.count(index=self._doc_index(INDEX),
+                                     query=indicator_query(live=live_at),
+                                     ignore_unavailable=True)
+        return int(resp["count"])
+
+    def remove_indicators(self, ids: Collection[str]) -> int:
+        """Delete records by id; returns how many were there."""
+        self._writable("remove threat-intel indicators")
+        index = self._doc_index(INDEX)
+        ops = [[{"delete": {"_index": index, "_id": i}}] for i in dict.fromkeys(ids)]
+        if not ops:
+            return 0
+        statuses = self._send(ops, "cannot remove threat-intel indicators", missing_ok=True)
+        return sum(1 for s in statuses if s == 200)
+
+    def _send(self, ops: list[Op], action: str, *, missing_ok: bool = False) -> list[int]:
+        """Bulk requests of :data:`CHUNK` records; visible to the next read when done (see the
+        module's docstring). Each item's status."""
+        chunks = [ops[i:i + CHUNK] for i in range(0, len(ops), CHUNK)]
+        statuses: list[int] = []
+        for chunk in chunks:
+            statuses += self._bulk([line for op in chunk for line in op], action,
+                                   missing_ok=missing_ok, visible=len(chunks) == 1)
+        if len(chunks) > 1:
+            with es_errors(action, self.options):
+                self.client.indices.refresh(index=self._doc_index(INDEX),
+                                            ignore_unavailable=True)
+        return statuses
+
+    def _ensure_intel(self) -> None:
+        """Create the index with its mappings on first write, once per handle: a cluster
+        installed by an older version (``soc store init`` creates it too)."""
+        if self._intel_ready:
+            return
+        with es_errors("cannot create the threat-intel indicators index", self.options):
+            templates.create_state_indices(self.client, self.names, (INDEX,), caps=self.caps)
+        self._intel_ready = True
