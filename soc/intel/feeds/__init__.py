@@ -1,0 +1,1 @@
+"""Feed readers: each turns what a feed publishes into :class:`soc.intel.model.Indicator` s."""
