@@ -352,6 +352,7 @@ class Config:
                 "device_alerts": self.rules.device_alerts,
             },
             **({"notify": redact_notify(self.raw["notify"])} if self.raw.get("notify") else {}),
+            **({"intel": redact_notify(self.raw["intel"])} if self.raw.get("intel") else {}),
         }
 
 
@@ -646,7 +647,8 @@ def _condition(where: _Reader, key: str) -> Condition:
 
 
 TOP_KEYS = {"data_dir", "timezone", "store", "inventory", "sources", "retention", "rules",
-            "profile", "incidents", "reports", "listen", "network", "data_group", "notify"}
+            "profile", "incidents", "reports", "listen", "network", "data_group", "notify",
+            "intel"}
 
 
 def parse_config(data: Any, path: Path | None, base: Path) -> Config:

@@ -29,6 +29,7 @@ EXPECTED_ALERTS = {
     "New Windows Service Installed",
     "Windows Service Installed Running A Shell Or From A Writable Folder",
     "Windows Security Audit Log Cleared",
+    "Threat-intel indicator seen: ipv4 203.0.113.45",  # the national centre's list (its CSV)
 }
 
 
@@ -86,8 +87,10 @@ def test_soc_demo_shows_what_would_have_been_sent(tmp_path: Path) -> None:
     assert told["path"] == str(sent)
     lines = [json.loads(line) for line in sent.read_text(encoding="utf-8").splitlines()]
     kinds = [m["kind"] for m in lines]
-    assert told["count"] == len(lines) == len(summary["alerts"]) + 1  # and the incident
-    assert sorted(set(kinds)) == ["alert.new", "incident.opened"]
+    # every alert, the incident, and the intel alert of the attacker's 100-odd flows growing
+    assert told["count"] == len(lines) == len(summary["alerts"]) + 1 + kinds.count(
+        "alert.grown")
+    assert sorted(set(kinds)) == ["alert.grown", "alert.new", "incident.opened"]
     assert told["subjects"] == [m["subject"] for m in lines[:2]]
     assert all("Cảnh báo mới / New alert: " in s for s in told["subjects"])
     table = subprocess.run([sys.executable, "-m", "soc", "demo", "--dir", str(tmp_path / "t")],

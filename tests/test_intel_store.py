@@ -193,6 +193,17 @@ def test_live_at_is_what_the_record_says(store: Store) -> None:
     assert store.count_indicators(live_at=LONG_AGO) == len(recs)  # expired by hand since
 
 
+def test_the_keys_are_the_live_records_without_their_sources(store: Store) -> None:
+    recs = sample()
+    store.put_indicators(list(recs.values()))
+    for at in (PAST, NOW, None):
+        whole = list(store.list_indicators(live_at=at))
+        light = list(store.indicator_keys(live_at=at))
+        assert [(r.type, r.value, r.valid_until, r.expired, r.id) for r in light] == [
+            (r.type, r.value, r.valid_until, r.expired, r.id) for r in whole], at
+        assert all(r.sources == {} for r in light)
+
+
 def test_thousands_are_listed_completely_page_by_page(store: Store) -> None:
     kinds = ("ipv4", "domain", "md5")
     recs = []

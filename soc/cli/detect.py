@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -26,6 +26,7 @@ from soc.cli.output import (
     json_text,
 )
 from soc.cli.search import when
+from soc.config import Config
 from soc.detection.hunt import (
     HuntReport,
     ScanReport,
@@ -35,11 +36,15 @@ from soc.detection.hunt import (
     scan_files,
 )
 from soc.detection.stage import RuleHealth
-from soc.errors import ExitCode, InputError, UsageError
+from soc.ecs import format_ts
+from soc.errors import ExitCode, InputError, SocError, UsageError
 from soc.models import Severity
 from soc.stores.base import open_store
 from soc.tuning import Tuning
 from soc.tuning_file import effective_tuning
+
+if TYPE_CHECKING:
+    from soc.intel.matcher import IndicatorIndex
 
 _no_tuning = click.option("--no-tuning", is_flag=True,
                           help="Ignore the tuning (rules.tuning and the tuning file): every "
@@ -103,7 +108,8 @@ def detect_cmd(app: App, paths: tuple[str, ...], rules: tuple[str, ...], fmt: st
     tuning = _tuning(app, no_tuning, min_level is not None)
     findings: Iterable[Finding] = scan_files(
         app.config, paths, detector, fmt=fmt, report=report,
-        min_level=Severity(min_level) if min_level else None, tuning=tuning)
+        min_level=Severity(min_level) if min_level else None, tuning=tuning,
+        intel=offline_intel(app.config))
     if stream:
         _emit(findings, current_format(), zone)
     else:
@@ -123,6 +129,22 @@ def detect_cmd(app: App, paths: tuple[str, ...], rules: tuple[str, ...], fmt: st
     if report.findings:
         return int(ExitCode.FINDINGS)
     return int(ExitCode.PARTIAL if report.errors or report.dead_letters else ExitCode.OK)
+
+
+def offline_intel(config: Config) -> IndicatorIndex | None:
+    """The store's live indicators, when there is a store that keeps some (``soc detect``
+    stores nothing, but matches what ``soc intel`` imported); None otherwise."""
+    from soc.intel.matcher import IndicatorIndex
+
+    if config.store.type == "embedded" and not (config.data_dir / "store.db").exists():
+        return None  # no store yet: opening one read-only would fail
+    now = format_ts(datetime.now(UTC))
+    try:
+        with open_store(config, readonly=True) as store:
+            records = list(store.list_indicators(live_at=now))
+    except SocError:
+        return None
+    return IndicatorIndex.build(records, now) if records else None
 
 
 def _tuning(app: App, off: bool, own_level: bool = False) -> Tuning | None:

@@ -42,6 +42,7 @@ def _register() -> None:
         collect,
         detect,
         incidents,
+        intel,
         listen,
         notify,
         playbooks,
@@ -54,7 +55,7 @@ def _register() -> None:
     )
 
     for module in (alerts, collect, detect, rules, search, setup, status, store, audit,
-                   incidents, playbooks, listen, reports, notify):
+                   incidents, playbooks, listen, reports, notify, intel):
         for command in module.COMMANDS:
             cli.add_command(command)
 

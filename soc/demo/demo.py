@@ -12,6 +12,8 @@ opens an incident from the alerts and writes the notice and the weekly report.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -94,6 +96,9 @@ sources:
   systems:
     cong-ttdt: {{os: Ubuntu 22.04 LTS, services: [web], measures: [firewall],
                 domains: [cong.example.gov.vn], purpose: Cổng thông tin điện tử của tỉnh}}
+intel:                         # threat-intel feeds; see docs/threat-intel.md
+  feeds:
+    - {{name: ncsc-demo, type: csv, path: intel/ioc-ncsc.csv, confidence: 80, tlp: amber}}
 notify:                        # see docs/notifications.md; a file shows what would be sent
   channels:
     journal: {{type: file, path: {sent}}}
@@ -167,11 +172,29 @@ def write_story(directory: Path, now: datetime | None = None) -> Path:
     logs.mkdir(parents=True, exist_ok=True)
     (logs / "auth.log").write_text("".join(story_lines(start)), encoding="utf-8")
     demo_story.write_more(directory, start)
+    feed = directory / "intel" / "ioc-ncsc.csv"
+    feed.parent.mkdir(parents=True, exist_ok=True)
+    feed.write_text(intel_feed(now), encoding="utf-8-sig")
     sensor = SENSOR_SOURCE if demo_story.capture_writer() is not None else ""
     config = directory / "soc.yml"
     config.write_text(DEMO_CONFIG.format(tz=DEFAULT_TIMEZONE, host=HOST, sensor=sensor,
                                          sent=SENT), encoding="utf-8")
     return config
+
+
+def intel_feed(now: datetime) -> str:
+    """The national centre's list as the demo's feed: a CSV with Vietnamese headers (as the
+    spreadsheets come), the story's attacker among documentation addresses and names."""
+    until = (now + timedelta(days=30)).astimezone(ZoneInfo(DEFAULT_TIMEZONE))
+    rows = [(ATTACKER, "Địa chỉ IP", "Máy chủ dò quét, tấn công dò mật khẩu SSH"),
+            ("198.51.100.77", "Địa chỉ IP", "Máy chủ điều khiển (C2)"),
+            ("tai-lieu-cong-van.example", "Tên miền", "Tên miền lừa đảo giả mạo cơ quan")]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["STT", "Giá trị", "Loại", "Mô tả", "Ngày hết hạn"])
+    writer.writerows([i, value, kind, text, f"{until:%d/%m/%Y}"]
+                     for i, (value, kind, text) in enumerate(rows, 1))
+    return out.getvalue()
 
 
 @dataclass
@@ -207,6 +230,7 @@ def run_demo(directory: Path) -> DemoResult:
     """Write the story, collect it into a fresh embedded store, and query what happened."""
     config_path = write_story(directory)
     config = load_config(config_path)
+    pull_demo_intel(config)
     report = collect(config)
     result = DemoResult(directory=directory, config=config_path, report=report)
     with open_store(config, readonly=True) as store:
@@ -231,6 +255,20 @@ def run_demo(directory: Path) -> DemoResult:
                                             str(result.incident["id"]))
     result.notifications = notify_demo(config, directory / SENT)
     return result
+
+
+def pull_demo_intel(config: Config) -> None:
+    """``soc intel pull`` of the demo's feed, before the pass that matches events against it."""
+    from soc.intel.pull import pull
+    from soc.pipeline.collect import state_path
+    from soc.state import StateStore
+
+    with open_store(config) as store:
+        state = StateStore(state_path(config))
+        try:
+            pull(config, store, state, now=datetime.now(UTC), hunt=False)
+        finally:
+            state.close()
 
 
 def notify_demo(config: Config, sent: Path) -> dict[str, Any]:

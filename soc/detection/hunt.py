@@ -55,6 +55,7 @@ from soc.stores.base import Store
 from soc.tuning import Tuning
 
 if TYPE_CHECKING:
+    from soc.intel.matcher import IndicatorIndex
     from soc.stores.es.hunt import HuntQuery
 
 BATCH = 2000
@@ -147,9 +148,12 @@ def _read_source(config: Config, pipeline: Pipeline, source: Source,
 def scan_files(config: Config, paths: Sequence[str], detector: Detector, *,
                fmt: str | None = None, min_level: Severity | None = None,
                report: ScanReport | None = None,
-               tuning: Tuning | None = None) -> Iterator[Finding]:
+               tuning: Tuning | None = None,
+               intel: IndicatorIndex | None = None) -> Iterator[Finding]:
     """Findings in files, streamed in file and time order (nothing is stored); through
-    ``tuning`` when given (findings below its ``min_level`` are counted, not listed)."""
+    ``tuning`` when given (findings below its ``min_level`` are counted, not listed). With
+    ``intel`` (the store's live indicators), events are looked up in it first, as in
+    ``soc collect``: its threat fields are there for the rules, and each match is a finding."""
     report = report if report is not None else ScanReport()
     started = time.perf_counter()
     gate = TuningGate(tuning or Tuning())
@@ -158,7 +162,9 @@ def scan_files(config: Config, paths: Sequence[str], detector: Detector, *,
     floor = min_level.rank if min_level is not None else -1
     try:
         for events in read_events(config, paths, fmt=fmt, report=report):
+            matched = intel_matches(intel, events) if intel is not None else []
             findings = detector.findings(gate.hits(detector.match(events)), correlator)
+            findings += matched
             if config.rules.device_alerts:  # what the devices raised themselves
                 findings += device_findings(events)
             for finding in _tuned(gate, findings, report):
@@ -167,6 +173,22 @@ def scan_files(config: Config, paths: Sequence[str], detector: Detector, *,
                     yield finding
     finally:
         report.seconds = time.perf_counter() - started
+
+
+def intel_matches(index: IndicatorIndex, events: Sequence[Event]) -> list[Finding]:
+    """The ``intel-match`` findings of ``events``, each matching event annotated."""
+    from soc.intel.enrich import annotate
+    from soc.intel.findings import intel_findings
+
+    out: list[Finding] = []
+    if index.empty:
+        return out
+    for event in events:
+        found = index.match(event)
+        if found:
+            annotate(event, found)
+            out += intel_findings(event, found)
+    return out
 
 
 def _tuned(gate: TuningGate, findings: list[Finding], report: ScanReport) -> list[Finding]:

@@ -41,7 +41,6 @@ from soc.tuning_file import effective_tuning
 
 if TYPE_CHECKING:
     from soc.config import Config
-    from soc.pipeline.pipeline import Stage
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +281,7 @@ def missing_state(store: Store) -> list[str]:
             if getattr(type(store), name) is getattr(Store, name)]
 
 
-def detection_stage(config: Config, store: Store) -> Stage | None:
+def detection_stage(config: Config, store: Store) -> DetectionStage | None:
     """The detection stage for this configuration, or None when there are no rules (or the
     store, a third-party one, cannot keep rule hits and alerts, which is said on the log)."""
     missing = missing_state(store)

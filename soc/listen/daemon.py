@@ -73,6 +73,7 @@ STATUS_FILE = "listen.json"
 STALE_AFTER = 60.0  # seconds without a status rewrite before a "running" daemon counts as dead
 MAX_BACKOFF = 30.0
 NOTIFY_INTERVAL = 5.0  # seconds between two deliveries of the notification outbox
+INTEL_INTERVAL = 60.0  # seconds between two looks at which threat-intel feeds are due
 TIDY_INTERVAL = 300.0  # without notify: seconds between two prunings of what is left of it
 
 
@@ -214,8 +215,10 @@ class Daemon:
         housekeeping = asyncio.create_task(self._housekeeping())
         pump = asyncio.create_task(self._pump())
         notifier = asyncio.create_task(self._deliver_notifications())
+        intel = asyncio.create_task(self._pull_intel())
         await self.stop.wait()
         notifier.cancel()
+        intel.cancel()
         self.state = "stopping"
         _notify("STOPPING=1")
         log.info("stopping: no new connections; draining the spool")
@@ -481,6 +484,21 @@ class Daemon:
             for line in done.persistent if done is not None else ():
                 self.ratelog.warning("notify", "notifications: %s", line)
 
+    async def _pull_intel(self) -> None:
+        """Every ``INTEL_INTERVAL`` seconds, pull the threat-intel feeds that are due
+        (``intel.feeds[].interval``) and retro-hunt what they bring, in the notification
+        thread; a cron ``soc intel pull`` running meanwhile makes it skip its turn."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(INTEL_INTERVAL)
+            try:
+                done = await loop.run_in_executor(self.notify_executor, _pull_intel, self.config)
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure
+                self.ratelog.error("intel", "threat-intel pull failed: %s", exc)
+                continue
+            for feed in done.errors if done is not None else ():
+                self.ratelog.warning("intel", "threat-intel feed %s: %s", feed.feed, feed.error)
+
     # status ------------------------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
@@ -553,6 +571,13 @@ class Daemon:
             os.replace(tmp, path)
         except OSError as exc:
             self.ratelog.warning("status", "cannot write %s: %s", path, exc)
+
+
+def _pull_intel(config: Config) -> Any:
+    """The threat-intel feeds that are due (None when none is, or another pull runs)."""
+    from soc.intel.pull import pull_due
+
+    return pull_due(config, now=datetime.now(UTC))
 
 
 def _dispatch(config: Config) -> Any:

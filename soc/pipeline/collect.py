@@ -29,13 +29,17 @@ def lock_path(config: Config) -> Path:
 
 
 def default_stages(config: Config, store: Store) -> list[Stage]:
-    """The stages every pass runs after enrichment (detection, once rules are loaded)."""
+    """The stages every pass runs after enrichment: threat-intel matching (its threat fields
+    are there for the rules), then detection once rules are loaded."""
     try:
-        from soc.detection.stage import detection_stage
+        from soc.detection.stage import detection_stage, suppress_window
+        from soc.intel.stage import intel_stage
     except ImportError:
         return []
-    stage: Stage | None = detection_stage(config, store)
-    return [stage] if stage is not None else []
+    detection = detection_stage(config, store)
+    intel = intel_stage(store, raise_alerts=detection.raise_alerts if detection else None,
+                        suppress=suppress_window(config))
+    return [s for s in (intel, detection) if s is not None]
 
 
 def note_rule_errors(config: Config, report: PassReport) -> PassReport:

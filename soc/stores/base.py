@@ -403,6 +403,13 @@ class Store(ABC):
         exactly this (normalised) ``value``. Times are canonical UTC strings."""
         raise self._unsupported("list threat-intel indicators")
 
+    def indicator_keys(self, *, live_at: str | None = None) -> Iterator[IndicatorRecord]:
+        """The records live at ``live_at`` (all without it) without their sources: type,
+        value, ``valid_until`` and ``expired`` only (:func:`indicator_key`). What the matcher's
+        index is built from, cheaply; :meth:`get_indicators` gives the whole record of a match.
+        A store without it is read through :meth:`list_indicators`."""
+        return self.list_indicators(live_at=live_at)
+
     def count_indicators(self, *, live_at: str | None = None) -> int:
         """How many records are stored (live at ``live_at`` only, if given)."""
         raise self._unsupported("count threat-intel indicators")
@@ -479,6 +486,19 @@ def aggregate_order(row: Mapping[str, Any], group_by: Sequence[str]) -> tuple[An
     """Rows by bucket, then most events first, then by their values as text."""
     return (str(row.get("@timestamp", "")), -int(row["count"]),
             tuple(str(row[f]) for f in group_by))
+
+
+KEY_FIELDS = ("type", "value", "valid_until", "expired")
+"""What :meth:`Store.indicator_keys` reads of each record."""
+
+
+def indicator_key(kind: str, value: str, valid_until: str | None,
+                  expired: str | None) -> IndicatorRecord:
+    """A record without its sources, from its :data:`KEY_FIELDS` (the matcher's index)."""
+    from soc.intel.model import IndicatorRecord
+
+    return IndicatorRecord(kind, value, {}, added="", updated="", expired=expired or None,
+                           valid_until=valid_until or None)
 
 
 def indicator_of(doc: Mapping[str, Any]) -> IndicatorRecord:

@@ -114,9 +114,11 @@ class DocumentsMixin:
         self._remember(kind, resp.body)
 
     def _scan(self, kind: str, query: dict[str, Any], sort: list[dict[str, Any]],
-              limit: int | None = None, *, action: str, versions: bool = False) -> Iterator[Hit]:
+              limit: int | None = None, *, action: str, versions: bool = False,
+              fields: list[str] | None = None) -> Iterator[Hit]:
         """Every hit of a query in ``sort`` order (unique on its last key), page by page with
-        ``search_after``: no 10,000-hit window, no scroll context to leak."""
+        ``search_after``: no 10,000-hit window, no scroll context to leak. ``fields``: only
+        these of each ``_source``."""
         remaining = limit
         after: list[Any] | None = None
         while remaining is None or remaining > 0:
@@ -125,6 +127,7 @@ class DocumentsMixin:
                 resp = self.client.search(index=self._doc_index(kind), query=query, sort=sort,
                                           size=size, search_after=after,
                                           seq_no_primary_term=versions or None,
+                                          source_includes=fields,
                                           track_total_hits=False, ignore_unavailable=True)
             hits: list[Hit] = resp["hits"]["hits"]
             for hit in hits:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from soc.stores.base import indicator_of
+from soc.stores.base import KEY_FIELDS, indicator_key, indicator_of
 from soc.stores.es import templates
 from soc.stores.es.connection import es_errors
 from soc.stores.es.outbox import OutboxMixin
@@ -98,6 +98,15 @@ class IntelMixin(OutboxMixin):
                                 changed_since=changed_since, value=value)
         for hit in self._scan(INDEX, query, SORT, action="cannot list threat-intel indicators"):
             yield indicator_of(hit["_source"])
+
+    def indicator_keys(self, *, live_at: str | None = None) -> Iterator[IndicatorRecord]:
+        """Records without their sources (type, value, validity), for the matcher's index."""
+        query = indicator_query(live=live_at)
+        for hit in self._scan(INDEX, query, SORT, action="cannot list threat-intel indicators",
+                              fields=list(KEY_FIELDS)):
+            doc = hit["_source"]
+            yield indicator_key(str(doc["type"]), str(doc["value"]), doc.get("valid_until"),
+                                doc.get("expired"))
 
     def count_indicators(self, *, live_at: str | None = None) -> int:
         """How many records are stored (live at ``live_at`` only, if given)."""

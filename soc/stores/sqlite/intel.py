@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from soc.stores.base import indicator_of
+from soc.stores.base import indicator_key, indicator_of
 from soc.stores.sqlite.connection import ConnectionMixin
 from soc.stores.sqlite.schema import _dumps, _loads
 
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 PAGE = 1000
 """Records per query of a listing: a page at a time (keyset on (type, value)), never the table."""
+KEY_PAGE = 20_000
+"""Rows per query of :meth:`IntelMixin.indicator_keys` (four short columns each)."""
 CHUNK = 500  # ids per IN (...): within SQLite's variable limit, 999 before 3.32
 LIVE = "(expired IS NULL OR expired > ?) AND (valid_until IS NULL OR valid_until > ?)"
 """:meth:`IndicatorRecord.live` in SQL, on the summary columns (canonical UTC strings)."""
@@ -76,6 +78,22 @@ class IntelMixin(ConnectionMixin):
                 rows = self.db.execute(sql, (*params, *(after or ()), PAGE)).fetchall()
             yield from (indicator_of(_loads(doc)) for _, _, doc in rows)
             if len(rows) < PAGE:
+                return
+            after = (rows[-1][0], rows[-1][1])
+
+    def indicator_keys(self, *, live_at: str | None = None) -> Iterator[IndicatorRecord]:
+        """Records without their sources (type, value, validity), for the matcher's index:
+        the summary columns only, no document decoded."""
+        where, params = _filters(live_at=live_at)
+        after: tuple[str, str] | None = None
+        while True:
+            keyset = " AND (type, value) > (?, ?)" if after else ""
+            sql = (f"SELECT type, value, valid_until, expired FROM indicators WHERE "
+                   f"{where}{keyset} ORDER BY type, value LIMIT ?")
+            with self._errors("cannot list threat-intel indicators"):
+                rows = self.db.execute(sql, (*params, *(after or ()), KEY_PAGE)).fetchall()
+            yield from (indicator_key(*row) for row in rows)
+            if len(rows) < KEY_PAGE:
                 return
             after = (rows[-1][0], rows[-1][1])
 
