@@ -89,6 +89,10 @@ def test_pull_collect_alert_and_share(folder: Path) -> None:
     assert {(r["type"], r["value"], r["confidence"], r["tlp"]) for r in listed} == {
         ("ipv4", "203.0.113.45", 90, "amber"), ("domain", "tai-lieu.example", 70, "amber"),
         ("ipv4", "198.51.100.23", None, None)}
+    status = soc(cfg, "status")
+    assert status.returncode == 10  # a failing feed is a gap
+    assert "Warning: threat-intel feed offline is failing: " in status.stderr
+    assert "Intel feed ncsc (csv): ok, last pulled " in status.stderr
     again = soc(cfg, "intel", "pull", "ncsc")
     assert (again.returncode, again.stdout, again.stderr) == (0, "", "")  # cron: silent
 

@@ -8,7 +8,15 @@ from typing import Any
 import click
 
 from soc.cli.app import App, pass_app
-from soc.cli.output import Format, current_format, emit_object, emit_rows, format_options, info
+from soc.cli.output import (
+    Format,
+    current_format,
+    emit_object,
+    emit_rows,
+    format_options,
+    info,
+    local_time,
+)
 from soc.config import Config
 from soc.errors import ExitCode, SocError
 from soc.listen.daemon import status_summary
@@ -32,6 +40,7 @@ def status_cmd(app: App) -> int:
     config = app.config
     runs = StateStore(state_path(config)).runs() if state_path(config).exists() else {}
     rows = source_rows(config, runs)
+    feeds = _feeds(config)
     daemon = status_summary(config)
     rules = rules_summary(config)
     broken = bool(rules and rules["errors"])
@@ -56,9 +65,17 @@ def status_cmd(app: App) -> int:
             info(rules_line(rules))
         for channel in channels or ():
             info(_channel_line(channel))
+        for feed in feeds or ():
+            info(_feed_line(feed))
     else:
         emit_object({"sources": rows, "store": stats, "listen": daemon, "rules": rules,
-                     "channels": channels, "gaps": len(findings)})
+                     "channels": channels, "intel": feeds,
+                     "gaps": len(findings) + len(feed_gaps(feeds))})
+    for feed in feed_gaps(feeds):
+        info(f"Warning: threat-intel feed {feed['feed']} is {feed['state']}"
+             + (f": {feed['error']}" if feed["error"] else "") + ". Hint: soc intel pull "
+             f"{feed['feed']}")
+    findings += feed_gaps(feeds)
     for gap in gaps(rows):
         info(f"Warning: source {gap['source']} is {gap['state']}: {gap['note']}")
     if daemon is not None and daemon_gap(daemon):
@@ -70,6 +87,32 @@ def status_cmd(app: App) -> int:
         info(f"Warning: {len(rules['error_files'])} rule file(s) could not be used: "
              f"{', '.join(rules['error_files'])}. Hint: soc rules check")
     return int(ExitCode.FINDINGS if findings else ExitCode.OK)
+
+
+def _feeds(config: Config) -> list[dict[str, Any]] | None:
+    """The threat-intel feeds' rows (None without any)."""
+    from datetime import UTC, datetime
+
+    from soc.intel.pull import feed_rows
+
+    if not state_path(config).exists():  # nothing pulled yet: read nothing, create nothing
+        return feed_rows(config, None, datetime.now(UTC))
+    state = StateStore(state_path(config))
+    try:
+        return feed_rows(config, state, datetime.now(UTC))
+    finally:
+        state.close()
+
+
+def feed_gaps(feeds: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Feeds that fail, or have had no good pull for three of their intervals."""
+    return [f for f in feeds or () if f["state"] in {"failing", "stale"}]
+
+
+def _feed_line(feed: dict[str, Any]) -> str:
+    when = local_time(feed["pulled"]) if feed["pulled"] else "never"
+    extra = f", {feed['skipped']} record(s) skipped" if feed["skipped"] else ""
+    return f"Intel feed {feed['feed']} ({feed['type']}): {feed['state']}, last pulled {when}{extra}"
 
 
 def _not_created_yet(config: Config) -> bool:

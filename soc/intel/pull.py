@@ -279,3 +279,36 @@ def pull_due(config: Config, *, now: datetime) -> PullReport | None:
             state.close()
     finally:
         lock.release()
+
+
+STALE_AFTER = 3
+"""A feed with no good pull for this many of its intervals is a gap of ``soc status``."""
+
+
+def feed_rows(config: Config, state: StateStore | None,
+              now: datetime) -> list[dict[str, Any]] | None:
+    """Each configured feed for ``soc status``: its last good pull, its last error, how many
+    records it skipped, and its state (``ok``, ``never`` pulled, ``failing``, ``stale``: no
+    good pull for :data:`STALE_AFTER` intervals); None when soc.yml configures none."""
+    intel = load_intel(config)
+    if not intel.feeds:
+        return None
+    rows: list[dict[str, Any]] = []
+    for feed in intel.feeds:
+        kept = state.all(state_key(feed.name)) if state is not None else {}
+        pulled = kept.get("pulled")
+        error = kept.get("error")
+        if not feed.enabled:
+            status = "disabled"
+        elif error:
+            status = "failing"
+        elif not pulled:
+            status = "never"
+        elif parse_ts(str(pulled)) + feed.interval * STALE_AFTER < now:
+            status = "stale"
+        else:
+            status = "ok"
+        rows.append({"feed": feed.name, "type": feed.type, "state": status,
+                     "pulled": pulled, "error": error, "failed": kept.get("failed"),
+                     "skipped": len(kept.get("skipped") or ())})
+    return rows
