@@ -6,8 +6,10 @@
 Each measurement is one ``soc collect`` pass (:func:`soc.pipeline.collect.collect`, detection on:
 the project's rules and intel matching) in a fresh child process pinned to one CPU, over a fresh
 data directory into which the indicators were imported first (not timed with the pass; the import
-is timed on its own). The inputs are the synthetic portal access log of ``benchmarks/collect.py``
-and Suricata EVE records (DNS queries, TLS, file transfers with hashes, flows), so every field
+is timed on its own). The inputs are a synthetic portal access log (the paths and user agents of
+``benchmarks/collect.py``; returning clients as a portal has them, or with
+``--distinct-clients`` every line from a new address, the worst case for the caches) and Suricata
+EVE records (DNS queries, TLS, file transfers with hashes, flows), so every field
 family the matcher reads is present. The indicators are mixed as a national centre's lists are:
 addresses (some networks), domains, URLs, file hashes, e-mail addresses, JA3; a few of them occur
 in the inputs, the rest do not. Rounds alternate the counts; the best per CPU-second is kept
@@ -41,6 +43,31 @@ def _collect_bench() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def make_access_log(path: Path, lines: int, *, distinct: bool, seed: int = 11) -> None:
+    """The portal's combined-format log. Its clients as a portal sees them (``distinct``
+    False): four requests in five from 3,000 returning clients (citizens' and agencies'
+    addresses, behind the ISPs' NAT), the rest from addresses seen once; or, the worst case
+    for the matcher's caches, every line from an address never seen before."""
+    bench = _collect_bench()
+    rnd = random.Random(seed)
+    regulars = [f"{rnd.choice((14, 27, 113, 116, 123, 171))}.{rnd.randrange(256)}."
+                f"{rnd.randrange(256)}.{rnd.randrange(1, 255)}" for _ in range(3000)]
+    t = time.time() - lines * 0.02
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(lines):
+            t += 0.02
+            stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0700", time.localtime(t))
+            if distinct or rnd.random() < 0.2:
+                ip = f"203.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+            else:
+                ip = regulars[min(int(rnd.paretovariate(1.2)) - 1, len(regulars) - 1)
+                              if rnd.random() < 0.5 else rnd.randrange(len(regulars))]
+            url = rnd.choice(bench.PATHS).format(n=i % 9973)
+            fh.write(f'{ip} - - [{stamp}] "GET {url} HTTP/1.1" {rnd.choice((200, 304, 404))} '
+                     f'{rnd.randrange(200, 90000)} "https://portal.example.gov.vn/" '
+                     f'"{rnd.choice(bench.AGENTS)}"\n')
 
 
 def make_eve(path: Path, records: int, seed: int = 5) -> None:
@@ -166,6 +193,8 @@ def main() -> None:
     ap.add_argument("--eve", type=int, default=100_000, help="synthetic Suricata EVE records")
     ap.add_argument("--counts", type=int, nargs="+", default=[0, 10_000, 100_000])
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; best kept")
+    ap.add_argument("--distinct-clients", action="store_true",
+                    help="every access-log line from a new address (the caches' worst case)")
     ap.add_argument("--cpu", type=int, default=0, help="CPU to pin each pass to (-1: none)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -174,11 +203,13 @@ def main() -> None:
         return
     cpu = None if args.cpu < 0 else args.cpu
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; each pass pinned to CPU "
-          f"{cpu}; {args.lines:,} access-log lines + {args.eve:,} EVE records", flush=True)
+          f"{cpu}; {args.lines:,} access-log lines ("
+          f"{'every client new' if args.distinct_clients else 'returning clients'}) + "
+          f"{args.eve:,} EVE records", flush=True)
     best: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="soc-bench-intel-inputs-") as tmp:
         inputs = Path(tmp)
-        _collect_bench().make_access_log(inputs / "access.log", args.lines)
+        make_access_log(inputs / "access.log", args.lines, distinct=args.distinct_clients)
         make_eve(inputs / "eve.json", args.eve)
         for round_no in range(args.rounds):
             for count in args.counts:
