@@ -76,6 +76,15 @@ rules:
     # hunts and correlations, not queued as alerts; 'soc rules tuning' lists what is in force
     min_level: low
 
+# Threat-intel feeds (docs/threat-intel.md): matched in every pass, retro-hunted when new.
+# Pull them from cron with 'soc intel pull --due' ('soc listen' pulls them by itself).
+# intel:
+#   feeds:
+#     - {name: ncsc, type: csv, url: "https://ti.example.vn/ioc.csv", interval: 1h,
+#        api_key_env: NCSC_TOKEN, confidence: 70, tlp: amber}
+#     - {name: national, type: taxii, url: "https://taxii.example.vn/taxii2/",
+#        collection: "IoC", username: soc, password_env: TAXII_PASSWORD}
+
 # Secrets are never written here: use {$env: NAME} or {$file: /path/to/secret}.
 """
 
