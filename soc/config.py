@@ -416,6 +416,26 @@ class _Reader:
                 for i, v in enumerate(value)]
 
 
+def positive_duration(where: _Reader, key: str, value: Any) -> timedelta:
+    """``value`` of ``key`` as a duration (``15m``, ``7d``, seconds) more than 0, or a
+    ConfigError naming the file and line."""
+    from soc.timeutil import parse_duration
+
+    try:
+        found = parse_duration(value)
+    except ValueError as exc:
+        raise where.error(f"{where.what}: {key}: {exc}", where.line_of(key)) from None
+    if found <= timedelta(0):
+        raise where.error(f"{where.what}: {key}: must be more than 0", where.line_of(key))
+    return found
+
+
+def duration_of(where: _Reader, key: str, default: timedelta) -> timedelta:
+    """The duration under ``key`` (:func:`positive_duration`), ``default`` when absent."""
+    value = where.get(key, (str, int, float), None)
+    return default if value is None else positive_duration(where, key, value)
+
+
 def _hosts(reader: _Reader) -> tuple[tuple[str, ...], tuple[Any, ...]]:
     names: list[str] = []
     nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []

@@ -7,7 +7,6 @@ ten days ago exactly once across two runs, marked retrospective with the event's
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from soc.config import Config, StoreConfig
 from soc.ecs import Event, event_id, format_ts
 from soc.intel import library
 from soc.intel.findings import RETRO_KIND, RULE_ID
@@ -24,8 +22,8 @@ from soc.intel.retro import MAX_CLAUSES, queries, query_fields, retro_hunt
 from soc.intel.stage import IntelStage
 from soc.models import AlertQuery, Severity
 from soc.stores.base import Store
-from soc.stores.sqlite import SQLiteStore
-from tests.test_store_contract import _ES_RUN, _es_options, _remove_es_test_indices
+from tests.test_intel_store import _elasticsearch, _embedded
+from tests.test_store_contract import _remove_es_test_indices
 
 __all__ = ["_remove_es_test_indices"]  # the contract suite's clean-up of the test cluster
 
@@ -33,25 +31,8 @@ NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 SHA = hashlib.sha256(b"dropper").hexdigest()
 
 
-def _embedded(tmp_path: Path) -> Store:
-    return SQLiteStore.open(Config(path=None, data_dir=tmp_path / "data"))
-
-
-def _elasticsearch(tmp_path: Path) -> Store:
-    url = os.environ.get("SOC_TEST_ES_URL")
-    if not url:
-        pytest.skip("SOC_TEST_ES_URL is not set: Elasticsearch intel tests skipped")
-    from soc.stores.es.store import ElasticsearchStore
-
-    test = hashlib.blake2b(str(tmp_path).encode(), digest_size=4).hexdigest()
-    options = {**_es_options(url), "index_prefix": f"{_ES_RUN}{test}-", "refresh": "wait_for",
-               "replicas": 0}
-    return ElasticsearchStore.open(Config(path=None, data_dir=tmp_path / "data",
-                                          store=StoreConfig("elasticsearch", options)))
-
-
-FACTORIES: dict[str, Callable[[Path], Store]] = {"embedded": _embedded,
-                                                 "elasticsearch": _elasticsearch}
+FACTORIES: dict[str, Callable[[Path], Store]] = {
+    "embedded": _embedded, "elasticsearch": _elasticsearch}  # test_intel_store's, as written
 
 
 @pytest.fixture(params=sorted(FACTORIES))

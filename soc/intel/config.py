@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from soc.config import Config, _Reader
+from soc.config import duration_of as _dur
 from soc.intel.model import TLPS, TYPES, tlp_of
-from soc.timeutil import parse_duration
 
 FEED_TYPES = ("stix", "taxii", "misp-feed", "misp-api", "csv", "list")
 DEFAULT_LIFETIMES: Mapping[str, timedelta] = MappingProxyType({
@@ -184,14 +183,3 @@ def _lifetimes(r: _Reader, defaults: Mapping[str, timedelta]) -> Mapping[str, ti
     return MappingProxyType(out)
 
 
-def _dur(where: _Reader, key: str, default: timedelta) -> timedelta:
-    value: Any = where.get(key, (str, int, float), None)
-    if value is None:
-        return default
-    try:
-        found = parse_duration(value)
-    except ValueError as exc:
-        raise where.error(f"{where.what}: {key}: {exc}", where.line_of(key)) from None
-    if found <= timedelta(0):
-        raise where.error(f"{where.what}: {key}: must be more than 0", where.line_of(key))
-    return found

@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from soc.config import Config, _Reader, _resolve_secrets
+from soc.config import duration_of as _dur
+from soc.config import positive_duration as _duration
 from soc.errors import ConfigError
 from soc.models import Severity
 from soc.outbox import KINDS
-from soc.timeutil import parse_duration
 
 SEVERITIES = tuple(s.value for s in Severity)
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -166,21 +167,6 @@ def _console_url(root: _Reader) -> str | None:
         raise root.error("notify: console_url may hold {type} and {id} only",
                          root.line_of("console_url")) from None
     return value
-
-
-def _duration(where: _Reader, key: str, value: Any) -> timedelta:
-    try:
-        found = parse_duration(value)
-    except ValueError as exc:
-        raise where.error(f"{where.what}: {key}: {exc}", where.line_of(key)) from None
-    if found <= timedelta(0):
-        raise where.error(f"{where.what}: {key}: must be more than 0", where.line_of(key))
-    return found
-
-
-def _dur(where: _Reader, key: str, default: timedelta) -> timedelta:
-    value = where.get(key, (str, int, float), None)
-    return default if value is None else _duration(where, key, value)
 
 
 def _channels(root: _Reader) -> dict[str, Mapping[str, Any]]:
