@@ -110,12 +110,17 @@ class IntelStage:
     def _build(self, store: Store, now: str) -> None:
         self._checked = time.monotonic()
         self._records = {}
+        paused = gc.isenabled()
+        gc.disable()  # 100,000 new records: the collector would walk them over and over
         try:
             records = list(store.indicator_keys(live_at=now))
         except StoreError as exc:
             log.warning("threat-intel matching is off for now: %s", exc)
             self.index = IndicatorIndex.build((), now)
             return
+        finally:
+            if paused:
+                gc.enable()
         self.index = IndicatorIndex.build(records, now)
         if records:
             # the index is a few hundred thousand long-lived containers: out of the cyclic
