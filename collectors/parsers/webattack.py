@@ -49,16 +49,10 @@ def enrich_web(event: Event) -> Event:
         path, _, query = original.partition("?")
     if _quiet(event, path, query):
         return event
-    signals: list[Signal] = []
-    if isinstance(path, str):
-        decoded = decode_path(path) if _encoded(path) else path
-        if decoded != path:
-            event["web.decoded.path"] = decoded
-        scan_path(decoded, signals)
-        if has_nul(path):
-            signals.append(Signal("", WARNING, "path: NUL byte"))
-    if isinstance(query, str) and query:
-        _query(event, query, signals)
+    fields, found = _target(path, query)
+    for key, value in fields:
+        event[key] = list(value) if type(value) is tuple else value
+    signals = list(found)
     for key in ("user_agent.original", "http.request.referrer"):
         header = event.get(key)
         if isinstance(header, str) and ("${" in header or "() {" in header or "%24%7B" in header):
@@ -86,15 +80,21 @@ def _quiet(event: Event, path: object, query: object) -> bool:
             return False
     elif not _quiet_target(target):
         return False
-    agent = event.get("user_agent.original")
-    if type(agent) is str and _HEADER_HINT.search(agent):
-        return False
-    referrer = event.get("http.request.referrer")
-    return not (type(referrer) is str and _HEADER_HINT.search(referrer))
+    return not (_header_hint(event.get("user_agent.original"))
+                or _header_hint(event.get("http.request.referrer")))
 
 
 _HEADER_HINT = re.compile(r"\$\{|\(\s*\)\s*\{|%24%7B", re.I)
 """What sends a header to the detectors: a lookup (JNDI), a function definition (Shellshock)."""
+
+
+def _header_hint(header: object) -> bool:
+    """Whether a header matches :data:`_HEADER_HINT`. Every hint holds a ``{`` or a ``%``: a
+    header with neither (nearly every user agent and referrer) is settled by two ``in`` tests,
+    ten times cheaper than the search over a 100-character user agent."""
+    return (type(header) is str and ("{" in header or "%" in header)
+            and _HEADER_HINT.search(header) is not None)
+
 
 _CACHED_CHARS = 200
 """Targets up to this long are remembered (8,192 of them: at most 1.6 MB)."""
@@ -114,12 +114,52 @@ def _encoded(text: str) -> bool:
             or not text.isascii())
 
 
-def _query(event: Event, query: str, signals: list[Signal]) -> None:
+Target = tuple[tuple[tuple[str, str | tuple[str, ...]], ...], tuple[Signal, ...]]
+"""What a request target gives, headers aside: the ``web.decoded.*`` fields (lists as tuples)
+and the detectors' signals."""
+
+_TARGET_CHARS = 512
+"""Targets (path and query) up to this long have their :data:`Target` remembered, 4,096 of them
+(a few MB at most): scanners and crawlers ask for the same URLs again and again, and a request
+that is not quiet costs 10 to 50 µs of decoding and detectors (libinjection, the shapes)."""
+
+
+def _target(path: object, query: object) -> Target:
+    """The :data:`Target` of a request that is not quiet, remembered when it is short."""
+    if (type(path) is str and (query is None or type(query) is str)
+            and len(path) + (len(query) if query else 0) <= _TARGET_CHARS):
+        return _remembered_target(path, query)
+    return _analyse(path, query)
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_target(path: str, query: str | None) -> Target:
+    return _analyse(path, query)
+
+
+def _analyse(path: object, query: object) -> Target:
+    """Decode the path and the query and run the detectors on them (the whole treatment)."""
+    fields: list[tuple[str, str | tuple[str, ...]]] = []
+    signals: list[Signal] = []
+    if isinstance(path, str):
+        decoded = decode_path(path) if _encoded(path) else path
+        if decoded != path:
+            fields.append(("web.decoded.path", decoded))
+        scan_path(decoded, signals)
+        if has_nul(path):
+            signals.append(Signal("", WARNING, "path: NUL byte"))
+    if isinstance(query, str) and query:
+        _query(fields, query, signals)
+    return tuple(fields), tuple(signals)
+
+
+def _query(fields: list[tuple[str, str | tuple[str, ...]]], query: str,
+           signals: list[Signal]) -> None:
     whole, names, values, cut = decode_query(query)
     if whole != query:  # else url.query as it stands is the decoded query
-        event["web.decoded.query"] = whole
-        event["web.decoded.names"] = names
-        event["web.decoded.values"] = values
+        fields.append(("web.decoded.query", whole))
+        fields.append(("web.decoded.names", tuple(names)))
+        fields.append(("web.decoded.values", tuple(values)))
     for name, value in zip(names, values, strict=True):
         scan_value(name, value, signals)
     if has_nul(query):

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import libinjection
 
 from .webshapes import (
+    Literals,
     bare_secret,
     code_shape,
     command_shape,
@@ -62,9 +63,13 @@ _OS_FILE = re.compile(
     r"(?:windows|winnt)[/\\](?:win\.ini|system\.ini|system32)|boot\.ini|win\.ini|"
     r"var[/\\]log[/\\]|root[/\\]\.(?:bash_history|ssh)|\.ssh[/\\](?:id_rsa|authorized_keys)|"
     r"web-inf[/\\]web\.xml|inetpub[/\\]|system32[/\\]drivers[/\\]etc)", re.I)
+_OS_FILE_LITERALS = Literals("etc", "proc", "windows", "winnt", "boot.ini", "win.ini", "var",
+                             "root", ".ssh", "web-inf", "inetpub")  # system32\drivers\etc: etc
 _RESTRICTED = re.compile(
     r"(?:^|/)(?:\.env(?:\.\w+)?|\.git|\.svn|\.hg|\.htpasswd|\.htaccess|web\.config|"
     r"wp-config\.php\.(?:bak|old|save|swp|txt|orig)|\.aws/credentials|\.DS_Store)(?=$|/)", re.I)
+_RESTRICTED_LITERALS = Literals(".env", ".git", ".svn", ".hg", ".htpasswd", ".htaccess",
+                                "web.config", "wp-config.php.", ".aws/credentials", ".ds_store")
 _WRAPPER = re.compile(r"^\s*(php|file|expect|data|zip|phar|glob|compress\.zlib|jar|netdoc)://|"
                       r"^\s*data:[\w/+.-]*;base64,", re.I)
 _REMOTE = re.compile(r"^\s*(?:https?|ftps?|smb|webdav)://([^/?#\s]+)", re.I)
@@ -89,6 +94,9 @@ _CMDI = re.compile(
     rf"|`[^`]{{0,80}}?\b(?:{_UNIX})\b[^`]{{0,80}}`|\$\(\s*{_CMD_WORD}\b|\$\{{IFS\}}"
     rf"|\{{(?:{_UNIX}),[^}}]{{1,80}}\}}",
     re.I)
+_CMDI_MARKS = re.compile(r"[;|`\n\r&${]")
+"""Every alternative of :data:`_CMDI` holds one of these characters (a separator, a backtick, a
+substitution, a brace): a value with none skips the search."""
 _SHELLSHOCK = re.compile(r"\(\s*\)\s*\{[^}]*\}\s*;")
 
 # --- server-side template injection (PayloadsAllTheThings' SSTI classes)
@@ -112,6 +120,10 @@ _METADATA_NAMES = re.compile(
     r"169\.254\.169\.254|metadata\.google\.internal|100\.100\.100\.200|instance-data\b|"
     r"fd00:ec2::254|::ffff:a9fe:a9fe|::ffff:169\.254\.169\.254|metadata\.azure\.com|"
     r"169\.254\.170\.2\b|192\.0\.0\.192", re.I)
+_METADATA_LITERALS = Literals(
+    "169.254.169.254", "metadata.google.internal", "100.100.100.200", "instance-data",
+    "fd00:ec2::254", "::ffff:a9fe:a9fe", "::ffff:169.254.169.254", "metadata.azure.com",
+    "169.254.170.2", "192.0.0.192")
 _URL_HOST = re.compile(r"(?:://|@)\[?([0-9a-fx.:]+)\]?(?=$|[/:?#\]])", re.I)
 _METADATA_IPS = frozenset((0xA9FEA9FE, 0x646464C8))
 _SSRF_SCHEMES = re.compile(r"^\s*(?:gopher|dict|ldap|tftp|sftp)://", re.I)
@@ -159,7 +171,7 @@ def scan_value(name: str, value: str, out: list[Signal]) -> None:
 
 def scan_path(path: str, out: list[Signal]) -> None:
     """The detectors that apply to a decoded path."""
-    os_file = _OS_FILE.search(path)
+    os_file = _os_file(path)
     if "../" in path or "..;/" in path:
         if os_file:
             out.append(Signal("lfi", CRITICAL, f"path: traversal to {_bare(os_file[0])}"))
@@ -168,7 +180,7 @@ def scan_path(path: str, out: list[Signal]) -> None:
             out.append(Signal("traversal", severity, "path: ../ in the path"))
     elif os_file is not None and not path.endswith((".html", ".htm")):
         out.append(Signal("lfi", ERROR, f"path: OS file {_bare(os_file[0])}"))
-    restricted = _RESTRICTED.search(path)
+    restricted = None if _RESTRICTED_LITERALS.absent(path) else _RESTRICTED.search(path)
     if restricted:
         out.append(Signal("lfi", ERROR, f"path: restricted file {restricted[0].strip('/')}"))
     if _PLAIN.fullmatch(path.replace("/", "")):
@@ -222,9 +234,13 @@ def _code(where: str, value: str, out: list[Signal]) -> None:
         out.append(Signal("code", CRITICAL, f"{where}: {shape}"))
 
 
+def _os_file(text: str) -> re.Match[str] | None:
+    return None if _OS_FILE_LITERALS.absent(text) else _OS_FILE.search(text)
+
+
 def _files(where: str, name: str, value: str, out: list[Signal]) -> None:
-    traversal = _TRAVERSAL.search(value)
-    os_file = _OS_FILE.search(value)
+    traversal = _TRAVERSAL.search(value) if ".." in value else None
+    os_file = _os_file(value)
     if os_file and (traversal or value.lstrip()[:1] in "/\\" or value[1:3] in (":\\", ":/")
                     or os_file.start() == 0):
         out.append(Signal("lfi", CRITICAL, f"{where}: OS file {_bare(os_file[0])}"))
@@ -266,7 +282,7 @@ def _remote(where: str, name: str, value: str, host: str, out: list[Signal]) -> 
 def _cmdi(where: str, value: str, out: list[Signal]) -> None:
     if "\\n" in value or "\\r" in value:  # escaped newlines some applications unescape
         value = value.replace("\\n", "\n").replace("\\r", "\n")
-    m = _CMDI.search(value)
+    m = _CMDI.search(value) if _CMDI_MARKS.search(value) else None
     if m:
         out.append(Signal("cmdi", CRITICAL, f"{where}: command {_show(m[0].strip())}"))
     elif shape := command_shape(value):
@@ -308,7 +324,7 @@ def _jndi(where: str, value: str, out: list[Signal]) -> None:
 
 
 def _ssrf(where: str, value: str, out: list[Signal]) -> None:
-    m = _METADATA_NAMES.search(value)
+    m = None if _METADATA_LITERALS.absent(value) else _METADATA_NAMES.search(value)
     if m:
         out.append(Signal("ssrf", CRITICAL, f"{where}: metadata address {m[0]}"))
         return
