@@ -199,7 +199,8 @@ def test_the_keys_are_the_live_records_without_their_sources(store: Store) -> No
     for at in (PAST, NOW, None):
         whole = list(store.list_indicators(live_at=at))
         light = list(store.indicator_keys(live_at=at))
-        assert [(r.type, r.value, r.valid_until, r.expired, r.id) for r in light] == [
+        # in no particular order (the embedded store reads the table as it lies)
+        assert sorted((r.type, r.value, r.valid_until, r.expired, r.id) for r in light) == [
             (r.type, r.value, r.valid_until, r.expired, r.id) for r in whole], at
         assert all(r.sources == {} for r in light)
 

@@ -89,10 +89,14 @@ _URL_PARTS = re.compile(
     r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)(?::[0-9]*)?([^?#]*)")
 """An absolute URL's host and path (the parts :func:`normalize_url` leaves as they are but for
 the host's case)."""
-_NO: tuple[IndicatorRecord, ...] = ()
+_NO: tuple[int, ...] = ()
 _NARROW = 20  # IPv4 networks this long or longer are found through their /24s (16 at most)
 
-Records = tuple[IndicatorRecord, ...]
+Records = tuple[int, ...]
+"""What a look-up found: positions in the index's list of keys (its records are made from them
+when an event matches, so that an index read back from disk makes no 100,000 objects)."""
+Key = tuple[str, str, "str | None", "str | None"]
+"""A record as the index keeps it: type, value, valid until, expired (``indicator_key``)."""
 Check = Callable[[str, Event], Records]
 Expand = Callable[[str], list[str]]
 
@@ -110,7 +114,9 @@ class IndicatorIndex:
     """The live indicators, indexed for :meth:`match`. Build it with :meth:`build`."""
 
     def __init__(self) -> None:
-        self._records: list[IndicatorRecord] = []
+        self._keys: list[Key] = []
+        self._made: dict[int, IndicatorRecord] = {}  # position → its record, once made
+        self._types: frozenset[str] = frozenset()
         # per prefix length, most specific first: (shift, network number >> shift → records);
         # IPv4 split at /20: the narrow ones are probed only when the address's /24 is covered
         self._v4_narrow: list[tuple[int, dict[int, Records]]] = []
@@ -168,8 +174,10 @@ class IndicatorIndex:
                 index.unusable.append((record, str(exc) or "not indexable"))
                 continue
             found = table.get(key)
-            table[key] = (record,) if found is None else (*found, record)
-            index._records.append(record)
+            at = len(index._keys)
+            table[key] = (at,) if found is None else (*found, at)
+            index._keys.append((record.type, record.value, record.valid_until, record.expired))
+            index._made[at] = record
         v4 = {plen: t for (version, plen), t in nets.items() if version == 4}
         index._v4_narrow = _buckets({n: t for n, t in v4.items() if n >= _NARROW}, 32)
         index._v4_wide = _buckets({n: t for n, t in v4.items() if n < _NARROW}, 32)
@@ -177,8 +185,52 @@ class IndicatorIndex:
                            for c in _covered(net, plen)}
         index._v6 = _buckets({plen: t for (version, plen), t in nets.items() if version == 6},
                              128)
+        index._types = frozenset(kind for kind, _, _, _ in index._keys)
         index._wire()
         return index
+
+    # --- kept on disk between passes (soc.intel.index_cache) -----------------------------
+
+    def to_plain(self) -> dict[str, Any]:
+        """The index as plain data (dicts, lists, tuples, sets, text and numbers: what
+        :mod:`marshal` writes), without its caches: :meth:`from_plain` reads it back in a tenth
+        of the time a build takes."""
+        return {"keys": self._keys, "types": set(self._types),
+                "v4_narrow": self._v4_narrow, "v4_wide": self._v4_wide,
+                "v4_cover": self._v4_cover, "v6": self._v6, "domains": self._domains,
+                "urls": self._urls, "url_hosts": self._url_hosts, "url_paths": self._url_paths,
+                "hashes": self._hashes, "emails": self._emails, "ja3": self._ja3,
+                "ja4": self._ja4, "agents": self._agents,
+                "unusable": [(r.type, r.value, r.valid_until, r.expired, why)
+                             for r, why in self.unusable]}
+
+    @classmethod
+    def from_plain(cls, plain: dict[str, Any]) -> IndicatorIndex:
+        """The index :meth:`to_plain` gave (raises KeyError or TypeError on other data)."""
+        index = cls()
+        index._keys = list(plain["keys"])
+        index._types = frozenset(plain["types"])
+        for name in ("v4_narrow", "v4_wide", "v6"):
+            setattr(index, "_" + name, [(int(shift), dict(table)) for shift, table in plain[name]])
+        index._v4_cover = set(plain["v4_cover"])
+        for name in ("domains", "urls", "hashes", "emails", "ja3", "ja4", "agents"):
+            setattr(index, "_" + name, dict(plain[name]))
+        index._url_hosts = set(plain["url_hosts"])
+        index._url_paths = set(plain["url_paths"])
+        index.unusable = [(_record((kind, value, until, expired)), why)
+                          for kind, value, until, expired, why in plain["unusable"]]
+        index._wire()
+        return index
+
+    def _record(self, at: int) -> IndicatorRecord:
+        """The record at position ``at``, made on first use."""
+        record = self._made.get(at)
+        if record is None:
+            record = self._made[at] = _record(self._keys[at])
+        return record
+
+    def _matches(self, hit: Records, field: str, atomic: str) -> list[Match]:
+        return [Match(self._record(at), field, atomic) for at in hit]
 
     def _place(self, record: IndicatorRecord, nets: dict[tuple[int, int], dict[int, Records]],
                tables: dict[str, dict[str, Records]]) -> tuple[dict[Any, Records], Any]:
@@ -205,7 +257,7 @@ class IndicatorIndex:
 
     def _wire(self) -> None:
         """How each field is looked up, for the fields some loaded indicator type can match."""
-        types = {r.type for r in self._records}
+        types = self._types
         self._checks = {"winlog.event_data.QueryResults": (self._host, _query_results),
                         "winlog.event_data.Hashes": (self._hash, _sysmon_hashes),
                         "winlog.event_data.Hash": (self._hash, _sysmon_hashes)}
@@ -226,16 +278,23 @@ class IndicatorIndex:
         self._url_on = "url" in types
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._keys)
 
     @property
     def empty(self) -> bool:
-        return not self._records
+        return not self._keys
 
     @property
     def records(self) -> Sequence[IndicatorRecord]:
         """The indexed (live, usable) records."""
-        return self._records
+        return [self._record(at) for at in range(len(self._keys))]
+
+    def next_end(self, now: str) -> str | None:
+        """The soonest end of validity (``valid_until``, or an ``expired`` after ``now``) among
+        the indexed records: the index stands until then."""
+        ends = [k[2] for k in self._keys if k[2] is not None]
+        ends += [k[3] for k in self._keys if k[3] is not None and k[3] > now]
+        return min(ends) if ends else None
 
     def match(self, event: Event) -> list[Match]:
         """The indicators ``event`` matches, in :data:`FIELDS` order, each indicator once (in the
@@ -261,7 +320,7 @@ class IndicatorIndex:
                 if hit is None:
                     hit = self._miss(field, value)
                 if hit:
-                    found += [Match(r, field, value) for r in hit]
+                    found += self._matches(hit, field, value)
             elif value.__class__ is list:
                 for item in value:
                     if item.__class__ is str:
@@ -269,7 +328,7 @@ class IndicatorIndex:
                         if hit is None:
                             hit = self._miss(field, item)
                         if hit:
-                            found += [Match(r, field, item) for r in hit]
+                            found += self._matches(hit, field, item)
         if len(found) > 1:
             return _ordered(found)
         return found
@@ -300,7 +359,7 @@ class IndicatorIndex:
             for item in expand(text):
                 hit = check(item, event)
                 if hit:
-                    found += [Match(r, field, item) for r in hit]
+                    found += self._matches(hit, field, item)
             if len(found) == before:
                 if len(clean) >= CACHE_SIZE:
                     clean.clear()
@@ -324,7 +383,7 @@ class IndicatorIndex:
         else:
             return
         if hit:
-            found += [Match(r, field, atomic) for r in hit]
+            found += self._matches(hit, field, atomic)
 
     # --- the checks: a text value of the event → the records it matches -------------------
 
@@ -386,7 +445,7 @@ class IndicatorIndex:
     def _domain_walk(self, name: str) -> Records:
         """``name`` and its parents down to two labels (``a.b.evil.com``, ``b.evil.com``,
         ``evil.com``): a listed domain covers its subdomains, never its parents."""
-        found: list[IndicatorRecord] = []
+        found: list[int] = []
         domains = self._domains
         while True:
             found += domains.get(name, _NO)
@@ -435,6 +494,12 @@ class IndicatorIndex:
 
     def _hash(self, text: str, event: Event) -> Records:
         return self._hashes.get(text.lower(), _NO)
+
+
+def _record(key: Key) -> IndicatorRecord:
+    kind, value, until, expired = key
+    return IndicatorRecord(kind, value, {}, added="", updated="", expired=expired,
+                           valid_until=until)
 
 
 def _remember(cache: dict[str, Records], text: str, hit: Records) -> Records:

@@ -10,7 +10,9 @@ The index is built from the store's live indicators (type, value and validity:
 :meth:`~soc.stores.base.Store.indicator_keys`; the whole record of a matched one is read when it
 matches) when the stage first sees a batch, and again
 when a pull or an import changed them (checked every :data:`CHECK_EVERY`) or one of them reached
-its end of validity: a ``soc listen`` that runs for weeks matches what is live now.
+its end of validity: a ``soc listen`` that runs for weeks matches what is live now. On a store
+that versions its indicators (the embedded one), the index built is kept on disk for the next
+pass (:mod:`soc.intel.index_cache`): a cron pass reads it back instead of building it again.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from soc.alerts import AlertSink, Finding
 from soc.detection.gate import Clock, wall_clock
 from soc.ecs import Event, format_ts
 from soc.errors import StoreError
+from soc.intel import index_cache
 from soc.intel.enrich import annotate
 from soc.intel.findings import intel_findings
 from soc.intel.matcher import IndicatorIndex
@@ -44,8 +48,10 @@ class IntelStage:
     there is one (the tuning applies), else findings go straight to the alert queue."""
 
     def __init__(self, *, clock: Clock | None = None, raise_alerts: Raise | None = None,
-                 suppress: timedelta = timedelta(hours=1)) -> None:
+                 suppress: timedelta = timedelta(hours=1), cache: Path | None = None) -> None:
         self.clock = clock or wall_clock
+        self.cache = cache  # where the built index is kept between passes, if anywhere
+        self._version: str | None = None  # the store's indicators_version the index is of
         self._raise = raise_alerts
         self.suppress = suppress
         self.index: IndicatorIndex | None = None
@@ -100,6 +106,8 @@ class IntelStage:
             return False
         self._checked = time.monotonic()
         try:
+            if self._version is not None:  # removals too, which leave no changed record
+                return store.indicators_version() != self._version
             # at or after: a change in the very millisecond of the build costs one more build
             return next(iter(store.list_indicators(changed_since=self._built_at)), None) \
                 is not None
@@ -113,30 +121,42 @@ class IntelStage:
         paused = gc.isenabled()
         gc.disable()  # 100,000 new records: the collector would walk them over and over
         try:
-            records = list(store.indicator_keys(live_at=now))
+            version = store.indicators_version()
+            cached = None
+            if version is not None and self.cache is not None:
+                cached = index_cache.load(self.cache, version, now)
+            if cached is not None:
+                index, built_at = cached.index, cached.built_at
+            else:
+                index = IndicatorIndex.build(store.indicator_keys(live_at=now), now)
+                built_at = now
+                if version is not None and self.cache is not None:
+                    index_cache.save(self.cache, version, built_at, index)
         except StoreError as exc:
             log.warning("threat-intel matching is off for now: %s", exc)
             self.index = IndicatorIndex.build((), now)
+            self._version = None
             return
         finally:
             if paused:
                 gc.enable()
-        self.index = IndicatorIndex.build(records, now)
-        if records:
+        self.index = index
+        if not index.empty:
             # the index is a few hundred thousand long-lived containers: out of the cyclic
             # collector's way, or every full collection of the pass walks them (a tenth of the
             # pass's time with 100,000 indicators); refcounting still frees what is dropped
             gc.freeze()
-        self._built_at = now
-        ends = [r.valid_until for r in records if r.valid_until is not None]
-        ends += [r.expired for r in records if r.expired is not None and r.expired > now]
-        self._next_end = min(ends) if ends else None
+        self._version = version
+        self._built_at = built_at
+        self._next_end = index.next_end(now)
 
 
 def intel_stage(store: Store, *, clock: Callable[[], datetime] | None = None,
                 raise_alerts: Raise | None = None,
-                suppress: timedelta = timedelta(hours=1)) -> IntelStage | None:
-    """The stage, or None when the store keeps no indicators (a third-party store)."""
+                suppress: timedelta = timedelta(hours=1),
+                cache: Path | None = None) -> IntelStage | None:
+    """The stage, or None when the store keeps no indicators (a third-party store). ``cache``:
+    where to keep the built index between passes (``<data_dir>/intel-index.cache``)."""
     if type(store).list_indicators is Store.list_indicators:
         return None
-    return IntelStage(clock=clock, raise_alerts=raise_alerts, suppress=suppress)
+    return IntelStage(clock=clock, raise_alerts=raise_alerts, suppress=suppress, cache=cache)

@@ -33,12 +33,14 @@ def default_stages(config: Config, store: Store) -> list[Stage]:
     are there for the rules), then detection once rules are loaded."""
     try:
         from soc.detection.stage import detection_stage, suppress_window
+        from soc.intel import index_cache
         from soc.intel.stage import intel_stage
     except ImportError:
         return []
     detection = detection_stage(config, store)
     intel = intel_stage(store, raise_alerts=detection.raise_alerts if detection else None,
-                        suppress=suppress_window(config))
+                        suppress=suppress_window(config),
+                        cache=config.data_dir / index_cache.FILE_NAME)
     return [s for s in (intel, detection) if s is not None]
 
 
