@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from soc.ecs import Event, event_id, format_ts
-from soc.intel import index_cache, library, stage as stage_module
+from soc.intel import index_cache, library
+from soc.intel import stage as stage_module
 from soc.intel.matcher import IndicatorIndex
 from soc.intel.model import Indicator, indicator_id, normalize
 from soc.intel.stage import IntelStage
