@@ -831,7 +831,7 @@ def test_state_indices_have_explicit_mappings(opened: Opened, peer: Peer) -> Non
     assert sorted(created) == ["/soc-alert-events", "/soc-alerts", "/soc-audit",
                                "/soc-dead-letters", "/soc-incidents", "/soc-intel-indicators",
                                "/soc-notify-deliveries", "/soc-notify-outbox", "/soc-quarantine",
-                               "/soc-rule-hits"]
+                               "/soc-rule-hits", "/soc-users"]
     alerts = created["/soc-alerts"]["mappings"]
     assert alerts["dynamic"] is False
     props = alerts["properties"]
@@ -855,6 +855,11 @@ def test_state_indices_have_explicit_mappings(opened: Opened, peer: Peer) -> Non
     assert intel["properties"]["valid_until"] == {"type": "date"}
     assert intel["properties"]["sources"] == {"properties": {
         "source": {"type": "keyword", "ignore_above": 8191}}}
+    users = created["/soc-users"]["mappings"]
+    assert users["dynamic"] is False  # the password hash stays in _source, never indexed
+    assert sorted(users["properties"]) == ["changed", "created", "disabled", "name", "role",
+                                           "tokens"]
+    assert users["properties"]["tokens"] == {"type": "object", "enabled": False}
 
 
 # --- hunts ---------------------------------------------------------------------------------------

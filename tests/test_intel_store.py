@@ -318,11 +318,11 @@ def version_5_store(path: Path) -> None:
 def test_a_version_5_store_file_is_upgraded_in_place(tmp_path: Path) -> None:
     path = tmp_path / "data" / "store.db"
     version_5_store(path)
-    with pytest.raises(StoreError, match=r"has schema version 5; this soc needs 6$"):
+    with pytest.raises(StoreError, match=r"has schema version 5; this soc needs 8$"):
         SQLiteStore.open_path(path, readonly=True)
     rec = record(said("sha1", "A" * 40, "vncert", valid_until=FUTURE))
     with _embedded(tmp_path) as upgraded:
-        assert upgraded.stats()["schema_version"] == SCHEMA_VERSION == 6
+        assert upgraded.stats()["schema_version"] == SCHEMA_VERSION == 8  # 7: accounts, 8: queue
         assert upgraded.get_incident("INC-1") == {"id": "INC-1"}
         assert upgraded.count_indicators() == 0
         assert upgraded.put_indicators([rec]) == 1

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,8 @@ def test_migration_from_an_empty_database(path: Path) -> None:
         assert store.stats()["schema_version"] == SCHEMA_VERSION == len(sqlite_store.MIGRATIONS)
     assert tables(path) == ["alert_events", "alerts", "audit", "dead_letters", "deliveries",
                             "incidents", "indicator_sources", "indicators", "meta", "outbox",
-                            "partition_datasets", "partitions", "rule_hits", "sqlite_sequence"]
+                            "partition_datasets", "partitions", "rule_hits", "sqlite_sequence",
+                            "users"]
     assert pragma(path, "auto_vacuum") == 2  # incremental
     assert pragma(path, "journal_mode") == "wal"
 
@@ -422,7 +424,7 @@ def test_doctor_all_ok_then_a_missing_partition(path: Path) -> None:
             {"check": "integrity", "status": "ok", "detail": "integrity_check ok"},
             {"check": "partitions", "status": "ok",
              "detail": "1 partition tables, catalog consistent"},
-            {"check": "readable", "status": "ok", "detail": "all 14 tables readable"},
+            {"check": "readable", "status": "ok", "detail": "all 15 tables readable"},
         ]
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE ev_20261124_l3")
@@ -468,10 +470,51 @@ def test_migration_4_versions_the_alerts_and_incidents_of_a_version_3_store(path
                "('INC-1', '2026-11-24T08:00:00.000Z', 'open', '{\"id\": \"INC-1\"}')")
     db.close()
     with SQLiteStore.open_path(path) as first, SQLiteStore.open_path(path) as second:
-        assert first.stats()["schema_version"] == SCHEMA_VERSION == 6  # 5: outbox, 6: intel
+        assert first.stats()["schema_version"] == SCHEMA_VERSION == 8  # 7: users, 8: queue
         assert first.db.execute("SELECT version FROM incidents").fetchall() == [(1,)]
         assert first.get_incident("INC-1") == second.get_incident("INC-1") == {"id": "INC-1"}
         first.put_incident("INC-1", "2026-11-24T08:00:00.000Z", "closed", {"id": "INC-1", "n": 1})
         with pytest.raises(StoreError, match="the incident INC-1 was changed by someone else"):
             second.put_incident("INC-1", "2026-11-24T08:00:00.000Z", "open", {"id": "INC-1"})
         assert first.db.execute("SELECT version FROM incidents").fetchall() == [(2,)]
+
+
+def test_migration_8_puts_the_queue_filters_on_columns_and_indexes(path: Path) -> None:
+    """A version 7 store's alerts keep their assignee in the document only: migration 8 copies
+    it to a column (the queue's assignee filter), and the queue reads its indexes."""
+    from soc.models import Alert, AlertQuery, AlertStatus, Severity
+
+    def alert(n: int, assignee: str | None, status: AlertStatus = AlertStatus.OPEN) -> Alert:
+        seen = f"2026-11-24T08:00:{n:02d}.000Z"
+        return Alert(id=f"{n:032x}", rule_id="r1", rule_title="R", severity=Severity.HIGH,
+                     first_seen=seen, last_seen=seen, count=1, dedup=f"d{n}",
+                     entity={"source.ip": "192.0.2.1"}, created=seen, updated=seen,
+                     assignee=assignee, status=status)
+
+    with SQLiteStore.open_path(path) as store:
+        store.upsert_alerts([alert(1, "lan"), alert(2, None),
+                             alert(3, "lan", AlertStatus.ACKNOWLEDGED), alert(4, "minh")], {})
+    db = sqlite3.connect(path, isolation_level=None)  # back to version 7, as it was written
+    for index in ("alerts_queue", "alerts_queue_rank", "alerts_system", "alerts_unit",
+                  "alerts_assignee"):
+        db.execute(f"DROP INDEX {index}")
+    db.execute("ALTER TABLE alerts DROP COLUMN assignee")
+    db.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    db.close()
+    with SQLiteStore.open_path(path) as store:
+        assert store.stats()["schema_version"] == 8
+        lan = store.list_alerts(AlertQuery(assignee="lan"))
+        assert [a.id[-1] for a in lan] == ["3", "1"]
+        assert store.count_alerts(AlertQuery(status=AlertStatus.OPEN, assignee="lan")) == 1
+        assert store.db.execute("SELECT count(*) FROM alerts WHERE assignee IS NULL"
+                                ).fetchone() == (1,)
+        # a new assignment is written to the column too
+        (second,) = store.list_alerts(AlertQuery(assignee=None, limit=None, rule="r1",
+                                                 min_severity=Severity.HIGH))[2:3]
+        store.update_alert(replace(second, assignee="minh"))
+        assert {a.id[-1] for a in store.list_alerts(AlertQuery(assignee="minh"))} == {
+            "4", second.id[-1]}
+        plan = " ".join(str(row[3]) for row in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM alerts WHERE status = 'open' AND "
+            "severity_rank >= 3"))
+        assert "COVERING INDEX alerts_queue_rank" in plan

@@ -246,6 +246,20 @@ class Store(ABC):
         a store that can count where it keeps them overrides it."""
         return len(self.list_alerts(replace(query or AlertQuery(), limit=None)))
 
+    def alert_counts(self, query: AlertQuery | None = None, *, group_by: Sequence[str] = (),
+                     day_offset: int | None = None) -> list[dict[str, Any]]:
+        """How many alerts match ``query`` (its ``limit`` aside), grouped by alert fields
+        (:data:`~soc.stores.alert_groups.ALERT_GROUPS`) and, when ``day_offset`` (seconds east
+        of UTC) is given, by the local day of ``last_seen`` (``day``): one row per group with
+        ``count``, sorted (see :func:`~soc.stores.alert_groups.rows`). This default lists the
+        alerts; a store that can group where it keeps them overrides it."""
+        from soc.stores import alert_groups
+
+        fields = alert_groups.checked(group_by)
+        found = self.list_alerts(replace(query or AlertQuery(), limit=None))
+        counts = alert_groups.count(found, fields, day_offset)
+        return alert_groups.rows(counts.items(), fields, day_offset)
+
     def alert_links(self, alert_id: str) -> list[tuple[str, str]]:
         """Every event linked to the alert (triggering or contributing), as (event id, event
         time) pairs by time, then id: all of them, not the first ``MAX_IDS`` its document
@@ -426,6 +440,21 @@ class Store(ABC):
         """Forget the records of ``ids`` (``soc intel remove``; expiry keeps them for history).
         Returns how many were there."""
         raise self._unsupported("remove threat-intel indicators")
+
+    # console accounts (soc.web.accounts decides what a document holds; the store keeps it) ------
+
+    def put_user(self, name: str, doc: dict[str, Any]) -> None:
+        """Insert or replace the account ``name`` (its whole document), visible to the next
+        read of any handle."""
+        raise self._unsupported("keep console accounts")
+
+    def get_user(self, name: str) -> dict[str, Any] | None:
+        """The document of the account ``name``, or None (real-time: no refresh needed)."""
+        raise self._unsupported("read console accounts")
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Every account's document, by name (a team's few accounts: one answer)."""
+        raise self._unsupported("list console accounts")
 
     def _unsupported(self, what: str) -> StoreError:
         return StoreError(f"the {self.kind} store cannot {what} yet",

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["ConflictError", "DocumentsMixin", "Versioned", "conflict"]  # the error: both stores
 
 KINDS = ("alerts", "incidents", "audit", "rule-hits", "alert-events", "notify-outbox",
-         "notify-deliveries", "intel-indicators")
+         "notify-deliveries", "intel-indicators", "users")
 PAGE = 1000
 Hit = dict[str, Any]
 

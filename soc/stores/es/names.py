@@ -16,7 +16,7 @@ MAX_PART = 100
 DEFAULT_DATASET = "generic"
 DEFAULT_UNIT = "default"
 STATE_INDICES = ("alerts", "alert-events", "incidents", "audit", "rule-hits", "dead-letters",
-                 "quarantine", "notify-outbox", "notify-deliveries", "intel-indicators")
+                 "quarantine", "notify-outbox", "notify-deliveries", "intel-indicators", "users")
 LEVELS = (1, 2, 3, 4, 5)
 
 

@@ -34,6 +34,7 @@ from soc.stores.es.query import build, search_query
 from soc.stores.es.records import RecordsMixin
 from soc.stores.es.spool import Action, Spool
 from soc.stores.es.state import StateMixin
+from soc.stores.es.users import UsersMixin
 from soc.stores.es.writer import BulkWriter, ClusterUnavailable
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ ID_CHUNK = 5000
 SORT_ORDER = ("@timestamp", "event.id")
 
 
-class ElasticsearchStore(StateMixin, RecordsMixin, IntelMixin, OutboxMixin, Store):
+class ElasticsearchStore(StateMixin, RecordsMixin, IntelMixin, UsersMixin, OutboxMixin, Store):
     """Events in data streams, state in indices (rule hits, alerts, audit, incidents, the
     notification outbox, threat-intel indicators: see :mod:`soc.stores.es.state`,
     :mod:`soc.stores.es.records`, :mod:`soc.stores.es.outbox` and :mod:`soc.stores.es.intel`),

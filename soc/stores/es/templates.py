@@ -265,6 +265,9 @@ _STATE: dict[str, Json] = {
                                   "last_seen"),
                          "confidence": {"type": "integer"},
                          "sources": {"properties": _keywords("source")}},
+    # console accounts (soc.stores.es.users): the password hash and token digests unindexed
+    "users": {**_keywords("name", "role"), "disabled": {"type": "boolean"},
+              **_dates("created", "changed"), **_unindexed("tokens")},
 }
 
 

@@ -193,8 +193,34 @@ def _migration_6(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _migration_7(db: sqlite3.Connection) -> None:
+    """Console accounts (docs/console.md): one row per user name, the whole account (role,
+    password hash, API token digests) as a JSON ``doc``."""
+    db.execute("CREATE TABLE users (name TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+
+
+_V8 = (
+    "ALTER TABLE alerts ADD COLUMN assignee TEXT",
+    "UPDATE alerts SET assignee = json_extract(doc, '$.assignee')",
+    "CREATE INDEX alerts_queue ON alerts(status, last_seen)",
+    "CREATE INDEX alerts_queue_rank ON alerts(status, severity_rank, last_seen, id)",
+    "CREATE INDEX alerts_system ON alerts(system, last_seen)",
+    "CREATE INDEX alerts_unit ON alerts(unit, last_seen)",
+    "CREATE INDEX alerts_assignee ON alerts(assignee, last_seen)",
+)
+
+
+def _migration_8(db: sqlite3.Connection) -> None:
+    """The alert queue's filters on indexes (docs/store.md): the queue of 100,000 open alerts
+    (status, most recently seen first) read in index order, its counts by severity from an
+    index alone, the assignee a column instead of a JSON look-up per row."""
+    for statement in _V8:
+        db.execute(statement)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6)
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
+    _migration_7, _migration_8)
 """Applied in order, in one transaction, when a store is opened for writing. Append only."""
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -13,6 +13,7 @@ from soc.ecs import format_ts, parse_ts
 from soc.errors import NotFoundError
 from soc.models import Alert, AlertQuery, AuditEntry, RuleHit
 from soc.outbox import change_for_entry, changes_for_alert
+from soc.stores import alert_groups
 from soc.stores.base import ALERT_HINT, INCIDENT_HINT, ColumnDrift, conflict, reconcile
 from soc.stores.sqlite.connection import ConnectionMixin
 from soc.stores.sqlite.outbox import queue
@@ -157,12 +158,32 @@ class StateMixin(ConnectionMixin):
         with self._errors("cannot count alerts"):
             return int(self._scalar_args(f"SELECT count(*) FROM alerts WHERE {where}", params))
 
+    def alert_counts(self, query: AlertQuery | None = None, *, group_by: Sequence[str] = (),
+                     day_offset: int | None = None) -> list[dict[str, Any]]:
+        """Grouped alert counts (see :meth:`Store.alert_counts`), counted by SQLite: one
+        query, no alert read."""
+        fields = alert_groups.checked(group_by)  # column names, checked against a fixed list
+        where, params = _alert_filters(query or AlertQuery())
+        keys = list(fields)
+        if day_offset is not None:
+            keys.append("strftime('%Y-%m-%d', last_seen, ?)")
+            params = [f"{int(day_offset):+d} seconds", *params]
+        grouped = f" GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}" if keys else ""
+        sql = f"SELECT {', '.join([*keys, 'count(*)'])} FROM alerts WHERE {where}{grouped}"
+        with self._errors("cannot count alerts"):
+            found = self.db.execute(sql, params).fetchall()
+        return alert_groups.rows(((tuple(r)[:-1], tuple(r)[-1]) for r in found), fields,
+                                 day_offset)
+
     def list_alerts(self, query: AlertQuery | None = None) -> list[Alert]:
         """Alerts matching the filters, most recently seen first."""
         q = query or AlertQuery()
         where, params = _alert_filters(q)
-        sql = (f"SELECT id, version, doc FROM alerts WHERE {where} "
-               "ORDER BY last_seen DESC, id LIMIT ?")
+        # the page's rows chosen from the indexes first, then their documents read: sorting
+        # the matching rows with their documents (40,000 open alerts of high severity) took
+        # half a second
+        sql = ("SELECT id, version, doc FROM alerts WHERE rowid IN (SELECT rowid FROM alerts "
+               f"WHERE {where} ORDER BY last_seen DESC, id LIMIT ?) ORDER BY last_seen DESC, id")
         with self._errors("cannot list alerts"):
             rows = self.db.execute(sql, (*params, -1 if q.limit is None else q.limit))
             return [self._alert(row) for row in rows]
@@ -317,7 +338,7 @@ class StateMixin(ConnectionMixin):
 
 
 ALERT_COLUMNS = ("ts", "rule_id", "severity", "status", "dedup", "first_seen", "last_seen",
-                 "severity_rank", "system", "unit")
+                 "severity_rank", "system", "unit", "assignee")
 INCIDENT_COLUMNS = ("opened", "status")
 AUDIT_COLUMNS = ("ts", "actor", "action", "subject")
 _LATER_COLUMNS = frozenset({"dedup", "first_seen", "last_seen", "severity_rank", "system",
@@ -329,7 +350,7 @@ def _alert_columns(a: Alert) -> dict[str, object]:
     return {"ts": a.first_seen, "rule_id": a.rule_id, "severity": a.severity.value,
             "status": a.status.value, "dedup": a.dedup, "first_seen": a.first_seen,
             "last_seen": a.last_seen, "severity_rank": a.severity.rank, "system": a.system,
-            "unit": a.unit}
+            "unit": a.unit, "assignee": a.assignee}
 
 
 def _alert_drift(row: tuple[Any, ...]) -> list[ColumnDrift]:
@@ -364,20 +385,25 @@ def _audit_entry(seq: int, doc: str) -> AuditEntry:
 
 
 def _alert_filters(q: AlertQuery) -> tuple[str, list[object]]:
-    """The WHERE clause of ``list_alerts``."""
+    """The WHERE clause of ``list_alerts``. The queue's filters each have an index (migrations
+    2 and 8); when a narrow one is given (rule, system, unit, assignee), the status and the
+    severity are written ``+status``, which keeps SQLite (no statistics) from choosing the
+    status index and checking 100,000 open alerts' rows one by one."""
     parts: list[str] = ["1"]
     params: list[object] = []
-    for column, value in (("status", q.status.value if q.status else None),
-                          ("rule_id", q.rule), ("system", q.system), ("unit", q.unit)):
+    narrow = any(v is not None for v in (q.rule, q.system, q.unit, q.assignee))
+    wide = "+" if narrow else ""
+    for column, value in ((wide + "status", q.status.value if q.status else None),
+                          ("rule_id", q.rule), ("system", q.system), ("unit", q.unit),
+                          ("assignee", q.assignee)):
         if value is not None:
             parts.append(f"{column} = ?")
             params.append(value)
-    for key, value in (("assignee", q.assignee), ("incident", q.incident)):
-        if value is not None:  # rare filters: read from the document, no column
-            parts.append(f"json_extract(doc, '$.{key}') = ?")
-            params.append(value)
+    if q.incident is not None:  # a rare filter: read from the document, no column
+        parts.append("json_extract(doc, '$.incident') = ?")
+        params.append(q.incident)
     if q.min_severity is not None:
-        parts.append("severity_rank >= ?")
+        parts.append(f"{wide}severity_rank >= ?")
         params.append(q.min_severity.rank)
     if q.since is not None:
         parts.append("last_seen >= ?")

@@ -26,12 +26,13 @@ from soc.stores.sqlite.schema import (
     schema_version,
 )
 from soc.stores.sqlite.state import StateMixin
+from soc.stores.sqlite.users import UsersMixin
 
 if TYPE_CHECKING:
     from soc.config import Config
 
 
-class SQLiteStore(StateMixin, OutboxMixin, IntelMixin, EventsMixin, Store):
+class SQLiteStore(StateMixin, OutboxMixin, IntelMixin, UsersMixin, EventsMixin, Store):
     """The embedded store (default): ``<data_dir>/store.db``."""
 
     kind = "embedded"
