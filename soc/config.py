@@ -668,7 +668,7 @@ def _condition(where: _Reader, key: str) -> Condition:
 
 TOP_KEYS = {"data_dir", "timezone", "store", "inventory", "sources", "retention", "rules",
             "profile", "incidents", "reports", "listen", "network", "data_group", "notify",
-            "intel"}
+            "intel", "web"}
 
 
 def parse_config(data: Any, path: Path | None, base: Path) -> Config:

@@ -52,10 +52,12 @@ def _register() -> None:
         setup,
         status,
         store,
+        users,
+        web,
     )
 
     for module in (alerts, collect, detect, rules, search, setup, status, store, audit,
-                   incidents, playbooks, listen, reports, notify, intel):
+                   incidents, playbooks, listen, reports, notify, intel, users, web):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -477,8 +477,11 @@ def sha256_file(path: Path) -> tuple[str, int]:
 
 
 def add_evidence(store: Store, config: Config, incident_id: str, path: Path, actor: str, *,
-                 step: str | None = None, note: str = "", copy: bool = True) -> Incident:
-    """Hash a file and copy it into ``<data_dir>/evidence/<incident>/`` (or only reference it)."""
+                 step: str | None = None, note: str = "", copy: bool = True,
+                 source: str | None = None) -> Incident:
+    """Hash a file and copy it into ``<data_dir>/evidence/<incident>/`` (or only reference it).
+    ``source`` says where it came from (default: the file's absolute path; the console gives
+    the uploaded file's name, its temporary copy being no origin worth recording)."""
     inc = get(store, incident_id)
     if step:
         inc.step(step)
@@ -497,8 +500,8 @@ def add_evidence(store: Store, config: Config, incident_id: str, path: Path, act
                                   "hash: --reference")
         target.chmod(0o440)
         stored = str(target)
-    item = Evidence(path.name, digest, size, actor, now_ts(), stored, str(path.resolve()), step,
-                    note)
+    item = Evidence(path.name, digest, size, actor, now_ts(), stored,
+                    str(path.resolve()) if source is None else source, step, note)
     new = replace(inc, evidence=(*inc.evidence, item))
     new = _note(new, actor, "evidence", f"evidence {path.name} sha256 {digest} ({size} bytes)",
                 **item.to_dict())
