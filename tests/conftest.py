@@ -1,9 +1,9 @@
 """Shared fixtures. Tests that read the public corpora skip when $SOC_CORPUS is unset.
 
 Tests that need a system package skip where it is absent, with the Debian line that installs
-it as the reason: mark them with ``needs_libpcap``, ``needs_sshd``, ``needs_iproute2`` or
-``needs_faketime`` from here (``from tests.conftest import needs_libpcap``). The README's
-``apt-get install`` line and .ci/run install all of them; keep them in step.
+it as the reason: mark them with ``needs_libpcap``, ``needs_sshd``, ``needs_iproute2``,
+``needs_faketime`` or ``needs_chromium`` from here (``from tests.conftest import needs_libpcap``).
+The README's ``apt-get install`` line and .ci/run install all of them; keep them in step.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ needs_iproute2 = needs("iproute2", "ip (iproute2)", shutil.which("ip") is not No
 # libfaketime moves a child process's clock (.ci/run runs the suite under it, too).
 FAKETIME_LIB = next((str(p) for p in Path("/usr/lib").glob("*/faketime/libfaketime.so.1")), "")
 needs_faketime = needs("libfaketime", "libfaketime", bool(FAKETIME_LIB))
+# The web console's browser tests drive Debian's Chromium with Playwright (never
+# `playwright install`).
+CHROMIUM = "/usr/bin/chromium"
+needs_chromium = needs("chromium", "Debian's Chromium", os.access(CHROMIUM, os.X_OK))
 
 
 @pytest.fixture(scope="session")
