@@ -87,6 +87,18 @@ def test_top_without_buckets(store: Store) -> None:
         {"event.outcome": "failure", "count": 3}]
 
 
+@pytest.mark.parametrize("kind", sorted(FACTORIES))
+def test_a_store_without_events_has_no_groups(kind: str, tmp_path: Path) -> None:
+    """A new store (on Elasticsearch: no event index yet, so the answer holds no aggregations)
+    answers no rows, as the console's overview asks before the first collect."""
+    with FACTORIES[kind](tmp_path) as empty:
+        assert empty.aggregate(group_by=["source.ip"]) == []
+        assert empty.aggregate(group_by=["source.ip", "event.outcome"], interval="1h") == []
+        assert empty.aggregate(interval="1d") == []
+        assert empty.aggregate() == []
+    assert aggs.rows({}, ["source.ip"], False, 0) == aggs.rows(None, [], True, 0) == []
+
+
 def test_bad_interval_and_zone_are_store_errors(store: Store) -> None:
     with pytest.raises(StoreError, match="bad aggregation interval"):
         store.aggregate(interval="fortnight")

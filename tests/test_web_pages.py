@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import shutil
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,14 +23,19 @@ from soc.alerts import AlertSink, Finding, close
 from soc.config import Config, parse_config
 from soc.ecs import format_ts
 from soc.errors import StoreError
-from soc.models import Alert, AlertQuery, DeadLetter, Severity
+from soc.models import Alert, AlertQuery, AlertStatus, DeadLetter, Severity
 from soc.state import StateStore
+from soc.stores.alert_groups import ALERT_GROUPS
 from soc.stores.base import Store
+from soc.stores.es import alert_counts as es_alert_counts
 from soc.stores.sqlite import SQLiteStore
 from soc.web.accounts import Accounts
 from soc.web.app import CSP, create_app
 from soc.web.pages.reports import PREVIEW_CSP
+from tests.test_store_contract import _elasticsearch, _remove_es_test_indices
 from tests.web_helpers import Clock, csrf_of, password
+
+__all__ = ["_remove_es_test_indices"]  # the contract suite's clean-up of the test cluster
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -70,14 +77,20 @@ ALERTS = (
 )
 
 
-def seed(store: SQLiteStore, data: Path) -> dict[str, str]:
-    """Alerts (one closed), events with addresses, a dead letter with a script, the users."""
+def seed_alerts(store: Store, data: Path) -> dict[str, str]:
+    """The :data:`ALERTS`, the one of yesterday closed; their ids by key."""
     ids = {}
     sink = AlertSink(store)
     for key, at, level, system in ALERTS:
         (alert,) = sink.raise_alerts([finding(f"e-{key}", at, level, system)]).new
         ids[key] = alert.id
     close(store, ids["yesterday"], "handled", "lead1", data_dir=data)
+    return ids
+
+
+def seed(store: SQLiteStore, data: Path) -> dict[str, str]:
+    """Alerts (one closed), events with addresses, a dead letter with a script, the users."""
+    ids = seed_alerts(store, data)
     store.write_events([
         {"@timestamp": format_ts(T0 - timedelta(hours=n)), "event.id": f"ev{n}",
          "event.dataset": "apache.access", "source.ip": "203.0.113.10" if n < 3 else
@@ -324,21 +337,63 @@ def test_a_rule_shows_its_alerts_of_the_last_7_days(site: Site) -> None:
 # --- overview -----------------------------------------------------------------------------------
 
 
-def test_grouped_alert_counts_agree_with_the_listing_default(site: Site) -> None:
-    """The embedded store's GROUP BY answers what the contract's default (which lists the
-    alerts and counts them) answers, days in the zone's offset included."""
+@contextmanager
+def listing_refused(store: Store) -> Iterator[None]:
+    """``store.list_alerts`` refused meanwhile: a count that reads the alerts fails."""
+    def refuse(query: AlertQuery | None = None) -> list[Alert]:
+        raise AssertionError(f"the alerts were listed to count them ({query})")
+
+    setattr(store, "list_alerts", refuse)  # noqa: B010 - on the instance, for this block only
+    try:
+        yield
+    finally:
+        delattr(store, "list_alerts")
+
+
+@pytest.fixture(params=["embedded", "elasticsearch"])
+def counted(request: pytest.FixtureRequest, site: Site, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """The seeded alerts in each store: the site's embedded one, and a cluster store (when
+    ``$SOC_TEST_ES_URL`` is set) whose composite aggregation pages two groups at a time, so
+    that its paging is exercised too."""
+    if request.param == "embedded":
+        with site.store() as store:
+            yield store
+        return
+    monkeypatch.setattr(es_alert_counts, "PAGE", 2)
+    with _elasticsearch(tmp_path / "es") as store:
+        seed_alerts(store, site.config.data_dir)
+        yield store
+
+
+def test_grouped_alert_counts_agree_with_the_listing_default(counted: Store) -> None:
+    """Each store's grouped counts (SQLite's GROUP BY, the cluster's composite aggregation)
+    answer what the contract's default (which lists the alerts and counts them) answers, days
+    in the zone's offset included."""
     since = AlertQuery(since=format_ts(T0 - timedelta(days=30)))
-    with site.store() as store:
-        for group_by, offset in ((["severity"], 7 * 3600), (["system", "status"], None),
-                                 ([], 0), (["unit", "rule_id"], -3600)):
+    store = counted
+    for group_by, offset in ((["severity"], 7 * 3600), (["system", "status"], None),
+                             ([], 0), ([], None), (["unit", "rule_id"], -3600),
+                             (["status"], 7 * 3600), (list(ALERT_GROUPS), 7 * 3600)):
+        listed = Store.alert_counts(store, since, group_by=group_by, day_offset=offset)
+        with listing_refused(store):
             grouped = store.alert_counts(since, group_by=group_by, day_offset=offset)
-            assert grouped == Store.alert_counts(store, since, group_by=group_by,
-                                                 day_offset=offset), group_by
-        assert store.alert_counts(since, group_by=["system"]) == [
-            {"system": None, "count": 1}, {"system": "mail", "count": 1},
-            {"system": "portal", "count": 2}]
-        with pytest.raises(StoreError, match="cannot group alerts by doc"):
-            store.alert_counts(since, group_by=["doc"])
+        assert grouped == listed, group_by
+    assert store.alert_counts(since, group_by=["system"]) == [
+        {"system": None, "count": 1}, {"system": "mail", "count": 1},
+        {"system": "portal", "count": 2}]
+    # 18:30 UTC on the 23rd is the 24th in Hanoi, the 23rd in UTC
+    assert store.alert_counts(since, group_by=["severity"], day_offset=7 * 3600)[:3] == [
+        {"severity": "critical", "day": "2026-11-23", "count": 1},
+        {"severity": "high", "day": "2026-11-24", "count": 1},
+        {"severity": "low", "day": "2026-11-14", "count": 1}]
+    assert {"severity": "medium", "day": "2026-11-23", "count": 1} in \
+        store.alert_counts(since, group_by=["severity"], day_offset=0)
+    with listing_refused(store):
+        assert store.alert_counts(AlertQuery(status=AlertStatus.OPEN)) == [{"count": 3}]
+        assert store.count_alerts(AlertQuery(status=AlertStatus.OPEN, system="portal")) == 1
+    with pytest.raises(StoreError, match="cannot group alerts by doc"):
+        store.alert_counts(since, group_by=["doc"])
 
 
 

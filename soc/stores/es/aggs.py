@@ -18,7 +18,8 @@ MAX_GROUPS = 10000
 Json = dict[str, Any]
 
 
-def _offset_text(seconds: int) -> str:
+def offset_text(seconds: int) -> str:
+    """A fixed offset east of UTC as a ``time_zone`` (``+07:00``, ``-01:00``)."""
     sign = "+" if seconds >= 0 else "-"
     hours, minutes = divmod(abs(seconds) // 60, 60)
     return f"{sign}{hours:02d}:{minutes:02d}"
@@ -36,7 +37,7 @@ def _histogram(step: int | None, offset: int) -> Json | None:
     if step is None:
         return None
     return {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{step}s",
-                               "time_zone": _offset_text(offset), "min_doc_count": 1}}
+                               "time_zone": offset_text(offset), "min_doc_count": 1}}
 
 
 def request(fields: Sequence[str], step: int | None, offset: int, top: int | None) -> Json:
@@ -98,15 +99,16 @@ def _bucket_ts(bucket: Mapping[str, Any]) -> str:
 
 def rows(aggregations: Mapping[str, Any] | None, fields: Sequence[str], bucketed: bool,
          total: int) -> list[dict[str, Any]]:
-    """Flatten an aggregation answer into ``{field: value, '@timestamp', 'count'}`` rows."""
+    """Flatten an aggregation answer into ``{field: value, '@timestamp', 'count'}`` rows. An
+    answer without aggregations (no event index yet: a new store) has no rows."""
     aggregations = aggregations or {}
     if not fields:
         if not bucketed:
             return [{"count": total}] if total else []
         return [{"@timestamp": _bucket_ts(b), "count": int(b["doc_count"])}
-                for b in aggregations["buckets"]["buckets"]]
+                for b in aggregations.get("buckets", {}).get("buckets", [])]
     out: list[dict[str, Any]] = []
-    for group in aggregations["groups"]["buckets"]:
+    for group in aggregations.get("groups", {}).get("buckets", []):
         values = dict(zip(fields, _key(group, len(fields)), strict=True))
         if not bucketed:
             out.append({**values, "count": int(group["doc_count"])})

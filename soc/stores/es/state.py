@@ -27,7 +27,9 @@ from soc.ecs import format_ts, parse_ts
 from soc.errors import NotFoundError, StoreError
 from soc.models import Alert, AlertQuery, AuditEntry, RuleHit
 from soc.outbox import Change, change_for_entry, changes_for_alert
+from soc.stores import alert_groups
 from soc.stores.base import ALERT_HINT, ConflictError, conflict, reconcile
+from soc.stores.es import alert_counts as by_group
 from soc.stores.es import housekeeping
 from soc.stores.es.connection import es_errors
 from soc.stores.es.outbox import OutboxMixin
@@ -254,8 +256,39 @@ class StateMixin(OutboxMixin):
         """Alerts matching the filters, most recently seen first."""
         q = query or AlertQuery()
         return [alert_of(h["_source"]) for h in self._scan(
-            "alerts", {"bool": {"filter": alert_filters(q)}}, RECENT, q.limit,
+            "alerts", _alert_query(q), RECENT, q.limit,
             action="cannot list alerts", versions=True)]
+
+    def count_alerts(self, query: AlertQuery | None = None) -> int:
+        """How many alerts match the filters (the limit aside): a ``count`` request, no alert
+        read (the queue asks on every page that has more)."""
+        with es_errors("cannot count alerts", self.options):
+            resp = self.client.count(index=self._doc_index("alerts"), ignore_unavailable=True,
+                                     query=_alert_query(query or AlertQuery()))
+        return int(resp["count"])
+
+    def alert_counts(self, query: AlertQuery | None = None, *, group_by: Sequence[str] = (),
+                     day_offset: int | None = None) -> list[dict[str, Any]]:
+        """Grouped alert counts (see :meth:`Store.alert_counts`) by a ``composite``
+        aggregation (:mod:`soc.stores.es.alert_counts`), page by page: no alert read."""
+        fields = alert_groups.checked(group_by)
+        q = query or AlertQuery()
+        if not fields and day_offset is None:
+            return alert_groups.rows([((), self.count_alerts(q))], fields, day_offset)
+        found: list[tuple[alert_groups.Key, int]] = []
+        after: dict[str, Any] | None = None
+        while True:
+            with es_errors("cannot count alerts", self.options):
+                resp = self.client.search(
+                    index=self._doc_index("alerts"), query=_alert_query(q), size=0,
+                    aggs=by_group.request(fields, day_offset, after),
+                    track_total_hits=False, ignore_unavailable=True)
+            groups = (resp.get("aggregations") or {}).get("groups") or {}
+            buckets = list(groups.get("buckets") or ())
+            found += by_group.keyed(buckets, fields, day_offset)
+            after = groups.get("after_key")
+            if not after or len(buckets) < by_group.PAGE:
+                return alert_groups.rows(found, fields, day_offset)
 
     def get_alert(self, alert_id: str) -> Alert | None:
         """One alert by id or by a unique prefix (6 characters or more)."""
@@ -283,6 +316,10 @@ class StateMixin(OutboxMixin):
             self._queue([change])
         self.update_alert(alert)
         return self.append_audit(entry)
+
+
+def _alert_query(q: AlertQuery) -> dict[str, Any]:
+    return {"bool": {"filter": alert_filters(q)}}
 
 
 def alert_filters(q: AlertQuery) -> list[dict[str, Any]]:
