@@ -69,6 +69,21 @@ def _state_errors(path: Path, action: str) -> Iterator[None]:
                          hint=_HINT) from exc
 
 
+@contextmanager
+def existing(path: Path) -> Iterator[StateStore | None]:
+    """The state file at ``path``, open while in the block; None before any pass created it.
+    For readers (``soc status``, reports, the console): they neither create the file nor
+    leave it open."""
+    if not path.exists():
+        yield None
+        return
+    state = StateStore(path)
+    try:
+        yield state
+    finally:
+        state.close()
+
+
 class StateStore:
     """Checkpoints per (source, key) and per-source pass records, in one SQLite file."""
 

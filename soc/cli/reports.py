@@ -96,14 +96,14 @@ def _periodic(kind: str, help_text: str) -> click.Command:
         from soc.pipeline.collect import state_path
         from soc.reports.kpis import Scope
         from soc.reports.periodic import period_of, periodic_document
-        from soc.state import StateStore
+        from soc.state import existing
         from soc.stores.base import open_store
 
         config = app.config
         year = kind == "mau05" and bool(period_text) and len(period_text or "") == 4
         period = period_of(config, kind, period_text, year=year)
-        state = StateStore(state_path(config)) if state_path(config).exists() else None
-        with open_store(config) as store:  # writable: aggregations cache per partition
+        with existing(state_path(config)) as state, \
+                open_store(config) as store:  # writable: aggregations cache per partition
             doc = periodic_document(store, config, kind, period, Scope(unit, system),
                                     state=state, values=parse_sets(sets))
         return _deliver(doc, format_, output, app)

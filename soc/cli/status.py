@@ -21,7 +21,7 @@ from soc.config import Config
 from soc.errors import ExitCode, SocError
 from soc.listen.daemon import status_summary
 from soc.pipeline.collect import state_path
-from soc.state import StateStore
+from soc.state import existing
 from soc.status import COLUMNS, channel_rows, gaps, rules_line, rules_summary, source_rows
 from soc.stores.base import open_store
 from soc.stores.sqlite.schema import STORE_FILE
@@ -38,7 +38,8 @@ def status_cmd(app: App) -> int:
     merely does not apply; see soc rules check).
     """
     config = app.config
-    runs = StateStore(state_path(config)).runs() if state_path(config).exists() else {}
+    with existing(state_path(config)) as state:
+        runs = state.runs() if state is not None else {}
     rows = source_rows(config, runs)
     feeds = _feeds(config)
     daemon = status_summary(config)
@@ -93,15 +94,9 @@ def _feeds(config: Config) -> list[dict[str, Any]] | None:
     """The threat-intel feeds' rows (None without any)."""
     from datetime import UTC, datetime
 
-    from soc.intel.pull import feed_rows
+    from soc.intel.pull import feed_status
 
-    if not state_path(config).exists():  # nothing pulled yet: read nothing, create nothing
-        return feed_rows(config, None, datetime.now(UTC))
-    state = StateStore(state_path(config))
-    try:
-        return feed_rows(config, state, datetime.now(UTC))
-    finally:
-        state.close()
+    return feed_status(config, datetime.now(UTC))
 
 
 def feed_gaps(feeds: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ from soc.intel.feeds.result import FeedResult
 from soc.intel.http import FeedError, fetch, tls_context
 from soc.intel.model import Indicator
 from soc.intel.retro import RetroReport, retro_hunt
-from soc.state import StateStore
+from soc.state import StateStore, existing
 from soc.stores.base import Store
 
 FORMATS = ("auto", "stix", "misp", "csv", "list")
@@ -283,6 +283,13 @@ def pull_due(config: Config, *, now: datetime) -> PullReport | None:
 
 STALE_AFTER = 3
 """A feed with no good pull for this many of its intervals is a gap of ``soc status``."""
+
+
+def feed_status(config: Config, now: datetime) -> list[dict[str, Any]] | None:
+    """:func:`feed_rows` read from the state file, which it neither creates nor leaves open
+    (``soc status`` and the console's status page)."""
+    with existing(config.data_dir / "state.db") as state:
+        return feed_rows(config, state, now)
 
 
 def feed_rows(config: Config, state: StateStore | None,

@@ -137,7 +137,7 @@ def periodic(ctx: Ctx) -> tuple[Document, str]:
     """``soc report KIND [--period P] [--unit U] [--system S]``: the document and its name."""
     from soc.pipeline.collect import state_path
     from soc.reports.kpis import Scope
-    from soc.state import StateStore
+    from soc.state import existing
 
     config, now = ctx.web.config, ctx.web.clock()
     kind, text = ctx.field("kind"), ctx.field("period").strip() or None
@@ -146,14 +146,10 @@ def periodic(ctx: Ctx) -> tuple[Document, str]:
     unit, system = ctx.field("unit").strip() or None, ctx.field("system").strip() or None
     year = kind == "mau05" and bool(text) and len(text or "") == 4
     period = period_of(config, kind, text, year=year, now=now)
-    state = StateStore(state_path(config)) if state_path(config).exists() else None
-    try:
-        with ctx.web.store(write=True) as store:  # writable: aggregations cache per partition
-            doc = periodic_document(store, config, kind, period, Scope(unit, system),
-                                    state=state, now=now)
-    finally:
-        if state is not None:
-            state.close()
+    with existing(state_path(config)) as state, \
+            ctx.web.store(write=True) as store:  # writable: aggregations cache per partition
+        doc = periodic_document(store, config, kind, period, Scope(unit, system),
+                                state=state, now=now)
     return doc, safe_name(kind, period.code, unit or "", system or "")
 
 

@@ -12,18 +12,17 @@ page escaped.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from starlette.responses import Response
 
 from soc.config import Config
 from soc.errors import SocError
-from soc.intel.pull import feed_rows
+from soc.intel.pull import feed_status
 from soc.listen.daemon import status_summary
 from soc.notify import ops
 from soc.pipeline.collect import state_path
-from soc.state import StateStore
+from soc.state import existing
 from soc.status import channel_rows, gaps, rules_summary, source_rows
 from soc.web import i18n
 from soc.web.context import Ctx, Spec
@@ -71,24 +70,8 @@ i18n.add({
 
 def state_runs(config: Config) -> dict[str, dict[str, Any]]:
     """The collector's pass records per source ({} before the first pass; nothing created)."""
-    if not state_path(config).exists():
-        return {}
-    state = StateStore(state_path(config))
-    try:
-        return state.runs()
-    finally:
-        state.close()
-
-
-def feeds(config: Config, now: datetime) -> list[dict[str, Any]] | None:
-    """The threat-intel feeds' rows, as ``soc status`` reads them."""
-    if not state_path(config).exists():
-        return feed_rows(config, None, now)
-    state = StateStore(state_path(config))
-    try:
-        return feed_rows(config, state, now)
-    finally:
-        state.close()
+    with existing(state_path(config)) as state:
+        return state.runs() if state is not None else {}
 
 
 def store_facts(ctx: Ctx) -> dict[str, Any]:
@@ -110,7 +93,7 @@ def status_facts(ctx: Ctx) -> dict[str, Any]:
     sources = source_rows(config, state_runs(config), now)
     facts = {"sources": sources, "gaps": len(gaps(sources)), **store_facts(ctx),
              "listen": status_summary(config, now), "rules": rules_summary(config),
-             "intel": feeds(config, now)}
+             "intel": feed_status(config, now)}
     return dict(json.loads(json.dumps(facts, default=str)))
 
 
