@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import warnings
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from soc.stores.sqlite import SQLiteStore
 from soc.timeutil import wait_event
 from soc.web.accounts import Accounts
 from soc.web.app import CSP, create_app
-from tests.web_helpers import Clock, csrf_of, password
+from tests.web_helpers import Clock, Site, csrf_of, password
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -58,24 +57,6 @@ def finding(eid: str, minutes: float, ip: str, title: str = "Web scanner",
     return Finding(rule_id=RULE, title=title, level=level, tags=("attack.t1595",), ts=ts,
                    anchor=ts, group=dict(entity), entity=entity, triggers=((eid, ts),),
                    event={"event.id": eid})
-
-
-@dataclass
-class Site:
-    """A console over a seeded store: its config, clock and the ids of the seeded alerts."""
-
-    config: Config
-    clock: Clock
-    alerts: dict[str, str]
-
-    def app(self, **options: Any) -> Any:
-        return create_app(self.config, clock=self.clock, **options)
-
-    def client(self, **options: Any) -> TestClient:
-        return TestClient(self.app(**options), follow_redirects=False)
-
-    def store(self) -> SQLiteStore:
-        return SQLiteStore.open_path(self.config.data_dir / "store.db")
 
 
 def make_config(data: Path, **web: Any) -> Config:

@@ -13,7 +13,6 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,12 @@ from typing import Any
 import pytest
 
 from soc.alerts import AlertSink
-from soc.config import Config, load_config
+from soc.config import load_config
 from soc.models import AlertQuery, AlertStatus, Severity
-from soc.stores.base import Store, open_store
-from soc.web.app import create_app
+from soc.stores.base import open_store
 from tests.test_store_contract import _ES_RUN, _es_options, _remove_es_test_indices
 from tests.test_web_pages import CONFIG, RULE, T0, finding, logged_in, post, seed
-from tests.web_helpers import Clock
+from tests.web_helpers import Clock, Site
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -36,22 +34,6 @@ with warnings.catch_warnings():
 __all__ = ["_remove_es_test_indices"]  # the contract suite's clean-up of the test cluster
 
 QUEUE = 60  # open low alerts of "mail" two days back: more than a page (50) of the queue
-
-
-@dataclass
-class Site:
-    """One console's configuration and the ids of its seeded alerts."""
-
-    config: Config
-    clock: Clock
-    alerts: dict[str, str]
-
-    def client(self, **options: Any) -> TestClient:
-        return TestClient(create_app(self.config, clock=self.clock, **options),
-                          follow_redirects=False)
-
-    def store(self) -> Store:
-        return open_store(self.config)
 
 
 def make_site(root: Path, store: dict[str, Any] | None) -> Site:
@@ -92,7 +74,7 @@ def es(sites: tuple[Site, Site]) -> Site:
 def both(sites: tuple[Site, Site], name: str) -> Iterator[TestClient]:
     """A client of each console, logged in as ``name``."""
     for site in sites:
-        yield logged_in(site, name)  # type: ignore[arg-type]  # it needs only .client()
+        yield logged_in(site, name)
 
 
 def ids_of(html: str) -> list[str]:
@@ -120,7 +102,7 @@ def test_the_api_lists_alerts_as_on_the_embedded_store(sites: tuple[Site, Site],
 
 
 def test_the_queue_filters_and_pages_on_the_cluster(es: Site) -> None:
-    client = logged_in(es, "viewer1")  # type: ignore[arg-type]
+    client = logged_in(es, "viewer1")
     with es.store() as store:
         mail = [a.id for a in store.list_alerts(AlertQuery(system="mail", limit=None))]
     first, second = (client.get(f"/alerts?lang=en&system=mail&page={n}") for n in (1, 2))
@@ -137,7 +119,7 @@ def test_an_alert_page_and_an_ack_through_it_audited_under_the_user(
     es = sites[0]
     alert = es.alerts["late"]
     for site in sites:  # both stores acked alike, so the other tests compare equal stores
-        client = logged_in(site, "analyst1")  # type: ignore[arg-type]
+        client = logged_in(site, "analyst1")
         page = client.get(f"/alerts/{alert}?lang=en")
         assert page.status_code == 200 and "e-late" in page.text
         answer = post(client, f"/alerts/{alert}", f"/alerts/{alert}/ack")
@@ -147,7 +129,7 @@ def test_an_alert_page_and_an_ack_through_it_audited_under_the_user(
         entry = store.audit_trail(alert)[-1]
     assert (entry.actor, entry.action, entry.details["after"]) == (
         "analyst1", "alert.ack", "acknowledged")
-    shown = logged_in(es, "viewer1").get(f"/alerts/{alert}").text  # type: ignore[arg-type]
+    shown = logged_in(es, "viewer1").get(f"/alerts/{alert}").text
     assert re.search(r"<td>analyst1</td><td>alert\.ack</td>", shown)
 
 
@@ -160,12 +142,12 @@ def test_the_overview_counts_as_on_the_embedded_store(sites: tuple[Site, Site]) 
     assert days["2026-11-22"]["counts"]["low"] == QUEUE
     assert on_es["systems"] == [{"system": "mail", "count": QUEUE + 1},
                                 {"system": "portal", "count": 2}]
-    page = logged_in(sites[0], "viewer1").get("/overview?lang=en")  # type: ignore[arg-type]
+    page = logged_in(sites[0], "viewer1").get("/overview?lang=en")
     assert page.status_code == 200 and f'<span id="week-total">{QUEUE + 3}</span>' in page.text
 
 
 def test_search_finds_the_events_on_the_cluster(es: Site) -> None:
-    client = logged_in(es, "viewer1")  # type: ignore[arg-type]
+    client = logged_in(es, "viewer1")
     page = client.get('/search?lang=en&q=source.ip:"203.0.113.10"')
     assert page.status_code == 200
     assert sorted(set(re.findall(r"\bev[0-9]\b", page.text))) == ["ev0", "ev1", "ev2"]

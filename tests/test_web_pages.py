@@ -11,7 +11,6 @@ import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,10 @@ from soc.stores.base import Store
 from soc.stores.es import alert_counts as es_alert_counts
 from soc.stores.sqlite import SQLiteStore
 from soc.web.accounts import Accounts
-from soc.web.app import CSP, create_app
+from soc.web.app import CSP
 from soc.web.pages.reports import PREVIEW_CSP
 from tests.test_store_contract import _elasticsearch, _remove_es_test_indices
-from tests.web_helpers import Clock, csrf_of, password
+from tests.web_helpers import Clock, Site, csrf_of, password
 
 __all__ = ["_remove_es_test_indices"]  # the contract suite's clean-up of the test cluster
 
@@ -117,20 +116,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
                      end=format_ts(T0 - timedelta(hours=3)))
     state.close()
     return data, ids
-
-
-@dataclass
-class Site:
-    config: Config
-    clock: Clock
-    alerts: dict[str, str]
-
-    def client(self, **options: Any) -> TestClient:
-        return TestClient(create_app(self.config, clock=self.clock, **options),
-                          follow_redirects=False)
-
-    def store(self) -> SQLiteStore:
-        return SQLiteStore.open_path(self.config.data_dir / "store.db")
 
 
 def make_config(data: Path) -> Config:
