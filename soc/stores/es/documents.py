@@ -18,6 +18,7 @@ from elasticsearch import NotFoundError as EsNotFound
 
 from soc.errors import StoreError
 from soc.stores.base import ConflictError, conflict
+from soc.stores.es import templates
 from soc.stores.es.connection import es_errors
 
 if TYPE_CHECKING:
@@ -67,6 +68,17 @@ class DocumentsMixin:
         if kind not in KINDS:
             raise StoreError(f"unknown document kind {kind!r} (known: {', '.join(KINDS)})")
         return self.names.index(kind)
+
+    def _ensure_indices(self, kinds: Sequence[str], what: str) -> None:
+        """Create the state indices of ``kinds`` with their mappings on their first write, once
+        per handle: a cluster installed by an older version (``soc store init`` creates them
+        too). ``what`` names them in the error (``the threat-intel indicators index``)."""
+        ready: set[str] = self.__dict__.setdefault("_indices_ready", set())
+        if ready.issuperset(kinds):
+            return
+        with es_errors(f"cannot create {what}", self.options):
+            templates.create_state_indices(self.client, self.names, tuple(kinds), caps=self.caps)
+        ready.update(kinds)
 
     @property
     def _visible(self) -> str | bool:

@@ -22,7 +22,6 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from soc.stores.base import KEY_FIELDS, indicator_key, indicator_of
-from soc.stores.es import templates
 from soc.stores.es.connection import es_errors
 from soc.stores.es.outbox import OutboxMixin
 
@@ -64,7 +63,6 @@ class IntelMixin(OutboxMixin):
     """The indicator part of :class:`~soc.stores.es.store.ElasticsearchStore` (the Store
     contract's threat-intel methods)."""
 
-    _intel_ready: bool = False
 
     def put_indicators(self, records: Sequence[IndicatorRecord]) -> int:
         """Index records by id (replacing what is there)."""
@@ -72,7 +70,7 @@ class IntelMixin(OutboxMixin):
         unique = {r.id: r for r in records}
         if not unique:
             return 0
-        self._ensure_intel()
+        self._ensure_indices((INDEX,), "the threat-intel indicators index")
         index = self._doc_index(INDEX)
         self._send([[{"index": {"_index": index, "_id": i}}, r.to_doc()]
                     for i, r in unique.items()], "cannot write threat-intel indicators")
@@ -140,11 +138,3 @@ class IntelMixin(OutboxMixin):
                                             ignore_unavailable=True)
         return statuses
 
-    def _ensure_intel(self) -> None:
-        """Create the index with its mappings on first write, once per handle: a cluster
-        installed by an older version (``soc store init`` creates it too)."""
-        if self._intel_ready:
-            return
-        with es_errors("cannot create the threat-intel indicators index", self.options):
-            templates.create_state_indices(self.client, self.names, (INDEX,), caps=self.caps)
-        self._intel_ready = True

@@ -42,7 +42,7 @@ from elasticsearch import NotFoundError as EsNotFound
 
 from soc.errors import NotFoundError, StoreError
 from soc.outbox import Change, Delivery
-from soc.stores.es import housekeeping, templates
+from soc.stores.es import housekeeping
 from soc.stores.es.connection import es_errors
 from soc.stores.es.documents import DocumentsMixin
 
@@ -101,7 +101,6 @@ class OutboxMixin(DocumentsMixin):
     tells: bool = False
     """Whether alert and incident writes queue the changes they cause: only when soc.yml routes
     notifications (set at open, as on the embedded store)."""
-    _outbox_ready: bool = False
 
     # changes -------------------------------------------------------------------------------------
 
@@ -325,13 +324,7 @@ class OutboxMixin(DocumentsMixin):
     # requests ------------------------------------------------------------------------------------
 
     def _ensure_outbox(self) -> None:
-        """Create the outbox indices with their mappings on first write, once per handle: a
-        cluster installed by an older version (``soc store init`` creates them too)."""
-        if self._outbox_ready:
-            return
-        with es_errors("cannot create the notification outbox indices", self.options):
-            templates.create_state_indices(self.client, self.names, INDICES, caps=self.caps)
-        self._outbox_ready = True
+        self._ensure_indices(INDICES, "the notification outbox indices")
 
     def _existing(self, kind: str, ids: list[str]) -> set[str]:
         """Which of ``ids`` are stored (real-time ``mget``: no refresh needed)."""

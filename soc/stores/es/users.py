@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from soc.stores.es import templates
 from soc.stores.es.connection import es_errors
 from soc.stores.es.documents import DocumentsMixin
 
@@ -26,12 +25,11 @@ class UsersMixin(DocumentsMixin):
     """The account part of :class:`~soc.stores.es.store.ElasticsearchStore` (the Store
     contract's console-account methods)."""
 
-    _users_ready: bool = False
 
     def put_user(self, name: str, doc: dict[str, Any]) -> None:
         """Index the account by name (replacing what is there)."""
         self._writable("change console accounts")
-        self._ensure_users()
+        self._ensure_indices((INDEX,), "the console accounts index")
         with es_errors("cannot write a console account", self.options):
             self.client.index(index=self._doc_index(INDEX), id=name, document=doc,
                               refresh=self._visible)
@@ -45,11 +43,3 @@ class UsersMixin(DocumentsMixin):
         return [dict(hit["_source"]) for hit in self._scan(
             INDEX, {"match_all": {}}, SORT, action="cannot list console accounts")]
 
-    def _ensure_users(self) -> None:
-        """Create the index with its mappings on first write, once per handle: a cluster
-        installed by an older version (``soc store init`` creates it too)."""
-        if self._users_ready:
-            return
-        with es_errors("cannot create the console accounts index", self.options):
-            templates.create_state_indices(self.client, self.names, (INDEX,), caps=self.caps)
-        self._users_ready = True
