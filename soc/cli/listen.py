@@ -26,9 +26,12 @@ def _logging(verbose: int) -> None:
               help="Validate the listen: settings (and TLS files) and the network captures, "
                    "print them, and exit.")
 @click.option("--no-detect", is_flag=True, help="Store events without running the rules.")
+@click.option("--web/--no-web", default=None,
+              help="Serve the web console too (a supervised 'soc web' child, with the web: "
+                   "settings), or not, whatever listen.web says.")
 @format_options
 @pass_app
-def listen_cmd(app: App, check: bool, no_detect: bool) -> int:
+def listen_cmd(app: App, check: bool, no_detect: bool, web: bool | None) -> int:
     """Receive syslog over UDP, TCP and TLS, and capture network traffic (network.capture),
     until SIGTERM (run it as a service).
 
@@ -39,14 +42,16 @@ def listen_cmd(app: App, check: bool, no_detect: bool) -> int:
     rules and the rules: settings; when they have a new problem the running rules stay and one
     error is logged. Rule files that cannot be used are named in one warning at start and after
     each reload; the daemon runs with the others.
+    With --web (or listen.web: true) it serves the console as 'soc web' does, restarting it
+    if it fails; its URL is logged and kept in listen.json.
     Counters: <data_dir>/listen.json (also in 'soc status'). See docs/listen.md and
     docs/network-sensor.md.
     """
     if check:
-        emit_object(check_listen(app.config))
+        emit_object(check_listen(app.config, web=web))
         return int(ExitCode.OK)
     _logging(app.verbose)
-    final = listen(app.config, detect=not no_detect)
+    final = listen(app.config, detect=not no_detect, web=web)
     if current_format() is not Format.TABLE:
         emit_object(final)
     captured = sum(c["events"] for c in final["captures"])

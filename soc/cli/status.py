@@ -128,7 +128,8 @@ def _listen_line(d: dict[str, Any]) -> str:
     return (f"Listen: {d['state']}, {d['received']} received, {d['stored']} stored, "
             f"{d['dead_letters']} dead, {d['dropped']} dropped, {d.get('refused', 0)} refused, "
             f"{d.get('timeouts', 0)} timed out, {d.get('handshake_failures', 0)} failed "
-            f"handshake(s), spool {d['spool_bytes']} B")
+            f"handshake(s), spool {d['spool_bytes']} B"
+            + (f", console {d['console']}" if d.get("console") else ""))
 
 
 def _channel_line(c: dict[str, Any]) -> str:

@@ -16,8 +16,11 @@ from soc.errors import ExitCode
               help="Port (default: web.port, else 8080; 0 picks a free one).")
 @click.option("--read-only", is_flag=True,
               help="Open the store read-only; every change is refused (409).")
+@click.option("--supervised", is_flag=True, hidden=True,
+              help="Run as soc listen's child: stop when standard input ends, ignore signals.")
 @pass_app
-def web_cmd(app: App, host: str | None, port: int | None, read_only: bool) -> int:
+def web_cmd(app: App, host: str | None, port: int | None, read_only: bool,
+            supervised: bool) -> int:
     """Serve the console until SIGTERM or SIGINT; prints 'Console: URL' once listening.
 
     Log in with an account of 'soc users add'. See docs/console.md.
@@ -28,7 +31,7 @@ def web_cmd(app: App, host: str | None, port: int | None, read_only: bool) -> in
     settings = load_web_config(app.config)
     serve(app.config, settings, host=host or settings.host,
           port=settings.port if port is None else port, read_only=read_only,
-          echo=lambda line: click.echo(line))
+          echo=lambda line: click.echo(line), supervised=supervised)
     return int(ExitCode.OK)
 
 

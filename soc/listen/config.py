@@ -14,6 +14,7 @@ configuration (the reader is :class:`soc.config._Reader`)::
       drain_nice: 10                      # the drain process's niceness (0: the receiver's)
       handshake_timeout: 10s              # TLS: a handshake not finished by then is cut
       idle_timeout: 10m                   # TCP/TLS: a connection silent that long is closed
+      web: true                           # serve the console too (the web: settings)
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class ListenConfig:
     status_interval: float = 2.0
     handshake_timeout: float = 10.0  # TLS: a peer that has not finished its handshake is cut
     idle_timeout: float = 600.0  # TCP/TLS: a connection that sent nothing for this long is closed
+    web: bool = False  # serve the console (soc web) as a supervised child, with web: settings
 
     def to_dict(self) -> dict[str, Any]:
         """The effective settings (no secret values), for ``soc listen --check``."""
@@ -109,6 +111,7 @@ class ListenConfig:
             "drain_nice": self.drain_nice,
             "shutdown_grace": self.shutdown_grace, "status_interval": self.status_interval,
             "handshake_timeout": self.handshake_timeout, "idle_timeout": self.idle_timeout,
+            "web": self.web,
         }
 
 
@@ -118,7 +121,7 @@ def load_listen_config(config: Config) -> ListenConfig:
     root = _Reader(data, config.path, "listen", getattr(data, "line", None))
     root.check_keys({"source", "udp", "tcp", "tls", "max_message_bytes", "queue_bytes", "spool",
                      "drain_interval", "drain_nice", "shutdown_grace", "status_interval",
-                     "handshake_timeout", "idle_timeout"})
+                     "handshake_timeout", "idle_timeout", "web"})
     base = config.path.parent if config.path else Path.cwd()
     endpoints = tuple(ep for kind in ("udp", "tcp", "tls") for ep in _endpoints(root, kind, base))
     max_message = _size(root, "max_message_bytes", ListenConfig.max_message_bytes)
@@ -135,6 +138,7 @@ def load_listen_config(config: Config) -> ListenConfig:
         status_interval=_seconds(root, "status_interval", 2.0),
         handshake_timeout=_seconds(root, "handshake_timeout", ListenConfig.handshake_timeout),
         idle_timeout=_seconds(root, "idle_timeout", ListenConfig.idle_timeout),
+        web=bool(root.get("web", bool, False)),
     )
     _check_source(config, listen, root)
     return listen

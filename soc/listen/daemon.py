@@ -61,6 +61,7 @@ from soc.listen.capture import (
     open_captures,
 )
 from soc.listen.config import Endpoint, ListenConfig, load_listen_config, spool_source
+from soc.listen.console import ConsoleProcess, check_console
 from soc.listen.drain import DrainProcess, drained_sources
 from soc.listen.ratelimit import RateLimitedLog
 from soc.listen.reload import refusal, rule_warning, run_check
@@ -117,6 +118,7 @@ def status_summary(config: Config, now: datetime | None = None) -> dict[str, Any
         "spool full" if status.get("spool", {}).get("full") else "",
         f"drain: {drain['last_error']}" if drain.get("last_error") else "",
         *(_capture_problem(c) for c in status.get("captures", ())),
+        _console_problem(status.get("console")),
     ) if p]
     return {
         "state": state, "pid": status["pid"], "updated": status["updated"],
@@ -127,8 +129,16 @@ def status_summary(config: Config, now: datetime | None = None) -> dict[str, Any
         "spool_bytes": status.get("spool", {}).get("bytes", 0),
         "captures": [c["interface"] for c in status.get("captures", ())],
         "captured": sum(c["events"] for c in status.get("captures", ())),
+        "console": (status.get("console") or {}).get("url"),
         "problem": "; ".join(problems),
     }
+
+
+def _console_problem(console: dict[str, Any] | None) -> str:
+    """What ``soc status`` says of a console that ``soc listen`` serves and that is down."""
+    if not console or console.get("state") != "restarting":
+        return ""
+    return f"console: exited with {console.get('last_exit')}, restarting"
 
 
 def _peer_counters(status: dict[str, Any]) -> dict[str, int]:
@@ -177,6 +187,7 @@ class Daemon:
                  captures: list[CaptureThread] | None = None) -> None:
         self.config = config
         self.listen = listen
+        self.console = ConsoleProcess(config) if listen.web else None
         self.captures = list(captures or [])
         self.source = spool_source(config, listen)
         self.drained_sources = drained_sources(config)  # as the drain process computes them
@@ -219,6 +230,7 @@ class Daemon:
         await self.stop.wait()
         notifier.cancel()
         intel.cancel()
+        console = asyncio.create_task(self.console.finish()) if self.console else None
         self.state = "stopping"
         _notify("STOPPING=1")
         log.info("stopping: no new connections; draining the spool")
@@ -235,6 +247,8 @@ class Daemon:
             check.cancel()  # a reload not yet restarting the drain is dropped
         async with self.drain_lock:
             self.drained = await self.drain.finish()
+        if console is not None:
+            await console
         self.state = "stopped"
         self._write_status()
         return self.drained and not self.unspooled
@@ -256,6 +270,8 @@ class Daemon:
         for capture in self.captures:
             capture.start()
         await self.drain.start()
+        if self.console is not None:
+            self.console.start()
         if self.detect:
             self._baseline = self._check()
             self._baseline.add_done_callback(_warn_rules)
@@ -561,6 +577,7 @@ class Daemon:
             "drain": {**self.drain.stats, "pid": self.drain.pid},
             "reloads": dataclasses.asdict(self.reloads),
             "captures": [capture.status() for capture in self.captures],
+            "console": self.console.status() if self.console is not None else None,
         }
 
     def _write_status(self) -> None:
@@ -645,10 +662,16 @@ def _daemon_lock(config: Config) -> Iterator[None]:
         lock.__exit__(None, None, None)
 
 
-def daemon_settings(config: Config) -> tuple[ListenConfig, NetworkConfig]:
+def daemon_settings(config: Config, *, web: bool | None = None,
+                    ) -> tuple[ListenConfig, NetworkConfig]:
     """The ``listen:`` and ``network:`` settings of the daemon; :class:`ConfigError` when they
-    are invalid, or give it nothing to do."""
+    are invalid, or give it nothing to do. ``web``: serve the console or not, whatever
+    ``listen.web`` says (None: as it says); its ``web:`` settings are checked when it is on."""
     settings = load_listen_config(config)
+    if web is not None:
+        settings = dataclasses.replace(settings, web=web)
+    if settings.web:
+        check_console(config)
     network = check_capture_config(config)
     if not settings.endpoints and not network.captures:
         raise ConfigError("listen: no listener and no capture is configured",
@@ -664,28 +687,30 @@ def daemon_settings(config: Config) -> tuple[ListenConfig, NetworkConfig]:
     return settings, network
 
 
-def check_listen(config: Config) -> dict[str, Any]:
-    """Validate the ``listen:`` settings (TLS certificates included) and the captures of
-    ``network:``; the effective settings."""
-    settings, network = daemon_settings(config)
+def check_listen(config: Config, *, web: bool | None = None) -> dict[str, Any]:
+    """Validate the ``listen:`` settings (TLS certificates included), the captures of
+    ``network:`` and, when the console is served, ``web:``; the effective settings."""
+    settings, network = daemon_settings(config, web=web)
     for endpoint in settings.endpoints:
         if endpoint.transport == "tls":
             tls_context(endpoint)
     captures = [{**dataclasses.asdict(c), "source": capture_source(c, config).name}
                 for c in network.captures]
-    return {**settings.to_dict(), "captures": captures}
+    console = check_console(config).to_dict() if settings.web else None
+    return {**settings.to_dict(), "captures": captures, "console": console}
 
 
-def listen(config: Config, *, detect: bool = True) -> dict[str, Any]:
+def listen(config: Config, *, detect: bool = True, web: bool | None = None) -> dict[str, Any]:
     """Run the daemon until SIGTERM/SIGINT; returns its final status.
 
     Raises :class:`ConfigError` when nothing is configured, :class:`BusyError` when another
     ``soc listen`` uses this data directory, :class:`soc.listen.capture.CaptureError` when a capture
     cannot start (no CAP_NET_RAW, no such interface, a bad filter), :class:`StoreError` when
     the final drain could not write the store, :class:`SocError` when it or a capture failed
-    otherwise (the spools keep what was not stored; the next start drains it).
+    otherwise (the spools keep what was not stored; the next start drains it). ``web``:
+    serve the console (None: as ``listen.web`` says).
     """
-    settings, network = daemon_settings(config)
+    settings, network = daemon_settings(config, web=web)
     with _daemon_lock(config):
         captures = open_captures(config, network.captures)
         try:

@@ -7,10 +7,13 @@ works and the ``Console: URL`` line names the real port once connections are acc
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import signal
 import socket
+import sys
+import threading
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,9 +81,11 @@ class _Server(uvicorn.Server):
     """uvicorn's server, announcing itself once listening and ending quietly on a signal
     (uvicorn would re-raise the signal after its shutdown, ending the process with it)."""
 
-    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None], *,
+                 supervised: bool = False) -> None:
         super().__init__(config)
         self._announce = announce
+        self._supervised = supervised
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -92,17 +97,28 @@ class _Server(uvicorn.Server):
         def stop(sig: int, frame: FrameType | None) -> None:
             self.should_exit = True
 
-        before = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        if self._supervised:  # the parent decides: it closes our stdin
+            threading.Thread(target=self._stop_on_eof, daemon=True).start()
+        handler = signal.SIG_IGN if self._supervised else stop
+        before = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
-            for s, handler in before.items():
-                signal.signal(s, handler)
+            for s, previous in before.items():
+                signal.signal(s, previous)
+
+    def _stop_on_eof(self) -> None:
+        """Stop once standard input ends: the supervising ``soc listen`` closed it, or died."""
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(65536):
+                pass
+        self.should_exit = True
 
 
 def serve(config: Config, settings: WebConfig, *, host: str, port: int, read_only: bool,
-          echo: Callable[[str], None]) -> None:
-    """Serve the console until SIGTERM/SIGINT; ``echo`` gets the ``Console: URL`` line."""
+          echo: Callable[[str], None], supervised: bool = False) -> None:
+    """Serve the console until SIGTERM/SIGINT; ``echo`` gets the ``Console: URL`` line.
+    ``supervised`` (a child of ``soc listen``): until standard input ends, signals ignored."""
     tls = check_tls(settings, host)
     app = create_app(config, read_only=read_only)
     sock = bind(host, port)
@@ -110,7 +126,8 @@ def serve(config: Config, settings: WebConfig, *, host: str, port: int, read_onl
         app, log_level=logging.WARNING, access_log=False, proxy_headers=False,
         server_header=False, lifespan="off", http="h11",
         ssl_certfile=settings.cert if tls else None, ssl_keyfile=settings.key if tls else None)
-    server = _Server(server_config, lambda: echo(f"Console: {url_of(sock, tls)}"))
+    server = _Server(server_config, lambda: echo(f"Console: {url_of(sock, tls)}"),
+                     supervised=supervised)
     try:
         server.run(sockets=[sock])
     finally:
