@@ -149,11 +149,11 @@ def test_unknown_names_cost_one_hash_verification_as_known_ones_do(
 
 
 def test_a_disabled_account_cannot_log_in_until_enabled(accounts: Accounts, clock: Clock) -> None:
-    accounts.add("chi", "lead", PASSWORD, "root")
+    accounts.add("chi", "analyst", PASSWORD, "root")
     clock.advance(60)
     accounts.disable("chi", "root")
     assert accounts.authenticate("chi", PASSWORD) is None
-    assert accounts.get("chi") == User("chi", "lead", True, "2026-03-02T08:00:00.000Z",
+    assert accounts.get("chi") == User("chi", "analyst", True, "2026-03-02T08:00:00.000Z",
                                        "2026-03-02T08:01:00.000Z")
     accounts.enable("chi", "root")
     assert accounts.authenticate("chi", PASSWORD) is not None
@@ -363,11 +363,14 @@ def test_soc_users_with_the_password_on_standard_input(tmp_path: Path) -> None:
     assert missing.returncode == ExitCode.NOT_FOUND
     assert missing.stderr.startswith("Error: no account 'ghost'\nHint: List the accounts")
     assert _soc(tmp_path, "revoke", "phuong", "--label", "ci").returncode == 0
+    last = _soc(tmp_path, "disable", "phuong")  # the only lead: nobody could manage accounts
+    assert last.returncode == ExitCode.USAGE and "last enabled lead" in last.stderr
+    assert _soc(tmp_path, "add", "an", "--role", "lead", stdin=PASSWORD + "\n").returncode == 0
     assert _soc(tmp_path, "disable", "phuong").returncode == 0
     table = _soc(tmp_path, "list")
     assert table.stdout.splitlines()[0].split() == ["NAME", "ROLE", "DISABLED", "CREATED",
                                                     "CHANGED", "TOKENS"]
-    assert table.stdout.splitlines()[1].split()[:3] == ["phuong", "lead", "True"]
+    assert table.stdout.splitlines()[2].split()[:3] == ["phuong", "lead", "True"]
     with SQLiteStore.open(Config(path=None, data_dir=tmp_path / "data"), readonly=True) as st:
         accounts = Accounts(st)
         assert accounts.authenticate("phuong", OTHER_PASSWORD) is None  # disabled
@@ -376,7 +379,7 @@ def test_soc_users_with_the_password_on_standard_input(tmp_path: Path) -> None:
         assert [(e.actor, e.action) for e in trail] == [
             ("lead.admin", "user.add"), ("lead.two", "user.passwd"), ("lead.admin", "user.role"),
             ("lead.admin", "user.token"), ("lead.admin", "user.revoke"),
-            ("lead.admin", "user.disable")]
+            ("lead.admin", "user.add"), ("lead.admin", "user.disable")]
         assert audit.verify_store(st, tmp_path / "data").ok
 
 

@@ -187,11 +187,14 @@ class Accounts:
         """Give the account another role."""
         doc = self._existing(name)
         check_role(role)
+        if role != "lead":
+            self._keep_a_lead(doc, "demote")
         self._write({**doc, "role": role}, actor, "user.role", doc["role"], role)
 
     def disable(self, name: str, actor: str) -> None:
         """Refuse the account's logins and tokens from now on (kept for the audit trail)."""
         doc = self._existing(name)
+        self._keep_a_lead(doc, "disable")
         self._write({**doc, "disabled": True}, actor, "user.disable",
                     _state(doc), "disabled")
 
@@ -268,6 +271,17 @@ class Accounts:
 
     def _doc(self, name: str) -> dict[str, Any] | None:
         return self.store.get_user(user_name(name))
+
+    def _keep_a_lead(self, doc: dict[str, Any], what: str) -> None:
+        """Refuse to take the lead role from the last enabled lead: nobody could manage the
+        accounts, sign the reports or tune the rules from the console any more."""
+        if doc.get("role") != "lead" or doc.get("disabled"):
+            return
+        if any(d.get("role") == "lead" and not d.get("disabled") and d["name"] != doc["name"]
+               for d in self.store.list_users()):
+            return
+        raise AccountError(f"cannot {what} {doc['name']}: it is the last enabled lead",
+                           hint="Make another account lead first (soc users role NAME lead).")
 
     def _existing(self, name: str) -> dict[str, Any]:
         doc = self._doc(name)

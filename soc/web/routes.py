@@ -24,6 +24,7 @@ MODULES = (
     "soc.web.pages.rules",
     "soc.web.api.status",
     "soc.web.api.rules",
+    "soc.web.pages.users",
 )
 
 
