@@ -1,7 +1,8 @@
-"""The matcher's index kept on disk between passes (soc.intel.index_cache), on the real embedded
-store: a second pass reads it back instead of building it, and gives the same matches; any change
-of the stored indicators (a write, a removal), an indicator reaching its end of validity, a clock
-gone back, or a damaged file means a build from the store; a running stage sees a removal."""
+"""The matcher's index kept on disk between passes (soc.intel.index_cache), on both real stores
+(Elasticsearch when ``$SOC_TEST_ES_URL`` points at a node): a second pass reads it back instead
+of building it, and gives the same matches; any change of the stored indicators (a write, a
+removal), an indicator reaching its end of validity, a clock gone back, or a damaged file means
+a build from the store; a running stage sees a removal."""
 
 from __future__ import annotations
 
@@ -21,15 +22,16 @@ from soc.intel.matcher import IndicatorIndex
 from soc.intel.model import Indicator, indicator_id, normalize
 from soc.intel.stage import IntelStage
 from soc.stores.base import Store
-from tests.test_intel_store import _embedded
+from tests.test_intel_store import FACTORIES, Factory
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 SHA = hashlib.sha256(b"dropper").hexdigest()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with _embedded(tmp_path) as opened:
+@pytest.fixture(params=sorted(FACTORIES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    factory: Factory = FACTORIES[request.param]
+    with factory(tmp_path) as opened:
         yield opened
 
 

@@ -14,10 +14,17 @@
   records never come in one answer. Look-ups by id are a real-time ``mget``.
 * The index is created on the first write when an older ``soc store init`` did not create it;
   reads of a cluster without it find nothing.
+* **The version** (:meth:`IntelMixin.indicators_version`) is one more document of the index,
+  ``_id`` :data:`VERSION_ID`, holding a random token written anew *after* every write or
+  removal (a reader that sees the new token sees the change; one that read the old token during
+  the change reads the new one at its next look). It has no ``type``, so no listing, count or
+  look-up by id ever meets it. A running ``soc listen`` sees ``soc intel remove`` through it,
+  and a ``soc collect`` pass reads the matcher's index kept on disk instead of building it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +39,10 @@ INDEX = "intel-indicators"
 CHUNK = 1000  # records per bulk request, ids per mget, hits per page
 SORT: list[dict[str, Any]] = [{"type": "asc"}, {"value": "asc"}, {"id": "asc"}]
 Op = list[dict[str, Any]]  # the bulk lines of one record
+VERSION_ID = "~indicators-version"
+"""The ``_id`` of the version document (no record's: theirs are hex digests)."""
+RECORDS: dict[str, Any] = {"exists": {"field": "type"}}
+"""What every record has and the version document has not."""
 
 
 def live_at(at: str) -> dict[str, Any]:
@@ -56,7 +67,7 @@ def indicator_query(*, kind: str | None = None, source: str | None = None,
         filters.append({"range": {"updated": {"gte": changed_since}}})
     if live is not None:
         filters.append(live_at(live))
-    return {"bool": {"filter": filters}} if filters else {"match_all": {}}
+    return {"bool": {"filter": [RECORDS, *filters]}}
 
 
 class IntelMixin(OutboxMixin):
@@ -74,6 +85,7 @@ class IntelMixin(OutboxMixin):
         index = self._doc_index(INDEX)
         self._send([[{"index": {"_index": index, "_id": i}}, r.to_doc()]
                     for i, r in unique.items()], "cannot write threat-intel indicators")
+        self._new_indicators_version("cannot write threat-intel indicators")
         return len(unique)
 
     def get_indicators(self, ids: Collection[str]) -> dict[str, IndicatorRecord]:
@@ -122,7 +134,24 @@ class IntelMixin(OutboxMixin):
         if not ops:
             return 0
         statuses = self._send(ops, "cannot remove threat-intel indicators", missing_ok=True)
+        self._new_indicators_version("cannot remove threat-intel indicators")
         return sum(1 for s in statuses if s == 200)
+
+    def indicators_version(self) -> str | None:
+        """The token every write and removal writes anew (real-time get); None before the
+        first one."""
+        found = self._get(INDEX, VERSION_ID)
+        if found is None:
+            return None
+        token = found["_source"].get("token")
+        return str(token) if token else None
+
+    def _new_indicators_version(self, action: str) -> None:
+        """A new token, after the change it stands for (see the module's docstring)."""
+        self._ensure_indices((INDEX,), "the threat-intel indicators index")
+        with es_errors(action, self.options):
+            self.client.index(index=self._doc_index(INDEX), id=VERSION_ID,
+                              document={"token": uuid.uuid4().hex})
 
     def _send(self, ops: list[Op], action: str, *, missing_ok: bool = False) -> list[int]:
         """Bulk requests of :data:`CHUNK` records; visible to the next read when done (see the
