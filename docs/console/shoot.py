@@ -44,6 +44,7 @@ def pages(data: ConsoleData) -> dict[str, str]:
         "status": "/status",
         "rules": "/rules",
         "overview": "/overview",
+        "users": "/users",
     }
 
 
