@@ -28,8 +28,9 @@ from soc.intel.matcher import IndicatorIndex
 log = logging.getLogger(__name__)
 
 FILE_NAME = "intel-index.cache"
-FORMAT = 1
-"""Changes whenever :meth:`IndicatorIndex.to_plain` does."""
+FORMAT = 2
+"""Changes whenever :meth:`IndicatorIndex.to_plain` does (2: the records in columns, a table's
+single position an int)."""
 
 
 class Cached:
@@ -69,11 +70,14 @@ def load(path: Path, version: str, now: str) -> Cached | None:
         return None
 
 
-def save(path: Path, version: str, built_at: str, index: IndicatorIndex) -> None:
+def save(path: Path, version: str, built_at: str, index: IndicatorIndex,
+         next_end: str | None) -> None:
     """Keep ``index`` at ``path`` (written whole, then renamed into place: a reader never sees
-    half a file). A failure is logged and otherwise ignored: the next pass builds again."""
+    half a file), with its ``next_end`` (:meth:`IndicatorIndex.next_end` at ``built_at``: the
+    pass that reads it back need not walk every record for it). A failure is logged and
+    otherwise ignored: the next pass builds again."""
     plain = {"tag": _tag(), "version": version, "built_at": built_at,
-             "next_end": index.next_end(built_at), "index": index.to_plain()}
+             "next_end": next_end, "index": index.to_plain()}
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         part.write_bytes(marshal.dumps(plain))

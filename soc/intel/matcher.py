@@ -6,18 +6,25 @@ an event on this project's machine, 1 µs when the event is still in the CPU's c
 ``benchmarks/intel_match.py`` and docs/benchmarks.md):
 
 * only the fields of :data:`FIELDS` that the event has *and* that some loaded indicator type can
-  match are looked at (one C-level intersection of the event's keys with a set);
-* every look-up is a dict or set probe: an address against one table of network numbers per
-  prefix length present (100,000 CIDRs cost as many probes as there are distinct prefix lengths,
-  and the /20-and-longer ones a single probe of the /24s they cover when none of them holds the
-  address), a name against itself and its parent domains;
+  match are looked at: which ones, each with its kind's cache and look-up, and whether the event
+  has a URL to look at, is remembered per shape of event (its keys in their order: a source
+  writes a few shapes); an event costs a tuple of its keys and one probe (about what one
+  intersection of its keys with those fields cost), and no probe per field or URL field;
+* every look-up is a dict or set probe: an IPv4 address by its text against the listed addresses,
+  then, without converting it, its /24's text against the /24s that the /20-to-/31 networks
+  cover (those networks are probed only then), and the wider networks by number, one probe per
+  prefix length present (100,000 CIDRs cost as many probes as there are distinct prefix
+  lengths); an IPv6 address by number per prefix length; a name against itself and its parent
+  domains;
 * each text is looked up once: the answer (usually "no indicator") is kept in a bounded cache per
   kind of value, emptied when full (:data:`CACHE_SIZE`);
 * a URL is normalised (:func:`~soc.intel.model.normalize_url`) only when its host and path are
   those of a listed URL.
 
 The index is immutable once built (a new set of indicators makes a new index), so what it
-remembers never goes stale.
+remembers never goes stale. It is also cheap to read back from disk (:meth:`to_plain`,
+:mod:`soc.intel.index_cache`): its records are four columns whose repeated texts are one object
+each, and a table holds the position of its usual single record as an int, not a tuple.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Iterable, Sequence
-from socket import AF_INET, AF_INET6, inet_pton
+from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from typing import Any, NamedTuple
 
 from soc.ecs import Event
@@ -83,6 +90,9 @@ CACHE_SIZE = 1 << 16
 JA3, JA4, user agents); a cache is emptied when full (cheaper than an LRU order kept on every
 hit, and a stream soon fills it again with what it sees most)."""
 
+SHAPES = 4096
+"""Distinct shapes of event (their keys) whose watched fields are kept; emptied when full."""
+
 _ORDER = {name: n for n, name in enumerate(FIELDS)}
 _HASH_NAMES = frozenset({"MD5", "SHA1", "SHA256"})
 _URL_PARTS = re.compile(
@@ -90,14 +100,20 @@ _URL_PARTS = re.compile(
 """An absolute URL's host and path (the parts :func:`normalize_url` leaves as they are but for
 the host's case)."""
 _NO: tuple[int, ...] = ()
+_URL, _ABSOLUTE = 1, 2  # an event's URL: looked at; looked at when url.original is absolute
 _NARROW = 20  # IPv4 networks this long or longer are found through their /24s (16 at most)
 
 Records = tuple[int, ...]
-"""What a look-up found: positions in the index's list of keys (its records are made from them
-when an event matches, so that an index read back from disk makes no 100,000 objects)."""
+"""What a look-up found: positions in the index's columns of records (its records are made from
+them when an event matches, so that an index read back from disk makes no 100,000 objects)."""
+Slot = int | tuple[int, ...]
+"""The positions a table holds for one key: the one int of the usual single record (no tuple to
+make when the index is read back), a tuple when several records share the key (:func:`_at`)."""
 Key = tuple[str, str, "str | None", "str | None"]
 """A record as the index keeps it: type, value, valid until, expired (``indicator_key``)."""
 Check = Callable[[str, Event], Records]
+Plan = tuple[int, tuple[tuple[str, "dict[str, Records] | None", Callable[[str], Records]], ...]]
+"""How an event of one shape is looked up (:meth:`IndicatorIndex._plan`)."""
 Expand = Callable[[str], list[str]]
 
 
@@ -114,24 +130,34 @@ class IndicatorIndex:
     """The live indicators, indexed for :meth:`match`. Build it with :meth:`build`."""
 
     def __init__(self) -> None:
-        self._keys: list[Key] = []
+        # the records, in columns (position → type, value, valid until, expired): the texts
+        # that repeat (types, validity ends) are one object each, which the kept file stores
+        # once (marshal writes a reference to an object it has already written)
+        self._kinds: list[str] = []
+        self._values: list[str] = []
+        self._until: list[str | None] = []
+        self._expired: list[str | None] = []
         self._made: dict[int, IndicatorRecord] = {}  # position → its record, once made
         self._types: frozenset[str] = frozenset()
-        # per prefix length, most specific first: (shift, network number >> shift → records);
-        # IPv4 split at /20: the narrow ones are probed only when the address's /24 is covered
-        self._v4_narrow: list[tuple[int, dict[int, Records]]] = []
-        self._v4_wide: list[tuple[int, dict[int, Records]]] = []
-        self._v4_cover: set[int] = set()  # the /24s (address >> 8) narrow networks overlap
-        self._v6: list[tuple[int, dict[int, Records]]] = []
-        self._domains: dict[str, Records] = {}
-        self._urls: dict[str, Records] = {}  # normalised URL without its scheme → records
+        # IPv4 addresses (/32) by their text as inet_pton accepts it (one form per address):
+        # the address an event names is looked up as it is written, without a conversion
+        self._v4_exact: dict[str, Slot] = {}
+        # networks per prefix length, most specific first: (shift, network number >> shift →
+        # records); IPv4 split at /20: the narrow ones (/20-/31) are probed only when the
+        # address's /24 is covered, which its text tells ("192.0.2" of "192.0.2.7")
+        self._v4_narrow: list[tuple[int, dict[int, Slot]]] = []
+        self._v4_wide: list[tuple[int, dict[int, Slot]]] = []
+        self._v4_cover: set[str] = set()  # the /24s ("a.b.c") narrow networks overlap
+        self._v6: list[tuple[int, dict[int, Slot]]] = []
+        self._domains: dict[str, Slot] = {}
+        self._urls: dict[str, Slot] = {}  # normalised URL without its scheme → records
         self._url_hosts: set[str] = set()  # the hosts and the paths of the listed URLs
         self._url_paths: set[str] = set()
-        self._hashes: dict[str, Records] = {}
-        self._emails: dict[str, Records] = {}
-        self._ja3: dict[str, Records] = {}
-        self._ja4: dict[str, Records] = {}
-        self._agents: dict[str, Records] = {}
+        self._hashes: dict[str, Slot] = {}
+        self._emails: dict[str, Slot] = {}
+        self._ja3: dict[str, Slot] = {}
+        self._ja4: dict[str, Slot] = {}
+        self._agents: dict[str, Slot] = {}
         # field → the cache of its kind's answers (text → records): one per kind, shared by
         # the fields of that kind; the URL fields and the values made of several have none
         self._caches: dict[str, dict[str, Records]] = {}
@@ -140,6 +166,9 @@ class IndicatorIndex:
         self._checks: dict[str, tuple[Check, Expand]] = {}  # values made of several
         self._clean: set[str] = set()  # values made of several that match nothing
         self._watched: frozenset[str] = frozenset()  # fields looked at but the URL ones
+        # the event's keys (in their order) → the watched fields among them: events of a source
+        # share a few shapes, and a tuple of the keys is cheaper than intersecting them again
+        self._shapes: dict[tuple[str, ...], Plan] = {}
         self._url_on = False
         self.unusable: list[tuple[IndicatorRecord, str]] = []
         """Live records whose value could not be indexed, with the reason (a store written by
@@ -161,10 +190,11 @@ class IndicatorIndex:
     @classmethod
     def _build(cls, records: Iterable[IndicatorRecord], now: str) -> IndicatorIndex:
         index = cls()
-        nets: dict[tuple[int, int], dict[int, Records]] = {}  # (version, length) → networks
+        nets: dict[tuple[int, int], dict[int, Slot]] = {}  # (version, length) → networks
         tables = {"domain": index._domains, "url": index._urls, "md5": index._hashes,
                   "sha1": index._hashes, "sha256": index._hashes, "email": index._emails,
                   "ja3": index._ja3, "ja4": index._ja4, "user-agent": index._agents}
+        shared: dict[str, str] = {}  # one object per distinct type and end of validity
         for record in records:
             if not record.live(now):
                 continue
@@ -174,18 +204,22 @@ class IndicatorIndex:
                 index.unusable.append((record, str(exc) or "not indexable"))
                 continue
             found = table.get(key)
-            at = len(index._keys)
-            table[key] = (at,) if found is None else (*found, at)
-            index._keys.append((record.type, record.value, record.valid_until, record.expired))
+            at = len(index._values)
+            table[key] = at if found is None else (*_at(found), at)
+            index._kinds.append(shared.setdefault(record.type, record.type))
+            index._values.append(record.value)
+            until, expired = record.valid_until, record.expired
+            index._until.append(None if until is None else shared.setdefault(until, until))
+            index._expired.append(None if expired is None else shared.setdefault(expired, expired))
             index._made[at] = record
         v4 = {plen: t for (version, plen), t in nets.items() if version == 4}
         index._v4_narrow = _buckets({n: t for n, t in v4.items() if n >= _NARROW}, 32)
         index._v4_wide = _buckets({n: t for n, t in v4.items() if n < _NARROW}, 32)
-        index._v4_cover = {c for plen, t in v4.items() if plen >= _NARROW for net in t
-                           for c in _covered(net, plen)}
+        index._v4_cover = {f"{c >> 16}.{c >> 8 & 255}.{c & 255}" for plen, t in v4.items()
+                           if plen >= _NARROW for net in t for c in _covered(net, plen)}
         index._v6 = _buckets({plen: t for (version, plen), t in nets.items() if version == 6},
                              128)
-        index._types = frozenset(kind for kind, _, _, _ in index._keys)
+        index._types = frozenset(index._kinds)
         index._wire()
         return index
 
@@ -195,8 +229,10 @@ class IndicatorIndex:
         """The index as plain data (dicts, lists, tuples, sets, text and numbers: what
         :mod:`marshal` writes), without its caches: :meth:`from_plain` reads it back in a tenth
         of the time a build takes."""
-        return {"keys": self._keys, "types": set(self._types),
-                "v4_narrow": self._v4_narrow, "v4_wide": self._v4_wide,
+        return {"kinds": self._kinds, "values": self._values, "until": self._until,
+                "expired": self._expired, "types": set(self._types),
+                "v4_exact": self._v4_exact, "v4_narrow": self._v4_narrow,
+                "v4_wide": self._v4_wide,
                 "v4_cover": self._v4_cover, "v6": self._v6, "domains": self._domains,
                 "urls": self._urls, "url_hosts": self._url_hosts, "url_paths": self._url_paths,
                 "hashes": self._hashes, "emails": self._emails, "ja3": self._ja3,
@@ -206,17 +242,23 @@ class IndicatorIndex:
 
     @classmethod
     def from_plain(cls, plain: dict[str, Any]) -> IndicatorIndex:
-        """The index :meth:`to_plain` gave (raises KeyError or TypeError on other data)."""
+        """The index :meth:`to_plain` gave (raises KeyError, TypeError or ValueError on other
+        data). What marshal made is used as it is (checked, not copied: copies of 100,000
+        entries are a tenth of the read)."""
         index = cls()
-        index._keys = list(plain["keys"])
+        columns = [_typed(plain[name], list) for name in ("kinds", "values", "until", "expired")]
+        if len({len(column) for column in columns}) != 1:
+            raise ValueError("columns of different lengths")
+        index._kinds, index._values, index._until, index._expired = columns
         index._types = frozenset(plain["types"])
         for name in ("v4_narrow", "v4_wide", "v6"):
-            setattr(index, "_" + name, [(int(shift), dict(table)) for shift, table in plain[name]])
-        index._v4_cover = set(plain["v4_cover"])
-        for name in ("domains", "urls", "hashes", "emails", "ja3", "ja4", "agents"):
-            setattr(index, "_" + name, dict(plain[name]))
-        index._url_hosts = set(plain["url_hosts"])
-        index._url_paths = set(plain["url_paths"])
+            setattr(index, "_" + name, [(int(shift), _typed(table, dict))
+                                        for shift, table in plain[name]])
+        index._v4_cover = _typed(plain["v4_cover"], set)
+        for name in ("v4_exact", "domains", "urls", "hashes", "emails", "ja3", "ja4", "agents"):
+            setattr(index, "_" + name, _typed(plain[name], dict))
+        index._url_hosts = _typed(plain["url_hosts"], set)
+        index._url_paths = _typed(plain["url_paths"], set)
         index.unusable = [(_record((kind, value, until, expired)), why)
                           for kind, value, until, expired, why in plain["unusable"]]
         index._wire()
@@ -226,20 +268,24 @@ class IndicatorIndex:
         """The record at position ``at``, made on first use."""
         record = self._made.get(at)
         if record is None:
-            record = self._made[at] = _record(self._keys[at])
+            record = self._made[at] = _record(
+                (self._kinds[at], self._values[at], self._until[at], self._expired[at]))
         return record
 
     def _matches(self, hit: Records, field: str, atomic: str) -> list[Match]:
         return [Match(self._record(at), field, atomic) for at in hit]
 
-    def _place(self, record: IndicatorRecord, nets: dict[tuple[int, int], dict[int, Records]],
-               tables: dict[str, dict[str, Records]]) -> tuple[dict[Any, Records], Any]:
+    def _place(self, record: IndicatorRecord, nets: dict[tuple[int, int], dict[int, Slot]],
+               tables: dict[str, dict[str, Slot]]) -> tuple[dict[Any, Slot], Any]:
         """The table ``record`` goes in, and its key there."""
         kind, value = record.type, record.value
         if kind in ("ipv4", "ipv6"):
             version, number, plen = _network(value)
             if version == 6 and plen >= 96 and number >> 32 == 0xFFFF:  # ::ffff:a.b.c.d/n
                 version, number, plen = 4, number & 0xFFFFFFFF, plen - 96
+            if version == 4 and plen == 32:
+                text = inet_ntop(AF_INET, number.to_bytes(4, "big"))
+                return self._v4_exact, value if value == text else text
             table = nets.get((version, plen))
             if table is None:
                 table = nets[(version, plen)] = {}
@@ -263,11 +309,11 @@ class IndicatorIndex:
                         "winlog.event_data.Hash": (self._hash, _sysmon_hashes)}
         lookups: dict[str, Callable[[str], Records]] = {
             "ip": self._host_lookup, "host": self._host_lookup,
-            "hash": lambda t: self._hashes.get(t.strip().lower(), _NO),
-            "email": lambda t: self._emails.get(t.strip(" <>").lower(), _NO),
-            "ja3": lambda t: self._ja3.get(t.strip().lower(), _NO),
-            "ja4": lambda t: self._ja4.get(t.strip().lower(), _NO),
-            "user-agent": lambda t: self._agents.get(t, _NO)}
+            "hash": lambda t: _at(self._hashes.get(t.strip().lower())),
+            "email": lambda t: _at(self._emails.get(t.strip(" <>").lower())),
+            "ja3": lambda t: _at(self._ja3.get(t.strip().lower())),
+            "ja4": lambda t: _at(self._ja4.get(t.strip().lower())),
+            "user-agent": lambda t: _at(self._agents.get(t))}
         caches: dict[str, dict[str, Records]] = {k: {} for k in lookups}
         caches["ip"] = self._host_cache = caches["host"]  # an address is one in either kind
         watched = [f for f, k in FIELDS.items() if KIND_TYPES[k] & types and k != "url"]
@@ -278,47 +324,46 @@ class IndicatorIndex:
         self._url_on = "url" in types
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._values)
 
     @property
     def empty(self) -> bool:
-        return not self._keys
+        return not self._values
 
     @property
     def records(self) -> Sequence[IndicatorRecord]:
         """The indexed (live, usable) records."""
-        return [self._record(at) for at in range(len(self._keys))]
+        return [self._record(at) for at in range(len(self._values))]
 
     def next_end(self, now: str) -> str | None:
         """The soonest end of validity (``valid_until``, or an ``expired`` after ``now``) among
         the indexed records: the index stands until then."""
-        ends = [k[2] for k in self._keys if k[2] is not None]
-        ends += [k[3] for k in self._keys if k[3] is not None and k[3] > now]
+        ends = [until for until in self._until if until is not None]
+        ends += [gone for gone in self._expired if gone is not None and gone > now]
         return min(ends) if ends else None
 
     def match(self, event: Event) -> list[Match]:
         """The indicators ``event`` matches, in :data:`FIELDS` order, each indicator once (in the
         first field it matched in). Never raises on odd values: what is not text is skipped."""
         found: list[Match] = []
-        if self._url_on:  # a web server's request line has no host: no URL to look up
-            original = event.get("url.original")
-            if "url.domain" in event or "url.full" in event or (
-                    original.__class__ is str and "://" in original):
-                self._url(event, found)
-        fields = self._watched.intersection(event)
-        if not fields:
-            return found
-        caches = self._caches
+        shape = tuple(event)
+        plan = self._shapes.get(shape)
+        if plan is None:
+            plan = self._plan(shape)
+        url, fields = plan
+        # a web server's request line has no host: no URL to look up
+        if url and (url == _URL or ((original := event["url.original"]).__class__ is str
+                                    and "://" in original)):
+            self._url(event, found)
         # the cache look-ups inline: a call would cost as much as the look-up itself
-        for field in fields:
+        for field, cache, lookup in fields:
             value = event[field]
-            cache = caches.get(field)
             if cache is None:
                 self._other(field, value, event, found)
             elif value.__class__ is str:
                 hit = cache.get(value)
                 if hit is None:
-                    hit = self._miss(field, value)
+                    hit = _remember(cache, value, lookup(value))
                 if hit:
                     found += self._matches(hit, field, value)
             elif value.__class__ is list:
@@ -326,20 +371,29 @@ class IndicatorIndex:
                     if item.__class__ is str:
                         hit = cache.get(item)
                         if hit is None:
-                            hit = self._miss(field, item)
+                            hit = _remember(cache, item, lookup(item))
                         if hit:
                             found += self._matches(hit, field, item)
         if len(found) > 1:
             return _ordered(found)
         return found
 
-    def _miss(self, field: str, text: str) -> Records:
-        """Look ``text`` up for real, and remember the answer."""
-        cache = self._caches[field]
-        if len(cache) >= CACHE_SIZE:
-            cache.clear()
-        hit = cache[text] = self._lookups[field](text)
-        return hit
+    def _plan(self, shape: tuple[str, ...]) -> Plan:
+        """How to look up an event whose keys are ``shape``, remembered for the next event of
+        that shape: whether it has a URL to look at (:data:`_URL`: a host or a full URL;
+        :data:`_ABSOLUTE`: ``url.original`` only, looked at when absolute), and its watched
+        fields, each with its kind's cache and look-up (none for the values made of several)."""
+        shapes = self._shapes
+        if len(shapes) >= SHAPES:
+            shapes.clear()
+        url = 0
+        if self._url_on:
+            url = _URL if "url.domain" in shape or "url.full" in shape \
+                else _ABSOLUTE if "url.original" in shape else 0
+        plan = shapes[shape] = (url, tuple(
+            (f, self._caches.get(f), self._lookups.get(f, _nothing))
+            for f in shape if f in self._watched))
+        return plan
 
     def _other(self, field: str, value: object, event: Event, found: list[Match]) -> None:
         """A value made of several (Sysmon's ``Hashes`` and ``QueryResults``); one that matched
@@ -394,33 +448,47 @@ class IndicatorIndex:
             hit = _remember(self._host_cache, text, self._host_lookup(text))
         return hit
 
-    def _ip_lookup(self, version: int, number: int) -> Records:
-        found = _NO  # a new tuple only on a hit: most addresses match nothing
-        if version == 4 or number >> 32 == 0xFFFF:  # an IPv4-mapped address is its IPv4 one
-            v4 = number & 0xFFFFFFFF
-            if v4 >> 8 in self._v4_cover:  # one probe instead of one per prefix length
-                for shift, nets in self._v4_narrow:
-                    hit = nets.get(v4 >> shift)
-                    if hit:
-                        found += hit
+    def _v4(self, text: str, packed: bytes) -> Records:
+        """An IPv4 address: ``text`` as inet_pton accepts it (no leading zero, no space: one
+        text per address), ``packed`` its four bytes."""
+        hit = self._v4_exact.get(text)
+        found = _NO if hit is None else _at(hit)  # a new tuple only on a hit: most match nothing
+        if self._v4_narrow and text[:text.rfind(".")] in self._v4_cover:
+            v4 = int.from_bytes(packed, "big")  # one probe instead of one per prefix length
+            for shift, nets in self._v4_narrow:
+                hit = nets.get(v4 >> shift)
+                if hit is not None:
+                    found += _at(hit)
+        if self._v4_wide:
+            v4 = int.from_bytes(packed, "big")
             for shift, nets in self._v4_wide:
                 hit = nets.get(v4 >> shift)
-                if hit:
-                    found += hit
+                if hit is not None:
+                    found += _at(hit)
+        return found
+
+    def _ip_lookup(self, version: int, number: int) -> Records:
+        """An address given as a number (IPv6, or an IPv4 one written oddly)."""
+        found = _NO
+        if version == 4 or number >> 32 == 0xFFFF:  # an IPv4-mapped address is its IPv4 one
+            packed = (number & 0xFFFFFFFF).to_bytes(4, "big")
+            found = self._v4(inet_ntop(AF_INET, packed), packed)
         if version == 6:
             for shift, nets in self._v6:
                 hit = nets.get(number >> shift)
-                if hit:
-                    found += hit
+                if hit is not None:
+                    found += _at(hit)
         return found
 
     def _host_lookup(self, text: str) -> Records:
         """What an address or a name matches (the cache's miss)."""
         if text[-1:].isdigit():  # an IPv4 address as parsers write it: the common case first
             try:
-                return self._ip_lookup(4, int.from_bytes(inet_pton(AF_INET, text), "big"))
+                packed = inet_pton(AF_INET, text)
             except (OSError, ValueError):
                 pass  # no top-level domain is all digits: an odd address, or junk
+            else:
+                return self._v4(text, packed)
         elif ":" in text:
             parsed = _address(text)
             if parsed is not None:
@@ -448,7 +516,9 @@ class IndicatorIndex:
         found: list[int] = []
         domains = self._domains
         while True:
-            found += domains.get(name, _NO)
+            hit = domains.get(name)
+            if hit is not None:
+                found += _at(hit)
             dot = name.find(".")
             if dot < 0 or name.find(".", dot + 1) < 0:
                 break
@@ -487,19 +557,38 @@ class IndicatorIndex:
         except IndicatorError:
             return _NO
         key = norm[norm.find("://") + 3:]  # the scheme does not count: logs often lack it
-        found = self._urls.get(key, _NO)
+        found = _at(self._urls.get(key))
         if "?" in key:  # a listed URL without a query matches the URL with any query
-            found += self._urls.get(key[:key.find("?")], _NO)
+            found += _at(self._urls.get(key[:key.find("?")]))
         return found
 
     def _hash(self, text: str, event: Event) -> Records:
-        return self._hashes.get(text.lower(), _NO)
+        return _at(self._hashes.get(text.lower()))
 
 
 def _record(key: Key) -> IndicatorRecord:
     kind, value, until, expired = key
     return IndicatorRecord(kind, value, {}, added="", updated="", expired=expired,
                            valid_until=until)
+
+
+def _at(slot: Slot | None) -> Records:
+    """The positions a table's ``slot`` holds (none for a key it does not hold)."""
+    if slot is None:
+        return _NO
+    return (slot,) if isinstance(slot, int) else slot
+
+
+def _typed(value: Any, kind: type) -> Any:
+    """``value``, which must be a ``kind`` (a kept file is checked as it is read)."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{kind.__name__} expected, not {type(value).__name__}")
+    return value
+
+
+def _nothing(text: str) -> Records:
+    """The look-up of the fields that have none of their own (values made of several)."""
+    return _NO
 
 
 def _remember(cache: dict[str, Records], text: str, hit: Records) -> Records:
@@ -509,8 +598,8 @@ def _remember(cache: dict[str, Records], text: str, hit: Records) -> Records:
     return hit
 
 
-def _buckets(table: dict[int, dict[int, Records]],
-             bits: int) -> list[tuple[int, dict[int, Records]]]:
+def _buckets(table: dict[int, dict[int, Slot]],
+             bits: int) -> list[tuple[int, dict[int, Slot]]]:
     """Per prefix length, most specific first: (shift, network number >> shift → records)."""
     return [(bits - plen, table[plen]) for plen in sorted(table, reverse=True)]
 

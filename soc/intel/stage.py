@@ -125,13 +125,13 @@ class IntelStage:
             cached = None
             if version is not None and self.cache is not None:
                 cached = index_cache.load(self.cache, version, now)
-            if cached is not None:
-                index, built_at = cached.index, cached.built_at
+            if cached is not None:  # its next end was kept with it: no walk of every record
+                index, built_at, next_end = cached.index, cached.built_at, cached.next_end
             else:
                 index = IndicatorIndex.build(store.indicator_keys(live_at=now), now)
-                built_at = now
+                built_at, next_end = now, index.next_end(now)
                 if version is not None and self.cache is not None:
-                    index_cache.save(self.cache, version, built_at, index)
+                    index_cache.save(self.cache, version, built_at, index, next_end)
         except StoreError as exc:
             log.warning("threat-intel matching is off for now: %s", exc)
             self.index = IndicatorIndex.build((), now)
@@ -148,7 +148,7 @@ class IntelStage:
             gc.freeze()
         self._version = version
         self._built_at = built_at
-        self._next_end = index.next_end(now)
+        self._next_end = next_end
 
 
 def intel_stage(store: Store, *, clock: Callable[[], datetime] | None = None,
