@@ -150,3 +150,25 @@ def test_listen_web_must_be_a_boolean(tmp_path: Path) -> None:
     done = _soc(cfg, "listen", "--check")
     assert done.returncode == 3
     assert "web" in done.stderr and "soc.yml" in done.stderr
+
+
+def test_status_flags_a_console_that_is_restarting(tmp_path: Path) -> None:
+    from soc.config import load_config
+    from soc.ecs import format_ts
+    from soc.listen.daemon import status_path, status_summary
+
+    config = load_config(None, data_dir=tmp_path)
+    now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    console = {"state": "restarting", "url": None, "pid": None, "restarts": 3, "last_exit": 1}
+    status = {"pid": 1, "state": "running", "updated": format_ts(now), "listeners": [],
+              "received": 0, "spooled": 0, "drain": {}, "console": console}
+    status_path(config).write_text(json.dumps(status), encoding="utf-8")
+    summary = status_summary(config, now)
+    assert summary is not None
+    assert (summary["console"], summary["problem"]) == (None, "console: exited with 1, "
+                                                               "restarting")
+    running = {**console, "state": "running", "url": "http://127.0.0.1:8080/", "pid": 7}
+    status_path(config).write_text(json.dumps({**status, "console": running}), encoding="utf-8")
+    summary = status_summary(config, now)
+    assert summary is not None
+    assert (summary["console"], summary["problem"]) == ("http://127.0.0.1:8080/", "")
