@@ -100,7 +100,8 @@ class ConsoleProcess:
         self.state = "stopped"
 
     async def _read(self, proc: asyncio.subprocess.Process) -> None:
-        """Its ``Console: URL`` line; anything else it prints is passed on to our stdout."""
+        """Its ``Console: URL`` line (it prints nothing else on stdout; its messages go to
+        stderr, which it shares with the daemon)."""
         assert proc.stdout is not None
         async for line in proc.stdout:
             if line.startswith(PREFIX) and self.url is None:

@@ -137,6 +137,12 @@ class Ctx:
         return self.user.name
 
     @property
+    def address(self) -> str:
+        """The peer's address ('' when unknown): what login throttling counts."""
+        client = self.request.client
+        return client.host if client else ""
+
+    @property
     def csrf(self) -> str:
         session = self.new_session or self.session
         return session.csrf if session else ""

@@ -33,7 +33,7 @@ def login(ctx: Ctx) -> Response:
     name = ctx.field("username").strip()[:MAX_NAME]
     password = ctx.field("password")[:MAX_PASSWORD]
     target = safe_next(ctx.field("next") or ctx.query("next"))
-    address = ctx.request.client.host if ctx.request.client else ""
+    address = ctx.address
     wait = web.throttle.wait(name, address)
     if wait > 0:
         page = ctx.render("login.html", status=429, next=target, name=name,

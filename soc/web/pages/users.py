@@ -14,6 +14,8 @@ leaked must not be able to mint more tokens or change a password.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -21,6 +23,7 @@ from starlette.responses import Response
 from soc.web import i18n
 from soc.web.accounts import ROLES, Accounts, User, user_name
 from soc.web.context import Ctx, HttpError, Spec, redirect
+from soc.web.guard import retry_after
 
 MAX_FIELD = 1024
 
@@ -85,10 +88,6 @@ def _text(ctx: Ctx, name: str) -> str:
     return value
 
 
-def _name(ctx: Ctx) -> str:
-    return str(ctx.request.path_params["name"])
-
-
 def _accounts_rows(accounts: Accounts) -> list[dict[str, Any]]:
     return [{**user.to_dict(), "tokens": accounts.tokens(user.name)}
             for user in accounts.list()]
@@ -104,25 +103,41 @@ def users_page(ctx: Ctx) -> Response:
     return ctx.render("users.html", users=rows, roles=ROLES)
 
 
-def _change(ctx: Ctx, act: str) -> Response:
-    """One change of the account in the path, then back to the list."""
+def _on_account(ctx: Ctx, change: Callable[[Accounts, str, str], object], *,
+                ends_sessions: bool = False) -> Response:
+    """``change(accounts, name, actor)`` on the account in the path, then back to the list;
+    ``ends_sessions``: whoever is logged in as it must log in again."""
     _session_only(ctx)
-    name, actor = _name(ctx), ctx.actor
+    name = str(ctx.request.path_params["name"])
     with ctx.web.store(write=True) as store:
-        accounts = ctx.web.accounts(store)
-        if act == "role":
-            accounts.set_role(name, _text(ctx, "role"), actor)
-        elif act == "disable":
-            accounts.disable(name, actor)
-        elif act == "enable":
-            accounts.enable(name, actor)
-        elif act == "password":
-            accounts.passwd(name, _text(ctx, "password"), actor)
-        else:
-            accounts.revoke_token(name, str(ctx.request.path_params["label"]), actor)
-    if act in ("disable", "password"):
-        ctx.web.sessions.drop_user(user_name(name))  # who held them must log in again
+        change(ctx.web.accounts(store), name, ctx.actor)
+    if ends_sessions:
+        ctx.web.sessions.drop_user(user_name(name))
     return redirect("/users")
+
+
+def set_role(ctx: Ctx) -> Response:
+    role = _text(ctx, "role")
+    return _on_account(ctx, lambda a, name, actor: a.set_role(name, role, actor))
+
+
+def disable(ctx: Ctx) -> Response:
+    return _on_account(ctx, Accounts.disable, ends_sessions=True)
+
+
+def enable(ctx: Ctx) -> Response:
+    return _on_account(ctx, Accounts.enable)
+
+
+def set_password(ctx: Ctx) -> Response:
+    password = _text(ctx, "password")
+    return _on_account(ctx, lambda a, name, actor: a.passwd(name, password, actor),
+                       ends_sessions=True)
+
+
+def revoke_users_token(ctx: Ctx) -> Response:
+    label = str(ctx.request.path_params["label"])
+    return _on_account(ctx, lambda a, name, actor: a.revoke_token(name, label, actor))
 
 
 def add_user(ctx: Ctx) -> Response:
@@ -132,14 +147,6 @@ def add_user(ctx: Ctx) -> Response:
         ctx.web.accounts(store).add(_text(ctx, "name").strip(), _text(ctx, "role"),
                                     _text(ctx, "password"), ctx.actor)
     return redirect("/users")
-
-
-def _action(act: str) -> Any:
-    def handler(ctx: Ctx) -> Response:
-        return _change(ctx, act)
-
-    handler.__name__ = f"user_{act}"
-    return handler
 
 
 # --- /account (anyone logged in) ---------------------------------------------------------------
@@ -169,14 +176,12 @@ def change_password(ctx: Ctx) -> Response:
     new = _text(ctx, "password")
     if new != _text(ctx, "confirm"):
         return account_page(ctx, error=ctx.t("account.mismatch"), status=400)
-    web = ctx.web
-    address = ctx.request.client.host if ctx.request.client else ""
+    web, address = ctx.web, ctx.address
     wait = web.throttle.wait(me.name, address)  # a stolen session may not guess at will
     if wait > 0:
-        seconds = int(wait + 0.999)
-        raise HttpError(429, f"too many wrong passwords: wait {seconds} s",
+        raise HttpError(429, f"too many wrong passwords: wait {math.ceil(wait)} s",
                         key="account.throttled", hint="Try again later.",
-                        headers={"Retry-After": str(seconds)})
+                        headers=retry_after(wait))
     with web.store(write=True) as store:
         accounts = web.accounts(store)
         if accounts.authenticate(me.name, _text(ctx, "current")) is None:
@@ -214,15 +219,15 @@ def revoke_token(ctx: Ctx) -> Response:
 ROUTES = [
     Spec("/users", users_page, need="lead", name="users"),
     Spec("/users", add_user, methods=("POST",), need="lead", change=True, name="users-add"),
-    Spec("/users/{name}/role", _action("role"), methods=("POST",), need="lead", change=True,
+    Spec("/users/{name}/role", set_role, methods=("POST",), need="lead", change=True,
          name="user-role"),
-    Spec("/users/{name}/disable", _action("disable"), methods=("POST",), need="lead",
+    Spec("/users/{name}/disable", disable, methods=("POST",), need="lead",
          change=True, name="user-disable"),
-    Spec("/users/{name}/enable", _action("enable"), methods=("POST",), need="lead",
+    Spec("/users/{name}/enable", enable, methods=("POST",), need="lead",
          change=True, name="user-enable"),
-    Spec("/users/{name}/password", _action("password"), methods=("POST",), need="lead",
+    Spec("/users/{name}/password", set_password, methods=("POST",), need="lead",
          change=True, name="user-password"),
-    Spec("/users/{name}/tokens/{label}/revoke", _action("revoke"), methods=("POST",),
+    Spec("/users/{name}/tokens/{label}/revoke", revoke_users_token, methods=("POST",),
          need="lead", change=True, name="user-revoke"),
     Spec("/account", account_page, name="account"),
     Spec("/account/password", change_password, methods=("POST",), change=True,
